@@ -1,0 +1,55 @@
+# Two commands matter: `make demo` and `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := mosquitto mosquitto-clients influxdb tesseract-ocr postgresql chromium chromium-driver
+PYTEST_ARGS ?=
+
+.PHONY: help demo test bench system-deps venv firmware flash lint clean
+
+help:
+	@echo "make demo    - broker, ingest, API and simulated meters; prints URL and token"
+	@echo "make test    - install what the tests need (apt + venv) and run them"
+	@echo "make bench   - benchmarks at full size (ratios against raw baselines)"
+	@echo "make firmware / make flash PORT=/dev/ttyUSB0 - build and flash the ESP32 firmware"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[ocr,db,firmware,test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+# System packages the tests start themselves (no services are left running).
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+test: system-deps venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: venv
+	$(PY) -m devservices.demo
+
+bench: system-deps venv
+	$(PY) -m bench
+
+firmware: venv
+	$(PY) -m devservices.build_firmware --out build/firmware
+
+flash: firmware
+	@test -n "$(PORT)" || (echo "usage: make flash PORT=/dev/ttyUSB0" && exit 2)
+	$(VENV)/bin/mpremote connect $(PORT) fs cp -r build/firmware/. :
+	@echo "copy your site_config.json too: $(VENV)/bin/mpremote connect $(PORT) fs cp site_config.json :"
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,1 @@
+"""FastAPI service for utilities and residents: meters, usage, and more."""

@@ -1,0 +1,112 @@
+"""Firmware configuration: defaults, the site file, and validation of changes."""
+
+FW_VERSION = "0.1.0"
+
+# Site values (Wi-Fi, broker, meter id) live in site_config.json, never committed.
+DEFAULTS = {
+    "meter_id": None,
+    "wifi_ssid": "",
+    "wifi_password": "",
+    "broker_host": "127.0.0.1",
+    "broker_port": 1883,
+    "mqtt_user": None,
+    "mqtt_password": None,
+    "mqtt_tls": False,
+    "keepalive_s": 120,
+    "topic_prefix": "wm/v1",
+    "interval_s": 60,
+    "l_per_pulse": 1.0,
+    "counter_pin": 4,
+    "counter_poll_s": 10,
+    "max_batch": 60,
+    "buffer_max": 1440,
+    "ntp_host": "pool.ntp.org",
+}
+
+LIMITS = {
+    "interval_s": (10, 3600, "s"),
+    "l_per_pulse": (0.001, 1000, "L"),
+    "set_total_l": (0, 1e12, "L"),
+}
+
+_ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+
+
+def valid_meter_id(meter_id):
+    """True when meter_id is 1-32 characters of [A-Za-z0-9_-]."""
+    if not isinstance(meter_id, str) or not 1 <= len(meter_id) <= 32:
+        return False
+    for ch in meter_id:
+        if ch not in _ID_CHARS:
+            return False
+    return True
+
+
+def load(path="site_config.json"):
+    """Defaults overlaid with the site file; raises ValueError naming a bad field."""
+    import json
+
+    cfg = dict(DEFAULTS)
+    with open(path) as f:
+        cfg.update(json.load(f))
+    if not valid_meter_id(cfg["meter_id"]):
+        raise ValueError("meter_id must be 1-32 characters of [A-Za-z0-9_-]")
+    for key in ("interval_s", "l_per_pulse"):
+        err = check_limit(key, cfg[key])
+        if err:
+            raise ValueError(err)
+    return cfg
+
+
+def check_limit(key, value):
+    """None when value is within the limits of key, else a reason naming the limit."""
+    lo, hi, unit = LIMITS[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "%s must be a number" % key
+    if not lo <= value <= hi:
+        return "%s must be %s..%s %s" % (key, _num(lo), _num(hi), unit)
+    return None
+
+
+def _num(x):
+    return ("%d" % x) if x == int(x) and abs(x) < 1e9 else ("%g" % x)
+
+
+def ml_from_litres(value):
+    """Exact millilitres from litres given as a number or a decimal string."""
+    if isinstance(value, str):
+        whole, _, frac = value.partition(".")
+        if not whole.isdigit() or (frac and not frac.isdigit()) or len(frac) > 3:
+            raise ValueError("litres must be a decimal with at most 3 decimals")
+        return int(whole) * 1000 + int((frac + "000")[:3])
+    return int(round(value * 1000))
+
+
+def validate_request(req):
+    """Check a config request (protocol.md); return (changes, None) or (None, reason)."""
+    if not isinstance(req, dict):
+        return None, "config must be a JSON object"
+    if req.get("v") != 1:
+        return None, "unknown config version"
+    changes = {}
+    for key in req:
+        if key in ("v", "id"):
+            continue
+        if key not in LIMITS:
+            return None, "unknown field %s" % key
+        value = req[key]
+        if key == "set_total_l" and isinstance(value, str):
+            try:
+                ml = ml_from_litres(value)
+            except ValueError as err:
+                return None, "set_total_l: %s" % err
+            value = ml / 1000
+        err = check_limit(key, value)
+        if err:
+            return None, err
+        if key == "interval_s" and value != int(value):
+            return None, "interval_s must be whole seconds"
+        changes[key] = req[key]
+    if not changes:
+        return None, "config request changes nothing"
+    return changes, None

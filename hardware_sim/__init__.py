@@ -1,0 +1,1 @@
+"""Runs the firmware unmodified in MicroPython on simulated boards, households and faults."""

@@ -1,0 +1,7 @@
+"""Simulated `ntptime`: the host's virtual clock is already right."""
+
+host = "pool.ntp.org"
+
+
+def settime():
+    pass

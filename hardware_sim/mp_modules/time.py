@@ -1,0 +1,48 @@
+"""Simulated `time`: virtual clock driven by the host (see _simctl)."""
+
+import utime
+
+import _simctl
+
+_PERIOD = 1 << 30
+_MASK = _PERIOD - 1
+
+gmtime = utime.gmtime
+localtime = utime.localtime
+mktime = utime.mktime
+
+
+def ticks_ms():
+    return _simctl.virt_ms & _MASK
+
+
+def ticks_us():
+    return (ticks_ms() * 1000) & _MASK
+
+
+def ticks_add(a, b):
+    return (a + b) & _MASK
+
+
+def ticks_diff(a, b):
+    return ((a - b + _PERIOD // 2) & _MASK) - _PERIOD // 2
+
+
+def sleep_ms(ms):
+    _simctl.sleep_ms(ms)
+
+
+def sleep_us(us):
+    _simctl.sleep_ms(us // 1000)
+
+
+def sleep(s):
+    _simctl.sleep_ms(int(s * 1000))
+
+
+def time():
+    return (_simctl.epoch_ms + _simctl.virt_ms) // 1000
+
+
+def time_ns():
+    return (_simctl.epoch_ms + _simctl.virt_ms) * 1000000

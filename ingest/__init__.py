@@ -1,0 +1,1 @@
+"""MQTT → store ingest: validate meter readings and write each exactly once."""

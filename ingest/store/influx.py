@@ -1,0 +1,157 @@
+"""InfluxDB store over the HTTP endpoints every major version serves: /write and /query.
+
+influxdb-client's WriteApi posts only to /api/v2/write, which InfluxDB 1.x lacks (404 on
+the 1.6.7 tested here), retries then drops batches, and has no backpressure; so writes go
+to /write (line protocol) and reads to /query (InfluxQL). Both exist on 1.x, on 2.x
+(v1 compatibility API; database = bucket, DBRP mapping automatic since 2.4) and on 3.x.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+
+from ingest.model import Rejection
+from ingest.store.base import Bucket, MeterSummary, StoreError
+from ingest.store.lineproto import MEASUREMENT, REJECT_MEASUREMENT, reading_line, rejection_line
+
+_M = MEASUREMENT
+
+
+def _q(meter: str) -> str:
+    return meter.replace("\\", "\\\\").replace("'", "\\'")
+
+
+class InfluxStore:
+    """Readings in one InfluxDB database (1.x) or bucket (2.x) or database (3.x)."""
+
+    def __init__(self, base_url: str, database: str, version: int = 1, token: str | None = None,
+                 username: str | None = None, password: str | None = None, timeout_s: float = 30.0,
+                 create_database: bool = True):
+        if version not in (1, 2, 3):
+            raise ValueError("InfluxDB version must be 1, 2 or 3")
+        self.database = database
+        self.version = version
+        headers = {}
+        auth = None
+        if token:
+            headers["Authorization"] = f"Token {token}"
+        elif username:
+            auth = httpx.BasicAuth(username, password or "")
+        self._http = httpx.Client(base_url=base_url, headers=headers, auth=auth, timeout=timeout_s)
+        if create_database and version == 1:
+            self._query(f'CREATE DATABASE "{database}"', method="POST")
+
+    @classmethod
+    def from_url(cls, url: str) -> InfluxStore:
+        """influx://[user:pass@]host:port/db · influx2://host:port/bucket?token=T · influx3://…?token=T."""
+        p = urlparse(url)
+        params = {k: v[-1] for k, v in parse_qs(p.query).items()}
+        version = {"influx2": 2, "influx3": 3}.get(p.scheme, 1)
+        database = p.path.lstrip("/") or "water"
+        scheme = "https" if params.get("tls") in ("1", "true") else "http"
+        port = p.port or 8086
+        return cls(f"{scheme}://{p.hostname}:{port}", database, version=version, token=params.get("token"),
+                   username=p.username, password=p.password)
+
+    # -- HTTP ------------------------------------------------------------------------
+    def _write(self, lines: list[str], precision: str) -> None:
+        if not lines:
+            return
+        body = "\n".join(lines).encode()
+        try:
+            resp = self._http.post("/write", params={"db": self.database, "precision": precision}, content=body)
+        except httpx.HTTPError as err:
+            raise StoreError(f"InfluxDB write failed: {err}") from err
+        if resp.status_code != 204:
+            raise StoreError(f"InfluxDB write answered {resp.status_code}: {resp.text[:300]}")
+
+    def _query(self, q: str, method: str = "GET") -> list[dict]:
+        params = {"db": self.database, "q": q, "epoch": "s"}
+        try:
+            if method == "POST":
+                resp = self._http.post("/query", params=params)
+            else:
+                resp = self._http.get("/query", params=params)
+        except httpx.HTTPError as err:
+            raise StoreError(f"InfluxDB query failed: {err}") from err
+        if resp.status_code != 200:
+            raise StoreError(f"InfluxDB query answered {resp.status_code}: {resp.text[:300]}")
+        results = resp.json().get("results", [])
+        for res in results:
+            if "error" in res:
+                raise StoreError(f"InfluxDB query error: {res['error']}")
+        return results
+
+    @staticmethod
+    def _rows(result: dict) -> list[tuple[dict, list]]:
+        return [(s.get("tags", {}), s["values"]) for s in result.get("series", [])]
+
+    # -- Store contract -----------------------------------------------------------------
+    def write_readings(self, readings) -> None:
+        self._write([reading_line(r) for r in readings], "s")
+
+    def write_lines(self, lines: list[str], precision: str = "s") -> None:
+        """Raw line protocol (benchmarks compare the pipeline against this)."""
+        self._write(lines, precision)
+
+    def write_rejections(self, rejections: list[Rejection]) -> None:
+        self._write([rejection_line(r) for r in rejections], "ns")
+
+    def rejections(self, limit: int = 100) -> list[Rejection]:
+        res = self._query(f'SELECT "topic","detail","payload","reason" FROM "{REJECT_MEASUREMENT}" '
+                          f"ORDER BY time DESC LIMIT {int(limit)}")
+        out = []
+        for _tags, values in self._rows(res[0]):
+            for t, topic, detail, payload, reason in values:
+                out.append(Rejection(topic, reason, detail, (payload or "").encode(), float(t)))
+        return out
+
+    def meters(self) -> list[MeterSummary]:
+        res = self._query(f'SELECT last("total_l") FROM "{_M}" GROUP BY "meter"')
+        return sorted(
+            (MeterSummary(tags["meter"], int(values[0][0]), round(values[0][1] * 1000)))
+            for tags, values in self._rows(res[0])
+        ) if res else []
+
+    def last_at_or_before(self, meter: str, t_s: int) -> int | None:
+        res = self._query(f"SELECT last(\"total_l\") FROM \"{_M}\" WHERE \"meter\"='{_q(meter)}' AND time <= {int(t_s)}s")
+        rows = self._rows(res[0])
+        return round(rows[0][1][0][1] * 1000) if rows else None
+
+    def first_after(self, meter: str, t_s: int, stop_s: int) -> int | None:
+        res = self._query(f"SELECT first(\"total_l\") FROM \"{_M}\" WHERE \"meter\"='{_q(meter)}' "
+                          f"AND time > {int(t_s)}s AND time <= {int(stop_s)}s")
+        rows = self._rows(res[0])
+        return round(rows[0][1][0][1] * 1000) if rows else None
+
+    def bucket_lasts(self, meter: str, start_s: int, stop_s: int, every_s: int) -> list[Bucket]:
+        # GROUP BY time buckets are [b, b+every); offsetting them by start+1 s turns them
+        # into (start+k*every, start+(k+1)*every] for whole-second timestamps.
+        offset_s = (start_s + 1) % every_s
+        res = self._query(
+            f"SELECT last(\"total_l\") FROM \"{_M}\" WHERE \"meter\"='{_q(meter)}' AND time > {int(start_s)}s "
+            f"AND time <= {int(stop_s)}s GROUP BY time({int(every_s)}s, {offset_s}s) fill(none)")
+        rows = self._rows(res[0])
+        return [Bucket(int(t) - 1, round(v * 1000)) for t, v in rows[0][1]] if rows else []
+
+    def count_readings(self, meter: str) -> int:
+        res = self._query(f"SELECT count(\"total_l\") FROM \"{_M}\" WHERE \"meter\"='{_q(meter)}'")
+        rows = self._rows(res[0])
+        return int(rows[0][1][0][1]) if rows else 0
+
+    def ping(self, timeout_s: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                if self._http.get("/ping").status_code == 204:
+                    return True
+            except httpx.HTTPError:
+                pass  # not up yet
+            time.sleep(0.1)
+        return False
+
+    def close(self) -> None:
+        self._http.close()

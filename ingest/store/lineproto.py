@@ -1,0 +1,31 @@
+"""InfluxDB line protocol for readings (schema: docs/schema.md)."""
+
+from __future__ import annotations
+
+from ingest.model import Reading, Rejection
+
+MEASUREMENT = "reading"
+REJECT_MEASUREMENT = "rejected"
+
+
+def _litres(total_ml: int) -> str:
+    return f"{total_ml // 1000}.{total_ml % 1000:03d}"
+
+
+def reading_line(r: Reading) -> str:
+    """One point; meter ids are [A-Za-z0-9_-] so tags need no escaping."""
+    return (f'{MEASUREMENT},meter={r.meter} total_l={_litres(r.total_ml)},seq={r.seq}i,boot={r.boot}i,'
+            f'source="{r.source}" {r.ts_s}')
+
+
+def _field_str(text: str) -> str:
+    """Quoted string field; control characters become spaces (a newline would end the line)."""
+    clean = "".join(" " if ord(ch) < 32 else ch for ch in text)
+    return '"' + clean.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def rejection_line(rej: Rejection) -> str:
+    """Dead-letter point, at receive time in ns (distinct per message)."""
+    payload = rej.payload[:1024].decode("utf-8", errors="replace")
+    return (f"{REJECT_MEASUREMENT},reason={rej.reason} topic={_field_str(rej.topic[:256])},"
+            f"detail={_field_str(rej.detail[:512])},payload={_field_str(payload)} {int(rej.received_s * 1e9)}")

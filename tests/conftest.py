@@ -1,0 +1,68 @@
+"""Fixtures that start the real services this suite needs, on free ports in temp dirs."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from devservices.influx import Influx
+from devservices.mosquitto import Mosquitto
+from ingest.store.influx import InfluxStore
+
+
+@pytest.fixture(scope="session")
+def influx(tmp_path_factory) -> Iterator[Influx]:
+    server = Influx(tmp_path_factory.mktemp("influx"))
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def influx_store(influx) -> Iterator[InfluxStore]:
+    """A fresh database per test."""
+    store = InfluxStore(influx.url, f"t_{secrets.token_hex(4)}")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def mosquitto(tmp_path) -> Iterator[Mosquitto]:
+    broker = Mosquitto(tmp_path / "mosquitto")
+    (tmp_path / "mosquitto").mkdir()
+    broker.start()
+    yield broker
+    broker.cleanup()
+
+
+def wait_for(predicate, timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition"):
+    """Poll until predicate() is truthy; return its value or fail the test."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval_s)
+    pytest.fail(f"timed out after {timeout_s} s waiting for {what} (last: {last!r})")
+
+
+class ServerThread(threading.Thread):
+    """Run a uvicorn server in a thread for tests that need real HTTP."""
+
+    def __init__(self, app, port: int):
+        import uvicorn
+
+        super().__init__(daemon=True)
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+
+    def run(self) -> None:
+        self.server.run()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.join(timeout=10)
