@@ -1,17 +1,14 @@
-"""Shared dependencies: settings, store, and bearer-token auth."""
+"""Shared dependencies: settings, store, and callers (dashboard_api.auth)."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
 
-from dashboard_api.config import ApiSettings, get_settings, hash_token
+from dashboard_api.auth import AnyCaller, UtilityCaller
+from dashboard_api.config import ApiSettings, get_settings
 from ingest.store.base import Store
-
-_bearer = HTTPBearer(auto_error=False)
 
 
 def get_store(request: Request) -> Store:
@@ -22,18 +19,5 @@ SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-def require_token(
-    settings: SettingsDep,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """The caller's token hash; 401 when the Authorization header is missing or wrong."""
-    if creds is None or creds.scheme.lower() != "bearer":
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token",
-                            headers={"WWW-Authenticate": "Bearer"})
-    digest = hash_token(creds.credentials)
-    if not any(hmac.compare_digest(digest, h) for h in settings.token_hashes):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid token", headers={"WWW-Authenticate": "Bearer"})
-    return digest
-
-
-Caller = Annotated[str, Depends(require_token)]
+Caller = UtilityCaller  # routes that only operators may use
+__all__ = ["AnyCaller", "Caller", "SettingsDep", "StoreDep", "UtilityCaller", "get_store"]
