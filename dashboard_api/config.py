@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def hash_token(token: str) -> str:
+    """SHA-256 hex digest of a bearer token (what is stored and compared)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -22,7 +25,20 @@ class ApiSettings(BaseSettings):
     # Comma-separated bearer tokens of utility operators; required, no default.
     tokens: str = Field(..., min_length=1)
     default_tz: str = "Asia/Shanghai"
+    # Cap on the fine buckets one usage query walks (hourly for 1d/1mo): bounds time and memory.
     max_intervals: int = 50000
+    # Accounts, residents, alerts and resident tokens (billing/); SQLAlchemy URL.
+    billing_db_url: str = "sqlite:///wm_billing.db"
+    # Uploaded meter photos, content-addressed (sha256) under this directory.
+    photo_dir: Path = Path("wm_photos")
+    photo_max_bytes: int = Field(10_000_000, ge=1024, le=100_000_000)
+    # Per resident: this many uploads per rolling hour, then 429 with Retry-After.
+    photo_uploads_per_hour: int = Field(20, ge=1)
+    # Highest plausible flow through one household meter, for photo readings.
+    photo_max_flow_m3_per_h: float = Field(3.0, gt=0)
+    # Local hours [start, end) whose quietest hour is the "night minimum".
+    night_start_h: int = Field(2, ge=0, le=23)
+    night_end_h: int = Field(5, ge=1, le=24)
 
     @field_validator("tokens")
     @classmethod
@@ -32,6 +48,21 @@ class ApiSettings(BaseSettings):
                 raise ValueError("each API token must be at least 16 characters and not a placeholder")
         return v
 
+    @field_validator("default_tz")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"default_tz {v!r} is not an IANA time zone") from err
+        return v
+
+    @model_validator(mode="after")
+    def _night_window(self) -> ApiSettings:
+        if self.night_start_h >= self.night_end_h:
+            raise ValueError("night_start_h must be before night_end_h (local hours, same night)")
+        return self
+
     @property
     def token_hashes(self) -> frozenset[str]:
         return frozenset(hash_token(t.strip()) for t in self.tokens.split(",") if t.strip())
@@ -39,4 +70,5 @@ class ApiSettings(BaseSettings):
 
 @lru_cache
 def get_settings() -> ApiSettings:
+    """Settings from the environment, once (tests override this dependency)."""
     return ApiSettings()  # type: ignore[call-arg]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, field
 
 from ingest.store.base import Store
 
@@ -13,6 +14,7 @@ class Interval:
     end_s: int
     used_ml: int
     readings: bool  # whether any reading fell in this interval
+    peak_flow_lpm: float | None = None  # highest flow within it, L/min (flow.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +23,9 @@ class Usage:
     total_ml: int
     baseline_ml: int | None
     resets: int
+    # Register total at the end of each fine step (start + k·step) that held a reading.
+    step_s: int = 0
+    ends_ml: dict[int, int] = field(default_factory=dict)
 
 
 def usage(store: Store, meter: str, start_s: int, stop_s: int, every_s: int) -> Usage:
@@ -30,24 +35,62 @@ def usage(store: Store, meter: str, start_s: int, stop_s: int, every_s: int) -> 
     the range (water before a meter's first reading is unknown, not zero). A total lower than
     the one before (register set, board swapped) counts as a reset: that step adds nothing.
     """
-    buckets = {b.start_s: b.total_ml for b in store.bucket_lasts(meter, start_s, stop_s, every_s)}
-    baseline = store.last_at_or_before(meter, start_s)
-    prev = baseline if baseline is not None else store.first_after(meter, start_s, stop_s)
-    intervals = []
-    total = 0
+    bounds = list(range(start_s, stop_s, every_s)) + [stop_s]
+    # The last interval may be shorter; the store walks whole steps, so step the remainder.
+    step_s = every_s if (stop_s - start_s) % every_s == 0 else _gcd_step(bounds)
+    return usage_on_grid(store, meter, bounds, step_s)
+
+
+def _gcd_step(bounds: list[int]) -> int:
+    from math import gcd
+
+    g = 0
+    for b in bounds[1:]:
+        g = gcd(g, b - bounds[0])
+    return g
+
+
+def usage_on_grid(store: Store, meter: str, bounds: list[int], step_s: int) -> Usage:
+    """Use in each (bounds[i], bounds[i+1]], read from the store in whole steps of step_s.
+
+    Every boundary must lie on bounds[0] + k·step_s, which lets calendar buckets (local days,
+    months across DST) be built from one uniform store query.
+    """
+    b0, bn = bounds[0], bounds[-1]
+    if any((b - b0) % step_s for b in bounds):
+        raise ValueError(f"boundaries are not on a {step_s} s grid")
+    steps = store.bucket_lasts(meter, b0, bn, step_s)
+    baseline = store.last_at_or_before(meter, b0)
+    prev = baseline if baseline is not None else (store.first_after(meter, b0, bn) if steps else None)
+    n = len(bounds) - 1
+    used = [0] * n
+    seen = [False] * n
     resets = 0
-    t = start_s
-    while t < stop_s:
-        end = min(t + every_s, stop_s)
-        last = buckets.get(t)
-        used = 0
-        if last is not None and prev is not None:
-            if last >= prev:
-                used = last - prev
+    ends: dict[int, int] = {}
+    for step in steps:
+        i = bisect_right(bounds, step.start_s) - 1
+        if not 0 <= i < n:
+            continue
+        seen[i] = True
+        ends[step.start_s + step_s] = step.total_ml
+        if prev is not None:
+            if step.total_ml >= prev:
+                used[i] += step.total_ml - prev
             else:
                 resets += 1
-            prev = last
-        total += used
-        intervals.append(Interval(t, end, used, last is not None))
-        t = end
-    return Usage(intervals, total, baseline, resets)
+        prev = step.total_ml
+    intervals = [Interval(bounds[i], bounds[i + 1], used[i], seen[i]) for i in range(n)]
+    if baseline is not None:
+        ends[b0] = baseline
+    return Usage(intervals, sum(used), baseline, resets, step_s, ends)
+
+
+def night_hours_ml(result: Usage, windows: list[tuple[int, int]]) -> dict[int, int]:
+    """Litres (ml) used in each whole hour of the night windows that has readings at both ends."""
+    out = {}
+    for a, b in windows:
+        for h in range(a, b, 3600):
+            lo, hi = result.ends_ml.get(h), result.ends_ml.get(h + 3600)
+            if lo is not None and hi is not None and hi >= lo and h + 3600 <= b:
+                out[h] = hi - lo
+    return out

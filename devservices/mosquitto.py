@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from devservices.process import ServiceProcess
 # An InfluxDB outage of 10 min at 16.7k readings/s is ~10M messages: queue limits are
 # sized in bytes per client session, not by the default 1000 messages.
 CONFIG = """\
+user {user}
 listener {port} 127.0.0.1
 allow_anonymous {anonymous}
 {auth}
@@ -20,7 +22,7 @@ autosave_interval 30
 max_inflight_messages {max_inflight}
 max_queued_messages 0
 max_queued_bytes {max_queued_bytes}
-message_size_limit 65536
+max_packet_size 65536
 log_type error
 log_type warning
 """
@@ -60,7 +62,7 @@ class Mosquitto(ServiceProcess):
         if self.acl_file:
             auth += f"acl_file {self.acl_file}\n"
         self.config_path.write_text(CONFIG.format(
-            port=self.port, workdir=self.workdir, max_inflight=self.max_inflight,
+            port=self.port, workdir=self.workdir, user=getpass.getuser(), max_inflight=self.max_inflight,
             max_queued_bytes=self.max_queued_bytes, auth=auth,
             anonymous="false" if self.passwd_file else "true"))
         self._launch()

@@ -15,7 +15,7 @@ class ServiceProcess:
     name = "service"
 
     def __init__(self, workdir: Path | None = None):
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"wm-{self.name}-"))
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"wm-{self.name}-")).resolve()
         self._own_dir = workdir is None
         self.proc: subprocess.Popen | None = None
 

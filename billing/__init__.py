@@ -1,0 +1,1 @@
+"""Accounts, tiered tariffs, prepaid ledger, payments, balance warnings, alerts and bill forecasts."""

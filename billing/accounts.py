@@ -1,0 +1,105 @@
+"""Accounts and residents' bindings: validated account numbers, at most 15 bindings each."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from billing.db import MAX_BINDINGS_PER_RESIDENT, Account, Meter, Resident, ResidentAccount, utcnow
+from billing.errors import Conflict, Invalid, NotFound
+from billing.tariffs import UnknownUtility, tariff_for
+
+
+def validate_number(utility: str, account_number: str) -> str:
+    """The account number if valid for the utility; Invalid naming the expected format otherwise."""
+    try:
+        return tariff_for(utility).validate_account_number(account_number)
+    except UnknownUtility as err:
+        raise Invalid(str(err.args[0])) from err
+    except ValueError as err:
+        raise Invalid(str(err)) from err
+
+
+def create_account(session: Session, utility: str, account_number: str, name: str = "",
+                   group: str | None = None, meters: list[dict] | None = None) -> Account:
+    """A new account (utility side) with its meters; Conflict if the number or a meter exists."""
+    validate_number(utility, account_number)
+    if session.scalar(select(Account).where(Account.utility == utility, Account.account_number == account_number)):
+        raise Conflict(f"account {utility} {account_number} already exists")
+    account = Account(utility=utility, account_number=account_number, name=name, group=group)
+    session.add(account)
+    session.flush()
+    for m in meters or []:
+        add_meter(session, account, **m)
+    return account
+
+
+def add_meter(session: Session, account: Account, meter_id: str, district: str | None = None,
+              building: str | None = None, installed_at: datetime | None = None) -> Meter:
+    if session.get(Meter, meter_id) is not None:
+        raise Conflict(f"meter {meter_id} already belongs to an account")
+    meter = Meter(meter_id=meter_id, account_id=account.id, district=district, building=building,
+                  installed_at=installed_at or utcnow())
+    session.add(meter)
+    session.flush()
+    return meter
+
+
+def find_account(session: Session, utility: str, account_number: str) -> Account:
+    validate_number(utility, account_number)
+    account = session.scalar(select(Account).where(Account.utility == utility,
+                                                   Account.account_number == account_number))
+    if account is None:
+        raise NotFound(f"no {utility} account {account_number}")
+    return account
+
+
+def bind(session: Session, resident_id: str, utility: str, account_number: str, name: str = "",
+         group: str | None = None) -> ResidentAccount:
+    """Bind an account to a resident (by the utility's account number), up to 15 per resident."""
+    account = find_account(session, utility, account_number)
+    if session.get(Resident, resident_id) is None:
+        session.add(Resident(id=resident_id))
+        session.flush()
+    existing = session.scalar(select(ResidentAccount).where(
+        ResidentAccount.resident_id == resident_id, ResidentAccount.account_id == account.id))
+    if existing is not None:
+        raise Conflict(f"account {utility} {account_number} is already bound")
+    # Lock the resident's row so two concurrent binds cannot both pass the limit check.
+    session.scalar(select(Resident).where(Resident.id == resident_id).with_for_update())
+    count = session.scalar(select(func.count()).select_from(ResidentAccount)
+                           .where(ResidentAccount.resident_id == resident_id))
+    if count >= MAX_BINDINGS_PER_RESIDENT:
+        raise Conflict(f"at most {MAX_BINDINGS_PER_RESIDENT} accounts can be bound; unbind one first")
+    row = ResidentAccount(resident_id=resident_id, account_id=account.id, name=name or account.account_number,
+                          group=group)
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as err:
+        raise Conflict(f"account {utility} {account_number} is already bound") from err
+    return row
+
+
+def update_binding(session: Session, resident_id: str, account_id: int, name: str | None,
+                   group: str | None, clear_group: bool = False) -> ResidentAccount:
+    row = session.scalar(select(ResidentAccount).where(
+        ResidentAccount.resident_id == resident_id, ResidentAccount.account_id == account_id))
+    if row is None:
+        raise NotFound(f"account {account_id} is not bound")
+    if name is not None:
+        row.name = name
+    if group is not None or clear_group:
+        row.group = group
+    return row
+
+
+def unbind(session: Session, resident_id: str, account_id: int) -> None:
+    row = session.scalar(select(ResidentAccount).where(
+        ResidentAccount.resident_id == resident_id, ResidentAccount.account_id == account_id))
+    if row is None:
+        raise NotFound(f"account {account_id} is not bound")
+    session.delete(row)

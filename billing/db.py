@@ -1,0 +1,274 @@
+"""Relational model (SQLAlchemy 2.x): accounts, residents, meters, ledger, payments, alerts, outbox.
+
+One URL picks the database: `sqlite:///path.db` / `sqlite://` (embedded default) or
+`postgresql+psycopg://user@host:port/db` (production). Money columns are NUMERIC and map to
+Decimal; nothing here ever holds money as float.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+MAX_BINDINGS_PER_RESIDENT = 15
+Money = Numeric(14, 2, asdecimal=True)
+Litres = Numeric(16, 3, asdecimal=True)
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on both SQLite (which keeps naive text) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware (UTC) datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Resident(Base):
+    """A person using the payment/metering app."""
+
+    __tablename__ = "residents"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token, stored only as its SHA-256 hex digest."""
+
+    __tablename__ = "api_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # "resident" | "utility"
+    subject: Mapped[str] = mapped_column(String(64))  # resident id or operator name
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Account(Base):
+    """A utility's water account with a prepaid balance in yuan."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("utility", "account_number", name="uq_account_number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    utility: Mapped[str] = mapped_column(String(32))  # tariff/city code, e.g. "beijing"
+    account_number: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200), default="")  # holder's name at the utility
+    group: Mapped[str | None] = mapped_column("group_name", String(100), nullable=True)
+    balance: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    low_balance_yuan: Mapped[Decimal | None] = mapped_column(Money, nullable=True)  # None: default
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_evaluated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    meters: Mapped[list[Meter]] = relationship(back_populates="account", order_by="Meter.meter_id")
+
+    @property
+    def key(self) -> str:
+        """Public, topic-safe identifier: utility and account number."""
+        return f"{self.utility}-{self.account_number}"
+
+
+class ResidentAccount(Base):
+    """A resident's binding of an account, with the resident's own name and group for it."""
+
+    __tablename__ = "resident_accounts"
+    __table_args__ = (UniqueConstraint("resident_id", "account_id", name="uq_binding"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    group: Mapped[str | None] = mapped_column("group_name", String(100), nullable=True)
+    bound_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    account: Mapped[Account] = relationship()
+
+
+class Meter(Base):
+    """A water meter feeding one account."""
+
+    __tablename__ = "meters"
+    meter_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    district: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    building: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    installed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    account: Mapped[Account] = relationship(back_populates="meters")
+
+
+class LedgerEntry(Base):
+    """One change of an account's balance; `key` makes each change happen once."""
+
+    __tablename__ = "ledger_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "charge" | "topup" | "correction"
+    amount: Mapped[Decimal] = mapped_column(Money)  # signed: charges are negative
+    balance_after: Mapped[Decimal] = mapped_column(Money)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    meter_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    volume_l: Mapped[Decimal | None] = mapped_column(Litres, nullable=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_ledger_account_day", "account_id", "day"),)
+
+
+class Payment(Base):
+    """A payment provider's notification; (provider, transaction_id) is unique."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("provider", "transaction_id", name="uq_payment_txn"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    transaction_id: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    paid_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    notifications: Mapped[int] = mapped_column(Integer, default=1)
+    credited_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Alert(Base):
+    """A stored alert with a lifecycle: open → acknowledged → resolved."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    meter_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    kind: Mapped[str] = mapped_column(String(32))  # "leak" | "balance_low" | "days_left" | "leak_cost"
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    # One condition = one alert: at most one unresolved alert per dedupe key (partial unique index).
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(300), default="")
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    account: Mapped[Account] = relationship()
+
+    __table_args__ = (
+        Index("uq_alert_live", "dedupe_key", unique=True,
+              sqlite_where=text("state != 'resolved'"), postgresql_where=text("state != 'resolved'")),
+    )
+
+
+class OutboxMessage(Base):
+    """A message to deliver (webhook or MQTT), written in the same transaction as its alert change."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"), nullable=True)
+    channel: Mapped[str] = mapped_column(String(16))  # "webhook" | "mqtt"
+    target: Mapped[str] = mapped_column(String(500))  # webhook URL or MQTT topic
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_outbox_pending", "delivered_at", "next_attempt_at"),)
+
+
+class Database:
+    """Engine + sessions for one URL (SQLite by default)."""
+
+    def __init__(self, url: str = "sqlite://"):
+        self.url = url
+        self.engine: Engine = _engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def create_all(self) -> None:
+        """Create missing tables (idempotent)."""
+        Base.metadata.create_all(self.engine)
+
+    def drop_all(self) -> None:
+        Base.metadata.drop_all(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in a transaction: committed on success, rolled back on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        memory = url in ("sqlite://", "sqlite:///:memory:")
+        kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        if memory:
+            kwargs["poolclass"] = StaticPool  # one shared in-memory database, not one per connection
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            # Let SQLAlchemy own transactions (pysqlite's implicit BEGIN defers locks); enforce FKs.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            if not memory:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            # IMMEDIATE: take the write lock up front so read-then-write (balances) cannot interleave.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith("postgresql"):
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    raise ValueError(f"unsupported database URL {url.split(':', 1)[0]!r}: use sqlite:// or postgresql+psycopg://")

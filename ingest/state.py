@@ -1,0 +1,175 @@
+"""Per-meter state (sequence, boot, last total, open gaps) and what each reading means against it.
+
+The state lives in a SQLite file shared by every worker of a node, updated in one
+`BEGIN IMMEDIATE` transaction per batch after the store confirmed the batch, so two
+workers handling the same meter (a `$share` group deals messages round robin) see each
+other's updates in order and a restarted or different worker continues where the last
+one stopped. Readings are classified here; none is refused here: the register is what
+the device said, and the usage API treats a lower total as a reset.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+from ingest.model import Reading
+from ingest.store.base import StoreError
+
+MAX_OPEN_GAPS = 16  # ranges of missing seqs remembered per meter; older ones count as lost
+
+# Event kinds (docs/ingest.md, "What a reading means"):
+NEW = "new"  # the next reading
+DUPLICATE = "duplicate"  # already stored: a redelivery or a replay of a stored reading
+LATE = "late"  # older than the newest, fills a known gap (replayed out of order)
+GAP = "gap"  # seqs skipped: `missing` counts them
+NEW_BOOT = "new_boot"  # boot counter changed
+RESET = "reset"  # total lower than before (register set, board replaced)
+SEQ_RESTART = "seq_restart"  # newer reading with a lower seq (board replaced / flash wiped)
+TOTAL_DECREASE = "total_decrease"  # total fell within one boot: the device broke the protocol
+IMPOSSIBLE_FLOW = "impossible_flow"  # more litres per minute than any meter passes
+KINDS = (NEW, DUPLICATE, LATE, GAP, NEW_BOOT, RESET, SEQ_RESTART, TOTAL_DECREASE, IMPOSSIBLE_FLOW)
+
+
+@dataclass(slots=True)
+class MeterState:
+    """What the pipeline knows about one meter; survives workers (kept in the state DB)."""
+
+    meter: str
+    boot: int
+    seq: int  # highest seq of the newest reading
+    ts_s: int  # device time of the newest reading
+    total_ml: int  # register total of the newest reading
+    readings: int = 0  # new + late readings stored
+    duplicates: int = 0
+    late: int = 0
+    gaps: int = 0  # gap events
+    missing: int = 0  # seqs skipped and not (yet) filled by late readings
+    resets: int = 0
+    boots: int = 0
+    anomalies: int = 0  # seq_restart + total_decrease + impossible_flow
+    open_gaps: list[list[int]] = field(default_factory=list)  # [[lo, hi], ...] inclusive
+    updated_s: float = 0.0
+
+
+def _fill_gap(state: MeterState, seq: int) -> bool:
+    for i, (lo, hi) in enumerate(state.open_gaps):
+        if lo <= seq <= hi:
+            parts = [[lo, seq - 1]] if seq > lo else []
+            parts += [[seq + 1, hi]] if seq < hi else []
+            state.open_gaps[i:i + 1] = parts
+            return True
+    return False
+
+
+def classify(state: MeterState | None, r: Reading, max_flow_lpm: float) -> tuple[MeterState, list[str]]:
+    """The meter's state after reading r, and the events r caused."""
+    if state is None:
+        return MeterState(r.meter, r.boot, r.seq, r.ts_s, r.total_ml, readings=1), [NEW]
+    events: list[str] = []
+    if r.ts_s == state.ts_s or (r.ts_s < state.ts_s and not _fill_gap(state, r.seq)):
+        state.duplicates += 1
+        return state, [DUPLICATE]
+    if r.ts_s < state.ts_s:
+        state.late += 1
+        state.missing -= 1
+        state.readings += 1
+        return state, [LATE]
+    events.append(NEW)
+    if r.boot != state.boot:
+        events.append(NEW_BOOT)
+        state.boots += 1
+    if r.seq <= state.seq:
+        events.append(SEQ_RESTART)
+        state.open_gaps.clear()
+        state.missing = 0
+    elif r.seq > state.seq + 1:
+        events.append(GAP)
+        state.gaps += 1
+        state.missing += r.seq - state.seq - 1
+        state.open_gaps.append([state.seq + 1, r.seq - 1])
+        del state.open_gaps[:-MAX_OPEN_GAPS]
+    if r.total_ml < state.total_ml:
+        events.append(RESET)
+        state.resets += 1
+        if r.boot == state.boot:
+            events.append(TOTAL_DECREASE)
+    elif (r.total_ml - state.total_ml) / 1000 > max_flow_lpm * (r.ts_s - state.ts_s) / 60:
+        events.append(IMPOSSIBLE_FLOW)
+    state.anomalies += sum(e in (SEQ_RESTART, TOTAL_DECREASE, IMPOSSIBLE_FLOW) for e in events)
+    state.boot, state.seq, state.ts_s, state.total_ml = r.boot, r.seq, r.ts_s, r.total_ml
+    state.readings += 1
+    return state, events
+
+
+_SCHEMA = "CREATE TABLE IF NOT EXISTS meter_state (meter TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID"
+_CHUNK = 500  # SQLite's bound-parameter limit is 999 on old builds
+
+
+class StateDB:
+    """Meter states in one SQLite file, safe for several worker processes on one node."""
+
+    def __init__(self, path: str, max_flow_lpm: float = 1000.0):
+        self.max_flow_lpm = max_flow_lpm
+        self._lock = threading.Lock()  # one connection, used by the writer and the HTTP thread
+        self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(_SCHEMA)
+
+    def _load(self, meters: list[str]) -> dict[str, MeterState]:
+        out: dict[str, MeterState] = {}
+        for i in range(0, len(meters), _CHUNK):
+            chunk = meters[i:i + _CHUNK]
+            rows = self._db.execute(f"SELECT doc FROM meter_state WHERE meter IN ({','.join('?' * len(chunk))})",
+                                    chunk).fetchall()
+            for (doc,) in rows:
+                st = MeterState(**json.loads(doc))
+                out[st.meter] = st
+        return out
+
+    def apply(self, readings: list[Reading]) -> Counter[str]:
+        """Classify readings (in order) against the stored states and save the new states."""
+        events: Counter[str] = Counter()
+        if not readings:
+            return events
+        now = time.time()
+        with self._lock:
+            return self._apply(readings, now, events)
+
+    def _apply(self, readings: list[Reading], now: float, events: Counter[str]) -> Counter[str]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")  # serialises workers: each sees the last one's states
+            states: dict[str, MeterState | None] = dict(self._load(sorted({r.meter for r in readings})))
+            for r in readings:
+                st, evs = classify(states.get(r.meter), r, self.max_flow_lpm)
+                st.updated_s = now
+                states[r.meter] = st
+                events.update(evs)
+            self._db.executemany("INSERT OR REPLACE INTO meter_state VALUES (?, ?)",
+                                 [(m, json.dumps(asdict(s))) for m, s in states.items() if s is not None])
+            self._db.execute("COMMIT")
+        except sqlite3.Error as err:
+            self._rollback()
+            raise StoreError(f"state DB: {err}") from err
+        except BaseException:
+            self._rollback()
+            raise
+        return events
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    def get(self, meter: str) -> MeterState | None:
+        """The state of one meter, or None if it never sent a stored reading."""
+        with self._lock:
+            return self._load([meter]).get(meter)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,146 @@
+"""Find the counter window (a framed row of wheels) in a photo and rectify it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+WORK_WIDTH_PX = 720  # detection runs at this width: enough for 8 wheels, fast on one core
+MIN_ASPECT, MAX_ASPECT = 1.8, 11.0  # window width / height, from 4 wide wheels to 8 narrow ones
+RECT_HEIGHT_PX = 64  # rectified window height
+
+
+@dataclass
+class Candidate:
+    """A possible counter window: corners in photo pixels (tl, tr, br, bl) and a score."""
+
+    quad: np.ndarray
+    score: float
+    aspect: float
+    area_frac: float
+
+
+def order_quad(pts: np.ndarray) -> np.ndarray:
+    """Order 4 points as top-left, top-right, bottom-right, bottom-left, long side horizontal."""
+    pts = np.asarray(pts, np.float32).reshape(4, 2)
+    c = pts.mean(axis=0)
+    ang = np.arctan2(pts[:, 1] - c[1], pts[:, 0] - c[0])
+    pts = pts[np.argsort(ang)]  # clockwise in image coords starting from about -180 deg
+    # Rotate so the first point is top-left (smallest x+y).
+    start = int(np.argmin(pts.sum(axis=1)))
+    pts = np.roll(pts, -start, axis=0)
+    top = np.linalg.norm(pts[1] - pts[0])
+    left = np.linalg.norm(pts[3] - pts[0])
+    if left > top:  # portrait quad: the long side must be the horizontal one
+        pts = np.roll(pts, -1, axis=0) if pts[1][1] > pts[3][1] else np.roll(pts, 1, axis=0)
+    return pts
+
+
+def _quad_from_contour(cnt: np.ndarray) -> np.ndarray | None:
+    hull = cv2.convexHull(cnt)
+    peri = cv2.arcLength(hull, True)
+    for eps in (0.02, 0.035, 0.05):
+        approx = cv2.approxPolyDP(hull, eps * peri, True)
+        if len(approx) == 4:
+            return approx.reshape(4, 2).astype(np.float32)
+    return None
+
+
+def _sides(quad: np.ndarray) -> tuple[float, float]:
+    w = (np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2
+    h = (np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2
+    return float(w), float(h)
+
+
+def rectify(bgr: np.ndarray, quad: np.ndarray, height_px: int = RECT_HEIGHT_PX) -> np.ndarray:
+    """Warp the quad to a straight strip height_px high, keeping its aspect ratio."""
+    w, h = _sides(quad)
+    width_px = max(8, int(round(height_px * w / max(h, 1e-6))))
+    dst = np.array([[0, 0], [width_px - 1, 0], [width_px - 1, height_px - 1], [0, height_px - 1]], np.float32)
+    m = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
+    return cv2.warpPerspective(bgr, m, (width_px, height_px), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _border_contrast(gray: np.ndarray, quad: np.ndarray) -> float:
+    """How much darker or more uniform the window frame is than its inside (0..1)."""
+    strip = rectify(gray[..., None] if gray.ndim == 2 else gray, quad, 32)
+    if strip.ndim == 3:
+        strip = strip[..., 0]
+    strip = strip.astype(np.float32)
+    inner = strip[6:26, 4:-4]
+    if inner.size == 0:
+        return 0.0
+    edge = np.concatenate([strip[:3].ravel(), strip[-3:].ravel()])
+    # A wheel row has digit texture inside; a solid blob or text line does not look like this.
+    texture = float(np.std(inner)) / 64.0
+    darkness = max(0.0, float(np.mean(inner) - np.mean(edge))) / 64.0
+    return float(min(1.0, 0.6 * min(texture, 1.0) + 0.4 * min(darkness, 1.0)))
+
+
+def find_candidates(bgr: np.ndarray) -> list[Candidate]:
+    """All plausible counter windows in the photo, best first, in the photo's pixel coordinates."""
+    h0, w0 = bgr.shape[:2]
+    scale = WORK_WIDTH_PX / max(w0, h0)
+    small = cv2.resize(bgr, (max(1, round(w0 * scale)), max(1, round(h0 * scale))), interpolation=cv2.INTER_AREA)
+    gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    h, w = gray.shape
+    area_img = float(h * w)
+    masks = []
+    block = max(15, (min(h, w) // 8) | 1)
+    # Dark frame / dark wheels against a light face.
+    masks.append(cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 12))
+    _, otsu = cv2.threshold(cv2.GaussianBlur(gray, (5, 5), 0), 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    masks.append(otsu)
+    edges = cv2.Canny(cv2.GaussianBlur(gray, (5, 5), 0), 40, 120)
+    masks.append(cv2.dilate(edges, np.ones((3, 3), np.uint8)))
+    found: list[Candidate] = []
+    for mask in masks:
+        closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+        contours, _ = cv2.findContours(closed, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+        for cnt in contours:
+            a = cv2.contourArea(cnt)
+            if a < 0.004 * area_img or a > 0.5 * area_img:
+                continue
+            quad = _quad_from_contour(cnt)
+            if quad is None:
+                continue
+            quad = order_quad(quad)
+            qw, qh = _sides(quad)
+            if qh < 8:
+                continue
+            aspect = qw / qh
+            if not MIN_ASPECT <= aspect <= MAX_ASPECT:
+                continue
+            fill = a / max(cv2.contourArea(quad), 1.0)
+            if fill < 0.8:
+                continue
+            if not cv2.isContourConvex(quad.reshape(-1, 1, 2).astype(np.int32)):
+                continue
+            contrast = _border_contrast(gray, quad)
+            area_frac = cv2.contourArea(quad) / area_img
+            score = contrast * min(1.0, fill) * min(1.0, area_frac / 0.02) ** 0.5
+            found.append(Candidate(quad / scale, score, aspect, area_frac))
+    return _dedupe(sorted(found, key=lambda c: -c.score))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    inter, _ = cv2.intersectConvexConvex(a.astype(np.float32), b.astype(np.float32))
+    union = cv2.contourArea(a.astype(np.float32)) + cv2.contourArea(b.astype(np.float32)) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def _dedupe(cands: list[Candidate]) -> list[Candidate]:
+    kept: list[Candidate] = []
+    for c in cands:
+        if all(_iou(c.quad, k.quad) < 0.3 and not _inside(c.quad, k.quad) for k in kept):
+            kept.append(c)
+    return kept
+
+
+def _inside(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when quad a's centre lies in quad b or b's centre in a (a wheel or digit inside a window)."""
+    ca, cb = a.mean(axis=0), b.mean(axis=0)
+    return (cv2.pointPolygonTest(b.reshape(-1, 1, 2).astype(np.float32), (float(ca[0]), float(ca[1])), False) >= 0
+            or cv2.pointPolygonTest(a.reshape(-1, 1, 2).astype(np.float32), (float(cb[0]), float(cb[1])), False) >= 0)
