@@ -11,23 +11,32 @@ from billing.db import Account, Alert, Meter, ResidentAccount
 def meters_for_resident(session: Session, resident_id: str) -> set[str]:
     """Meter ids of every account the resident has bound."""
     rows = session.scalars(
-        select(Meter.meter_id).join(ResidentAccount, ResidentAccount.account_id == Meter.account_id)
-        .where(ResidentAccount.resident_id == resident_id))
+        select(Meter.meter_id)
+        .join(ResidentAccount, ResidentAccount.account_id == Meter.account_id)
+        .where(ResidentAccount.resident_id == resident_id)
+    )
     return set(rows)
 
 
 def accounts_for_resident(session: Session, resident_id: str) -> list[Account]:
     """The resident's bound accounts, most recently active first."""
-    return list(session.scalars(
-        select(Account).join(ResidentAccount, ResidentAccount.account_id == Account.id)
-        .where(ResidentAccount.resident_id == resident_id)
-        .order_by(Account.last_activity_at.desc(), Account.id)))
+    return list(
+        session.scalars(
+            select(Account)
+            .join(ResidentAccount, ResidentAccount.account_id == Account.id)
+            .where(ResidentAccount.resident_id == resident_id)
+            .order_by(Account.last_activity_at.desc(), Account.id)
+        )
+    )
 
 
 def binding(session: Session, resident_id: str, account_id: int) -> ResidentAccount | None:
     """The resident's binding of the account, or None."""
-    return session.scalar(select(ResidentAccount).where(
-        ResidentAccount.resident_id == resident_id, ResidentAccount.account_id == account_id))
+    return session.scalar(
+        select(ResidentAccount).where(
+            ResidentAccount.resident_id == resident_id, ResidentAccount.account_id == account_id
+        )
+    )
 
 
 def resident_owns_account(session: Session, resident_id: str, account_id: int) -> bool:
@@ -36,8 +45,9 @@ def resident_owns_account(session: Session, resident_id: str, account_id: int) -
 
 def meters_for_account(session: Session, account_id: int) -> list[str]:
     """Meter ids of one account, sorted."""
-    return list(session.scalars(select(Meter.meter_id).where(Meter.account_id == account_id)
-                                .order_by(Meter.meter_id)))
+    return list(
+        session.scalars(select(Meter.meter_id).where(Meter.account_id == account_id).order_by(Meter.meter_id))
+    )
 
 
 def meters_in_group(session: Session, district: str | None, building: str | None) -> list[str]:
@@ -57,5 +67,8 @@ def account_for_meter(session: Session, meter_id: str) -> Account | None:
 
 def open_alerts(session: Session) -> list[Alert]:
     """Alerts not yet resolved (open or acknowledged), newest first."""
-    return list(session.scalars(select(Alert).where(Alert.state != "resolved")
-                                .order_by(Alert.opened_at.desc(), Alert.id.desc())))
+    return list(
+        session.scalars(
+            select(Alert).where(Alert.state != "resolved").order_by(Alert.opened_at.desc(), Alert.id.desc())
+        )
+    )

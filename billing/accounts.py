@@ -23,11 +23,19 @@ def validate_number(utility: str, account_number: str) -> str:
         raise Invalid(str(err)) from err
 
 
-def create_account(session: Session, utility: str, account_number: str, name: str = "",
-                   group: str | None = None, meters: list[dict] | None = None) -> Account:
+def create_account(
+    session: Session,
+    utility: str,
+    account_number: str,
+    name: str = "",
+    group: str | None = None,
+    meters: list[dict] | None = None,
+) -> Account:
     """A new account (utility side) with its meters; Conflict if the number or a meter exists."""
     validate_number(utility, account_number)
-    if session.scalar(select(Account).where(Account.utility == utility, Account.account_number == account_number)):
+    if session.scalar(
+        select(Account).where(Account.utility == utility, Account.account_number == account_number)
+    ):
         raise Conflict(f"account {utility} {account_number} already exists")
     account = Account(utility=utility, account_number=account_number, name=name, group=group)
     session.add(account)
@@ -37,12 +45,23 @@ def create_account(session: Session, utility: str, account_number: str, name: st
     return account
 
 
-def add_meter(session: Session, account: Account, meter_id: str, district: str | None = None,
-              building: str | None = None, installed_at: datetime | None = None) -> Meter:
+def add_meter(
+    session: Session,
+    account: Account,
+    meter_id: str,
+    district: str | None = None,
+    building: str | None = None,
+    installed_at: datetime | None = None,
+) -> Meter:
     if session.get(Meter, meter_id) is not None:
         raise Conflict(f"meter {meter_id} already belongs to an account")
-    meter = Meter(meter_id=meter_id, account_id=account.id, district=district, building=building,
-                  installed_at=installed_at or utcnow())
+    meter = Meter(
+        meter_id=meter_id,
+        account_id=account.id,
+        district=district,
+        building=building,
+        installed_at=installed_at or utcnow(),
+    )
     session.add(meter)
     session.flush()
     return meter
@@ -50,32 +69,44 @@ def add_meter(session: Session, account: Account, meter_id: str, district: str |
 
 def find_account(session: Session, utility: str, account_number: str) -> Account:
     validate_number(utility, account_number)
-    account = session.scalar(select(Account).where(Account.utility == utility,
-                                                   Account.account_number == account_number))
+    account = session.scalar(
+        select(Account).where(Account.utility == utility, Account.account_number == account_number)
+    )
     if account is None:
         raise NotFound(f"no {utility} account {account_number}")
     return account
 
 
-def bind(session: Session, resident_id: str, utility: str, account_number: str, name: str = "",
-         group: str | None = None) -> ResidentAccount:
+def bind(
+    session: Session,
+    resident_id: str,
+    utility: str,
+    account_number: str,
+    name: str = "",
+    group: str | None = None,
+) -> ResidentAccount:
     """Bind an account to a resident (by the utility's account number), up to 15 per resident."""
     account = find_account(session, utility, account_number)
     if session.get(Resident, resident_id) is None:
         session.add(Resident(id=resident_id))
         session.flush()
-    existing = session.scalar(select(ResidentAccount).where(
-        ResidentAccount.resident_id == resident_id, ResidentAccount.account_id == account.id))
+    existing = session.scalar(
+        select(ResidentAccount).where(
+            ResidentAccount.resident_id == resident_id, ResidentAccount.account_id == account.id
+        )
+    )
     if existing is not None:
         raise Conflict(f"account {utility} {account_number} is already bound")
     # Lock the resident's row so two concurrent binds cannot both pass the limit check.
     session.scalar(select(Resident).where(Resident.id == resident_id).with_for_update())
-    count = session.scalar(select(func.count()).select_from(ResidentAccount)
-                           .where(ResidentAccount.resident_id == resident_id))
+    count = session.scalar(
+        select(func.count()).select_from(ResidentAccount).where(ResidentAccount.resident_id == resident_id)
+    )
     if count >= MAX_BINDINGS_PER_RESIDENT:
         raise Conflict(f"at most {MAX_BINDINGS_PER_RESIDENT} accounts can be bound; unbind one first")
-    row = ResidentAccount(resident_id=resident_id, account_id=account.id, name=name or account.account_number,
-                          group=group)
+    row = ResidentAccount(
+        resident_id=resident_id, account_id=account.id, name=name or account.account_number, group=group
+    )
     session.add(row)
     try:
         session.flush()
@@ -84,10 +115,19 @@ def bind(session: Session, resident_id: str, utility: str, account_number: str, 
     return row
 
 
-def update_binding(session: Session, resident_id: str, account_id: int, name: str | None,
-                   group: str | None, clear_group: bool = False) -> ResidentAccount:
-    row = session.scalar(select(ResidentAccount).where(
-        ResidentAccount.resident_id == resident_id, ResidentAccount.account_id == account_id))
+def update_binding(
+    session: Session,
+    resident_id: str,
+    account_id: int,
+    name: str | None,
+    group: str | None,
+    clear_group: bool = False,
+) -> ResidentAccount:
+    row = session.scalar(
+        select(ResidentAccount).where(
+            ResidentAccount.resident_id == resident_id, ResidentAccount.account_id == account_id
+        )
+    )
     if row is None:
         raise NotFound(f"account {account_id} is not bound")
     if name is not None:
@@ -98,8 +138,11 @@ def update_binding(session: Session, resident_id: str, account_id: int, name: st
 
 
 def unbind(session: Session, resident_id: str, account_id: int) -> None:
-    row = session.scalar(select(ResidentAccount).where(
-        ResidentAccount.resident_id == resident_id, ResidentAccount.account_id == account_id))
+    row = session.scalar(
+        select(ResidentAccount).where(
+            ResidentAccount.resident_id == resident_id, ResidentAccount.account_id == account_id
+        )
+    )
     if row is None:
         raise NotFound(f"account {account_id} is not bound")
     session.delete(row)

@@ -191,8 +191,13 @@ class Alert(Base):
     account: Mapped[Account] = relationship()
 
     __table_args__ = (
-        Index("uq_alert_live", "dedupe_key", unique=True,
-              sqlite_where=text("state != 'resolved'"), postgresql_where=text("state != 'resolved'")),
+        Index(
+            "uq_alert_live",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=text("state != 'resolved'"),
+            postgresql_where=text("state != 'resolved'"),
+        ),
     )
 
 
@@ -271,4 +276,6 @@ def _engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql"):
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
-    raise ValueError(f"unsupported database URL {url.split(':', 1)[0]!r}: use sqlite:// or postgresql+psycopg://")
+    raise ValueError(
+        f"unsupported database URL {url.split(':', 1)[0]!r}: use sqlite:// or postgresql+psycopg://"
+    )

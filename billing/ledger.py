@@ -40,9 +40,20 @@ def existing(session: Session, key: str) -> LedgerEntry | None:
     return session.scalar(select(LedgerEntry).where(LedgerEntry.key == key))
 
 
-def post(session: Session, account: Account, kind: str, amount: Decimal, key: str, *, meter_id: str | None = None,
-         day: date | None = None, volume_l: Decimal | None = None, payment_id: int | None = None,
-         note: str = "", now: datetime | None = None) -> tuple[LedgerEntry, bool]:
+def post(
+    session: Session,
+    account: Account,
+    kind: str,
+    amount: Decimal,
+    key: str,
+    *,
+    meter_id: str | None = None,
+    day: date | None = None,
+    volume_l: Decimal | None = None,
+    payment_id: int | None = None,
+    note: str = "",
+    now: datetime | None = None,
+) -> tuple[LedgerEntry, bool]:
     """Apply `amount` to the balance as one entry; (entry, False) if `key` was already posted."""
     if kind not in KINDS:
         raise ValueError(f"ledger kind must be one of {KINDS}")
@@ -52,9 +63,19 @@ def post(session: Session, account: Account, kind: str, amount: Decimal, key: st
     if found is not None:
         return found, False
     now = now or utcnow()
-    entry = LedgerEntry(account_id=account.id, kind=kind, amount=amount, balance_after=account.balance + amount,
-                        key=key, meter_id=meter_id, day=day, volume_l=volume_l, payment_id=payment_id,
-                        note=note, created_at=now)
+    entry = LedgerEntry(
+        account_id=account.id,
+        kind=kind,
+        amount=amount,
+        balance_after=account.balance + amount,
+        key=key,
+        meter_id=meter_id,
+        day=day,
+        volume_l=volume_l,
+        payment_id=payment_id,
+        note=note,
+        created_at=now,
+    )
     try:
         with session.begin_nested():  # a concurrent writer of the same key loses here, not later
             session.add(entry)
@@ -69,18 +90,31 @@ def post(session: Session, account: Account, kind: str, amount: Decimal, key: st
     return entry, True
 
 
-def _period_volume_before(session: Session, account_id: int, start: date, day: date, meter_id: str) -> Decimal:
-    earlier_days = session.scalar(select(func.coalesce(func.sum(LedgerEntry.volume_l), 0)).where(
-        LedgerEntry.account_id == account_id, LedgerEntry.volume_l.is_not(None),
-        LedgerEntry.day >= start, LedgerEntry.day < day))
-    same_day = session.scalar(select(func.coalesce(func.sum(LedgerEntry.volume_l), 0)).where(
-        LedgerEntry.account_id == account_id, LedgerEntry.volume_l.is_not(None),
-        LedgerEntry.day == day, LedgerEntry.meter_id < meter_id))
+def _period_volume_before(
+    session: Session, account_id: int, start: date, day: date, meter_id: str
+) -> Decimal:
+    earlier_days = session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.volume_l), 0)).where(
+            LedgerEntry.account_id == account_id,
+            LedgerEntry.volume_l.is_not(None),
+            LedgerEntry.day >= start,
+            LedgerEntry.day < day,
+        )
+    )
+    same_day = session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.volume_l), 0)).where(
+            LedgerEntry.account_id == account_id,
+            LedgerEntry.volume_l.is_not(None),
+            LedgerEntry.day == day,
+            LedgerEntry.meter_id < meter_id,
+        )
+    )
     return Decimal(earlier_days) + Decimal(same_day)
 
 
-def charge_day(session: Session, account_id: int, day: date, consumption: Consumption,
-               now: datetime | None = None) -> list[LedgerEntry]:
+def charge_day(
+    session: Session, account_id: int, day: date, consumption: Consumption, now: datetime | None = None
+) -> list[LedgerEntry]:
     """Charge every meter of the account for one local day; idempotent. Returns entries posted."""
     account = lock_account(session, account_id)
     tariff = tariff_for(account.utility)
@@ -91,35 +125,70 @@ def charge_day(session: Session, account_id: int, day: date, consumption: Consum
         volume = litres(consumption(meter.meter_id, day))
         before = _period_volume_before(session, account_id, start, day, meter.meter_id)
         amount = -tariff.charge(before, volume)
-        prior = list(session.scalars(select(LedgerEntry).where(
-            LedgerEntry.account_id == account_id, LedgerEntry.meter_id == meter.meter_id,
-            LedgerEntry.day == day, LedgerEntry.volume_l.is_not(None)).order_by(LedgerEntry.id)))
+        prior = list(
+            session.scalars(
+                select(LedgerEntry)
+                .where(
+                    LedgerEntry.account_id == account_id,
+                    LedgerEntry.meter_id == meter.meter_id,
+                    LedgerEntry.day == day,
+                    LedgerEntry.volume_l.is_not(None),
+                )
+                .order_by(LedgerEntry.id)
+            )
+        )
         if not prior:
-            entry, new = post(session, account, "charge", amount, f"charge:{meter.meter_id}:{day.isoformat()}",
-                              meter_id=meter.meter_id, day=day, volume_l=volume,
-                              note=f"{volume} L at {tariff.price_at(before)} yuan/m3", now=now)
+            entry, new = post(
+                session,
+                account,
+                "charge",
+                amount,
+                f"charge:{meter.meter_id}:{day.isoformat()}",
+                meter_id=meter.meter_id,
+                day=day,
+                volume_l=volume,
+                note=f"{volume} L at {tariff.price_at(before)} yuan/m3",
+                now=now,
+            )
         else:
             had_vol = sum((e.volume_l for e in prior), Decimal(0))
             had_amount = sum((e.amount for e in prior), Decimal(0))
             if had_vol == volume and had_amount == amount:
                 continue
-            entry, new = post(session, account, "correction", amount - had_amount,
-                              f"charge:{meter.meter_id}:{day.isoformat()}:r{len(prior)}", meter_id=meter.meter_id,
-                              day=day, volume_l=volume - had_vol,
-                              note=f"recomputed {day}: {had_vol} L -> {volume} L", now=now)
+            entry, new = post(
+                session,
+                account,
+                "correction",
+                amount - had_amount,
+                f"charge:{meter.meter_id}:{day.isoformat()}:r{len(prior)}",
+                meter_id=meter.meter_id,
+                day=day,
+                volume_l=volume - had_vol,
+                note=f"recomputed {day}: {had_vol} L -> {volume} L",
+                now=now,
+            )
         if new:
             posted.append(entry)
     return posted
 
 
 def last_charged_day(session: Session, account_id: int) -> date | None:
-    return session.scalar(select(func.max(LedgerEntry.day)).where(
-        LedgerEntry.account_id == account_id, LedgerEntry.kind == "charge"))
+    return session.scalar(
+        select(func.max(LedgerEntry.day)).where(
+            LedgerEntry.account_id == account_id, LedgerEntry.kind == "charge"
+        )
+    )
 
 
-def charge_through(session: Session, account_id: int, through: date, consumption: Consumption,
-                   first_day: date | None = None, tz: ZoneInfo = DEFAULT_TZ,
-                   now: datetime | None = None) -> list[LedgerEntry]:
+def charge_through(
+    session: Session,
+    account_id: int,
+    through: date,
+    consumption: Consumption,
+    first_day: date | None = None,
+    tz: ZoneInfo = DEFAULT_TZ,
+    now: datetime | None = None,
+) -> list[LedgerEntry]:
     """Charge, in order, every day after the last charged one up to `through` (inclusive)."""
     account = lock_account(session, account_id)
     last = last_charged_day(session, account_id)
@@ -137,8 +206,14 @@ def charge_through(session: Session, account_id: int, through: date, consumption
     return posted
 
 
-def correction(session: Session, account_id: int, amount: str | Decimal, reason: str, key: str,
-               now: datetime | None = None) -> tuple[LedgerEntry, bool]:
+def correction(
+    session: Session,
+    account_id: int,
+    amount: str | Decimal,
+    reason: str,
+    key: str,
+    now: datetime | None = None,
+) -> tuple[LedgerEntry, bool]:
     """A manual signed adjustment by the utility; `key` makes retries safe."""
     value = parse_amount(amount, positive=False)
     if value == 0:
@@ -149,7 +224,9 @@ def correction(session: Session, account_id: int, amount: str | Decimal, reason:
     return post(session, account, "correction", value, f"correction:{key}", note=reason.strip(), now=now)
 
 
-def entries(session: Session, account_id: int, limit: int = 100, before_id: int | None = None) -> list[LedgerEntry]:
+def entries(
+    session: Session, account_id: int, limit: int = 100, before_id: int | None = None
+) -> list[LedgerEntry]:
     """Newest first, paged by id."""
     q = select(LedgerEntry).where(LedgerEntry.account_id == account_id)
     if before_id is not None:
@@ -160,7 +237,8 @@ def entries(session: Session, account_id: int, limit: int = 100, before_id: int 
 def daily_volumes(session: Session, account_id: int, since: date | None = None) -> dict[date, Decimal]:
     """Charged litres per day for the account (all meters), from the ledger."""
     q = select(LedgerEntry.day, func.sum(LedgerEntry.volume_l)).where(
-        LedgerEntry.account_id == account_id, LedgerEntry.volume_l.is_not(None))
+        LedgerEntry.account_id == account_id, LedgerEntry.volume_l.is_not(None)
+    )
     if since is not None:
         q = q.where(LedgerEntry.day >= since)
     return {d: Decimal(v) for d, v in session.execute(q.group_by(LedgerEntry.day).order_by(LedgerEntry.day))}

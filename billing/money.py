@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from billing.errors import Invalid
+
 FEN = Decimal("0.01")
 ML = Decimal("0.001")
 
 
-class AmountError(ValueError):
+class AmountError(Invalid, ValueError):
     """An amount that is not a finite decimal with at most 2 places."""
 
 
@@ -17,10 +19,12 @@ def yuan(value: Decimal | int | str) -> Decimal:
     return Decimal(value).quantize(FEN, rounding=ROUND_HALF_UP)
 
 
-def parse_amount(raw: str | int | Decimal, *, positive: bool = True, max_yuan: Decimal = Decimal("1000000")) -> Decimal:
+def parse_amount(
+    raw: str | int | Decimal, *, positive: bool = True, max_yuan: Decimal = Decimal("1000000")
+) -> Decimal:
     """A money amount from text: finite, at most 2 decimal places, within limits."""
     if isinstance(raw, float | bool):
-        raise AmountError("amount must be a decimal string like \"50.00\", not a float")
+        raise AmountError('amount must be a decimal string like "50.00", not a float')
     try:
         value = Decimal(str(raw).strip())
     except InvalidOperation as err:

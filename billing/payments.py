@@ -21,9 +21,16 @@ def _txn_key(provider: str, transaction_id: str) -> str:
     return f"topup:{provider}:{transaction_id}"
 
 
-def notify(session: Session, provider: str, transaction_id: str, utility: str, account_number: str,
-           amount: str | Decimal, paid_at: datetime | None = None,
-           now: datetime | None = None) -> tuple[Payment, bool]:
+def notify(
+    session: Session,
+    provider: str,
+    transaction_id: str,
+    utility: str,
+    account_number: str,
+    amount: str | Decimal,
+    paid_at: datetime | None = None,
+    now: datetime | None = None,
+) -> tuple[Payment, bool]:
     """Record a paid notification and credit it; a repeat returns (payment, False) and credits nothing."""
     if not provider or not transaction_id or len(transaction_id) > 64 or len(provider) > 32:
         raise Invalid("provider (1-32 chars) and transaction_id (1-64 chars) are required")
@@ -33,33 +40,51 @@ def notify(session: Session, provider: str, transaction_id: str, utility: str, a
         raise Invalid(str(err)) from err
     account = find_account(session, utility, account_number)
     now = now or utcnow()
-    prior = session.scalar(select(Payment).where(Payment.provider == provider,
-                                                 Payment.transaction_id == transaction_id))
+    prior = session.scalar(
+        select(Payment).where(Payment.provider == provider, Payment.transaction_id == transaction_id)
+    )
     if prior is not None:
         return _repeat(prior, account.id, value)
     account = lock_account(session, account.id)
-    payment = Payment(provider=provider, transaction_id=transaction_id, account_id=account.id, amount=value,
-                      paid_at=paid_at or now, received_at=now)
+    payment = Payment(
+        provider=provider,
+        transaction_id=transaction_id,
+        account_id=account.id,
+        amount=value,
+        paid_at=paid_at or now,
+        received_at=now,
+    )
     try:
         with session.begin_nested():  # a concurrent repeat of the same transaction id loses here
             session.add(payment)
             session.flush()
     except IntegrityError:
-        prior = session.scalar(select(Payment).where(Payment.provider == provider,
-                                                     Payment.transaction_id == transaction_id))
+        prior = session.scalar(
+            select(Payment).where(Payment.provider == provider, Payment.transaction_id == transaction_id)
+        )
         if prior is None:
             raise
         return _repeat(prior, account.id, value)
-    post(session, account, "topup", value, _txn_key(provider, transaction_id), payment_id=payment.id,
-         note=f"{provider} {transaction_id}", now=now)
+    post(
+        session,
+        account,
+        "topup",
+        value,
+        _txn_key(provider, transaction_id),
+        payment_id=payment.id,
+        note=f"{provider} {transaction_id}",
+        now=now,
+    )
     payment.credited_at = now
     return payment, True
 
 
 def _repeat(prior: Payment, account_id: int, value: Decimal) -> tuple[Payment, bool]:
     if prior.account_id != account_id or prior.amount != value:
-        raise Conflict(f"transaction {prior.transaction_id} was already notified with a different "
-                       f"account or amount ({prior.amount} yuan)")
+        raise Conflict(
+            f"transaction {prior.transaction_id} was already notified with a different "
+            f"account or amount ({prior.amount} yuan)"
+        )
     prior.notifications += 1
     return prior, False
 
@@ -87,8 +112,13 @@ class Reconciliation:
         return not (self.paid_not_credited or self.credits_without_payment or self.amount_mismatches)
 
 
-def reconcile(session: Session, provider: str | None = None, statement: list[StatementLine] | None = None,
-              since: datetime | None = None, until: datetime | None = None) -> Reconciliation:
+def reconcile(
+    session: Session,
+    provider: str | None = None,
+    statement: list[StatementLine] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Reconciliation:
     """Compare payments (and the provider's statement, if given) with top-up credits in the ledger."""
     report = Reconciliation(provider)
     pq = select(Payment)
@@ -105,33 +135,64 @@ def reconcile(session: Session, provider: str | None = None, statement: list[Sta
     for (prov, txn), p in payments.items():
         entry = credits.get(_txn_key(prov, txn))
         if entry is None or p.id not in credited_payment_ids:
-            report.paid_not_credited.append({"provider": prov, "transaction_id": txn, "amount": str(p.amount),
-                                             "source": "payments"})
+            report.paid_not_credited.append(
+                {"provider": prov, "transaction_id": txn, "amount": str(p.amount), "source": "payments"}
+            )
         elif entry.amount != p.amount:
-            report.amount_mismatches.append({"provider": prov, "transaction_id": txn, "paid": str(p.amount),
-                                             "credited": str(entry.amount)})
+            report.amount_mismatches.append(
+                {
+                    "provider": prov,
+                    "transaction_id": txn,
+                    "paid": str(p.amount),
+                    "credited": str(entry.amount),
+                }
+            )
         else:
             report.matched += 1
     for line in statement or []:
         key = (provider or "", line.transaction_id)
         p = payments.get(key)
         if p is None:
-            report.paid_not_credited.append({"provider": provider, "transaction_id": line.transaction_id,
-                                             "amount": str(line.amount), "utility": line.utility,
-                                             "account_number": line.account_number, "source": "statement"})
+            report.paid_not_credited.append(
+                {
+                    "provider": provider,
+                    "transaction_id": line.transaction_id,
+                    "amount": str(line.amount),
+                    "utility": line.utility,
+                    "account_number": line.account_number,
+                    "source": "statement",
+                }
+            )
         elif p.amount != line.amount:
-            report.amount_mismatches.append({"provider": provider, "transaction_id": line.transaction_id,
-                                             "paid": str(line.amount), "credited": str(p.amount)})
+            report.amount_mismatches.append(
+                {
+                    "provider": provider,
+                    "transaction_id": line.transaction_id,
+                    "paid": str(line.amount),
+                    "credited": str(p.amount),
+                }
+            )
     statement_ids = {line.transaction_id for line in statement} if statement is not None else None
     for key, e in credits.items():
         if since and e.created_at < since or until and e.created_at >= until:
             continue
         payment = session.get(Payment, e.payment_id) if e.payment_id is not None else None
         if payment is None:
-            report.credits_without_payment.append({"ledger_entry_id": e.id, "key": key, "amount": str(e.amount)})
-        elif statement_ids is not None and payment.provider == provider \
-                and payment.transaction_id not in statement_ids:
-            report.credits_without_payment.append({"ledger_entry_id": e.id, "key": key, "amount": str(e.amount),
-                                                   "transaction_id": payment.transaction_id,
-                                                   "reason": "not in provider statement"})
+            report.credits_without_payment.append(
+                {"ledger_entry_id": e.id, "key": key, "amount": str(e.amount)}
+            )
+        elif (
+            statement_ids is not None
+            and payment.provider == provider
+            and payment.transaction_id not in statement_ids
+        ):
+            report.credits_without_payment.append(
+                {
+                    "ledger_entry_id": e.id,
+                    "key": key,
+                    "amount": str(e.amount),
+                    "transaction_id": payment.transaction_id,
+                    "reason": "not in provider statement",
+                }
+            )
     return report

@@ -96,17 +96,26 @@ class Tariff:
         """The number if it has exactly the utility's digit count; ValueError naming the format otherwise."""
         n = self.account_number_digits
         if not (isinstance(number, str) and number.isascii() and number.isdigit() and len(number) == n):
-            raise ValueError(f"{self.code} account numbers are exactly {n} digits (0-9), e.g. {'1' * n}; "
-                             f"got {number!r}")
+            raise ValueError(
+                f"{self.code} account numbers are exactly {n} digits (0-9), e.g. {'1' * n}; got {number!r}"
+            )
         return number
 
 
 def _tariff(code: str, raw: dict) -> Tariff:
     try:
-        tiers = tuple(Tier(None if t["up_to_m3"] is None else Decimal(t["up_to_m3"]), Decimal(t["yuan_per_m3"]))
-                      for t in raw["tiers"])
-        return Tariff(code, raw["name"], int(raw["account_number_digits"]), raw["period"],
-                      int(raw.get("year_start_month", 1)), tiers)
+        tiers = tuple(
+            Tier(None if t["up_to_m3"] is None else Decimal(t["up_to_m3"]), Decimal(t["yuan_per_m3"]))
+            for t in raw["tiers"]
+        )
+        return Tariff(
+            code,
+            raw["name"],
+            int(raw["account_number_digits"]),
+            raw["period"],
+            int(raw.get("year_start_month", 1)),
+            tiers,
+        )
     except (KeyError, TypeError, ArithmeticError) as err:
         raise ValueError(f"tariff {code}: malformed entry ({err})") from err
 

@@ -65,7 +65,8 @@ class Influx(ServiceProcess):
         return [influxd_binary(), "-config", str(self.config_path)]
 
     def start(self) -> None:
-        self.config_path.write_text(CONFIG.format(port=self.port, rpc_port=self.rpc_port, workdir=self.workdir))
+        self.config_path.write_text(
+            CONFIG.format(port=self.port, rpc_port=self.rpc_port, workdir=self.workdir))
         self._launch()
         try:
             wait_listening(self.port, timeout_s=30)

@@ -13,9 +13,11 @@ from devservices.process import ServiceProcess
 # sized in bytes per client session, not by the default 1000 messages.
 CONFIG = """\
 user {user}
-listener {port} 127.0.0.1
+per_listener_settings false
 allow_anonymous {anonymous}
 {auth}
+listener {port} 127.0.0.1
+{tls}
 persistence true
 persistence_location {workdir}/
 autosave_interval 30
@@ -29,7 +31,9 @@ log_type warning
 
 
 def mosquitto_binary() -> str:
-    found = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    found = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+    )
     if not found:
         raise FileNotFoundError("mosquitto is not installed (apt-get install mosquitto)")
     return found
@@ -38,15 +42,34 @@ def mosquitto_binary() -> str:
 class Mosquitto(ServiceProcess):
     name = "mosquitto"
 
-    def __init__(self, workdir: Path | None = None, port: int | None = None, max_inflight: int = 1000,
-                 max_queued_bytes: int = 2 * 1024**3, passwd_file: Path | None = None,
-                 acl_file: Path | None = None):
+    def __init__(
+        self,
+        workdir: Path | None = None,
+        port: int | None = None,
+        max_inflight: int = 1000,
+        max_queued_bytes: int = 2 * 1024**3,
+        passwd_file: Path | None = None,
+        acl_file: Path | None = None,
+        tls_dir: Path | None = None,
+    ):
         super().__init__(workdir)
         self.port = port or free_port()
         self.max_inflight = max_inflight
         self.max_queued_bytes = max_queued_bytes
         self.passwd_file = passwd_file
         self.acl_file = acl_file
+        self.tls_dir = tls_dir  # ca.crt, server.crt, server.key (devservices.provision.ensure_tls)
+        self.tls_port = free_port() if tls_dir else None
+
+    @classmethod
+    def secured(cls, broker_dir: Path, workdir: Path | None = None) -> Mosquitto:
+        """A broker using a provisioned dir: passwords, ACL and a TLS listener (docs/ingest.md)."""
+        return cls(
+            workdir,
+            passwd_file=broker_dir / "passwd",
+            acl_file=broker_dir / "acl.conf",
+            tls_dir=broker_dir / "tls",
+        )
 
     @property
     def config_path(self) -> Path:
@@ -61,10 +84,24 @@ class Mosquitto(ServiceProcess):
             auth += f"password_file {self.passwd_file}\n"
         if self.acl_file:
             auth += f"acl_file {self.acl_file}\n"
-        self.config_path.write_text(CONFIG.format(
-            port=self.port, workdir=self.workdir, user=getpass.getuser(), max_inflight=self.max_inflight,
-            max_queued_bytes=self.max_queued_bytes, auth=auth,
-            anonymous="false" if self.passwd_file else "true"))
+        tls = ""
+        if self.tls_dir:
+            tls = (
+                f"listener {self.tls_port} 127.0.0.1\ncafile {self.tls_dir}/ca.crt\n"
+                f"certfile {self.tls_dir}/server.crt\nkeyfile {self.tls_dir}/server.key\n"
+            )
+        self.config_path.write_text(
+            CONFIG.format(
+                port=self.port,
+                tls=tls,
+                workdir=self.workdir,
+                user=getpass.getuser(),
+                max_inflight=self.max_inflight,
+                max_queued_bytes=self.max_queued_bytes,
+                auth=auth,
+                anonymous="false" if self.passwd_file else "true",
+            )
+        )
         self._launch()
         try:
             wait_listening(self.port)

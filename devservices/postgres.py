@@ -47,8 +47,9 @@ class Postgres:
         except FileNotFoundError as err:
             raise FileNotFoundError(f"{cmd[0]} not found: apt-get install postgresql (15)") from err
         except subprocess.CalledProcessError as err:
-            raise RuntimeError(f"{Path(cmd[0]).name} failed: {err.stderr.decode(errors='replace')}"
-                               f"\n{self.log_tail()}") from err
+            raise RuntimeError(
+                f"{Path(cmd[0]).name} failed: {err.stderr.decode(errors='replace')}\n{self.log_tail()}"
+            ) from err
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -56,12 +57,37 @@ class Postgres:
             pw = pwd.getpwnam("postgres")
             os.chown(self.workdir, pw.pw_uid, pw.pw_gid)
         if not (self.data_dir / "PG_VERSION").exists():
-            self._run([str(PG_BIN / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "-A", "trust",
-                       "--no-sync", "-E", "UTF8"])
-        opts = (f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        self._run([str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_path), "-w",
-                   "-o", opts, "start"])
+            self._run(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                ]
+            )
+        opts = (
+            f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        self._run(
+            [
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_path),
+                "-w",
+                "-o",
+                opts,
+                "start",
+            ]
+        )
         self.running = True
         wait_listening(self.port, timeout_s=30)
 
@@ -69,8 +95,21 @@ class Postgres:
         """Create database `name` and return its SQLAlchemy URL."""
         if not name.isidentifier():
             raise ValueError(f"database name must be an identifier, got {name!r}")
-        self._run([str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                   "-v", "ON_ERROR_STOP=1", "-c", f'CREATE DATABASE "{name}"'])
+        self._run(
+            [
+                str(PG_BIN / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                f'CREATE DATABASE "{name}"',
+            ]
+        )
         return self.url(name)
 
     def url(self, database: str = "postgres") -> str:

@@ -30,8 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.broker:
         host, _, port = args.broker.rpartition(":")
         overrides.update(broker_host=host, broker_port=int(port))
-    for key, value in (("store_url", args.store), ("state_path", args.state), ("client_id", args.client_id),
-                       ("share_group", args.share_group), ("metrics_port", args.metrics_port)):
+    for key, value in (
+        ("store_url", args.store),
+        ("state_path", args.state),
+        ("client_id", args.client_id),
+        ("share_group", args.share_group),
+        ("metrics_port", args.metrics_port),
+    ):
         if value is not None:
             overrides[key] = value
     if args.shard:

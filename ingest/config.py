@@ -37,8 +37,10 @@ class IngestSettings(BaseSettings):
     queue_max: int = Field(20000, ge=1)
     retry_max_s: float = Field(30.0, gt=0)
     # Per-meter flood limit: a token bucket of flood_burst messages refilled at
-    # flood_rate_per_s; a message over it is rejected with reason `flood`.
-    flood_burst: int = Field(120, ge=1)
+    # flood_rate_per_s; a message over it is rejected with reason `flood`. The burst is
+    # sized for a backlog draining after an outage: 1000 one-reading messages = 16 h of
+    # minute readings from one meter arriving at once (docs/ingest.md, "Flood limit").
+    flood_burst: int = Field(1000, ge=1)
     flood_rate_per_s: float = Field(1.0, gt=0)
     # Flow above this between two consecutive readings is reported as `impossible_flow`.
     max_flow_lpm: float = Field(1000.0, gt=0)

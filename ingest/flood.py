@@ -8,10 +8,12 @@ from collections import OrderedDict
 class FloodLimit:
     """Allow `burst_msgs` messages at once per meter, refilled at `rate_per_s`; refuse the rest.
 
-    A healthy meter sends one message per interval and, after an outage, replays its
-    buffer (1,440 readings in batches of 60 = 24 messages): the defaults (120, 1/s)
-    never refuse it. Only the `max_meters` most recently seen meters are tracked; a
-    meter evicted from that table simply starts again with a full bucket.
+    A healthy meter sends one message per interval and, after its own outage, replays
+    its buffer (1,440 readings in batches of 60 = 24 messages); after a store outage
+    the broker's backlog for it arrives at once. The defaults (1000, 1/s) refuse
+    neither; broker redeliveries (DUP) are not counted (see the worker). Only the
+    `max_meters` most recently seen meters are tracked; a meter evicted from that
+    table simply starts again with a full bucket.
     """
 
     def __init__(self, burst_msgs: int, rate_per_s: float, max_meters: int = 2_000_000):

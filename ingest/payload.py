@@ -59,7 +59,9 @@ def _int_field(obj: dict, key: str, lo: int, hi: int) -> int:
     return value
 
 
-def parse_batch(topic: str, payload: bytes, now_s: float | None = None, prefix: str = "wm/v1") -> list[Reading]:
+def parse_batch(
+    topic: str, payload: bytes, now_s: float | None = None, prefix: str = "wm/v1"
+) -> list[Reading]:
     """Readings of one `readings` message; raises PayloadError with the protocol's reason."""
     meter = meter_from_topic(topic, prefix)
     if len(payload) > MAX_PAYLOAD_BYTES:
@@ -73,7 +75,9 @@ def parse_batch(topic: str, payload: bytes, now_s: float | None = None, prefix: 
     if doc.get("v") != 1:
         raise PayloadError("unknown_version", f"protocol version {doc.get('v')!r} is not 1")
     if doc.get("meter") != meter:
-        raise PayloadError("meter_mismatch", f"payload meter {doc.get('meter')!r} is not topic meter {meter!r}")
+        raise PayloadError(
+            "meter_mismatch", f"payload meter {doc.get('meter')!r} is not topic meter {meter!r}"
+        )
     boot = _int_field(doc, "boot", 0, 2**32 - 1)
     items = doc.get("r")
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:

@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from ingest.model import Reading
 from ingest.store.base import StoreError
@@ -61,7 +61,7 @@ def _fill_gap(state: MeterState, seq: int) -> bool:
         if lo <= seq <= hi:
             parts = [[lo, seq - 1]] if seq > lo else []
             parts += [[seq + 1, hi]] if seq < hi else []
-            state.open_gaps[i:i + 1] = parts
+            state.open_gaps[i : i + 1] = parts
             return True
     return False
 
@@ -106,7 +106,50 @@ def classify(state: MeterState | None, r: Reading, max_flow_lpm: float) -> tuple
     return state, events
 
 
-_SCHEMA = "CREATE TABLE IF NOT EXISTS meter_state (meter TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID"
+_COLUMNS = (
+    "meter",
+    "boot",
+    "seq",
+    "ts_s",
+    "total_ml",
+    "readings",
+    "duplicates",
+    "late",
+    "gaps",
+    "missing",
+    "resets",
+    "boots",
+    "anomalies",
+    "open_gaps",
+    "updated_s",
+)
+_SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS meter_state (meter TEXT PRIMARY KEY, {', '.join(_COLUMNS[1:])}) "
+    "WITHOUT ROWID"
+)
+_INSERT = f"INSERT OR REPLACE INTO meter_state VALUES ({', '.join('?' * len(_COLUMNS))})"
+
+
+def _row(s: MeterState) -> tuple:
+    return (
+        s.meter,
+        s.boot,
+        s.seq,
+        s.ts_s,
+        s.total_ml,
+        s.readings,
+        s.duplicates,
+        s.late,
+        s.gaps,
+        s.missing,
+        s.resets,
+        s.boots,
+        s.anomalies,
+        json.dumps(s.open_gaps) if s.open_gaps else "[]",
+        s.updated_s,
+    )
+
+
 _CHUNK = 500  # SQLite's bound-parameter limit is 999 on old builds
 
 
@@ -124,12 +167,13 @@ class StateDB:
     def _load(self, meters: list[str]) -> dict[str, MeterState]:
         out: dict[str, MeterState] = {}
         for i in range(0, len(meters), _CHUNK):
-            chunk = meters[i:i + _CHUNK]
-            rows = self._db.execute(f"SELECT doc FROM meter_state WHERE meter IN ({','.join('?' * len(chunk))})",
-                                    chunk).fetchall()
-            for (doc,) in rows:
-                st = MeterState(**json.loads(doc))
-                out[st.meter] = st
+            chunk = meters[i : i + _CHUNK]
+            rows = self._db.execute(
+                f"SELECT * FROM meter_state WHERE meter IN ({','.join('?' * len(chunk))})", chunk
+            ).fetchall()
+            for row in rows:
+                gaps = row[13]
+                out[row[0]] = MeterState(*row[:13], [] if gaps == "[]" else json.loads(gaps), row[14])
         return out
 
     def apply(self, readings: list[Reading]) -> Counter[str]:
@@ -150,8 +194,7 @@ class StateDB:
                 st.updated_s = now
                 states[r.meter] = st
                 events.update(evs)
-            self._db.executemany("INSERT OR REPLACE INTO meter_state VALUES (?, ?)",
-                                 [(m, json.dumps(asdict(s))) for m, s in states.items() if s is not None])
+            self._db.executemany(_INSERT, [_row(s) for s in states.values() if s is not None])
             self._db.execute("COMMIT")
         except sqlite3.Error as err:
             self._rollback()

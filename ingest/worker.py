@@ -37,6 +37,7 @@ from ingest.state import DUPLICATE, GAP, StateDB
 from ingest.store.base import Store, StoreError
 
 log = logging.getLogger("ingest")
+_IDLE_GAP_S = 0.02
 
 
 @dataclass(slots=True)
@@ -46,6 +47,7 @@ class _Msg:
     payload: bytes
     received_s: float
     conn: int  # connection generation the message arrived on
+    dup: bool  # a broker redelivery: not the meter's doing, so not counted by the flood limit
 
 
 def shard_of(meter: str, shard_count: int) -> int:
@@ -68,8 +70,9 @@ class IngestWorker:
         self._connected = threading.Event()
         self._conn = 0
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
-                                  clean_session=False, manual_ack=True)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=settings.client_id, clean_session=False, manual_ack=True
+        )
         if settings.broker_user:
             self.client.username_pw_set(settings.broker_user, settings.broker_password)
         if settings.broker_ca_file:
@@ -77,6 +80,7 @@ class IngestWorker:
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
         self.client.reconnect_delay_set(1, 10)
         self.written = 0
         self.rejected = 0
@@ -100,10 +104,24 @@ class IngestWorker:
         # Always subscribe again: a broker restarted without persistence (or mosquitto
         # 2.0.11 with $share) has forgotten the subscription even if the session exists.
         client.subscribe(self.topic, qos=1)
-        self._connected.set()
+        log.info(
+            "connected to broker",
+            extra={
+                "fields": {
+                    "topic": self.topic,
+                    "session_present": bool(flags.session_present),
+                    "conn": self._conn,
+                }
+            },
+        )
+
+    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _props):
+        if any(rc.is_failure for rc in reason_codes):
+            log.error("broker refused the subscription", extra={"fields": {"topic": self.topic}})
+            return
+        self._connected.set()  # only now does the broker route (and queue) readings to us
         metrics.CONNECTED.set(1)
-        log.info("connected to broker, subscribed", extra={"fields": {
-            "topic": self.topic, "session_present": bool(flags.session_present), "conn": self._conn}})
+        log.info("subscribed", extra={"fields": {"topic": self.topic}})
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props):
         self._connected.clear()
@@ -117,7 +135,7 @@ class IngestWorker:
             metrics.SKIPPED.inc()
             return
         metrics.INFLIGHT.inc()
-        item = _Msg(msg.mid, msg.topic, msg.payload, time.time(), self._conn)
+        item = _Msg(msg.mid, msg.topic, msg.payload, time.time(), self._conn, bool(msg.dup))
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=0.5)  # full queue: hold the network thread
@@ -143,7 +161,13 @@ class IngestWorker:
         while len(batch) < self.settings.batch_max:
             remaining = deadline - time.monotonic()
             try:
-                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                # Stop at an idle gap, not only at the deadline: when the broker's in-flight
+                # window is full nothing more comes until this batch is acked.
+                item = (
+                    self._queue.get(timeout=min(remaining, _IDLE_GAP_S))
+                    if remaining > 0
+                    else self._queue.get_nowait()
+                )
             except queue.Empty:
                 break
             batch.append(item)
@@ -155,11 +179,15 @@ class IngestWorker:
         for m in batch:
             try:
                 meter = meter_from_topic(m.topic, self.settings.topic_prefix)
-                if not self.flood.allow(meter, m.received_s):
-                    raise PayloadError("flood", f"meter {meter} is over {self.settings.flood_burst} messages "
-                                                f"+ {self.settings.flood_rate_per_s}/s")
-                readings.extend(parse_batch(m.topic, m.payload, now_s=m.received_s,
-                                            prefix=self.settings.topic_prefix))
+                if not m.dup and not self.flood.allow(meter, m.received_s):
+                    raise PayloadError(
+                        "flood",
+                        f"meter {meter} is over {self.settings.flood_burst} messages "
+                        f"+ {self.settings.flood_rate_per_s}/s",
+                    )
+                readings.extend(
+                    parse_batch(m.topic, m.payload, now_s=m.received_s, prefix=self.settings.topic_prefix)
+                )
             except PayloadError as err:
                 rejections.append(Rejection(m.topic, err.reason, err.detail, m.payload, m.received_s))
         return readings, rejections
@@ -175,16 +203,22 @@ class IngestWorker:
                 events = self.state.apply(readings)
                 metrics.BATCH_SECONDS.observe(time.monotonic() - t0)
                 if self.store_failing_since_s is not None:
-                    log.info("store writes succeed again", extra={"fields": {
-                        "outage_s": round(time.time() - self.store_failing_since_s, 1)}})
+                    log.info(
+                        "store writes succeed again",
+                        extra={"fields": {"outage_s": round(time.time() - self.store_failing_since_s, 1)}},
+                    )
                 self.store_failing_since_s = None
                 return events
             except StoreError as err:
                 metrics.STORE_ERRORS.inc()
                 if self.store_failing_since_s is None:
                     self.store_failing_since_s = time.time()
-                log.warning("store write failed, holding batch unacked", extra={"fields": {
-                    "readings": len(readings), "error": str(err)[:300], "retry_in_s": delay}})
+                log.warning(
+                    "store write failed, holding batch unacked",
+                    extra={
+                        "fields": {"readings": len(readings), "error": str(err)[:300], "retry_in_s": delay}
+                    },
+                )
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.settings.retry_max_s)
         return None
@@ -218,8 +252,12 @@ class IngestWorker:
                 metrics.LAG_SECONDS.observe(max(0.0, done_s - max(r.ts_s for r in readings)))
             for rej in rejections:
                 metrics.REJECTED.labels(rej.reason).inc()
-                log.info("rejected message", extra={"fields": {
-                    "topic": rej.topic[:200], "reason": rej.reason, "detail": rej.detail[:300]}})
+                log.info(
+                    "rejected message",
+                    extra={
+                        "fields": {"topic": rej.topic[:200], "reason": rej.reason, "detail": rej.detail[:300]}
+                    },
+                )
             if events.get(GAP):
                 log.info("sequence gaps", extra={"fields": {"gaps": events[GAP]}})
             self.written += len(readings)
@@ -246,8 +284,11 @@ class IngestWorker:
         return {
             "connected": self.connected,
             "store_ok": self.store_failing_since_s is None,
-            "store_failing_for_s": (round(time.time() - self.store_failing_since_s, 1)
-                                    if self.store_failing_since_s is not None else 0),
+            "store_failing_for_s": (
+                round(time.time() - self.store_failing_since_s, 1)
+                if self.store_failing_since_s is not None
+                else 0
+            ),
             "queued": self._queue.qsize(),
             "written": self.written,
             "rejected": self.rejected,

@@ -66,3 +66,14 @@ class ServerThread(threading.Thread):
     def stop(self) -> None:
         self.server.should_exit = True
         self.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL 15 cluster for the session (tests create their own databases in it)."""
+    from devservices.postgres import Postgres
+
+    server = Postgres()  # its own /tmp dir: pytest's tmp dirs are private to root, postgres cannot enter
+    server.start()
+    yield server
+    server.cleanup()

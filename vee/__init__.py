@@ -1,1 +1,1 @@
-"""Validation, estimation and editing (VEE) of meter readings: raw stays raw, a validated series is derived."""
+"""Validation, estimation and editing (VEE) of meter readings: raw stays raw, validated is derived."""

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 from vee.model import Rule
 
-DEFAULT_EXCLUDED = frozenset({Rule.FUTURE, Rule.CLOCK_SKEW, Rule.SPIKE, Rule.PHOTO_LOW_CONFIDENCE,
-                              Rule.DUPLICATE})
+DEFAULT_EXCLUDED = frozenset(
+    {Rule.FUTURE, Rule.CLOCK_SKEW, Rule.SPIKE, Rule.PHOTO_LOW_CONFIDENCE, Rule.DUPLICATE}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +39,15 @@ class VeeConfig:
     tz: str = "Asia/Shanghai"
 
     def __post_init__(self) -> None:
-        positive = ("gap_s", "estimate_step_s", "max_estimation_s", "zero_days", "history_days",
-                    "spike_min_ml", "max_future_s")
+        positive = (
+            "gap_s",
+            "estimate_step_s",
+            "max_estimation_s",
+            "zero_days",
+            "history_days",
+            "spike_min_ml",
+            "max_future_s",
+        )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")

@@ -1,4 +1,4 @@
-"""Per-reading rules applied before the series is built: duplicate, future, clock skew, photo confidence, spike."""
+"""Per-reading rules run before the series is built: duplicate, future, clock skew, photo, spike."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class Candidate:
 
     def excluded(self, cfg: VeeConfig) -> bool:
         """Kept out of the series: an excluding rule failed and no operator confirmed or replaced it."""
-        if self.confirmed or self.status in (Status.EDITED, Status.LIFECYCLE):
+        if not self.failed or self.confirmed or self.status in (Status.EDITED, Status.LIFECYCLE):
             return False
         return any(rule in cfg.excluded_rules for rule in self.failed)
 
@@ -55,13 +55,22 @@ def dedupe(readings: list[Reading]) -> tuple[list[Candidate], list[tuple[Reading
     out: list[Candidate] = []
     conflicts: list[tuple[Reading, str]] = []
     for group in by_key.values():
+        if len(group) == 1:
+            r = group[0]
+            out.append(Candidate(r.meter, r.ts_s, r.total_ml, r.seq, r.boot, r.source, r.total_ml))
+            continue
         distinct = sorted(set(group), key=lambda r: (r.seq, r.total_ml, r.boot, r.source))
         keep = distinct[-1]
-        cand = Candidate(keep.meter, keep.ts_s, keep.total_ml, keep.seq, keep.boot, keep.source, keep.total_ml)
+        cand = Candidate(
+            keep.meter, keep.ts_s, keep.total_ml, keep.seq, keep.boot, keep.source, keep.total_ml
+        )
         if len(distinct) > 1:
             others = ", ".join(f"{r.total_ml} ml (seq {r.seq})" for r in distinct[:-1])
-            cand.fail(Rule.DUPLICATE, f"conflicting readings at the same time; kept {keep.total_ml} ml "
-                                      f"(seq {keep.seq}), others: {others}")
+            cand.fail(
+                Rule.DUPLICATE,
+                f"conflicting readings at the same time; kept {keep.total_ml} ml "
+                f"(seq {keep.seq}), others: {others}",
+            )
             conflicts.append((keep, others))
         out.append(cand)
     out.sort(key=lambda c: (c.meter, c.ts_s))
@@ -81,7 +90,9 @@ def dedupe(readings: list[Reading]) -> tuple[list[Candidate], list[tuple[Reading
 def mark_future(cands: list[Candidate], now_s: int, cfg: VeeConfig) -> None:
     for c in cands:
         if c.ts_s > now_s + cfg.max_future_s:
-            c.fail(Rule.FUTURE, f"ts {c.ts_s} is {c.ts_s - now_s} s ahead of now (limit {cfg.max_future_s} s)")
+            c.fail(
+                Rule.FUTURE, f"ts {c.ts_s} is {c.ts_s - now_s} s ahead of now (limit {cfg.max_future_s} s)"
+            )
 
 
 def mark_photo(cands: list[Candidate], cfg: VeeConfig) -> None:
@@ -89,9 +100,11 @@ def mark_photo(cands: list[Candidate], cfg: VeeConfig) -> None:
         if c.source.startswith(PHOTO_PREFIX) and c.status == Status.ACTUAL:
             conf = photo_confidence(c.source)
             if conf is None or conf < cfg.photo_min_confidence:
-                c.fail(Rule.PHOTO_LOW_CONFIDENCE,
-                       f"photo confidence {conf if conf is not None else 'unknown'} below "
-                       f"{cfg.photo_min_confidence}")
+                c.fail(
+                    Rule.PHOTO_LOW_CONFIDENCE,
+                    f"photo confidence {conf if conf is not None else 'unknown'} below "
+                    f"{cfg.photo_min_confidence}",
+                )
 
 
 def _longest_increasing(seqs: list[int]) -> set[int]:
@@ -127,8 +140,11 @@ def mark_clock_skew(cands: list[Candidate]) -> None:
         keep = _longest_increasing([c.seq for c in group])
         for i, c in enumerate(group):
             if i not in keep:
-                c.fail(Rule.CLOCK_SKEW, f"seq {c.seq} at ts {c.ts_s} is out of order with the other "
-                                        f"readings of boot {c.boot}: device clock skew")
+                c.fail(
+                    Rule.CLOCK_SKEW,
+                    f"seq {c.seq} at ts {c.ts_s} is out of order with the other "
+                    f"readings of boot {c.boot}: device clock skew",
+                )
 
 
 def mark_spikes(cands: list[Candidate], cfg: VeeConfig) -> None:
@@ -138,14 +154,23 @@ def mark_spikes(cands: list[Candidate], cfg: VeeConfig) -> None:
     for i in range(1, len(live) - 1):
         cur, nxt = live[i], live[i + 1]
         assert prev is not None
-        if cur.status == Status.ACTUAL and cur.boot is not None and prev.boot == cur.boot == nxt.boot \
-                and nxt.total_ml + cfg.reverse_flow_max_ml >= prev.total_ml:  # neighbours agree: no reset
+        if (
+            cur.status == Status.ACTUAL
+            and cur.boot is not None
+            and prev.boot == cur.boot == nxt.boot
+            and nxt.total_ml + cfg.reverse_flow_max_ml >= prev.total_ml
+        ):  # neighbours agree: no reset
             if cur.total_ml > nxt.total_ml + cfg.spike_min_ml:
-                cur.fail(Rule.SPIKE, f"{cur.total_ml} ml is over {cfg.spike_min_ml} ml above the next "
-                                     f"reading {nxt.total_ml} ml")
+                cur.fail(
+                    Rule.SPIKE,
+                    f"{cur.total_ml} ml is over {cfg.spike_min_ml} ml above the next "
+                    f"reading {nxt.total_ml} ml",
+                )
                 continue
             if cur.total_ml < prev.total_ml - cfg.reverse_flow_max_ml and nxt.total_ml >= prev.total_ml:
-                cur.fail(Rule.SPIKE, f"{cur.total_ml} ml dips below both neighbours ({prev.total_ml}, "
-                                     f"{nxt.total_ml} ml)")
+                cur.fail(
+                    Rule.SPIKE,
+                    f"{cur.total_ml} ml dips below both neighbours ({prev.total_ml}, {nxt.total_ml} ml)",
+                )
                 continue
         prev = cur

@@ -52,8 +52,14 @@ class Store(Protocol):
     def bucket_lasts(self, meter: str, start_s: int, stop_s: int, every_s: int) -> list[Bucket]:
         """Per interval (start+k·every, start+(k+1)·every] holding readings, its last total."""
 
+    def readings(self, meter: str, start_s: int, stop_s: int) -> list[Reading]:
+        """Every stored reading of a meter with start_s < ts <= stop_s, in time order."""
+
     def count_readings(self, meter: str) -> int:
         """Distinct stored readings of a meter."""
+
+    def count_all_readings(self) -> int:
+        """Distinct stored readings of every meter."""
 
     def close(self) -> None: ...
 
@@ -69,4 +75,6 @@ def open_store(url: str) -> Store:
         from ingest.store.sqlite import SqliteStore
 
         return SqliteStore(parsed.path or ":memory:")
-    raise ValueError(f"unknown store URL scheme {parsed.scheme!r}: use influx://, influx2://, influx3:// or sqlite://")
+    raise ValueError(
+        f"unknown store URL scheme {parsed.scheme!r}: use influx://, influx2://, influx3:// or sqlite://"
+    )

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 
-from ingest.model import Rejection
+from ingest.model import Reading, Rejection
 from ingest.store.base import Bucket, MeterSummary, StoreError
 from ingest.store.lineproto import MEASUREMENT, REJECT_MEASUREMENT, reading_line, rejection_line
 
@@ -27,9 +27,17 @@ def _q(meter: str) -> str:
 class InfluxStore:
     """Readings in one InfluxDB database (1.x) or bucket (2.x) or database (3.x)."""
 
-    def __init__(self, base_url: str, database: str, version: int = 1, token: str | None = None,
-                 username: str | None = None, password: str | None = None, timeout_s: float = 30.0,
-                 create_database: bool = True):
+    def __init__(
+        self,
+        base_url: str,
+        database: str,
+        version: int = 1,
+        token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        timeout_s: float = 30.0,
+        create_database: bool = True,
+    ):
         if version not in (1, 2, 3):
             raise ValueError("InfluxDB version must be 1, 2 or 3")
         self.database = database
@@ -40,6 +48,7 @@ class InfluxStore:
             headers["Authorization"] = f"Token {token}"
         elif username:
             auth = httpx.BasicAuth(username, password or "")
+        self._reject_seq = 0
         self._http = httpx.Client(base_url=base_url, headers=headers, auth=auth, timeout=timeout_s)
         if create_database and version == 1:
             self._query(f'CREATE DATABASE "{database}"', method="POST")
@@ -53,8 +62,14 @@ class InfluxStore:
         database = p.path.lstrip("/") or "water"
         scheme = "https" if params.get("tls") in ("1", "true") else "http"
         port = p.port or 8086
-        return cls(f"{scheme}://{p.hostname}:{port}", database, version=version, token=params.get("token"),
-                   username=p.username, password=p.password)
+        return cls(
+            f"{scheme}://{p.hostname}:{port}",
+            database,
+            version=version,
+            token=params.get("token"),
+            username=p.username,
+            password=p.password,
+        )
 
     # -- HTTP ------------------------------------------------------------------------
     def _write(self, lines: list[str], precision: str) -> None:
@@ -62,14 +77,16 @@ class InfluxStore:
             return
         body = "\n".join(lines).encode()
         try:
-            resp = self._http.post("/write", params={"db": self.database, "precision": precision}, content=body)
+            resp = self._http.post(
+                "/write", params={"db": self.database, "precision": precision}, content=body
+            )
         except httpx.HTTPError as err:
             raise StoreError(f"InfluxDB write failed: {err}") from err
         if resp.status_code != 204:
             raise StoreError(f"InfluxDB write answered {resp.status_code}: {resp.text[:300]}")
 
-    def _query(self, q: str, method: str = "GET") -> list[dict]:
-        params = {"db": self.database, "q": q, "epoch": "s"}
+    def _query(self, q: str, method: str = "GET", epoch: str = "s") -> list[dict]:
+        params = {"db": self.database, "q": q, "epoch": epoch}
         try:
             if method == "POST":
                 resp = self._http.post("/query", params=params)
@@ -98,32 +115,49 @@ class InfluxStore:
         self._write(lines, precision)
 
     def write_rejections(self, rejections: list[Rejection]) -> None:
-        self._write([rejection_line(r) for r in rejections], "ns")
+        # A dead-letter point's identity is reason + time: make each time unique so two
+        # messages refused in the same microsecond are both kept.
+        lines = []
+        for rej in rejections:
+            self._reject_seq = (self._reject_seq + 1) % 1000
+            lines.append(rejection_line(rej, int(rej.received_s * 1e6) * 1000 + self._reject_seq))
+        self._write(lines, "ns")
 
     def rejections(self, limit: int = 100) -> list[Rejection]:
-        res = self._query(f'SELECT "topic","detail","payload","reason" FROM "{REJECT_MEASUREMENT}" '
-                          f"ORDER BY time DESC LIMIT {int(limit)}")
+        res = self._query(
+            f'SELECT "topic","detail","payload","reason" FROM "{REJECT_MEASUREMENT}" '
+            f"ORDER BY time DESC LIMIT {int(limit)}",
+            epoch="u",
+        )
         out = []
         for _tags, values in self._rows(res[0]):
             for t, topic, detail, payload, reason in values:
-                out.append(Rejection(topic, reason, detail, (payload or "").encode(), float(t)))
+                out.append(Rejection(topic, reason, detail, (payload or "").encode(), t / 1e6))
         return out
 
     def meters(self) -> list[MeterSummary]:
         res = self._query(f'SELECT last("total_l") FROM "{_M}" GROUP BY "meter"')
-        return sorted(
-            (MeterSummary(tags["meter"], int(values[0][0]), round(values[0][1] * 1000)))
-            for tags, values in self._rows(res[0])
-        ) if res else []
+        return (
+            sorted(
+                (MeterSummary(tags["meter"], int(values[0][0]), round(values[0][1] * 1000)))
+                for tags, values in self._rows(res[0])
+            )
+            if res
+            else []
+        )
 
     def last_at_or_before(self, meter: str, t_s: int) -> int | None:
-        res = self._query(f"SELECT last(\"total_l\") FROM \"{_M}\" WHERE \"meter\"='{_q(meter)}' AND time <= {int(t_s)}s")
+        res = self._query(
+            f'SELECT last("total_l") FROM "{_M}" WHERE "meter"=\'{_q(meter)}\' AND time <= {int(t_s)}s'
+        )
         rows = self._rows(res[0])
         return round(rows[0][1][0][1] * 1000) if rows else None
 
     def first_after(self, meter: str, t_s: int, stop_s: int) -> int | None:
-        res = self._query(f"SELECT first(\"total_l\") FROM \"{_M}\" WHERE \"meter\"='{_q(meter)}' "
-                          f"AND time > {int(t_s)}s AND time <= {int(stop_s)}s")
+        res = self._query(
+            f'SELECT first("total_l") FROM "{_M}" WHERE "meter"=\'{_q(meter)}\' '
+            f"AND time > {int(t_s)}s AND time <= {int(stop_s)}s"
+        )
         rows = self._rows(res[0])
         return round(rows[0][1][0][1] * 1000) if rows else None
 
@@ -132,13 +166,29 @@ class InfluxStore:
         # into (start+k*every, start+(k+1)*every] for whole-second timestamps.
         offset_s = (start_s + 1) % every_s
         res = self._query(
-            f"SELECT last(\"total_l\") FROM \"{_M}\" WHERE \"meter\"='{_q(meter)}' AND time > {int(start_s)}s "
-            f"AND time <= {int(stop_s)}s GROUP BY time({int(every_s)}s, {offset_s}s) fill(none)")
+            f'SELECT last("total_l") FROM "{_M}" WHERE "meter"=\'{_q(meter)}\' AND time > {int(start_s)}s '
+            f"AND time <= {int(stop_s)}s GROUP BY time({int(every_s)}s, {offset_s}s) fill(none)"
+        )
         rows = self._rows(res[0])
         return [Bucket(int(t) - 1, round(v * 1000)) for t, v in rows[0][1]] if rows else []
 
+    def readings(self, meter: str, start_s: int, stop_s: int) -> list[Reading]:
+        res = self._query(f'SELECT "total_l","seq","boot","source" FROM "{_M}" WHERE "meter"=\'{_q(meter)}\' '
+                          f"AND time > {int(start_s)}s AND time <= {int(stop_s)}s")
+        out = []
+        for _tags, values in self._rows(res[0]) if res else []:
+            for t, total_l, seq, boot, source in values:
+                out.append(Reading(meter, int(t), round(total_l * 1000), int(seq or 0), int(boot or 0),
+                                   source or "device"))
+        return out
+
     def count_readings(self, meter: str) -> int:
-        res = self._query(f"SELECT count(\"total_l\") FROM \"{_M}\" WHERE \"meter\"='{_q(meter)}'")
+        res = self._query(f'SELECT count("total_l") FROM "{_M}" WHERE "meter"=\'{_q(meter)}\'')
+        rows = self._rows(res[0])
+        return int(rows[0][1][0][1]) if rows else 0
+
+    def count_all_readings(self) -> int:
+        res = self._query(f'SELECT count("total_l") FROM "{_M}"')
         rows = self._rows(res[0])
         return int(rows[0][1][0][1]) if rows else 0
 

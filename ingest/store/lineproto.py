@@ -14,8 +14,10 @@ def _litres(total_ml: int) -> str:
 
 def reading_line(r: Reading) -> str:
     """One point; meter ids are [A-Za-z0-9_-] so tags need no escaping."""
-    return (f'{MEASUREMENT},meter={r.meter} total_l={_litres(r.total_ml)},seq={r.seq}i,boot={r.boot}i,'
-            f'source="{r.source}" {r.ts_s}')
+    return (
+        f"{MEASUREMENT},meter={r.meter} total_l={_litres(r.total_ml)},seq={r.seq}i,boot={r.boot}i,"
+        f'source="{r.source}" {r.ts_s}'
+    )
 
 
 def _field_str(text: str) -> str:
@@ -24,8 +26,11 @@ def _field_str(text: str) -> str:
     return '"' + clean.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def rejection_line(rej: Rejection) -> str:
-    """Dead-letter point, at receive time in ns (distinct per message)."""
+def rejection_line(rej: Rejection, time_ns: int | None = None) -> str:
+    """Dead-letter point, at receive time in ns (or time_ns, which the caller keeps distinct)."""
     payload = rej.payload[:1024].decode("utf-8", errors="replace")
-    return (f"{REJECT_MEASUREMENT},reason={rej.reason} topic={_field_str(rej.topic[:256])},"
-            f"detail={_field_str(rej.detail[:512])},payload={_field_str(payload)} {int(rej.received_s * 1e9)}")
+    return (
+        f"{REJECT_MEASUREMENT},reason={rej.reason} topic={_field_str(rej.topic[:256])},"
+        f"detail={_field_str(rej.detail[:512])},payload={_field_str(payload)} "
+        f"{int(rej.received_s * 1e9) if time_ns is None else time_ns}"
+    )

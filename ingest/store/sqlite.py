@@ -56,8 +56,11 @@ class SqliteStore:
             raise StoreError(f"SQLite write: {err}") from err
 
     def rejections(self, limit: int = 100) -> list[Rejection]:
-        rows = self._exec("SELECT topic, reason, detail, payload, received_s FROM rejected "
-                          "ORDER BY received_s DESC LIMIT ?", (limit,))
+        rows = self._exec(
+            "SELECT topic, reason, detail, payload, received_s FROM rejected "
+            "ORDER BY received_s DESC LIMIT ?",
+            (limit,),
+        )
         return [Rejection(t, r, d, bytes(p), s) for t, r, d, p, s in rows]
 
     def meters(self) -> list[MeterSummary]:
@@ -69,13 +72,16 @@ class SqliteStore:
         return out
 
     def last_at_or_before(self, meter: str, t_s: int) -> int | None:
-        rows = self._exec("SELECT total_ml FROM reading WHERE meter=? AND ts_s<=? ORDER BY ts_s DESC LIMIT 1",
-                          (meter, t_s))
+        rows = self._exec(
+            "SELECT total_ml FROM reading WHERE meter=? AND ts_s<=? ORDER BY ts_s DESC LIMIT 1", (meter, t_s)
+        )
         return rows[0][0] if rows else None
 
     def first_after(self, meter: str, t_s: int, stop_s: int) -> int | None:
-        rows = self._exec("SELECT total_ml FROM reading WHERE meter=? AND ts_s>? AND ts_s<=? "
-                          "ORDER BY ts_s LIMIT 1", (meter, t_s, stop_s))
+        rows = self._exec(
+            "SELECT total_ml FROM reading WHERE meter=? AND ts_s>? AND ts_s<=? ORDER BY ts_s LIMIT 1",
+            (meter, t_s, stop_s),
+        )
         return rows[0][0] if rows else None
 
     def bucket_lasts(self, meter: str, start_s: int, stop_s: int, every_s: int) -> list[Bucket]:
@@ -83,11 +89,20 @@ class SqliteStore:
             "SELECT k, total_ml FROM (SELECT (ts_s - ? - 1) / ? AS k, total_ml, "
             "ROW_NUMBER() OVER (PARTITION BY (ts_s - ? - 1) / ? ORDER BY ts_s DESC) AS rn "
             "FROM reading WHERE meter=? AND ts_s>? AND ts_s<=?) WHERE rn=1 ORDER BY k",
-            (start_s, every_s, start_s, every_s, meter, start_s, stop_s))
+            (start_s, every_s, start_s, every_s, meter, start_s, stop_s),
+        )
         return [Bucket(start_s + k * every_s, total) for k, total in rows]
+
+    def readings(self, meter: str, start_s: int, stop_s: int) -> list[Reading]:
+        rows = self._exec("SELECT meter, ts_s, total_ml, seq, boot, source FROM reading "
+                          "WHERE meter=? AND ts_s>? AND ts_s<=? ORDER BY ts_s", (meter, start_s, stop_s))
+        return [Reading(*row) for row in rows]
 
     def count_readings(self, meter: str) -> int:
         return self._exec("SELECT COUNT(*) FROM reading WHERE meter=?", (meter,))[0][0]
+
+    def count_all_readings(self) -> int:
+        return self._exec("SELECT COUNT(*) FROM reading")[0][0]
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,52 @@
+"""Billing settings (env prefix WM_BILLING_), validated once."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BillingSettings(BaseSettings):
+    """Database URL, warning thresholds and alert delivery targets."""
+
+    model_config = SettingsConfigDict(env_prefix="WM_BILLING_")
+
+    db_url: str = "sqlite:///billing.db"
+    low_balance_yuan: Decimal = Field(Decimal("20"), ge=0)
+    days_left_warning: int = Field(7, ge=1, le=365)
+    evaluate_every_s: int = Field(6 * 3600, ge=60, le=6 * 3600)  # the payment apps check every 6 h
+    recent_days: int = Field(7, ge=1, le=60)  # consumption rate = mean of this many charged days
+    timezone: str = "Asia/Shanghai"
+    # Comma-separated webhook URLs that receive every alert event.
+    webhooks: str = ""
+    mqtt_alerts: bool = True
+    mqtt_topic_prefix: str = "wm/v1/alerts"
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+
+    @field_validator("webhooks")
+    @classmethod
+    def _urls(cls, v: str) -> str:
+        for url in filter(None, (u.strip() for u in v.split(","))):
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"webhook URL must start with http:// or https://, got {url!r}")
+        return v
+
+    @field_validator("mqtt_topic_prefix")
+    @classmethod
+    def _topic(cls, v: str) -> str:
+        if not v or any(c in v for c in "+#") or v.endswith("/"):
+            raise ValueError("mqtt_topic_prefix must be a topic without wildcards or trailing slash")
+        return v
+
+    @property
+    def webhook_urls(self) -> list[str]:
+        return [u.strip() for u in self.webhooks.split(",") if u.strip()]
+
+
+@lru_cache
+def get_billing_settings() -> BillingSettings:
+    return BillingSettings()

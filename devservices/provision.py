@@ -1,0 +1,221 @@
+"""`python -m devservices.provision METER_ID ...`: broker credentials, ACL, TLS, a meter's site_config.json.
+
+Creates (once) in the broker directory: `passwd` (mosquitto_passwd), `acl.conf` (from
+devservices/broker/acl.conf) and `tls/` (a CA and a server certificate made with the
+openssl CLI); then, per meter, a random password and the firmware's site_config.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+TEMPLATES = Path(__file__).resolve().parent / "broker"
+METER_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+SERVICE_ACL = """
+user {name}
+topic read wm/v1/+/readings
+topic read wm/v1/+/status
+topic write wm/v1/+/config
+"""
+
+
+class ProvisionError(RuntimeError):
+    """A provisioning step failed; the message names it."""
+
+
+def _run(cmd: list[str]) -> None:
+    try:
+        subprocess.run(cmd, check=True, capture_output=True, text=True)
+    except FileNotFoundError as err:
+        raise ProvisionError(f"{cmd[0]} is not installed (apt-get install mosquitto openssl)") from err
+    except subprocess.CalledProcessError as err:
+        raise ProvisionError(f"{' '.join(cmd[:2])} failed: {err.stderr.strip()[:300]}") from err
+
+
+def ensure_tls(broker_dir: Path, hostnames: list[str], days: int = 3650) -> Path:
+    """A CA and a server certificate for `hostnames` under broker_dir/tls (kept if present)."""
+    tls = broker_dir / "tls"
+    if (tls / "server.crt").exists():
+        return tls
+    tls.mkdir(parents=True, exist_ok=True)
+    _run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            str(days),
+            "-subj",
+            "/CN=wm-ca",
+            "-keyout",
+            str(tls / "ca.key"),
+            "-out",
+            str(tls / "ca.crt"),
+        ]
+    )
+    _run(
+        [
+            "openssl",
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/CN={hostnames[0]}",
+            "-keyout",
+            str(tls / "server.key"),
+            "-out",
+            str(tls / "server.csr"),
+        ]
+    )
+    sans = ",".join(f"IP:{h}" if re.fullmatch(r"[0-9.]+|[0-9a-fA-F:]+", h) else f"DNS:{h}" for h in hostnames)
+    (tls / "server.ext").write_text(f"subjectAltName={sans}\nextendedKeyUsage=serverAuth\n")
+    _run(
+        [
+            "openssl",
+            "x509",
+            "-req",
+            "-in",
+            str(tls / "server.csr"),
+            "-CA",
+            str(tls / "ca.crt"),
+            "-CAkey",
+            str(tls / "ca.key"),
+            "-CAcreateserial",
+            "-days",
+            str(days),
+            "-extfile",
+            str(tls / "server.ext"),
+            "-out",
+            str(tls / "server.crt"),
+        ]
+    )
+    for key in ("ca.key", "server.key"):
+        (tls / key).chmod(0o600)
+    return tls
+
+
+def ensure_broker_dir(broker_dir: Path) -> None:
+    """Password file and ACL in broker_dir (kept if present)."""
+    broker_dir.mkdir(parents=True, exist_ok=True)
+    passwd = broker_dir / "passwd"
+    if not passwd.exists():
+        passwd.touch(mode=0o600)
+    acl = broker_dir / "acl.conf"
+    if not acl.exists():
+        shutil.copyfile(TEMPLATES / "acl.conf", acl)
+
+
+def set_password(broker_dir: Path, user: str, password: str) -> None:
+    """Add or replace a user in broker_dir/passwd (mosquitto_passwd; reload the broker after)."""
+    _run(["mosquitto_passwd", "-b", str(broker_dir / "passwd"), user, password])
+
+
+def add_service(broker_dir: Path, name: str) -> str:
+    """Credentials for a pipeline service (ingest, operator): reads readings/status, writes config."""
+    if not METER_ID_RE.fullmatch(name):
+        raise ProvisionError("service name must be 1-32 characters of [A-Za-z0-9_-]")
+    ensure_broker_dir(broker_dir)
+    password = secrets.token_urlsafe(24)
+    set_password(broker_dir, name, password)
+    acl = broker_dir / "acl.conf"
+    if f"\nuser {name}\n" not in acl.read_text():
+        with acl.open("a") as f:
+            f.write(SERVICE_ACL.format(name=name))
+    return password
+
+
+def provision_meter(
+    meter_id: str,
+    broker_dir: Path,
+    out: Path,
+    broker_host: str,
+    broker_port: int,
+    tls: bool = True,
+    wifi_ssid: str = "",
+    wifi_password: str = "",
+) -> dict:
+    """Create the meter's broker credentials and write its firmware site_config.json; returns it."""
+    if not METER_ID_RE.fullmatch(meter_id):
+        raise ProvisionError("meter id must be 1-32 characters of [A-Za-z0-9_-]")
+    ensure_broker_dir(broker_dir)
+    password = secrets.token_urlsafe(24)
+    set_password(broker_dir, meter_id, password)
+    site = {
+        "meter_id": meter_id,
+        "wifi_ssid": wifi_ssid,
+        "wifi_password": wifi_password,
+        "broker_host": broker_host,
+        "broker_port": broker_port,
+        "mqtt_user": meter_id,
+        "mqtt_password": password,
+        "mqtt_tls": tls,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(site, indent=2) + "\n")
+    out.chmod(0o600)
+    if tls:
+        tls_dir = ensure_tls(broker_dir, [broker_host])
+        shutil.copyfile(tls_dir / "ca.crt", out.parent / "ca.crt")  # the device pins our CA
+    return site
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m devservices.provision", description=__doc__)
+    p.add_argument("meter_ids", nargs="*", metavar="METER_ID")
+    p.add_argument(
+        "--broker-dir", type=Path, default=Path("broker"), help="passwd, acl.conf, tls/ (default ./broker)"
+    )
+    p.add_argument(
+        "--out-dir",
+        type=Path,
+        default=Path("provisioned"),
+        help="writes OUT_DIR/METER_ID/site_config.json (+ ca.crt)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="broker host name the meters connect to")
+    p.add_argument("--port", type=int, default=8883)
+    p.add_argument("--no-tls", action="store_true", help="plain MQTT (test benches only)")
+    p.add_argument("--wifi-ssid", default="")
+    p.add_argument("--wifi-password", default="")
+    p.add_argument(
+        "--service", action="append", default=[], help="also create credentials for this service user"
+    )
+    args = p.parse_args(argv)
+    if not args.meter_ids and not args.service:
+        p.error("name at least one METER_ID or --service")
+    try:
+        if not args.no_tls:
+            ensure_broker_dir(args.broker_dir)
+            ensure_tls(args.broker_dir, [args.host])
+        for name in args.service:
+            print(f"service {name}: password {add_service(args.broker_dir, name)}")
+        for meter in args.meter_ids:
+            out = args.out_dir / meter / "site_config.json"
+            provision_meter(
+                meter,
+                args.broker_dir,
+                out,
+                args.host,
+                args.port,
+                tls=not args.no_tls,
+                wifi_ssid=args.wifi_ssid,
+                wifi_password=args.wifi_password,
+            )
+            print(f"meter {meter}: {out}")
+    except ProvisionError as err:
+        p.exit(1, f"provision: {err}\n")
+    print(f"reload the broker to apply: kill -HUP $(pidof mosquitto)  (files in {args.broker_dir})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
