@@ -17,10 +17,19 @@ DEFAULTS = {
     "interval_s": 60,
     "l_per_pulse": 1.0,
     "counter_pin": 4,
-    "counter_poll_s": 10,
+    "sensor": "reed",  # "reed": Pin.irq + software debounce; "hall": hardware pulse counter
+    "edge": "falling",  # the edge that starts a pulse: "falling" (switch to GND) or "rising"
+    "pull": "up",  # "up", "down" or "none"
+    "debounce_ms": 5,
+    "counter_poll_s": 5,
+    "commit_l": 2.0,  # flash commit once this many litres are uncommitted
     "max_batch": 60,
-    "buffer_max": 1440,
+    "buffer_max": 2880,  # flash ring: 48 h of readings at 60 s
     "ntp_host": "pool.ntp.org",
+    "ntp_resync_s": 21600,
+    "wdt_s": 120,
+    "ha_discovery": True,
+    "ha_prefix": "homeassistant",
 }
 
 LIMITS = {
@@ -28,35 +37,6 @@ LIMITS = {
     "l_per_pulse": (0.001, 1000, "L"),
     "set_total_l": (0, 1e12, "L"),
 }
-
-_ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
-
-
-def valid_meter_id(meter_id):
-    """True when meter_id is 1-32 characters of [A-Za-z0-9_-]."""
-    if not isinstance(meter_id, str) or not 1 <= len(meter_id) <= 32:
-        return False
-    for ch in meter_id:
-        if ch not in _ID_CHARS:
-            return False
-    return True
-
-
-def load(path="site_config.json"):
-    """Defaults overlaid with the site file; raises ValueError naming a bad field."""
-    import json
-
-    cfg = dict(DEFAULTS)
-    with open(path) as f:
-        cfg.update(json.load(f))
-    if not valid_meter_id(cfg["meter_id"]):
-        raise ValueError("meter_id must be 1-32 characters of [A-Za-z0-9_-]")
-    for key in ("interval_s", "l_per_pulse"):
-        err = check_limit(key, cfg[key])
-        if err:
-            raise ValueError(err)
-    return cfg
-
 
 def check_limit(key, value):
     """None when value is within the limits of key, else a reason naming the limit."""

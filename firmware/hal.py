@@ -1,72 +1,107 @@
-"""Hardware layer: pulse counter, clock, Wi-Fi and flash storage behind small objects.
+"""Hardware layer: pulse counter, clock, Wi-Fi, RTC memory and watchdog behind small objects.
 
-Only this module touches `machine`, `network`, `time` and the filesystem, so the
-simulator (hardware_sim/mp_modules) can supply its own versions of those modules
-and run the rest of the firmware unchanged.
+Only this module touches `machine`, `network` and `time`, so the simulator
+(hardware_sim/mp_modules) can supply its own versions of those modules and run the
+rest of the firmware unchanged.
 """
 
 import time
 
 import machine
+from micropython import const
 
 # time.time() counts from 2000-01-01 on some ports and from 1970 on others.
 _EPOCH_OFFSET_S = 946684800 if time.gmtime(0)[0] == 2000 else 0
+_PCNT_SPAN = const(65536)
 
 
 class PulseCounter:
-    """Counts meter pulses with the hardware counter, or with Pin.irq where there is none."""
+    """Counts meter pulses: hardware counter for clean (hall) edges, debounced Pin.irq for reeds.
 
-    def __init__(self, pin_no, pull_up=True):
-        pull = machine.Pin.PULL_UP if pull_up else None
-        self._pin = machine.Pin(pin_no, machine.Pin.IN, pull)
-        self._irq_count = 0
-        try:
-            self._hw = machine.Counter(0, self._pin, edge=machine.Counter.FALLING, filter_ns=12000)
-        except (AttributeError, TypeError, ValueError):
-            self._hw = None
-            # Soft IRQ: the handler only increments an int (no allocation).
-            self._pin.irq(trigger=machine.Pin.IRQ_FALLING, handler=self._on_edge)
+    The ESP32 pulse counter's glitch filter stops at 1023 APB cycles (12.8 us), far below
+    a reed contact's bounce (0.1-2 ms), so reed switches are counted in an interrupt
+    handler that ignores edges closer than `debounce_ms` to the previous edge.
+    """
 
-    def _on_edge(self, _pin):
-        self._irq_count += 1
+    def __init__(self, pin_no, sensor="reed", edge="falling", pull="up", debounce_ms=5):
+        pulls = {"up": machine.Pin.PULL_UP, "down": machine.Pin.PULL_DOWN, "none": None}
+        self._pin = machine.Pin(pin_no, machine.Pin.IN, pulls[pull])
+        self._active = 0 if edge == "falling" else 1
+        self._debounce_us = debounce_ms * 1000
+        self._count = 0
+        self._last_edge_us = time.ticks_add(time.ticks_us(), -self._debounce_us)
+        self._hw = None
+        self._hw_last = 0
+        self.mode = "irq"
+        if sensor == "hall":
+            try:
+                ctr_edge = machine.Counter.FALLING if edge == "falling" else machine.Counter.RISING
+                self._hw = machine.Counter(0, self._pin, edge=ctr_edge, filter_ns=12000)
+                self._hw_last = self._hw.value()
+                self.mode = "pcnt"
+            except (AttributeError, TypeError, ValueError):  # no machine.Counter on this port
+                self._hw = None
+        if self._hw is None:
+            trigger = machine.Pin.IRQ_FALLING | machine.Pin.IRQ_RISING
+            try:
+                self._pin.irq(handler=self._on_edge, trigger=trigger, hard=True)
+            except TypeError:  # port without hard IRQs: soft IRQs queue 8 edges at most
+                self._pin.irq(handler=self._on_edge, trigger=trigger)
+
+    def _on_edge(self, pin):
+        # Interrupt context: no allocation (small ints only), no exceptions.
+        # Both edges arrive; a pulse is an edge into the active level after a quiet line.
+        t = time.ticks_us()
+        quiet = time.ticks_diff(t, self._last_edge_us) >= self._debounce_us
+        self._last_edge_us = t
+        if quiet and pin.value() == self._active:
+            self._count += 1
 
     def take(self):
-        """Pulses counted since the last call."""
+        """Pulses counted since the last call; call at least every 60 s (counter and tick wrap)."""
         if self._hw is not None:
-            return self._hw.value(0)
+            now = self._hw.value()
+            # Difference modulo 2**16: right while fewer than 32768 pulses arrive between calls.
+            n = (now - self._hw_last) % _PCNT_SPAN
+            self._hw_last = now
+            return n
+        now = time.ticks_us()
         state = machine.disable_irq()
-        n = self._irq_count
-        self._irq_count = 0
+        n = self._count
+        self._count = 0
+        # ticks_us wraps every 2**30 us (18 min): keep the last edge within reach of ticks_diff.
+        if time.ticks_diff(now, self._last_edge_us) > self._debounce_us:
+            self._last_edge_us = time.ticks_add(now, -self._debounce_us)
         machine.enable_irq(state)
         return n
 
 
 class Clock:
-    """Monotonic ticks, sleeping, and Unix time."""
+    """Monotonic milliseconds since boot that never wrap, and sleeping."""
 
-    def ticks_ms(self):
-        return time.ticks_ms()
+    def __init__(self):
+        self._last = time.ticks_ms()
+        self._mono_ms = 0
 
-    def ticks_diff(self, a, b):
-        return time.ticks_diff(a, b)
+    def mono_ms(self):
+        """Milliseconds since boot; must be called at least every 6 days (ticks_ms wraps)."""
+        now = time.ticks_ms()
+        self._mono_ms += time.ticks_diff(now, self._last)
+        self._last = now
+        return self._mono_ms
 
     def sleep_ms(self, ms):
         time.sleep_ms(ms)
 
-    def unix_s(self):
-        """Seconds since 1970-01-01 UTC (correct only once the clock is synced)."""
-        return time.time() + _EPOCH_OFFSET_S
-
-    def sync(self, host):
-        """Set the clock by NTP; True on success."""
+    def ntp_unix_s(self, host):
+        """Unix seconds from an NTP server, or None; the board's RTC is not touched."""
         try:
             import ntptime
 
             ntptime.host = host
-            ntptime.settime()
-            return True
-        except (OSError, ImportError):  # no network yet, or no ntptime on this port
-            return False
+            return ntptime.time() + _EPOCH_OFFSET_S
+        except (OSError, ImportError, OverflowError):  # no network, no answer, or no ntptime on this port
+            return None
 
 
 class WiFi:
@@ -97,32 +132,27 @@ class WiFi:
             return None
 
 
-class Storage:
-    """Small JSON documents in flash, replaced atomically (write temp file, rename)."""
+class RtcMemory:
+    """The RTC's user memory: kept across watchdog and soft resets, lost on power loss."""
 
-    def __init__(self, root=""):
-        self._root = root
+    def __init__(self):
+        self._rtc = machine.RTC()
 
-    def _path(self, name):
-        return self._root + name
+    def read(self):
+        return bytes(self._rtc.memory())
 
-    def load(self, name, default=None):
-        import json
+    def write(self, data):
+        self._rtc.memory(data)
 
-        try:
-            with open(self._path(name)) as f:
-                return json.load(f)
-        except (OSError, ValueError):  # missing, or torn by a power cut before rename
-            return default
 
-    def save(self, name, doc):
-        import json
-        import os
+class Watchdog:
+    """machine.WDT; once started it cannot be stopped, so the main loop must feed it."""
 
-        tmp = self._path(name + ".tmp")
-        with open(tmp, "w") as f:
-            json.dump(doc, f)
-        os.rename(tmp, self._path(name))
+    def __init__(self, timeout_s):
+        self._wdt = machine.WDT(timeout=int(timeout_s * 1000))
+
+    def feed(self):
+        self._wdt.feed()
 
 
 def reset_cause():
@@ -141,6 +171,7 @@ def reset_cause():
 
 
 def mem_free():
+    """Free heap bytes after a collection."""
     import gc
 
     gc.collect()

@@ -16,6 +16,7 @@ _PUBLISH = const(0x30)
 _PUBACK = const(0x40)
 _SUBACK = const(0x90)
 _PINGRESP = const(0xD0)
+_HEAD_ROOM = const(128)  # fixed header, topic and packet id fit before the payload
 
 
 class MQTTException(Exception):
@@ -28,7 +29,7 @@ class MQTTTimeout(MQTTException):
 
 class MQTTClient:
     def __init__(self, client_id, server, port=0, user=None, password=None, keepalive=0,
-                 ssl=False, ssl_params=None, timeout_s=10, buf_size=8448):
+                 ssl=False, ssl_params=None, timeout_s=10, buf_size=4096 + _HEAD_ROOM, buf=None):
         if port == 0:
             port = 8883 if ssl else 1883
         self.client_id = client_id
@@ -49,7 +50,9 @@ class MQTTClient:
         self.lw_retain = False
         self.last_tx_ms = 0
         self._hdr = bytearray(5)
-        self._buf = bytearray(buf_size)  # allocated once: late large allocations fail on a fragmented heap
+        # Allocated once (late large allocations fail on a fragmented heap); a caller may
+        # pass its own and build payloads in place (payload_buffer, publish_prepared).
+        self._buf = buf if buf is not None else bytearray(buf_size)
         self._ack_body = (0, 0)
 
     # -- framing -------------------------------------------------------------
@@ -161,11 +164,24 @@ class MQTTClient:
         self._write(b"\xc0\x00")
         self.last_tx_ms = time.ticks_ms()
 
-    def publish(self, topic, msg, retain=False, qos=0, dup=False):
-        """Publish; with qos=1 return only after the PUBACK (MQTTTimeout if none comes).
+    def payload_buffer(self):
+        """Where a caller may build a payload in place before publish_prepared()."""
+        return memoryview(self._buf)[_HEAD_ROOM:]
 
-        The packet is assembled in one preallocated buffer and sent with one write:
-        small separate writes would each wait on Nagle's algorithm and delayed ACKs.
+    def publish(self, topic, msg, retain=False, qos=0, dup=False):
+        """Publish; with qos=1 return only after the PUBACK (MQTTTimeout if none comes)."""
+        if isinstance(msg, str):
+            msg = msg.encode()
+        if len(msg) > len(self._buf) - _HEAD_ROOM:
+            raise ValueError("message larger than the %d-byte packet buffer" % (len(self._buf) - _HEAD_ROOM))
+        memoryview(self._buf)[_HEAD_ROOM:_HEAD_ROOM + len(msg)] = msg
+        self.publish_prepared(topic, len(msg), retain, qos, dup)
+
+    def publish_prepared(self, topic, msg_len, retain=False, qos=0, dup=False):
+        """Publish the msg_len bytes already in payload_buffer().
+
+        The packet is assembled in one buffer and sent with one write: small separate
+        writes would each wait on Nagle's algorithm and delayed ACKs.
         """
         import time
 
@@ -173,14 +189,20 @@ class MQTTClient:
             raise ValueError("qos must be 0 or 1")
         if isinstance(topic, str):
             topic = topic.encode()
-        if isinstance(msg, str):
-            msg = msg.encode()
-        size = 2 + len(topic) + len(msg) + (2 if qos else 0)
+        size = 2 + len(topic) + msg_len + (2 if qos else 0)
+        head = 2 + len(topic) + (2 if qos else 0)
+        n = size
+        hlen = 2
+        while n > 0x7F:
+            n >>= 7
+            hlen += 1
+        if hlen + head > _HEAD_ROOM:
+            raise ValueError("topic longer than %d bytes" % (_HEAD_ROOM - 9))
         buf = self._buf
-        if size + 5 > len(buf):
-            raise ValueError("message larger than the %d-byte packet buffer" % len(buf))
-        buf[0] = _PUBLISH | dup << 3 | qos << 1 | retain
-        i = 1
+        i = _HEAD_ROOM - head - hlen
+        start = i
+        buf[i] = _PUBLISH | dup << 3 | qos << 1 | retain
+        i += 1
         n = size
         while n > 0x7F:
             buf[i] = (n & 0x7F) | 0x80
@@ -197,10 +219,7 @@ class MQTTClient:
         if qos:
             pid = self._next_pid()
             struct.pack_into("!H", buf, i, pid)
-            i += 2
-        mv[i:i + len(msg)] = msg
-        i += len(msg)
-        self._write(buf, i)
+        self.sock.write(mv[start:_HEAD_ROOM + msg_len])
         self.last_tx_ms = time.ticks_ms()
         if qos:
             self._wait_ack(_PUBACK, pid)

@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--summary", type=Path, default=None, help="also write the JSON summary here")
     run.add_argument("--echo", action="store_true", help="print the firmware's log lines")
     run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--faults-every", type=parse_duration, default=None,
+                     help="random power losses and watchdog resets, on average this often (e.g. 2h)")
     return p
 
 
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                      broker_port=args.broker[1], start_unix_s=start, speed=args.speed, seed=args.seed,
                      l_per_pulse=args.l_per_pulse, interval_s=args.interval, id_prefix=args.id_prefix,
                      state_dir=args.state_dir, heap=args.heap, progress=not args.no_progress,
-                     echo=args.echo)
+                     echo=args.echo, fault_every_s=args.faults_every)
     try:
         summary = run_fleet(spec)
     except SimulatorError as err:

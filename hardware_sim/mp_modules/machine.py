@@ -10,9 +10,11 @@ WDT_RESET = 3
 DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
 
-_reset_cause = PWRON_RESET
 _counters = []
 _irq_pins = []
+_wdts = []
+_BOUNCE_GAP_US = 150  # a reed contact chatters every ~0.1-0.2 ms for a few cycles
+_PULSE_WIDTH_US = 50000
 
 
 class Pin:
@@ -26,6 +28,7 @@ class Pin:
     def __init__(self, id, mode=-1, pull=None, value=None):
         self.id = id
         self._handler = None
+        self._trigger = 0
         self._value = 1
 
     def value(self, v=None):
@@ -33,10 +36,19 @@ class Pin:
             return self._value
         self._value = v
 
-    def irq(self, handler=None, trigger=IRQ_FALLING):
+    def irq(self, handler=None, trigger=IRQ_FALLING, hard=False):
         self._handler = handler
+        self._trigger = trigger
         if self not in _irq_pins:
             _irq_pins.append(self)
+
+    def _edge(self, t_us, level):
+        self._value = level
+        want = Pin.IRQ_FALLING if level == 0 else Pin.IRQ_RISING
+        if self._handler is not None and self._trigger & want:
+            _simctl.edge_us = t_us
+            self._handler(self)
+            _simctl.edge_us = None
 
 
 class Counter:
@@ -61,14 +73,30 @@ def _deliver_pulses():
     n = _simctl.take_pulses()
     if not n:
         return
+    b = _simctl.bounce_edges
     if _counters:
         c = _counters[0]
-        # 16-bit signed hardware register: wraps like the real PCNT.
-        c._value = ((c._value + n + 32768) & 0xFFFF) - 32768
-    else:
-        for pin in _irq_pins:
-            for _ in range(n):
-                pin._handler(pin)
+        # 16-bit signed hardware register: wraps like the real PCNT; its 12.8 us filter lets bounce through.
+        c._value = ((c._value + n * (1 + b) + 32768) & 0xFFFF) - 32768
+        return
+    # Spread the pulses over the window that just passed; each is a closing edge
+    # (chattering b times) and, a pulse width later, an opening edge (chattering too).
+    t0 = _simctl.window_start_ms * 1000
+    span = max(_simctl.virt_ms * 1000 - t0, n)
+    gap = span // n
+    width = min(gap // 2, _PULSE_WIDTH_US)
+    for pin in _irq_pins:
+        for k in range(n):
+            t = t0 + k * gap
+            pin._edge(t, 0)
+            for j in range(b):
+                pin._edge(t + (2 * j + 1) * _BOUNCE_GAP_US, 1)
+                pin._edge(t + (2 * j + 2) * _BOUNCE_GAP_US, 0)
+            t += width
+            pin._edge(t, 1)
+            for j in range(b):
+                pin._edge(t + (2 * j + 1) * _BOUNCE_GAP_US, 0)
+                pin._edge(t + (2 * j + 2) * _BOUNCE_GAP_US, 1)
 
 
 def disable_irq():
@@ -80,7 +108,7 @@ def enable_irq(state=0):
 
 
 def reset_cause():
-    return _reset_cause
+    return _simctl.reset_cause
 
 
 def unique_id():
@@ -92,7 +120,7 @@ def freq(hz=None):
 
 
 def reset():
-    raise SystemExit(3)
+    _simctl.reset("hard")
 
 
 def idle():
@@ -100,17 +128,41 @@ def idle():
 
 
 class WDT:
+    """Resets the board when virtual time passes `timeout` ms without a feed."""
+
     def __init__(self, id=0, timeout=5000):
         self.timeout = timeout
+        self._fed_ms = _simctl.virt_ms
+        _wdts.append(self)
 
     def feed(self):
-        pass
+        self._fed_ms = _simctl.virt_ms
+
+
+def _check_wdt():
+    for w in _wdts:
+        if _simctl.virt_ms - w._fed_ms > w.timeout:
+            _simctl.reset("wdt")
 
 
 class RTC:
-    _memory = b""
+    """RTC user memory in a host file: the host keeps it across a watchdog reset, deletes it on power loss."""
 
     def memory(self, data=None):
+        path = _simctl.rtc_path
         if data is None:
-            return RTC._memory
-        RTC._memory = bytes(data)
+            if not path:
+                return b""
+            try:
+                with open(path, "rb") as f:
+                    return f.read()
+            except OSError:
+                return b""
+        if len(data) > 2048:
+            raise ValueError("RTC user memory is 2048 bytes")
+        if path:
+            import os
+
+            with open(path + ".tmp", "wb") as f:
+                f.write(data)
+            os.rename(path + ".tmp", path)

@@ -17,7 +17,9 @@ def ticks_ms():
 
 
 def ticks_us():
-    return (ticks_ms() * 1000) & _MASK
+    if _simctl.edge_us is not None:
+        return _simctl.edge_us & _MASK
+    return (_simctl.virt_ms * 1000) & _MASK
 
 
 def ticks_add(a, b):
@@ -41,8 +43,9 @@ def sleep(s):
 
 
 def time():
-    return (_simctl.epoch_ms + _simctl.virt_ms) // 1000
+    """The board's RTC: wrong until set, and it jumps when the host says so."""
+    return (_simctl.epoch_ms + _simctl.virt_ms + _simctl.rtc_offset_ms) // 1000
 
 
 def time_ns():
-    return (_simctl.epoch_ms + _simctl.virt_ms) * 1000000
+    return (_simctl.epoch_ms + _simctl.virt_ms + _simctl.rtc_offset_ms) * 1000000
