@@ -29,6 +29,8 @@ class ApiSettings(BaseSettings):
     max_intervals: int = 50000
     # Accounts, residents, alerts and resident tokens (billing/); SQLAlchemy URL.
     billing_db_url: str = "sqlite:///wm_billing.db"
+    # Validation, estimation and editing state (vee/): edits, audit, review items, lifecycle.
+    vee_db_url: str = "sqlite:///wm_vee.db"
     # Uploaded meter photos, content-addressed (sha256) under this directory.
     photo_dir: Path = Path("wm_photos")
     photo_max_bytes: int = Field(10_000_000, ge=1024, le=100_000_000)

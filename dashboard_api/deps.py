@@ -1,13 +1,16 @@
-"""Shared dependencies: settings, store, and callers (dashboard_api.auth)."""
+"""Shared dependencies: settings, store, directory, and callers (dashboard_api.auth)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
-from dashboard_api.auth import AnyCaller, UtilityCaller
+from dashboard_api.auth import AnyCaller, Principal, UtilityCaller
 from dashboard_api.config import ApiSettings, get_settings
+from dashboard_api.directory import Directory
+from dashboard_api.flow import FlowSource
+from dashboard_api.influxql import InfluxQL
 from ingest.store.base import Store
 
 
@@ -15,9 +18,45 @@ def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
+def get_directory(request: Request) -> Directory:
+    return request.app.state.directory
+
+
+def get_flows(request: Request) -> FlowSource:
+    return request.app.state.flows
+
+
+def get_influxql(request: Request) -> InfluxQL | None:
+    return request.app.state.influxql
+
+
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
+DirectoryDep = Annotated[Directory, Depends(get_directory)]
+FlowsDep = Annotated[FlowSource, Depends(get_flows)]
+InfluxQLDep = Annotated[InfluxQL | None, Depends(get_influxql)]
+
+NOT_FOUND_METER = "meter not found"
+
+
+def check_meter_visible(caller: Principal, directory: Directory, meter_id: str) -> None:
+    """404 when a resident asks for a meter not on one of their accounts.
+
+    404 rather than 403, so a resident cannot probe which meter ids exist.
+    """
+    if not caller.is_utility and meter_id not in directory.meters_for_resident(caller.subject):
+        raise HTTPException(404, NOT_FOUND_METER)
 
 
 Caller = UtilityCaller  # routes that only operators may use
-__all__ = ["AnyCaller", "Caller", "SettingsDep", "StoreDep", "UtilityCaller", "get_store"]
+__all__ = [
+    "AnyCaller",
+    "Caller",
+    "DirectoryDep",
+    "FlowsDep",
+    "SettingsDep",
+    "StoreDep",
+    "UtilityCaller",
+    "check_meter_visible",
+    "get_store",
+]

@@ -58,6 +58,12 @@ class Directory:
         with self.db.session() as s:
             return s.get(Account, account_id) is not None
 
+    def meter_exists(self, meter_id: str) -> bool:
+        from billing.db import Meter
+
+        with self.db.session() as s:
+            return s.get(Meter, meter_id) is not None
+
     def meters_in_group(self, district: str | None, building: str | None) -> list[str]:
         with self.db.session() as s:
             return access.meters_in_group(s, district, building)
@@ -65,8 +71,11 @@ class Directory:
     def open_alerts(self, account_ids: set[int] | None = None) -> list[AlertInfo]:
         """Unresolved alerts, newest first; only those of `account_ids` when given."""
         with self.db.session() as s:
-            return [AlertInfo(a.id, a.account_id, a.meter_id, a.kind, a.state, a.title, a.opened_at)
-                    for a in access.open_alerts(s) if account_ids is None or a.account_id in account_ids]
+            return [
+                AlertInfo(a.id, a.account_id, a.meter_id, a.kind, a.state, a.title, a.opened_at)
+                for a in access.open_alerts(s)
+                if account_ids is None or a.account_id in account_ids
+            ]
 
 
 def _account(a) -> AccountInfo:

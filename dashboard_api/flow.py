@@ -53,16 +53,23 @@ class InfluxFlows:
     def query(self, meters: list[str], b0: int, bn: int, step_s: int) -> str:
         """The InfluxQL statement (the benchmark sends it straight to InfluxDB too)."""
         # The point before b0 (up to an hour back) gives the first in-range reading its rate.
-        inner = (f'SELECT derivative("total_l", 1m) AS d FROM "{MEASUREMENT}" WHERE "meter" =~ {regex_any(meters)} '
-                 f"AND time > {b0 - 3600}s AND time <= {bn}s GROUP BY \"meter\"")
+        inner = (
+            f'SELECT derivative("total_l", 1m) AS d FROM "{MEASUREMENT}" '
+            f'WHERE "meter" =~ {regex_any(meters)} '
+            f'AND time > {b0 - 3600}s AND time <= {bn}s GROUP BY "meter"'
+        )
         # GROUP BY time buckets are [t, t+step); offset by b0+1 they are (b0+k·step, b0+(k+1)·step].
         rng = f"time > {b0}s AND time <= {bn}s"
         if len(meters) == 1:
-            return (f"SELECT max(d) FROM ({inner}) WHERE {rng} "
-                    f"GROUP BY time({step_s}s, {(b0 + 1) % step_s}s) fill(none)")
+            return (
+                f"SELECT max(d) FROM ({inner}) WHERE {rng} "
+                f"GROUP BY time({step_s}s, {(b0 + 1) % step_s}s) fill(none)"
+            )
         summed = f"SELECT sum(d) AS f FROM ({inner}) WHERE {rng} GROUP BY time(60s, {(b0 + 1) % 60}s)"
-        return (f"SELECT max(f) FROM ({summed}) WHERE {rng} "
-                f"GROUP BY time({step_s}s, {(b0 + 1) % step_s}s) fill(none)")
+        return (
+            f"SELECT max(f) FROM ({summed}) WHERE {rng} "
+            f"GROUP BY time({step_s}s, {(b0 + 1) % step_s}s) fill(none)"
+        )
 
     def max_flow_per_step(self, meters: list[str], b0: int, bn: int, step_s: int) -> dict[int, float]:
         if not meters:

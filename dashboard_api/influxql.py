@@ -20,8 +20,15 @@ def regex_any(values: list[str]) -> str:
 class InfluxQL:
     """GET /query against one database; errors become StoreError like the store's own."""
 
-    def __init__(self, base_url: str, database: str, token: str | None = None,
-                 username: str | None = None, password: str | None = None, timeout_s: float = 30.0):
+    def __init__(
+        self,
+        base_url: str,
+        database: str,
+        token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        timeout_s: float = 30.0,
+    ):
         headers = {"Authorization": f"Token {token}"} if token else {}
         auth = httpx.BasicAuth(username, password or "") if username else None
         self.database = database
@@ -35,8 +42,13 @@ class InfluxQL:
             return None
         params = {k: v[-1] for k, v in parse_qs(p.query).items()}
         scheme = "https" if params.get("tls") in ("1", "true") else "http"
-        return cls(f"{scheme}://{p.hostname}:{p.port or 8086}", p.path.lstrip("/") or "water",
-                   token=params.get("token"), username=p.username, password=p.password)
+        return cls(
+            f"{scheme}://{p.hostname}:{p.port or 8086}",
+            p.path.lstrip("/") or "water",
+            token=params.get("token"),
+            username=p.username,
+            password=p.password,
+        )
 
     def raw(self, q: str) -> httpx.Response:
         """The HTTP answer as InfluxDB gave it (benchmarks time this as the baseline)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,9 @@ from dashboard_api.flow import FlowSource
 from dashboard_api.timegrid import Every, boundaries, common_step_s, night_windows
 from dashboard_api.usage import Interval, night_hours_ml, usage_on_grid
 from ingest.store.base import Store
+
+# Peak flow is the slowest query (InfluxDB walks every reading); it runs beside the usage queries.
+_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="wm-flow")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,7 @@ def usage_report(store: Store, flows: FlowSource, meters: list[str], spec: Repor
     night_sum: dict[int, int] = {}
     night_count: dict[int, int] = {}
     windows = night_windows(bounds, spec.zone, spec.night_start_h, spec.night_end_h)
+    flows_future = _POOL.submit(flows.max_flow_per_step, meters, bounds[0], bounds[-1], step_s)
     for meter in meters:
         one = usage_on_grid(store, meter, bounds, step_s)
         for i, iv in enumerate(one.intervals):
@@ -66,7 +71,7 @@ def usage_report(store: Store, flows: FlowSource, meters: list[str], spec: Repor
 
     peaks: list[float | None] = [None] * n
     peak, peak_at = None, None
-    for s, lpm in sorted(flows.max_flow_per_step(meters, bounds[0], bounds[-1], step_s).items()):
+    for s, lpm in sorted(flows_future.result().items()):
         i = bisect_right(bounds, s) - 1
         if 0 <= i < n:
             lpm = round(lpm, 3)
@@ -78,5 +83,15 @@ def usage_report(store: Store, flows: FlowSource, meters: list[str], spec: Repor
     complete = {h: ml for h, ml in night_sum.items() if night_count[h] == len(meters)}
     night_at = min(complete, key=lambda h: (complete[h], h)) if complete else None
     intervals = [Interval(bounds[i], bounds[i + 1], used[i], seen[i], peaks[i]) for i in range(n)]
-    return UsageReport(list(meters), bounds[0], bounds[-1], intervals, sum(used), resets, peak, peak_at,
-                       complete[night_at] if night_at is not None else None, night_at)
+    return UsageReport(
+        list(meters),
+        bounds[0],
+        bounds[-1],
+        intervals,
+        sum(used),
+        resets,
+        peak,
+        peak_at,
+        complete[night_at] if night_at is not None else None,
+        night_at,
+    )

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 FINEST_STEP_S = 60
 
 
-class Every(str, Enum):
+class Every(StrEnum):
     """Resolutions a caller may ask for."""
 
     m1 = "1m"
@@ -96,8 +96,11 @@ def night_windows(bounds: list[int], zone: ZoneInfo, start_h: int, end_h: int) -
     while day <= last:
         base = datetime(day.year, day.month, day.day, tzinfo=zone)
         a = int((base + timedelta(hours=start_h)).timestamp())
-        b = int((base + timedelta(hours=end_h)).timestamp()) if end_h < 24 else _midnight(
-            day + timedelta(days=1), zone)
+        b = (
+            int((base + timedelta(hours=end_h)).timestamp())
+            if end_h < 24
+            else _midnight(day + timedelta(days=1), zone)
+        )
         if a >= lo and b <= hi:
             out.append((a, b))
         day += timedelta(days=1)

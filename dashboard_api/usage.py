@@ -54,7 +54,8 @@ def usage_on_grid(store: Store, meter: str, bounds: list[int], step_s: int) -> U
     """Use in each (bounds[i], bounds[i+1]], read from the store in whole steps of step_s.
 
     Every boundary must lie on bounds[0] + k·step_s, which lets calendar buckets (local days,
-    months across DST) be built from one uniform store query.
+    months across DST) be built from one uniform store query. Use is summed step by step, so
+    a reset loses only the use inside its own step (at most an hour), not its whole day.
     """
     b0, bn = bounds[0], bounds[-1]
     if any((b - b0) % step_s for b in bounds):

@@ -1,4 +1,4 @@
-"""The walking skeleton end to end: real firmware in real MicroPython → mosquitto → ingest → InfluxDB → API."""
+"""The walking skeleton end to end: real firmware in MicroPython → mosquitto → ingest → InfluxDB → API."""
 
 from __future__ import annotations
 
@@ -22,8 +22,15 @@ from tests.conftest import wait_for
 def test_firmware_litres_reach_influx_and_api_exactly(mosquitto, influx, tmp_path):
     db = f"e2e_{secrets.token_hex(3)}"
     store = InfluxStore(influx.url, db)
-    worker = IngestWorker(IngestSettings(broker_host="127.0.0.1", broker_port=mosquitto.port,
-                                         client_id="e2e-ingest", store_url=influx.store_url(db)), store)
+    worker = IngestWorker(
+        IngestSettings(
+            broker_host="127.0.0.1",
+            broker_port=mosquitto.port,
+            client_id="e2e-ingest",
+            store_url=influx.store_url(db),
+        ),
+        store,
+    )
     worker.start()
     assert worker.wait_connected()
 
@@ -31,9 +38,19 @@ def test_firmware_litres_reach_influx_and_api_exactly(mosquitto, influx, tmp_pat
     start = now - 2 * 86400
     start -= start % 60
     duration_s = 6 * 3600
-    summary = run_fleet(FleetSpec(meters=3, duration_s=duration_s, broker_host="127.0.0.1",
-                                  broker_port=mosquitto.port, start_unix_s=start, seed=42,
-                                  state_dir=tmp_path / "boards", progress=False, l_per_pulse=0.5))
+    summary = run_fleet(
+        FleetSpec(
+            meters=3,
+            duration_s=duration_s,
+            broker_host="127.0.0.1",
+            broker_port=mosquitto.port,
+            start_unix_s=start,
+            seed=42,
+            state_dir=tmp_path / "boards",
+            progress=False,
+            l_per_pulse=0.5,
+        )
+    )
     truth = {m: round(v["registered_l"] * 1000) for m, v in summary["meters"].items()}
     assert len(truth) == 3
     assert all(ml > 0 for ml in truth.values()), f"every household should draw water: {truth}"
@@ -47,7 +64,14 @@ def test_firmware_litres_reach_influx_and_api_exactly(mosquitto, influx, tmp_pat
     worker.stop()
 
     token = secrets.token_urlsafe(24)
-    app = create_app(ApiSettings(store_url=influx.store_url(db), tokens=token))
+    app = create_app(
+        ApiSettings(
+            store_url=influx.store_url(db),
+            tokens=token,
+            billing_db_url=f"sqlite:///{tmp_path}/billing.db",
+            vee_db_url=f"sqlite:///{tmp_path}/vee.db",
+        )
+    )
     with TestClient(app) as client:
         auth = {"Authorization": f"Bearer {token}"}
         meters = client.get("/v1/meters", headers=auth).json()
@@ -55,19 +79,28 @@ def test_firmware_litres_reach_influx_and_api_exactly(mosquitto, influx, tmp_pat
         for meter, ml in truth.items():
             # First reading at boot holds total 0 at `start`: usage from start is the truth.
             assert store.last_at_or_before(meter, start) == 0
-            resp = client.get(f"/v1/meters/{meter}/usage", headers=auth,
-                              params={"start": iso(start), "stop": iso(stop), "every": "1h"})
+            resp = client.get(
+                f"/v1/meters/{meter}/usage",
+                headers=auth,
+                params={"start": iso(start), "stop": iso(stop), "every": "1h"},
+            )
             assert resp.status_code == 200, resp.text
             body = resp.json()
             assert round(body["total_l"] * 1000) == ml, (meter, body["total_l"], ml / 1000)
             assert sum(round(i["used_l"] * 1000) for i in body["intervals"]) == ml
             assert body["resets"] == 0
             # Minute resolution agrees with hourly, and the store holds one point per reading.
-            minute = client.get(f"/v1/meters/{meter}/usage", headers=auth,
-                                params={"start": iso(start), "stop": iso(stop), "every": "1m"}).json()
+            minute = client.get(
+                f"/v1/meters/{meter}/usage",
+                headers=auth,
+                params={"start": iso(start), "stop": iso(stop), "every": "1m"},
+            ).json()
             assert round(minute["total_l"] * 1000) == ml
             assert store.count_readings(meter) == (stop - start) // 60 + 1
-        assert client.get("/v1/meters", headers={"Authorization": "Bearer wrong-token-000000"}).status_code == 401
+        assert (
+            client.get("/v1/meters", headers={"Authorization": "Bearer wrong-token-000000"}).status_code
+            == 401
+        )
     store.close()
 
 
@@ -79,14 +112,20 @@ def iso(t: int) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat()
 
 
-def test_api_is_reachable_over_http(influx):
+def test_api_is_reachable_over_http(influx, tmp_path):
     """The OpenAPI document is served at /docs and /openapi.json."""
     from devservices.ports import free_port
     from tests.conftest import ServerThread
 
     token = secrets.token_urlsafe(24)
     port = free_port()
-    server = ServerThread(create_app(ApiSettings(store_url=influx.store_url("docs_check"), tokens=token)), port)
+    settings = ApiSettings(
+        store_url=influx.store_url("docs_check"),
+        tokens=token,
+        billing_db_url=f"sqlite:///{tmp_path}/billing.db",
+        vee_db_url=f"sqlite:///{tmp_path}/vee.db",
+    )
+    server = ServerThread(create_app(settings), port)
     server.start()
     try:
         wait_for(lambda: server.server.started, timeout_s=10, what="uvicorn start")

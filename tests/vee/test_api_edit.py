@@ -13,8 +13,6 @@ from dashboard_api.auth import Principal
 from dashboard_api.config import ApiSettings, hash_token
 from ingest.model import Reading
 from ingest.store.sqlite import SqliteStore
-from vee.api import router
-from vee.db import VeeDb
 
 T0 = 1_767_196_800  # 2026-01-01T00:00:00+08:00 (Asia/Shanghai)
 HOUR = 3600
@@ -40,19 +38,17 @@ def api(tmp_path):
             store_url=f"sqlite:///{path}",
             tokens=operator,
             billing_db_url=f"sqlite:///{tmp_path / 'billing.db'}",
+            vee_db_url=f"sqlite:///{tmp_path / 'vee.db'}",
             photo_dir=tmp_path / "photos",
         )
     )
-    app.include_router(router)
-    app.state.vee_db = VeeDb(f"sqlite:///{tmp_path / 'vee.db'}")
-    with TestClient(app) as client:
+    with TestClient(app) as client:  # create_app mounts vee.api.router and opens vee_db
         # The app resolves resident tokens through billing; this test needs only one resident.
         app.state.token_lookup = lambda h: (
             Principal("resident", "r-1", h) if h == hash_token(resident) else None
         )
         client.headers["Authorization"] = f"Bearer {operator}"
         yield client, resident
-    app.state.vee_db.close()
 
 
 def test_edit_changes_usage_charges_and_audit(api):

@@ -1,0 +1,163 @@
+"""Usage API latency on InfluxDB: 1,000 meters × 30 days of minute readings (env WM_BENCH_API_METERS/_DAYS).
+
+Prints p95 of (a) one meter's 30-day usage at 1h through the API over HTTP, and (b) the fleet
+"silent meters" view, each with its ratio to the same InfluxQL sent straight to InfluxDB.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import statistics
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from dashboard_api.app import create_app
+from dashboard_api.config import ApiSettings
+from devservices.influx import Influx
+from devservices.ports import free_port, wait_listening
+
+BATCH_LINES = 10_000
+WRITERS = 2
+REPEATS = 40
+
+
+def _p95_ms(fn, repeats: int = REPEATS) -> float:
+    fn()  # warm caches once, as a dashboard user's second click would
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.quantiles(times, n=20)[18]
+
+
+def _load(url: str, db: str, meters: int, days: int, start_s: int) -> tuple[int, float]:
+    """Minute readings for every meter, written as raw line protocol; (points, seconds)."""
+    http = httpx.Client(base_url=url, timeout=120)
+    http.post("/query", params={"q": f'CREATE DATABASE "{db}"'})
+    minutes = days * 1440 + 1
+
+    def batches():
+        lines = []
+        for m in range(meters):
+            total_ml = 0
+            for k in range(minutes):
+                total_ml += (m * 7 + k * 13) % 500  # deterministic, irregular use
+                lines.append(
+                    f"reading,meter=m-{m:05d} total_l={total_ml // 1000}.{total_ml % 1000:03d},"
+                    f'seq={k}i,boot=1i,source="device" {start_s + 60 * k}'
+                )
+                if len(lines) >= BATCH_LINES:
+                    yield "\n".join(lines).encode()
+                    lines = []
+        if lines:
+            yield "\n".join(lines).encode()
+
+    def post(body: bytes) -> None:
+        r = http.post("/write", params={"db": db, "precision": "s"}, content=body)
+        if r.status_code != 204:
+            raise RuntimeError(f"write answered {r.status_code}: {r.text[:200]}")
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(WRITERS) as pool:
+        list(pool.map(post, batches()))
+    http.close()
+    return meters * minutes, time.monotonic() - t0
+
+
+def main() -> None:
+    meters = int(os.environ.get("WM_BENCH_API_METERS", "1000"))
+    days = int(os.environ.get("WM_BENCH_API_DAYS", "30"))
+    work = Path(tempfile.mkdtemp(prefix="wm-bench-api-"))
+    influx = Influx(work / "influx")
+    (work / "influx").mkdir()
+    influx.start()
+    try:
+        now = int(time.time()) // 3600 * 3600
+        start_s = now - days * 86400 - 3 * 3600  # the last readings are 3 h old: every meter is "silent"
+        db = "bench"
+        points, load_s = _load(influx.url, db, meters, days, start_s)
+        print(
+            f"loaded {meters} meters x {days} days = {points:,} points in {load_s:.1f} s "
+            f"({points / load_s:,.0f} points/s)",
+            flush=True,
+        )
+
+        token = secrets.token_urlsafe(24)
+        app = create_app(
+            ApiSettings(
+                store_url=influx.store_url(db),
+                tokens=token,
+                billing_db_url=f"sqlite:///{work}/billing.db",
+                photo_dir=work / "photos",
+            )
+        )
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        wait_listening(port)
+        api = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}, timeout=120
+        )
+        direct = httpx.Client(base_url=influx.url, timeout=120)
+        meter = f"m-{meters // 2:05d}"
+        stop_s = start_s + days * 86400
+        iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))  # noqa: E731
+
+        def api_usage():
+            r = api.get(
+                f"/v1/meters/{meter}/usage",
+                params={"start": iso(start_s), "stop": iso(stop_s), "every": "1h", "tz": "UTC"},
+            )
+            assert r.status_code == 200 and len(r.json()["intervals"]) == days * 24, r.text[:300]
+
+        usage_q = (
+            f'SELECT last("total_l") FROM "reading" WHERE "meter"=\'{meter}\' AND time > {start_s}s '
+            f"AND time <= {stop_s}s GROUP BY time(3600s, {(start_s + 1) % 3600}s) fill(none)"
+        )
+
+        def direct_usage():
+            r = direct.get("/query", params={"db": db, "q": usage_q, "epoch": "s"})
+            assert r.status_code == 200 and "series" in r.json()["results"][0]
+
+        def api_silent():
+            r = api.get("/v1/fleet/silent", params={"hours": 1})
+            assert r.status_code == 200 and len(r.json()) == meters, r.text[:300]
+
+        def direct_silent():
+            r = direct.get(
+                "/query",
+                params={
+                    "db": db,
+                    "q": 'SELECT last("total_l") FROM "reading" GROUP BY "meter"',
+                    "epoch": "s",
+                },
+            )
+            assert r.status_code == 200 and len(r.json()["results"][0]["series"]) == meters
+
+        u_api, u_raw = _p95_ms(api_usage), _p95_ms(direct_usage)
+        s_api, s_raw = _p95_ms(api_silent, 15), _p95_ms(direct_silent, 15)
+        print(
+            f"usage of one meter, {days} d at 1h: p95 {u_api:.1f} ms via API (goal < 50 ms); "
+            f"InfluxDB alone {u_raw:.1f} ms; ratio {u_api / u_raw:.1f}x"
+        )
+        print(
+            f"fleet silent meters ({meters}): p95 {s_api:.1f} ms via API (goal < 500 ms); "
+            f"InfluxDB alone {s_raw:.1f} ms; ratio {s_api / s_raw:.2f}x"
+        )
+        server.should_exit = True
+        thread.join(timeout=10)
+    finally:
+        influx.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""What the usage routes share: query parameters, running a report, JSON and CSV rendering."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import HTTPException, Query, Response
+
+from dashboard_api.config import ApiSettings
+from dashboard_api.flow import FlowSource
+from dashboard_api.report import ReportSpec, UsageReport, usage_report
+from dashboard_api.timegrid import Every
+from ingest.store.base import Store, StoreError
+
+CSV_MEDIA = "text/csv"
+CSV_RESPONSES = {
+    200: {
+        "content": {CSV_MEDIA: {"schema": {"type": "string"}}},
+        "description": "interval_start,interval_end,used_l,has_readings,peak_flow_lpm",
+    }
+}
+# Whole seconds in 1970..9999 keep datetime conversion in every zone safe.
+MIN_T_S, MAX_T_S = 0, 253_402_300_799 - 86_400 * 62
+
+
+@dataclass(frozen=True)
+class UsageQuery:
+    """The query string every usage route takes."""
+
+    start: datetime
+    stop: datetime
+    every: Every
+    tz: str | None
+
+
+def usage_query(
+    start: Annotated[datetime, Query(description="ISO-8601; without an offset, in `tz`")],
+    stop: Annotated[datetime, Query(description="ISO-8601; without an offset, in `tz`")],
+    every: Every = Every.h1,
+    tz: Annotated[
+        str | None, Query(description="IANA time zone, default Asia/Shanghai", max_length=64)
+    ] = None,
+) -> UsageQuery:
+    return UsageQuery(start, stop, every, tz)
+
+
+def zone_of(name: str) -> ZoneInfo:
+    """The IANA zone, or 422 naming it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as err:
+        raise HTTPException(422, f"unknown time zone {name!r}") from err
+
+
+def epoch_s(t: datetime, zone: ZoneInfo) -> int:
+    """Whole seconds since 1970 (naive times are in `zone`); 422 when out of range."""
+    aware = t.replace(tzinfo=zone) if t.tzinfo is None else t
+    try:
+        value = int(aware.timestamp())
+    except (OverflowError, ValueError, OSError) as err:
+        raise HTTPException(422, f"time {t.isoformat()} is out of range") from err
+    if not MIN_T_S <= value <= MAX_T_S:
+        raise HTTPException(422, f"time {t.isoformat()} is out of range (1970 to 9998)")
+    return value
+
+
+def run_report(
+    store: Store, flows: FlowSource, meters: list[str], q: UsageQuery, settings: ApiSettings
+) -> tuple[UsageReport, ZoneInfo]:
+    """The report, or 422 for a bad range and 503 when the store does not answer."""
+    zone = zone_of(q.tz or settings.default_tz)
+    start_s, stop_s = epoch_s(q.start, zone), epoch_s(q.stop, zone)
+    if stop_s <= start_s:
+        raise HTTPException(422, "stop must be after start")
+    spec = ReportSpec(
+        start_s, stop_s, q.every, zone, settings.max_intervals, settings.night_start_h, settings.night_end_h
+    )
+    try:
+        return usage_report(store, flows, meters, spec), zone
+    except ValueError as err:
+        raise HTTPException(422, str(err)) from err
+    except StoreError as err:
+        raise HTTPException(503, f"store unavailable: {err}") from err
+
+
+def _dt(t_s: int | None, zone: ZoneInfo) -> datetime | None:
+    return None if t_s is None else datetime.fromtimestamp(t_s, zone)
+
+
+def report_fields(r: UsageReport, zone: ZoneInfo, q: UsageQuery) -> dict:
+    """The UsageBase fields of a report."""
+    return {
+        "start": _dt(r.start_s, zone),
+        "stop": _dt(r.stop_s, zone),
+        "every": q.every.value,
+        "tz": zone.key,
+        "total_l": r.total_ml / 1000,
+        "resets": r.resets,
+        "peak_flow_lpm": r.peak_flow_lpm,
+        "peak_flow_at": _dt(r.peak_flow_at_s, zone),
+        "night_min_l_per_h": None if r.night_min_ml_per_h is None else r.night_min_ml_per_h / 1000,
+        "night_min_at": _dt(r.night_min_at_s, zone),
+        "intervals": [
+            {
+                "start": _dt(i.start_s, zone),
+                "end": _dt(i.end_s, zone),
+                "used_l": i.used_ml / 1000,
+                "has_readings": i.readings,
+                "peak_flow_lpm": i.peak_flow_lpm,
+            }
+            for i in r.intervals
+        ],
+    }
+
+
+def litres_text(ml: int) -> str:
+    """Exact decimal litres from integer millilitres (no float on the way)."""
+    sign = "-" if ml < 0 else ""
+    ml = abs(ml)
+    return f"{sign}{ml // 1000}.{ml % 1000:03d}"
+
+
+def csv_response(r: UsageReport, zone: ZoneInfo, filename: str) -> Response:
+    """The intervals as CSV; totals in X-Total-L and a final `total` row."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["interval_start", "interval_end", "used_l", "has_readings", "peak_flow_lpm"])
+    for i in r.intervals:
+        w.writerow(
+            [
+                _dt(i.start_s, zone).isoformat(),
+                _dt(i.end_s, zone).isoformat(),
+                litres_text(i.used_ml),
+                int(i.readings),
+                "" if i.peak_flow_lpm is None else f"{i.peak_flow_lpm:.3f}",
+            ]
+        )
+    w.writerow(
+        [
+            "total",
+            "",
+            litres_text(r.total_ml),
+            "",
+            "" if r.peak_flow_lpm is None else f"{r.peak_flow_lpm:.3f}",
+        ]
+    )
+    return Response(
+        buf.getvalue(),
+        media_type=CSV_MEDIA,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Total-L": litres_text(r.total_ml),
+        },
+    )

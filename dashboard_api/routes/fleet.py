@@ -1,0 +1,101 @@
+"""Fleet views for utility operators: top consumers, silent meters, open alerts, rejected readings."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from dashboard_api.deps import Caller, DirectoryDep, InfluxQLDep, SettingsDep, StoreDep
+from dashboard_api.fleet import silent_meters, top_consumers
+from dashboard_api.routes.common import epoch_s, zone_of
+from dashboard_api.schemas import AlertOut, ConsumerOut, RejectionOut, SilentMeterOut
+from ingest.store.base import StoreError
+
+router = APIRouter(
+    prefix="/v1/fleet",
+    tags=["fleet"],
+    responses={
+        401: {"description": "no or unknown token"},
+        403: {"description": "utility operators only"},
+        503: {"description": "store unavailable"},
+    },
+)
+
+
+@router.get(
+    "/top-consumers",
+    response_model=list[ConsumerOut],
+    summary="Meters that used the most water",
+    responses={422: {"description": "bad range"}},
+)
+def top(
+    _caller: Caller,
+    store: StoreDep,
+    ql: InfluxQLDep,
+    settings: SettingsDep,
+    start: Annotated[datetime, Query(description="ISO-8601; without an offset, in `tz`")],
+    stop: Annotated[datetime, Query(description="ISO-8601; without an offset, in `tz`")],
+    tz: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+) -> list[ConsumerOut]:
+    zone = zone_of(tz or settings.default_tz)
+    start_s, stop_s = epoch_s(start, zone), epoch_s(stop, zone)
+    if stop_s <= start_s:
+        raise HTTPException(422, "stop must be after start")
+    try:
+        found = top_consumers(store, ql, start_s, stop_s, limit)
+    except StoreError as err:
+        raise HTTPException(503, f"store unavailable: {err}") from err
+    return [ConsumerOut(meter_id=c.meter, used_l=c.used_ml / 1000) for c in found]
+
+
+@router.get("/silent", response_model=list[SilentMeterOut], summary="Meters silent for more than N hours")
+def silent(
+    _caller: Caller,
+    store: StoreDep,
+    hours: Annotated[float, Query(gt=0, le=24 * 365 * 10, description="silence threshold, hours")] = 24.0,
+) -> list[SilentMeterOut]:
+    now_s = int(time.time())
+    try:
+        found = silent_meters(store, now_s, hours)
+    except StoreError as err:
+        raise HTTPException(503, f"store unavailable: {err}") from err
+    return [
+        SilentMeterOut(
+            meter_id=s.meter,
+            last_reading_at=datetime.fromtimestamp(s.last_ts_s, UTC),
+            silent_h=round((now_s - s.last_ts_s) / 3600, 2),
+        )
+        for s in found
+    ]
+
+
+@router.get("/alerts", response_model=list[AlertOut], summary="Open (unresolved) alerts, newest first")
+def alerts(_caller: Caller, directory: DirectoryDep) -> list[AlertOut]:
+    return [AlertOut(**asdict(a)) for a in directory.open_alerts()]
+
+
+@router.get(
+    "/rejections", response_model=list[RejectionOut], summary="Rejected readings (dead-letter), newest first"
+)
+def rejections(
+    _caller: Caller, store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[RejectionOut]:
+    try:
+        found = store.rejections(limit)
+    except StoreError as err:
+        raise HTTPException(503, f"store unavailable: {err}") from err
+    return [
+        RejectionOut(
+            received_at=datetime.fromtimestamp(r.received_s, UTC),
+            topic=r.topic,
+            reason=r.reason,
+            detail=r.detail,
+            payload=r.payload.decode("utf-8", errors="replace"),
+        )
+        for r in found
+    ]

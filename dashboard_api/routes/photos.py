@@ -1,0 +1,285 @@
+"""Meter photos: keep, read (ocr_reader), check, then store as a `photo` reading or ask to confirm."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from dashboard_api.auth import Principal
+from dashboard_api.deps import AnyCaller, DirectoryDep, SettingsDep, StoreDep, check_meter_visible
+from dashboard_api.photos import PHOTO_ID_PATTERN, PhotoStore, RateLimiter
+from dashboard_api.routes.meters import METER_ID_PATTERN
+from dashboard_api.schemas import ConfirmIn, PhotoResultOut
+from ingest.model import Reading
+from ingest.store.base import Store, StoreError
+from ocr_reader.api import BadImage, check_plausibility, read_photo
+
+router = APIRouter(tags=["photos"])
+
+MeterId = Annotated[str, Path(pattern=METER_ID_PATTERN)]
+PhotoId = Annotated[str, Path(pattern=PHOTO_ID_PATTERN)]
+# Multipart framing around the photo: boundaries, headers, a file name.
+MULTIPART_OVERHEAD_BYTES = 16 * 1024
+BAD_IMAGE_STATUS = {"too_large": 413, "not_an_image": 415, "unsupported_format": 415}
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["photo"],
+                    "properties": {
+                        "photo": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "JPEG, PNG or WebP photo of the meter's counter",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+UPLOAD_ERRORS = {
+    401: {"description": "no or unknown token"},
+    404: {"description": "no such meter (or not yours)"},
+    411: {"description": "Content-Length missing"},
+    413: {"description": "upload larger than the limit"},
+    415: {"description": "not a JPEG, PNG or WebP image"},
+    422: {"description": "no photo field, truncated image, decompression bomb, no meter or two meters"},
+    429: {"description": "too many uploads; see Retry-After"},
+    503: {"description": "store unavailable"},
+}
+
+
+def _photos(request: Request) -> PhotoStore:
+    return request.app.state.photos
+
+
+def _limiter(request: Request) -> RateLimiter:
+    return request.app.state.photo_limiter
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused early by Content-Length and again while streaming (never more than limit held)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise HTTPException(400, "bad Content-Length")
+        if int(declared) > limit:
+            raise HTTPException(413, f"upload of {declared} bytes is over the {limit} byte limit")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"upload is over the {limit} byte limit")
+    return bytes(body)
+
+
+async def _photo_field(request: Request, body: bytes) -> bytes:
+    async def replay():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith("multipart/form-data"):
+        raise HTTPException(415, "send multipart/form-data with the photo in a field named `photo`")
+    try:
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=4)
+    except HTTPException:
+        raise
+    except Exception as err:  # python-multipart raises several types for malformed bodies
+        raise HTTPException(422, f"malformed multipart body: {err}") from err
+    field = form.get("photo")
+    if not isinstance(field, UploadFile):
+        raise HTTPException(422, "no file in field `photo`")
+    data = await field.read()
+    await form.close()
+    return data
+
+
+def _previous(store: Store, meter_id: str) -> tuple[int | None, int | None]:
+    """(total ml, ts) of the meter's latest reading, or (None, None)."""
+    for m in store.meters():
+        if m.meter == meter_id:
+            return m.last_total_ml, m.last_ts_s
+    return None, None
+
+
+def _to_ml(value_m3: float) -> int:
+    return int((Decimal(str(value_m3)) * 1_000_000).to_integral_value())
+
+
+def _out(rec: dict) -> PhotoResultOut:
+    at = rec.get("stored_ts_s")
+    return PhotoResultOut(
+        **{k: rec[k] for k in PhotoResultOut.model_fields if k in rec and k != "stored_reading_at"},
+        stored_reading_at=datetime.fromtimestamp(at, UTC) if at else None,
+    )
+
+
+def _store_reading(store: Store, meter_id: str, ts_s: int, value_m3: float) -> None:
+    try:
+        store.write_readings([Reading(meter_id, ts_s, _to_ml(value_m3), 0, 0, source="photo")])
+    except StoreError as err:
+        raise HTTPException(503, f"store unavailable: {err}") from err
+
+
+def _check_rate(request: Request, caller: Principal) -> None:
+    if caller.is_utility:
+        return  # operators key in readings for whole estates; the limit protects against residents
+    wait_s = _limiter(request).acquire(caller.subject)
+    if wait_s:
+        raise HTTPException(
+            429, "too many photo uploads; try again later", headers={"Retry-After": str(wait_s)}
+        )
+
+
+@router.post(
+    "/v1/meters/{meter_id}/photos",
+    response_model=PhotoResultOut,
+    status_code=201,
+    openapi_extra=UPLOAD_BODY,
+    responses=UPLOAD_ERRORS,
+    summary="Upload a meter photo; stored as a reading when sure and plausible",
+)
+async def upload_photo(
+    meter_id: MeterId,
+    request: Request,
+    caller: AnyCaller,
+    store: StoreDep,
+    directory: DirectoryDep,
+    settings: SettingsDep,
+) -> PhotoResultOut:
+    await run_in_threadpool(check_meter_visible, caller, directory, meter_id)
+    if caller.is_utility and not await run_in_threadpool(directory.meter_exists, meter_id):
+        raise HTTPException(404, "meter not found")
+    _check_rate(request, caller)
+    body = await _read_body(request, settings.photo_max_bytes + MULTIPART_OVERHEAD_BYTES)
+    data = await _photo_field(request, body)
+    del body
+    if len(data) > settings.photo_max_bytes:
+        raise HTTPException(413, f"photo is over the {settings.photo_max_bytes} byte limit")
+    try:
+        result = await run_in_threadpool(read_photo, data, max_bytes=settings.photo_max_bytes)
+    except BadImage as err:
+        raise HTTPException(BAD_IMAGE_STATUS.get(err.reason, 422), f"{err.reason}: {err}") from err
+    now_s = int(time.time())
+    try:
+        prev_ml, prev_ts = await run_in_threadpool(_previous, store, meter_id)
+    except StoreError as err:
+        raise HTTPException(503, f"store unavailable: {err}") from err
+    prev_m3 = None if prev_ml is None else prev_ml / 1_000_000
+    plaus = None
+    if result.value_m3 is not None:
+        plaus = check_plausibility(
+            result.value_m3,
+            prev_m3,
+            None if prev_ts is None else max(now_s - prev_ts, 0),
+            settings.photo_max_flow_m3_per_h,
+        )
+    photos = _photos(request)
+    sha = await run_in_threadpool(photos.keep, data)
+    rec = {
+        "photo_id": photos.new_id(),
+        "meter_id": meter_id,
+        "sha256": sha,
+        "uploaded_by": caller.subject,
+        "uploaded_role": caller.role,
+        "uploaded_ts_s": now_s,
+        "reading": result.reading,
+        "value_m3": result.value_m3,
+        "confidence": float(result.confidence),
+        "needs_review": bool(result.needs_review),
+        "review_reason": result.reason,
+        "plausible": bool(plaus and plaus.ok),
+        "plausibility_reason": plaus.reason if plaus else "no_value",
+        "previous_m3": prev_m3,
+        "status": "needs_confirmation",
+        "stored_ts_s": None,
+    }
+    if plaus is not None and plaus.ok and not result.needs_review:
+        await run_in_threadpool(_store_reading, store, meter_id, now_s, result.value_m3)
+        rec.update(status="stored", stored_ts_s=now_s)
+    await run_in_threadpool(photos.save_record, rec)
+    return _out(rec)
+
+
+def _visible_record(request: Request, caller: Principal, directory, photo_id: str) -> dict:
+    rec = _photos(request).load_record(photo_id)
+    if rec is None:
+        raise HTTPException(404, "photo not found")
+    try:
+        check_meter_visible(caller, directory, rec["meter_id"])
+    except HTTPException as err:
+        raise HTTPException(404, "photo not found") from err
+    return rec
+
+
+@router.get(
+    "/v1/photos/{photo_id}",
+    response_model=PhotoResultOut,
+    summary="An upload's result",
+    responses={401: {"description": "no or unknown token"}, 404: {"description": "no such photo"}},
+)
+def get_photo(
+    photo_id: PhotoId, request: Request, caller: AnyCaller, directory: DirectoryDep
+) -> PhotoResultOut:
+    return _out(_visible_record(request, caller, directory, photo_id))
+
+
+@router.post(
+    "/v1/photos/{photo_id}/confirm",
+    response_model=PhotoResultOut,
+    summary="Confirm or correct a recognised reading; then it is stored",
+    responses={
+        401: {"description": "no or unknown token"},
+        404: {"description": "no such photo"},
+        409: {"description": "already stored, or implausible (only an operator may override)"},
+        422: {"description": "no value to confirm"},
+        503: {"description": "store unavailable"},
+    },
+)
+def confirm_photo(
+    photo_id: PhotoId,
+    body: ConfirmIn,
+    request: Request,
+    caller: AnyCaller,
+    store: StoreDep,
+    directory: DirectoryDep,
+    settings: SettingsDep,
+) -> PhotoResultOut:
+    rec = _visible_record(request, caller, directory, photo_id)
+    if rec["status"] in ("stored", "confirmed"):
+        raise HTTPException(409, "this photo's reading is already stored")
+    value_m3 = body.value_m3 if body.value_m3 is not None else rec["value_m3"]
+    if value_m3 is None:
+        raise HTTPException(422, "no reading was recognised: send value_m3")
+    try:
+        prev_ml, prev_ts = _previous(store, rec["meter_id"])
+    except StoreError as err:
+        raise HTTPException(503, f"store unavailable: {err}") from err
+    prev_m3 = None if prev_ml is None else prev_ml / 1_000_000
+    elapsed = None if prev_ts is None else max(rec["uploaded_ts_s"] - prev_ts, 0)
+    plaus = check_plausibility(value_m3, prev_m3, elapsed, settings.photo_max_flow_m3_per_h)
+    if not plaus.ok and not caller.is_utility:
+        # A person typed it, but a lower or impossible value needs the utility's eye.
+        raise HTTPException(409, f"implausible reading ({plaus.reason}); an operator must confirm it")
+    _store_reading(store, rec["meter_id"], rec["uploaded_ts_s"], value_m3)
+    rec.update(
+        status="confirmed",
+        value_m3=value_m3,
+        plausible=plaus.ok,
+        plausibility_reason=plaus.reason,
+        previous_m3=prev_m3,
+        stored_ts_s=rec["uploaded_ts_s"],
+        confirmed_by=caller.subject,
+    )
+    _photos(request).save_record(rec)
+    return _out(rec)

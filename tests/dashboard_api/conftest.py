@@ -1,0 +1,154 @@
+"""An API on real stores (SQLite readings, SQLite accounts) with two residents and an operator."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from billing.accounts import bind, create_account
+from billing.auth import issue_token
+from billing.db import Alert, Database
+from dashboard_api.app import create_app
+from dashboard_api.config import ApiSettings
+from ingest.model import Reading, Rejection
+from ingest.store.sqlite import SqliteStore
+
+# 2025-03-01T00:00:00+08:00 (Asia/Shanghai midnight): the sample data starts here.
+T0_S = 1740758400
+DAYS = 3
+# Meter → account number; accounts 1 (alice) and 2 (bob).
+LAYOUT = {
+    "m-a1": ("0000000001", "north", "b1"),
+    "m-a2": ("0000000001", "north", "b2"),
+    "m-b1": ("0000000002", "south", "b9"),
+}
+
+
+def flow_ml_per_min(meter: str, k: int) -> int:
+    """Deterministic minute use: a morning shower, a leak on m-a2, silence on m-b1 at night."""
+    hour = (k // 60) % 24  # hours since T0 = local Shanghai hours
+    if meter == "m-a1":
+        return 9_000 + k % 7 if hour == 7 and k % 60 < 10 else (150 if 6 <= hour < 23 else 0)
+    if meter == "m-a2":
+        return 20 + (k % 3) + (2_500 if hour == 19 and k % 60 == 30 else 0)  # a 20 ml/min leak
+    return 0 if hour < 6 else 333
+
+
+def sample_readings(days: int = DAYS, meters=tuple(LAYOUT)) -> dict[str, list[Reading]]:
+    """Minute readings from T0 (total starts at 1,000 L) with a register reset on m-b1 on day 2."""
+    out: dict[str, list[Reading]] = {}
+    for meter in meters:
+        total = 1_000_000
+        rows = []
+        for k in range(days * 1440 + 1):
+            if meter == "m-b1" and k == 1440 + 600:
+                total = 5_000  # register set: a reset, which adds nothing
+            rows.append(Reading(meter, T0_S + k * 60, total, k, 1))
+            total += flow_ml_per_min(meter, k)
+        out[meter] = rows
+    return out
+
+
+@dataclass
+class ApiEnv:
+    client: TestClient
+    store: SqliteStore
+    db: Database
+    utility: dict[str, str]
+    alice: dict[str, str]
+    bob: dict[str, str]
+    readings: dict[str, list[Reading]]
+    account_ids: dict[str, int] = field(default_factory=dict)
+    photo_dir: Path | None = None
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def seed_accounts(db: Database) -> tuple[dict[str, int], str, str]:
+    """Accounts, meters, bindings and an open leak alert; (account ids, alice's token, bob's token)."""
+    db.create_all()
+    ids = {}
+    with db.session() as s:
+        for number in ("0000000001", "0000000002"):
+            meters = [
+                {"meter_id": m, "district": d, "building": b}
+                for m, (n, d, b) in LAYOUT.items()
+                if n == number
+            ]
+            ids[number] = create_account(s, "beijing", number, name=f"holder {number}", meters=meters).id
+        bind(s, "alice", "beijing", "0000000001")
+        bind(s, "bob", "beijing", "0000000002")
+        s.add(
+            Alert(
+                account_id=ids["0000000001"],
+                meter_id="m-a2",
+                kind="leak",
+                dedupe_key="leak:m-a2",
+                title="Continuous flow on m-a2",
+            )
+        )
+        alice = issue_token(s, "resident", "alice")
+        bob = issue_token(s, "resident", "bob")
+    return ids, alice, bob
+
+
+@pytest.fixture(scope="module")
+def sample() -> dict[str, list[Reading]]:
+    return sample_readings()
+
+
+@pytest.fixture
+def make_env(tmp_path, sample) -> Iterator:
+    """Factory: an ApiEnv on a given store URL (SQLite by default), settings overridable."""
+    clients = []
+
+    def make(store_url: str | None = None, **overrides) -> ApiEnv:
+        store_url = store_url or f"sqlite:///{tmp_path}/readings.db"
+        db_url = f"sqlite:///{tmp_path}/billing-{secrets.token_hex(3)}.db"
+        token = secrets.token_urlsafe(24)
+        settings = ApiSettings(
+            store_url=store_url,
+            tokens=token,
+            billing_db_url=db_url,
+            vee_db_url=f"sqlite:///{tmp_path}/vee-{secrets.token_hex(3)}.db",
+            photo_dir=tmp_path / "photos",
+            **overrides,
+        )
+        db = Database(db_url)
+        ids, alice, bob = seed_accounts(db)
+        client = TestClient(create_app(settings))
+        client.__enter__()
+        clients.append(client)
+        app_store = client.app.state.store
+        for rows in sample.values():
+            app_store.write_readings(rows)
+        app_store.write_rejections(
+            [Rejection("wm/v1/m-x/readings", "bad_json", "not JSON", b"{oops", T0_S + 5.0)]
+        )
+        return ApiEnv(
+            client,
+            app_store,
+            db,
+            bearer(token),
+            bearer(alice),
+            bearer(bob),
+            sample,
+            {"alice": ids["0000000001"], "bob": ids["0000000002"]},
+            tmp_path / "photos",
+        )
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def env(make_env) -> ApiEnv:
+    return make_env()

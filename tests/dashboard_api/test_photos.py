@@ -1,0 +1,308 @@
+"""Photo uploads: stored readings, confirmation, rate limit; every bad input refused, nothing kept."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import anyio
+import numpy as np
+import pytest
+from PIL import Image
+
+from billing.accounts import add_meter
+from billing.db import Account
+from ocr_reader.synth import PhotoParams, render_photo
+
+EASY = PhotoParams(
+    max_tilt_deg=3,
+    max_rot_deg=3,
+    max_blur_sigma=0.3,
+    max_noise=1,
+    min_jpeg_quality=92,
+    glare_prob=0,
+    dirt_prob=0,
+)
+
+
+def photo(seed: int, **kw) -> bytes:
+    return render_photo(np.random.default_rng(seed), params=EASY, **kw)[0]
+
+
+def add_photo_meter(env, meter_id: str = "m-p1") -> str:
+    """A mechanical meter on alice's account: no readings until a photo brings one."""
+    with env.db.session() as s:
+        add_meter(s, s.get(Account, env.account_ids["alice"]), meter_id, district="north", building="b1")
+    return meter_id
+
+
+def upload(env, meter: str, data: bytes, headers=None, name="meter.jpg", ctype="image/jpeg"):
+    return env.client.post(
+        f"/v1/meters/{meter}/photos", headers=headers or env.alice, files={"photo": (name, data, ctype)}
+    )
+
+
+def kept(env) -> tuple[int, int]:
+    """(photo files, upload records) on disk."""
+    root = env.photo_dir
+    files = sum(1 for p in root.glob("??/*") if p.is_file()) if root.exists() else 0
+    records = sum(1 for _ in (root / "uploads").glob("*.json")) if (root / "uploads").exists() else 0
+    return files, records
+
+
+def usage_total_l(env, meter: str) -> float:
+    now = int(datetime.now(UTC).timestamp())
+    return env.client.get(
+        f"/v1/meters/{meter}/usage",
+        headers=env.alice,
+        params={
+            "start": datetime.fromtimestamp(now - 86400, UTC).isoformat(),
+            "stop": datetime.fromtimestamp(now + 3600, UTC).isoformat(),
+            "every": "1h",
+        },
+    ).json()
+
+
+def test_confident_photos_become_photo_readings_in_usage(env):
+    meter = add_photo_meter(env)
+    stored = []
+    for seed in range(8):
+        resp = upload(env, meter, photo(seed))
+        assert resp.status_code == 201, resp.text
+        body = resp.json()
+        auto = not body["needs_review"] and body["plausible"]
+        assert (body["status"] == "stored") == auto, body
+        if auto:
+            stored.append(body)
+    assert stored, "the reader should be sure of at least one easy photo"
+    # Only plausible, sure readings went in: each later one not lower than the one before.
+    assert env.store.count_readings(meter) == len({b["stored_reading_at"] for b in stored})
+    last = env.store.last_at_or_before(meter, int(datetime.now(UTC).timestamp()) + 1)
+    assert last == round(stored[-1]["value_m3"] * 1_000_000)
+    files, records = kept(env)
+    assert files == 8 and records == 8  # every photo kept, content-addressed
+
+
+def test_same_photo_is_kept_once(env):
+    meter = add_photo_meter(env)
+    data = photo(1)
+    a, b = upload(env, meter, data).json(), upload(env, meter, data).json()
+    assert a["sha256"] == b["sha256"] and a["photo_id"] != b["photo_id"]
+    assert kept(env)[0] == 1
+    assert (env.photo_dir / a["sha256"][:2] / f"{a['sha256']}.jpg").read_bytes() == data
+
+
+def test_implausible_reading_waits_for_an_operator(env):
+    """m-a1 reads about 1 m3 (last reading in 2025); a counter far higher than 3 m3/h since is impossible."""
+    before = env.store.count_readings("m-a1")
+    last_ts = max(r.ts_s for r in env.readings["m-a1"])
+    max_m3 = 1.1 + 3.0 * (datetime.now(UTC).timestamp() - last_ts) / 3600
+    body = None
+    for seed in range(8):
+        body = upload(env, "m-a1", photo(seed)).json()
+        if body["value_m3"] and body["value_m3"] > max_m3:
+            break
+    assert body["value_m3"] > max_m3, "one of the photos should show a large counter"
+    assert body["status"] == "needs_confirmation" and not body["plausible"]
+    assert body["plausibility_reason"] == "impossible_jump"
+    assert env.store.count_readings("m-a1") == before  # never stored silently
+    refused = env.client.post(f"/v1/photos/{body['photo_id']}/confirm", headers=env.alice, json={})
+    assert refused.status_code == 409 and "operator" in refused.text
+    ok = env.client.post(f"/v1/photos/{body['photo_id']}/confirm", headers=env.utility, json={})
+    assert ok.status_code == 200 and ok.json()["status"] == "confirmed"
+    assert env.store.count_readings("m-a1") == before + 1
+    again = env.client.post(f"/v1/photos/{body['photo_id']}/confirm", headers=env.utility, json={})
+    assert again.status_code == 409
+
+
+def test_resident_corrects_an_unsure_reading_and_it_appears_in_usage(env):
+    meter = add_photo_meter(env)
+    first = upload(env, meter, photo(1)).json()
+    if first["status"] != "stored":  # make sure a baseline exists, whatever the reader said
+        env.client.post(
+            f"/v1/photos/{first['photo_id']}/confirm", headers=env.alice, json={"value_m3": 100.0}
+        )
+    base_m3 = env.store.last_at_or_before(meter, 2**31) / 1_000_000
+    # A photo with no usable reading is refused; one that needs review waits for a person.
+    pending = None
+    for seed in range(8):
+        body = upload(env, meter, photo(seed)).json()
+        if body["status"] == "needs_confirmation":
+            pending = body
+            break
+    assert pending is not None
+    corrected = base_m3  # within seconds of the first photo, so no higher value is plausible
+    resp = env.client.post(
+        f"/v1/photos/{pending['photo_id']}/confirm", headers=env.alice, json={"value_m3": corrected}
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["value_m3"] == corrected and resp.json()["status"] == "confirmed"
+    assert env.store.last_at_or_before(meter, 2**31) == round(corrected * 1_000_000)
+    assert (
+        env.client.get(f"/v1/photos/{pending['photo_id']}", headers=env.alice).json()["status"] == "confirmed"
+    )
+    usage = usage_total_l(env, meter)
+    assert usage["total_l"] >= 0 and any(i["has_readings"] for i in usage["intervals"])
+
+
+def test_confirm_without_a_value_when_none_was_read_is_422(env):
+    meter = add_photo_meter(env)
+    photos = env.client.app.state.photos
+    rec = {
+        "photo_id": photos.new_id(),
+        "meter_id": meter,
+        "sha256": "1" * 64,
+        "uploaded_by": "alice",
+        "uploaded_role": "resident",
+        "uploaded_ts_s": 1_760_000_000,
+        "reading": "",
+        "value_m3": None,
+        "confidence": 0.0,
+        "needs_review": True,
+        "review_reason": "no_digits",
+        "plausible": False,
+        "plausibility_reason": "no_value",
+        "previous_m3": None,
+        "status": "needs_confirmation",
+        "stored_ts_s": None,
+    }
+    photos.save_record(rec)
+    assert (
+        env.client.post(f"/v1/photos/{rec['photo_id']}/confirm", headers=env.alice, json={}).status_code
+        == 422
+    )
+    bad = env.client.post(f"/v1/photos/{rec['photo_id']}/confirm", headers=env.alice, json={"value_m3": -1})
+    assert bad.status_code == 422
+
+
+def _truncated() -> bytes:
+    data = photo(2)
+    return data[: len(data) // 2]
+
+
+def _bomb() -> bytes:
+    buf = io.BytesIO()
+    Image.new("1", (10_000, 5_000)).save(buf, "PNG")  # 50 Mpx in 6 kB
+    return buf.getvalue()
+
+
+def _gif() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (200, 200), "white").save(buf, "GIF")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "reason"),
+    [
+        (lambda: b"this is not an image at all", 415, "not_an_image"),
+        (lambda: b"", 415, "not_an_image"),
+        (_gif, 415, "unsupported_format"),
+        (_truncated, 422, "truncated"),
+        (_bomb, 422, "decompression_bomb"),
+        (lambda: render_photo(np.random.default_rng(0), with_meter=False)[0], 422, "no_meter"),
+        (lambda: render_photo(np.random.default_rng(1), n_meters=2)[0], 422, "multiple_meters"),
+    ],
+)
+def test_bad_images_are_refused_and_nothing_is_kept(env, make, status, reason):
+    meter = add_photo_meter(env)
+    resp = upload(env, meter, make())
+    assert resp.status_code == status, resp.text
+    assert reason in resp.json()["detail"]
+    assert kept(env) == (0, 0)
+    assert env.store.count_readings(meter) == 0
+
+
+def test_fifty_megabytes_are_refused_by_content_length(env):
+    meter = add_photo_meter(env)
+    resp = upload(env, meter, b"\xff\xd8\xff" + b"\0" * 50_000_000)
+    assert resp.status_code == 413 and "limit" in resp.text
+    assert kept(env) == (0, 0)
+
+
+def test_streamed_upload_is_cut_off_at_the_limit(make_env):
+    """Chunked (no Content-Length), straight over ASGI: the app stops pulling chunks past the limit."""
+    env = make_env(photo_max_bytes=1_000_000)
+    meter = add_photo_meter(env)
+    pulled = []
+    head = b'--b\r\nContent-Disposition: form-data; name="photo"; filename="x.jpg"\r\n\r\n'
+
+    async def receive():
+        pulled.append(1)
+        if len(pulled) > 50:  # 50 MB in 1 MB chunks
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return {
+            "type": "http.request",
+            "body": (head if len(pulled) == 1 else b"") + b"\0" * 1_000_000,
+            "more_body": True,
+        }
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": f"/v1/meters/{meter}/photos",
+        "raw_path": b"",
+        "query_string": b"",
+        "root_path": "",
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "headers": [
+            (b"authorization", env.alice["Authorization"].encode()),
+            (b"content-type", b"multipart/form-data; boundary=b"),
+            (b"transfer-encoding", b"chunked"),
+        ],
+    }
+    anyio.run(env.client.app, scope, receive, send)
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
+    assert len(pulled) <= 3  # 1 MB limit + framing: two or three chunks, never fifty
+    assert kept(env) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        ({"files": {"other": ("m.jpg", b"x", "image/jpeg")}}, 422),
+        ({"data": {"photo": "just text"}}, 415),
+        ({"data": {"photo": "just text"}, "files": {"x": ("a", b"b", "text/plain")}}, 422),
+        ({"content": b"raw bytes", "headers": {"Content-Type": "image/jpeg"}}, 415),
+        ({"content": b"--x\r\ngarbage", "headers": {"Content-Type": "multipart/form-data; boundary=x"}}, 422),
+    ],
+)
+def test_malformed_requests_are_4xx(env, kwargs, status):
+    meter = add_photo_meter(env)
+    headers = {**env.alice, **kwargs.pop("headers", {})}
+    resp = env.client.post(f"/v1/meters/{meter}/photos", headers=headers, **kwargs)
+    assert resp.status_code == status, resp.text
+    assert kept(env) == (0, 0)
+
+
+def test_unknown_meter_is_404_for_everyone(env):
+    assert upload(env, "m-none", photo(1)).status_code == 404
+    assert upload(env, "m-none", photo(1), headers=env.utility).status_code == 404
+    assert kept(env) == (0, 0)
+
+
+def test_uploads_are_rate_limited_per_resident(make_env):
+    env = make_env(photo_uploads_per_hour=2)
+    meter = add_photo_meter(env)
+    data = b"not an image"
+    assert [upload(env, meter, data).status_code for _ in range(2)] == [415, 415]  # attempts count
+    limited = upload(env, meter, data)
+    assert limited.status_code == 429
+    assert 3000 < int(limited.headers["Retry-After"]) <= 3600
+    # Another resident has a budget of their own; operators are not limited.
+    assert (
+        env.client.post(
+            "/v1/meters/m-b1/photos", headers=env.bob, files={"photo": ("m.jpg", data, "image/jpeg")}
+        ).status_code
+        == 415
+    )
+    assert upload(env, meter, data, headers=env.utility).status_code == 415
