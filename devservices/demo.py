@@ -31,14 +31,56 @@ def _port(preferred: int) -> int:
             return free_port()
 
 
+class _Stopper:
+    """Stops a loop thread by its event."""
+
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def stop(self) -> None:
+        self.event.set()
+
+
+def _seed_accounts(billing_url: str, meters: int) -> str:
+    """One Guangzhou account per demo meter, 50 yuan each; a resident owning the first. Returns its token."""
+    from datetime import UTC, datetime
+
+    from billing.accounts import bind, create_account
+    from billing.auth import issue_token
+    from billing.db import Database
+    from billing.payments import notify
+
+    db = Database(billing_url)
+    db.create_all()
+    now = datetime.now(UTC)
+    with db.session() as s:
+        for i in range(meters):
+            number = f"4401{i:08d}"
+            create_account(
+                s,
+                "guangzhou",
+                number,
+                name=f"demo household {i}",
+                meters=[{"meter_id": f"demo-{i:04d}", "installed_at": now, "district": "demo"}],
+            )
+            notify(s, "demo-pay", f"demo-topup-{i}", "guangzhou", number, "50.00", now=now)
+        bind(s, "demo-resident", "guangzhou", "440100000000", name="home")
+        token = issue_token(s, "resident", "demo-resident")
+    db.dispose()
+    return token
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m devservices.demo", description=__doc__)
     p.add_argument("--meters", type=int, default=5)
     p.add_argument("--speed", type=float, default=1.0, help="virtual seconds per real second")
     p.add_argument("--port", type=int, default=8000, help="API port (a free one if taken)")
     p.add_argument("--duration", default="30d", help="how long the meters run")
-    p.add_argument("--embedded", action="store_true", help="use the embedded broker and store even if "
-                                                             "mosquitto / influxd are installed")
+    p.add_argument(
+        "--embedded",
+        action="store_true",
+        help="use the embedded broker and store even if mosquitto / influxd are installed",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if STATE_DIR.exists():
@@ -79,8 +121,17 @@ def main(argv: list[str] | None = None) -> int:
         from ingest.worker import IngestWorker
 
         host, port = broker.address.split(":")
-        worker = IngestWorker(IngestSettings(broker_host=host, broker_port=int(port), client_id="demo-ingest",
-                                             store_url=store_url, batch_wait_s=0.2), open_store(store_url))
+        worker = IngestWorker(
+            IngestSettings(
+                broker_host=host,
+                broker_port=int(port),
+                client_id="demo-ingest",
+                state_path=str((STATE_DIR / "ingest-state.db").resolve()),
+                store_url=store_url,
+                batch_wait_s=0.2,
+            ),
+            open_store(store_url),
+        )
         worker.start()
         stack.append(worker)
 
@@ -91,7 +142,17 @@ def main(argv: list[str] | None = None) -> int:
 
         token = secrets.token_urlsafe(24)
         api_port = _port(args.port)
-        app = create_app(ApiSettings(store_url=store_url, tokens=token))
+        billing_url = f"sqlite:///{(STATE_DIR / 'billing.db').resolve()}"
+        resident_token = _seed_accounts(billing_url, args.meters)
+        app = create_app(
+            ApiSettings(
+                store_url=store_url,
+                tokens=token,
+                billing_db_url=billing_url,
+                vee_db_url=f"sqlite:///{(STATE_DIR / 'vee.db').resolve()}",
+                photo_dir=(STATE_DIR / "photos").resolve(),
+            )
+        )
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=api_port, log_level="warning"))
         threading.Thread(target=server.run, daemon=True).start()
         wait_listening(api_port)
@@ -101,27 +162,60 @@ def main(argv: list[str] | None = None) -> int:
 
         start = int(time.time())
         start -= start % 60
-        spec = FleetSpec(meters=args.meters, duration_s=parse_duration(args.duration), broker_host=host,
-                         broker_port=int(port), start_unix_s=start, speed=args.speed, id_prefix="demo",
-                         state_dir=STATE_DIR / "boards", progress=False)
+        spec = FleetSpec(
+            meters=args.meters,
+            duration_s=parse_duration(args.duration),
+            broker_host=host,
+            broker_port=int(port),
+            start_unix_s=start,
+            speed=args.speed,
+            id_prefix="demo",
+            state_dir=(STATE_DIR / "boards").resolve(),
+            progress=False,
+        )
         sim = threading.Thread(target=run_fleet, args=(spec,), daemon=True)
         sim.start()
 
+        from billing.config import BillingSettings
+        from billing.db import Database
+        from billing.outbox import MqttPublisher
+        from monitor.service import AlertService
+
+        alerts = AlertService(
+            open_store(store_url),
+            Database(billing_url),
+            BillingSettings(db_url=billing_url, mqtt_host=host, mqtt_port=int(port)),
+            STATE_DIR / "monitor.json",
+            MqttPublisher(host, int(port), "demo-monitor"),
+        )
+        stop_alerts = threading.Event()
+        threading.Thread(target=alerts.run, args=(stop_alerts, 30.0), daemon=True).start()
+        stack.append(_Stopper(stop_alerts))
+
         base = f"http://127.0.0.1:{api_port}"
-        print(f"""
+        day_start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start))
+        day_stop = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start + 86400))
+        usage_url = f"{base}/v1/meters/demo-0000/usage?start={day_start}&stop={day_stop}&every=1m&tz=UTC"
+        print(
+            f"""
 Water metering demo is running.
   broker : {broker_kind} at {broker.address}
   store  : {store_kind}
   meters : {args.meters} simulated boards running firmware/ in MicroPython ({STATE_DIR}/boards)
   API    : {base}/docs   (OpenAPI)
-  token  : {token}
+  page   : {base}/dashboard/
+  alerts : leak detection + balance warnings every 30 s; MQTT wm/v1/alerts/#
+  token  : {token}   (utility operator: all meters)
+  resident token: {resident_token}   (owns account 440100000000, meter demo-0000)
 
 Try (readings arrive once a minute):
   curl -s -H 'Authorization: Bearer {token}' {base}/v1/meters
-  curl -s -H 'Authorization: Bearer {token}' '{base}/v1/meters/demo-0000/usage?start={time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(start))}&stop={time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(start + 86400))}&every=1m&tz=UTC'
+  curl -s -H 'Authorization: Bearer {token}' '{usage_url}'
 
 Ctrl-C stops everything.
-""", flush=True)
+""",
+            flush=True,
+        )
         done = threading.Event()
         signal.signal(signal.SIGINT, lambda *_: done.set())
         signal.signal(signal.SIGTERM, lambda *_: done.set())
