@@ -41,10 +41,13 @@ bench: system-deps venv
 	$(PY) -m bench
 
 firmware: venv
+	rm -rf build/firmware
 	$(PY) -m devservices.build_firmware --out build/firmware
 
 flash: firmware
 	@test -n "$(PORT)" || (echo "usage: make flash PORT=/dev/ttyUSB0" && exit 2)
+	@echo "a board that still holds .py sources runs those before .mpy: clear it once with"
+	@echo "  $(VENV)/bin/mpremote connect $(PORT) fs rm -r :"
 	$(VENV)/bin/mpremote connect $(PORT) fs cp -r build/firmware/. :
 	@echo "copy your site_config.json too: $(VENV)/bin/mpremote connect $(PORT) fs cp site_config.json :"
 

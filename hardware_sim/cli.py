@@ -1,4 +1,4 @@
-"""Command line of the simulator."""
+"""Command line of the simulator: `python -m hardware_sim run --meters 300 --firmware-meters 5`."""
 
 from __future__ import annotations
 
@@ -31,6 +31,16 @@ def parse_broker(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def parse_fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"leak fraction must be a number 0..1, not {text!r}") from err
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"leak fraction must be 0..1, not {text}")
+    return value
+
+
 def parse_start(text: str) -> int:
     if text == "now":
         return int(time.time())
@@ -44,7 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m hardware_sim", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run simulated meters against a broker")
-    run.add_argument("--meters", type=int, default=3)
+    run.add_argument("--meters", type=int, default=3, help="fleet size")
+    run.add_argument("--firmware-meters", type=int, default=None,
+                     help="how many run the real firmware in MicroPython (the rest are light meters); "
+                          "default: all")
+    run.add_argument("--leaks", type=parse_fraction, default=0.0, metavar="FRACTION",
+                     help="share of households given a random leak (drip, running toilet or burst)")
+    run.add_argument("--leak-plan", type=Path, default=None,
+                     help='JSON {meter_id: [{"kind", "start_s", "end_s", "flow_lph"}]}; '
+                          'seconds from the start')
+    run.add_argument("--truth", type=Path, default=None,
+                     help="write the ground truth (the JSON summary, leaks included) here")
     run.add_argument("--duration", type=parse_duration, default=parse_duration("1d"))
     run.add_argument("--speed", type=float, default=0.0,
                      help="virtual seconds per real second; 0 = as fast as possible")
@@ -67,20 +87,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.leaks and args.leak_plan:
+        print("error: give --leaks or --leak-plan, not both", file=sys.stderr)
+        return 2
+    for path in (args.summary, args.truth):
+        if path and not path.parent.is_dir():  # say so now, not after an hour of simulation
+            print(f"error: cannot write {path}: no directory {path.parent}", file=sys.stderr)
+            return 2
     start = args.start if args.start is not None else int(time.time()) - args.duration - 120
     start -= start % 60
     spec = FleetSpec(meters=args.meters, duration_s=args.duration, broker_host=args.broker[0],
                      broker_port=args.broker[1], start_unix_s=start, speed=args.speed, seed=args.seed,
                      l_per_pulse=args.l_per_pulse, interval_s=args.interval, id_prefix=args.id_prefix,
                      state_dir=args.state_dir, heap=args.heap, progress=not args.no_progress,
-                     echo=args.echo, fault_every_s=args.faults_every)
+                     echo=args.echo, fault_every_s=args.faults_every,
+                     firmware_meters=args.firmware_meters, leak_fraction=args.leaks, leak_plan=args.leak_plan)
     try:
         summary = run_fleet(spec)
     except SimulatorError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     text = json.dumps(summary, indent=2)
-    if args.summary:
-        args.summary.write_text(text)
+    for path in (args.summary, args.truth):
+        if path:
+            path.write_text(text)
     print(text)
     return 0

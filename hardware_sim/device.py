@@ -15,6 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hardware_sim.clock import VirtualClock
 from hardware_sim.faults import RESETS, Fault
 from hardware_sim.household import PulseSource
 
@@ -104,7 +105,7 @@ class FirmwareBoard:
     def __init__(self, board: BoardConfig, pulses: PulseSource, state_dir: Path, epoch_ms: int,
                  draw_until_ms: int, stop_ms: int, speed: float = 0.0, heap: str | None = None,
                  echo: bool = False, faults: list[Fault] | None = None, ntp_up: bool = True,
-                 seed: int = 0):
+                 seed: int = 0, clock: VirtualClock | None = None):
         self.board = board
         self.pulses = pulses
         self.state_dir = Path(state_dir)
@@ -116,6 +117,8 @@ class FirmwareBoard:
         self.echo = echo
         self.faults = sorted(faults or [], key=lambda f: f.at_s)
         self.ntp_up = ntp_up
+        self.clock = clock  # shared with the rest of a mixed fleet; None: paced alone by speed
+        self._clock_id: int | None = None
         self.virt_ms = 0
         self.wifi_up = True
         self.bounce_edges = 0
@@ -194,6 +197,8 @@ class FirmwareBoard:
 
     def _run(self) -> None:
         cause = _PWRON_RESET
+        if self.clock is not None:
+            self._clock_id = self.clock.join(self.virt_ms)
         try:
             while True:
                 restart = self._run_once(cause)
@@ -202,6 +207,9 @@ class FirmwareBoard:
                 cause = restart
         except (BrokenPipeError, OSError) as err:
             self.error = f"board link lost: {err}"
+        finally:
+            if self.clock is not None and self._clock_id is not None:
+                self.clock.leave(self._clock_id)
 
     def _run_once(self, cause: int) -> int | None:
         """Run one power-on-to-reset life of the board; the reset cause to restart with, or None."""
@@ -298,7 +306,10 @@ class FirmwareBoard:
         self._last_pulses = n
         self.virt_ms = new_ms
         self._apply_faults(new_ms)
-        self._pace(new_ms)
+        if self.clock is not None and self._clock_id is not None:
+            self.clock.advance(self._clock_id, new_ms)
+        else:
+            self._pace(new_ms)
         jump, self._rtc_jump_ms = self._rtc_jump_ms, 0
         return (f"t {new_ms} {n} {1 if self.wifi_up else 0} {1 if self.ntp_up else 0} "
                 f"{self.bounce_edges} {jump}\n")
