@@ -25,8 +25,8 @@ from vee.db import VeeDb
 STATIC_DIR = Path(__file__).parent / "static"
 _ERROR = {"content": {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}}
 COMMON_RESPONSES: dict = {401: {"description": "no or unknown bearer token", **_ERROR}}
-# What billing's routes answer besides their success codes, so the OpenAPI document lists them.
-BILLING_RESPONSES: dict = {
+# What billing's and vee's routes answer besides their success codes, so the OpenAPI document lists them.
+ERROR_RESPONSES: dict = {
     code: {"description": text, **_ERROR}
     for code, text in (
         (400, "bad request"),
@@ -86,8 +86,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.include_router(module.router, responses=COMMON_RESPONSES)
     billing_router = _billing_router()
     if billing_router is not None:
-        app.include_router(billing_router, responses=BILLING_RESPONSES)
-    app.include_router(vee_router, responses=COMMON_RESPONSES)
+        app.include_router(billing_router, responses=ERROR_RESPONSES)
+    app.include_router(vee_router, responses=ERROR_RESPONSES)
     app.mount("/dashboard", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")

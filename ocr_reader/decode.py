@@ -17,7 +17,9 @@ MAX_PIXELS = 40_000_000
 WORK_LONG_SIDE_PX = 1024
 
 
-def decode_photo(data: bytes, *, max_bytes: int = 10_000_000, long_side_px: int = WORK_LONG_SIDE_PX) -> np.ndarray:
+def decode_photo(
+    data: bytes, *, max_bytes: int = 10_000_000, long_side_px: int = WORK_LONG_SIDE_PX
+) -> np.ndarray:
     """Return the photo as an upright BGR uint8 array whose long side is at most long_side_px."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
@@ -37,7 +39,9 @@ def decode_photo(data: bytes, *, max_bytes: int = 10_000_000, long_side_px: int 
         raise BadImage("truncated", f"damaged image header: {err}") from err
     with img:
         if img.format not in ALLOWED_FORMATS:
-            raise BadImage("unsupported_format", f"{img.format} images are not accepted; send JPEG, PNG or WebP")
+            raise BadImage(
+                "unsupported_format", f"{img.format} images are not accepted; send JPEG, PNG or WebP"
+            )
         width, height = img.size
         # Checked on the header, before a single pixel is decoded.
         if width * height > MAX_PIXELS or width <= 0 or height <= 0:
@@ -55,6 +59,8 @@ def decode_photo(data: bytes, *, max_bytes: int = 10_000_000, long_side_px: int 
             raise BadImage("truncated", f"image data is incomplete or corrupt: {err}") from err
     scale = long_side_px / max(rgb.size)
     if scale < 1.0:
-        rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.BILINEAR)
+        rgb = rgb.resize(
+            (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.BILINEAR
+        )
     arr = np.asarray(rgb, dtype=np.uint8)
     return np.ascontiguousarray(arr[:, :, ::-1])

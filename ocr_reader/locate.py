@@ -45,6 +45,10 @@ def _quad_from_contour(cnt: np.ndarray) -> np.ndarray | None:
         approx = cv2.approxPolyDP(hull, eps * peri, True)
         if len(approx) == 4:
             return approx.reshape(4, 2).astype(np.float32)
+    # Glare or a touching label bends the outline: fall back to the rotated bounding box.
+    box = cv2.boxPoints(cv2.minAreaRect(cnt)).astype(np.float32)
+    if cv2.contourArea(cnt) >= 0.8 * cv2.contourArea(box):
+        return box
     return None
 
 
@@ -54,13 +58,23 @@ def _sides(quad: np.ndarray) -> tuple[float, float]:
     return float(w), float(h)
 
 
-def rectify(bgr: np.ndarray, quad: np.ndarray, height_px: int = RECT_HEIGHT_PX) -> np.ndarray:
-    """Warp the quad to a straight strip height_px high, keeping its aspect ratio."""
+def rectify(
+    bgr: np.ndarray, quad: np.ndarray, height_px: int = RECT_HEIGHT_PX, extend_px: tuple[int, int] = (0, 0)
+) -> np.ndarray:
+    """Warp the quad to a straight strip height_px high, keeping its aspect ratio.
+
+    extend_px (left, right) continues the strip beyond the quad in the same plane.
+    """
     w, h = _sides(quad)
     width_px = max(8, int(round(height_px * w / max(h, 1e-6))))
     dst = np.array([[0, 0], [width_px - 1, 0], [width_px - 1, height_px - 1], [0, height_px - 1]], np.float32)
     m = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
-    return cv2.warpPerspective(bgr, m, (width_px, height_px), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    left, right = extend_px
+    if left or right:
+        m = np.array([[1, 0, left], [0, 1, 0], [0, 0, 1]], np.float64) @ m
+    return cv2.warpPerspective(
+        bgr, m, (width_px + left + right, height_px), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 def _border_contrast(gray: np.ndarray, quad: np.ndarray) -> float:
@@ -83,21 +97,35 @@ def find_candidates(bgr: np.ndarray) -> list[Candidate]:
     """All plausible counter windows in the photo, best first, in the photo's pixel coordinates."""
     h0, w0 = bgr.shape[:2]
     scale = WORK_WIDTH_PX / max(w0, h0)
-    small = cv2.resize(bgr, (max(1, round(w0 * scale)), max(1, round(h0 * scale))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        bgr, (max(1, round(w0 * scale)), max(1, round(h0 * scale))), interpolation=cv2.INTER_AREA
+    )
     gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
     h, w = gray.shape
     area_img = float(h * w)
     masks = []
     block = max(15, (min(h, w) // 8) | 1)
     # Dark frame / dark wheels against a light face.
-    masks.append(cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 12))
-    _, otsu = cv2.threshold(cv2.GaussianBlur(gray, (5, 5), 0), 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    masks.append(
+        cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 12)
+    )
+    _, otsu = cv2.threshold(
+        cv2.GaussianBlur(gray, (5, 5), 0), 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU
+    )
     masks.append(otsu)
+    # Min over B, G, R makes red wheels as dark as black ones, so the window stays one blob.
+    dark = np.min(small, axis=2)
+    masks.append(
+        cv2.adaptiveThreshold(dark, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 12)
+    )
     edges = cv2.Canny(cv2.GaussianBlur(gray, (5, 5), 0), 40, 120)
     masks.append(cv2.dilate(edges, np.ones((3, 3), np.uint8)))
     found: list[Candidate] = []
+    variants = []
     for mask in masks:
-        closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+        variants.append(mask)
+        variants.append(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)))
+    for closed in variants:
         contours, _ = cv2.findContours(closed, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
         for cnt in contours:
             a = cv2.contourArea(cnt)
@@ -132,15 +160,9 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _dedupe(cands: list[Candidate]) -> list[Candidate]:
+    """Drop near-duplicates; keep nested outlines (a frame and the wheels inside it both count)."""
     kept: list[Candidate] = []
     for c in cands:
-        if all(_iou(c.quad, k.quad) < 0.3 and not _inside(c.quad, k.quad) for k in kept):
+        if all(_iou(c.quad, k.quad) < 0.8 for k in kept):
             kept.append(c)
     return kept
-
-
-def _inside(a: np.ndarray, b: np.ndarray) -> bool:
-    """True when quad a's centre lies in quad b or b's centre in a (a wheel or digit inside a window)."""
-    ca, cb = a.mean(axis=0), b.mean(axis=0)
-    return (cv2.pointPolygonTest(b.reshape(-1, 1, 2).astype(np.float32), (float(ca[0]), float(ca[1])), False) >= 0
-            or cv2.pointPolygonTest(a.reshape(-1, 1, 2).astype(np.float32), (float(cb[0]), float(cb[1])), False) >= 0)

@@ -16,19 +16,37 @@ _FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/lib
 # Training and held-out photos use disjoint font families, so the bench measures generalisation.
 FONT_SETS = {
     "train": (
-        "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf",
-        "DejaVuSerif.ttf", "DejaVuSansCondensed-Bold.ttf", "DejaVuSerifCondensed-Bold.ttf",
-        "hershey:simplex", "hershey:duplex", "hershey:triplex",
+        "DejaVuSans.ttf",
+        "DejaVuSans-Bold.ttf",
+        "DejaVuSansMono.ttf",
+        "DejaVuSansMono-Bold.ttf",
+        "DejaVuSerif.ttf",
+        "DejaVuSansCondensed-Bold.ttf",
+        "DejaVuSerifCondensed-Bold.ttf",
+        "DejaVuSans-Oblique.ttf",
+        "DejaVuSerif-Bold.ttf",
+        "DejaVuSans-ExtraLight.ttf",
+        "hershey:simplex",
+        "hershey:duplex",
+        "hershey:triplex",
     ),
     "heldout": (
-        "LiberationSans-Regular.ttf", "LiberationSans-Bold.ttf", "LiberationMono-Regular.ttf",
-        "LiberationSerif-Bold.ttf", "LiberationSansNarrow-Bold.ttf", "pil:default",
-        "hershey:complex", "hershey:plain",
+        "LiberationSans-Regular.ttf",
+        "LiberationSans-Bold.ttf",
+        "LiberationMono-Regular.ttf",
+        "LiberationSerif-Bold.ttf",
+        "LiberationSansNarrow-Bold.ttf",
+        "pil:default",
+        "hershey:complex",
+        "hershey:plain",
     ),
 }
 _HERSHEY = {
-    "simplex": cv2.FONT_HERSHEY_SIMPLEX, "duplex": cv2.FONT_HERSHEY_DUPLEX,
-    "triplex": cv2.FONT_HERSHEY_TRIPLEX, "complex": cv2.FONT_HERSHEY_COMPLEX, "plain": cv2.FONT_HERSHEY_PLAIN,
+    "simplex": cv2.FONT_HERSHEY_SIMPLEX,
+    "duplex": cv2.FONT_HERSHEY_DUPLEX,
+    "triplex": cv2.FONT_HERSHEY_TRIPLEX,
+    "complex": cv2.FONT_HERSHEY_COMPLEX,
+    "plain": cv2.FONT_HERSHEY_PLAIN,
 }
 
 
@@ -62,13 +80,16 @@ def glyph(font_key: str, text: str, thickness: int = 2) -> np.ndarray:
         canvas = np.zeros((h + base + 20, w + 20), np.uint8)
         cv2.putText(canvas, text, (10, h + 10), face, scale, 255, thickness, cv2.LINE_AA)
     else:
-        font = (ImageFont.load_default(size=72) if font_key == "pil:default"
-                else ImageFont.truetype(_font_path(font_key), 72))
+        font = (
+            ImageFont.load_default(size=72)
+            if font_key == "pil:default"
+            else ImageFont.truetype(_font_path(font_key), 72)
+        )
         img = Image.new("L", (72 * max(1, len(text)) + 40, 120), 0)
         ImageDraw.Draw(img).text((20, 10), text, fill=255, font=font)
         canvas = np.asarray(img)
     ys, xs = np.nonzero(canvas > 20)
-    return np.ascontiguousarray(canvas[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1])
+    return np.ascontiguousarray(canvas[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
 
 
 def wheel_positions(value_units: float, n_wheels: int) -> list[float]:
@@ -109,8 +130,16 @@ class WheelStyle:
     divider_frac: float
 
 
-def random_wheel_style(rng: np.random.Generator, fonts: list[str]) -> WheelStyle:
-    """Draw a counter style: font, colours (dark or light wheels), spacing, shading."""
+def random_wheel_style(rng: np.random.Generator, fonts: list[str], heldout: bool = False) -> WheelStyle:
+    """Draw a counter style: font, colours (dark or light wheels), spacing, shading.
+
+    Training draws from wider ranges than the held-out sets (augmentation); held-out sets use
+    other values inside them, other fonts and another seed.
+    """
+    if heldout:
+        pitch_lo, pitch_hi, gf_lo, gf_hi, sh_hi = 1.3, 1.9, 0.46, 0.76, 0.65
+    else:
+        pitch_lo, pitch_hi, gf_lo, gf_hi, sh_hi = 1.2, 2.0, 0.42, 0.82, 0.7
     font = fonts[rng.integers(len(fonts))]
     dark = rng.random() < 0.6
     g = int(rng.integers(0, 50))
@@ -119,9 +148,15 @@ def random_wheel_style(rng: np.random.Generator, fonts: list[str]) -> WheelStyle
     red = (int(rng.integers(0, 50)), int(rng.integers(0, 40)), int(rng.integers(150, 230)))
     red_bg, red_fg = (red, (w, w, w)) if rng.random() < 0.6 else ((w, w, w), red)
     return WheelStyle(
-        font=font, thickness=int(rng.integers(2, 5)), black_bg=black_bg, black_fg=black_fg,
-        red_bg=red_bg, red_fg=red_fg, pitch_ratio=float(rng.uniform(1.35, 1.8)),
-        glyph_frac=float(rng.uniform(0.5, 0.72)), shading=float(rng.uniform(0.0, 0.6)),
+        font=font,
+        thickness=int(rng.integers(2, 5)),
+        black_bg=black_bg,
+        black_fg=black_fg,
+        red_bg=red_bg,
+        red_fg=red_fg,
+        pitch_ratio=float(rng.uniform(pitch_lo, pitch_hi)),
+        glyph_frac=float(rng.uniform(gf_lo, gf_hi)),
+        shading=float(rng.uniform(0.0, sh_hi)),
         divider=(int(rng.integers(0, 60)),) * 3 if rng.random() < 0.8 else (int(rng.integers(150, 230)),) * 3,
         divider_frac=float(rng.uniform(0.06, 0.16)),
     )
@@ -146,14 +181,16 @@ def render_wheel(style: WheelStyle, position: float, red: bool, w: int, h: int) 
         x0 = (w - gw) // 2
         ya, yb = max(0, y0), min(h, y0 + glyph_h)
         if ya < yb:
-            cover[ya:yb, x0:x0 + gw] = np.maximum(cover[ya:yb, x0:x0 + gw], gm[ya - y0: yb - y0])
+            cover[ya:yb, x0 : x0 + gw] = np.maximum(cover[ya:yb, x0 : x0 + gw], gm[ya - y0 : yb - y0])
     img = bg[None, None, :] * (1 - cover[..., None]) + fg[None, None, :] * cover[..., None]
     yy = (np.arange(h, dtype=np.float32) - h / 2) / (h / 2)
     shade = 1.0 - style.shading * np.abs(yy) ** 2  # a cylinder is darker towards its edges
     return np.clip(img * shade[:, None, None], 0, 255).astype(np.uint8)
 
 
-def render_counter(style: WheelStyle, positions: list[float], n_red: int, wheel_w: int, wheel_h: int) -> np.ndarray:
+def render_counter(
+    style: WheelStyle, positions: list[float], n_red: int, wheel_w: int, wheel_h: int
+) -> np.ndarray:
     """The whole wheel row (without the outer frame): wheels separated by dividers."""
     n = len(positions)
     div = max(1, int(round(wheel_w * style.divider_frac)))
@@ -162,7 +199,7 @@ def render_counter(style: WheelStyle, positions: list[float], n_red: int, wheel_
     out[:] = style.divider
     for i, pos in enumerate(positions):
         x = div + i * (wheel_w + div)
-        out[:, x:x + wheel_w] = render_wheel(style, pos, i >= n - n_red, wheel_w, wheel_h)
+        out[:, x : x + wheel_w] = render_wheel(style, pos, i >= n - n_red, wheel_w, wheel_h)
     return out
 
 
@@ -176,6 +213,7 @@ class MeterTruth:
     reading: str  # digits as shown, "." before the red wheels
     window_quad: list = field(default_factory=list)  # 4 corners (x, y) in the photo
     positions: list = field(default_factory=list)
+    frame_frac: float = 0.0  # frame width / window height
 
     @property
     def shown_units(self) -> int:
@@ -203,7 +241,7 @@ def _text(canvas: np.ndarray, rng, fonts, text: str, x: int, y: int, h: int, col
     x1, y1 = min(W, x + w), min(H, y + h)
     if x0 >= x1 or y0 >= y1:
         return
-    sub = m[y0 - y: y1 - y, x0 - x: x1 - x]
+    sub = m[y0 - y : y1 - y, x0 - x : x1 - x]
     region = canvas[y0:y1, x0:x1].astype(np.float32)
     canvas[y0:y1, x0:x1] = (region * (1 - sub) + np.array(color, np.float32) * sub).astype(np.uint8)
 
@@ -222,8 +260,8 @@ def _dial(canvas, rng, cx, cy, r, fonts) -> None:
     cv2.circle(canvas, (cx, cy), max(2, r // 7), (20, 20, 200), -1, cv2.LINE_AA)
 
 
-def _draw_meter(canvas, rng, cx, cy, radius, style, value, n, n_red, fonts) -> list:
-    """Paint one meter on canvas; return the counter window's corners."""
+def _draw_meter(canvas, rng, cx, cy, radius, style, value, n, n_red, fonts) -> tuple[list, float]:
+    """Paint one meter on canvas; return the counter window's corners and frame fraction."""
     body = [(40, 110, 160), (150, 90, 30), (30, 30, 30), (120, 120, 120), (60, 140, 200)][rng.integers(5)]
     cv2.circle(canvas, (cx, cy), int(radius * 1.15), body, -1, cv2.LINE_AA)
     face = tuple(int(c) for c in rng.integers(205, 256, 3))
@@ -239,22 +277,34 @@ def _draw_meter(canvas, rng, cx, cy, radius, style, value, n, n_red, fonts) -> l
     x0 = int(cx - sw / 2)
     y0 = int(cy - radius * rng.uniform(0.2, 0.45) - sh / 2)
     cv2.rectangle(canvas, (x0 - frame, y0 - frame), (x0 + sw + frame - 1, y0 + sh + frame - 1), frame_col, -1)
-    canvas[y0:y0 + sh, x0:x0 + sw] = strip
-    quad = [(x0 - frame, y0 - frame), (x0 + sw + frame, y0 - frame),
-            (x0 + sw + frame, y0 + sh + frame), (x0 - frame, y0 + sh + frame)]
+    canvas[y0 : y0 + sh, x0 : x0 + sw] = strip
+    quad = [
+        (x0 - frame, y0 - frame),
+        (x0 + sw + frame, y0 - frame),
+        (x0 + sw + frame, y0 + sh + frame),
+        (x0 - frame, y0 + sh + frame),
+    ]
     # Distractors: serial number, model label, m3 unit, pointer dials.
     th = max(6, int(wheel_h * rng.uniform(0.25, 0.4)))
     serial = "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(6, 11))))
     _text(canvas, rng, fonts, f"No {serial}", int(cx - radius * 0.5), y0 + sh + frame + th, th, (40, 40, 40))
-    _text(canvas, rng, fonts, ["DN15", "DN20 Q3 2.5", "Class B", "R160 H"][rng.integers(4)],
-          int(cx - radius * 0.4), int(y0 - frame - 2.2 * th), th, (50, 50, 50))
+    _text(
+        canvas,
+        rng,
+        fonts,
+        ["DN15", "DN20 Q3 2.5", "Class B", "R160 H"][rng.integers(4)],
+        int(cx - radius * 0.4),
+        int(y0 - frame - 2.2 * th),
+        th,
+        (50, 50, 50),
+    )
     _text(canvas, rng, fonts, "m3", x0 + sw + 2 * frame, y0 + sh // 4, th, (30, 30, 30))
     for _ in range(int(rng.integers(0, 5))):
         a = rng.uniform(0.15 * math.pi, 0.85 * math.pi)
         dr = int(radius * rng.uniform(0.1, 0.17))
         dx, dy = int(cx + radius * 0.62 * math.cos(a)), int(cy + radius * 0.55 * math.sin(a))
         _dial(canvas, rng, dx, dy, dr, fonts)
-    return quad
+    return quad, frame / (sh + 2 * frame)
 
 
 def _homography(rng, w, h, max_tilt_deg, max_rot_deg) -> np.ndarray:
@@ -288,8 +338,13 @@ class PhotoParams:
     dirt_prob: float = 0.4
 
 
-def render_photo(rng: np.random.Generator, font_set: str = "train", params: PhotoParams | None = None,
-                 n_meters: int = 1, with_meter: bool = True) -> tuple[bytes, MeterTruth | None]:
+def render_photo(
+    rng: np.random.Generator,
+    font_set: str = "train",
+    params: PhotoParams | None = None,
+    n_meters: int = 1,
+    with_meter: bool = True,
+) -> tuple[bytes, MeterTruth | None]:
     """Render one meter photo as JPEG bytes with its truth (None when with_meter is False)."""
     p = params or PhotoParams()
     fonts = available_fonts(font_set)
@@ -304,34 +359,56 @@ def render_photo(rng: np.random.Generator, font_set: str = "train", params: Phot
         n = int(rng.integers(4, 9))
         n_red = int(rng.integers(0, min(4, n - 1) + 1))
         value = random_value(rng, n)
-        style = random_wheel_style(rng, fonts)
+        style = random_wheel_style(rng, fonts, heldout=font_set != "train")
         if n_meters == 1:
             radius = int(min(w, h) * rng.uniform(0.32, 0.44))
             centres = [(int(w / 2 + rng.uniform(-0.08, 0.08) * w), int(h / 2 + rng.uniform(-0.05, 0.05) * h))]
         else:
             radius = int(min(w / 4.4, h * 0.4))
             centres = [(int(w * 0.26), h // 2), (int(w * 0.74), h // 2)]
-        quads = [_draw_meter(canvas, rng, cx, cy, radius, style, value, n, n_red, fonts) for cx, cy in centres]
+        drawn = [
+            _draw_meter(canvas, rng, cx, cy, radius, style, value, n, n_red, fonts) for cx, cy in centres
+        ]
         sv = shown_reading(value, n)
         digits = str(sv).zfill(n)
-        reading = digits[: n - n_red] + ("." + digits[n - n_red:] if n_red else "")
-        truth = MeterTruth(value, n, n_red, reading, quads[0], wheel_positions(value, n))
+        reading = digits[: n - n_red] + ("." + digits[n - n_red :] if n_red else "")
+        truth = MeterTruth(value, n, n_red, reading, drawn[0][0], wheel_positions(value, n), drawn[0][1])
     else:
         fonts_ = fonts
         for _ in range(int(rng.integers(1, 4))):
-            _text(canvas, rng, fonts_, "".join(str(d) for d in rng.integers(0, 10, 6)),
-                  int(rng.integers(0, w // 2)), int(rng.integers(0, h - 40)), int(rng.integers(15, 40)), (20, 20, 20))
-        cv2.circle(canvas, (w // 2, h // 2), int(min(w, h) * 0.3), tuple(int(c) for c in rng.integers(0, 256, 3)), -1)
+            _text(
+                canvas,
+                rng,
+                fonts_,
+                "".join(str(d) for d in rng.integers(0, 10, 6)),
+                int(rng.integers(0, w // 2)),
+                int(rng.integers(0, h - 40)),
+                int(rng.integers(15, 40)),
+                (20, 20, 20),
+            )
+        cv2.circle(
+            canvas, (w // 2, h // 2), int(min(w, h) * 0.3), tuple(int(c) for c in rng.integers(0, 256, 3)), -1
+        )
     if rng.random() < p.dirt_prob:
         for _ in range(int(rng.integers(3, 15))):
             c = (int(rng.integers(0, w)), int(rng.integers(0, h)))
             overlay = canvas.copy()
-            cv2.ellipse(overlay, c, (int(rng.integers(2, 12)), int(rng.integers(2, 8))), float(rng.uniform(0, 180)),
-                        0, 360, (60, 70, 80), -1)
+            cv2.ellipse(
+                overlay,
+                c,
+                (int(rng.integers(2, 12)), int(rng.integers(2, 8))),
+                float(rng.uniform(0, 180)),
+                0,
+                360,
+                (60, 70, 80),
+                -1,
+            )
             canvas = cv2.addWeighted(overlay, 0.4, canvas, 0.6, 0)
     hm = _homography(rng, w, h, p.max_tilt_deg, p.max_rot_deg)
     border = tuple(int(c) for c in bg)
-    photo = cv2.warpPerspective(canvas, hm, (w, h), flags=cv2.INTER_LINEAR, borderValue=border).astype(np.float32)
+    photo = cv2.warpPerspective(canvas, hm, (w, h), flags=cv2.INTER_LINEAR, borderValue=border).astype(
+        np.float32
+    )
     if truth is not None:
         q = cv2.perspectiveTransform(np.array([truth.window_quad], np.float32), hm)[0]
         truth.window_quad = [(float(x), float(y)) for x, y in q]

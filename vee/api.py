@@ -443,7 +443,12 @@ def determinants(
     )
 
 
-@router.get("/{meter_id}/export.csv", response_class=PlainTextResponse, summary="Validated series as CSV")
+@router.get(
+    "/{meter_id}/export.csv",
+    response_class=PlainTextResponse,
+    summary="Validated series as CSV",
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
 def export_csv(
     meter_id: MeterId, _caller: UtilityCaller, vee: Vee, start: Start, stop: Stop, tz: Tz = None
 ) -> PlainTextResponse:
@@ -455,7 +460,9 @@ def export_csv(
 
 
 @router.get(
-    "/{meter_id}/export.ngsi-ld", summary="Validated series as FIWARE WaterConsumptionObserved (NGSI-LD)"
+    "/{meter_id}/export.ngsi-ld",
+    summary="Validated series as FIWARE WaterConsumptionObserved (NGSI-LD)",
+    responses={200: {"content": {"application/ld+json": {"schema": {"type": "object"}}}}},
 )
 def export_ngsi_ld(
     meter_id: MeterId, _caller: UtilityCaller, vee: Vee, start: Start, stop: Stop, tz: Tz = None

@@ -41,6 +41,7 @@ def site(tmp_path_factory):
             store_url=f"sqlite:///{tmp}/readings.db",
             tokens=token,
             billing_db_url=db_url,
+            vee_db_url=f"sqlite:///{tmp}/vee.db",
             photo_dir=tmp / "photos",
         )
     )

@@ -35,6 +35,7 @@ def live_api(tmp_path_factory):
             store_url=f"sqlite:///{tmp}/readings.db",
             tokens=token,
             billing_db_url=db_url,
+            vee_db_url=f"sqlite:///{tmp}/vee.db",
             photo_dir=tmp / "photos",
             photo_max_bytes=200_000,
         )

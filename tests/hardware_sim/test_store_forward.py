@@ -24,7 +24,9 @@ def test_full_ring_drops_oldest_and_reports_count(mosquitto, pipeline, tmp_path)
 
     seqs = [seq for _ts, seq, _b, _ml in pipeline.readings("ring-1")]
     missing = sorted(set(range(1, max(seqs) + 1)) - set(seqs))
-    assert 55 <= len(missing) <= 65, f"about 60 readings beyond the ring: {len(missing)}"
+    # 180 readings for 120 slots, plus those taken while the reconnect backoff (up to 300 s and
+    # 25 % random jitter, so not the same every run) keeps the ring full after the link returns.
+    assert 55 <= len(missing) <= 70, f"about 60 readings beyond the ring: {len(missing)}"
     assert missing == list(range(missing[0], missing[0] + len(missing))), "one block, no holes elsewhere"
     assert missing[0] <= 62, "the oldest readings of the outage are the ones dropped"
 

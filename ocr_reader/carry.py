@@ -1,0 +1,50 @@
+"""Resolve wheel positions into a reading with the odometer carry rule (see docs/ocr.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# An upper wheel this far from where the wheels below say it must be is a misread.
+MAX_RESIDUAL = 0.35
+
+
+@dataclass
+class Resolved:
+    """Digits as shown (most significant first) and whether the wheels agree with each other."""
+
+    digits: list[int]
+    positions: list[float]  # carry-consistent positions
+    residuals: list[float]  # |estimated - consistent| per wheel, in digits
+    consistent: bool
+
+
+def _circ(a: float) -> float:
+    """Signed circular difference on a 10-digit wheel, in -5..5."""
+    return (a + 5.0) % 10.0 - 5.0
+
+
+def resolve(positions: list[float]) -> Resolved:
+    """Apply the carry rule right to left.
+
+    The last wheel turns freely: its position is trusted as estimated. Every other wheel turns
+    only while the wheel right of it passes from 9 to 0, by the same fraction. So an upper wheel's
+    whole digit is round(estimate - fraction carried in), its consistent position is that digit
+    plus the fraction, and the digit shown is the one nearest the window centre.
+    """
+    n = len(positions)
+    consistent_pos = [0.0] * n
+    residuals = [0.0] * n
+    below = None
+    for i in range(n - 1, -1, -1):
+        est = positions[i] % 10.0
+        if below is None:
+            q = est
+        else:
+            carried = below - 9.0 if below >= 9.0 else 0.0
+            whole = round(est - carried) % 10
+            q = (whole + carried) % 10.0
+        consistent_pos[i] = q
+        residuals[i] = abs(_circ(est - q))
+        below = q
+    digits = [int(round(q)) % 10 for q in consistent_pos]
+    return Resolved(digits, consistent_pos, residuals, all(r <= MAX_RESIDUAL for r in residuals))

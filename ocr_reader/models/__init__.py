@@ -1,0 +1,1 @@
+"""Shipped recogniser weights (built by `python -m ocr_reader.train`)."""

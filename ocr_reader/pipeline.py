@@ -1,0 +1,244 @@
+"""From a decoded photo to a PhotoReading: locate, rectify, split, recognise, resolve, judge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ocr_reader.api import PhotoReading
+from ocr_reader.carry import resolve
+from ocr_reader.errors import BadImage
+from ocr_reader.locate import Candidate, find_candidates, rectify
+from ocr_reader.recognise import WheelGuess, tesseract_digits, wheel_model
+from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, is_red, split
+
+MIN_WINDOW_SCORE = 0.15  # locator score below which nothing looks like a counter window
+MIN_FIT = 0.3  # mean wheel agreement below which a window is not a row of wheels
+SECOND_METER_FIT = 0.8  # another window fitting this well (relative to the best) is a second meter
+REVIEW_CONFIDENCE = 0.6  # from `python -m ocr_reader.train --calibrate 150` (training fonts, own seed)
+MAX_CANDIDATES = 4
+PARTIAL_DOUBT_CONFIDENCE = 0.3  # a crop beyond the window read this surely may be a lost wheel
+EXTEND_MIN_CONFIDENCE = 0.85  # every wheel added to a partial window must be read this surely
+
+
+@dataclass
+class Layout:
+    """The best way to cut one window into wheels, and the guesses it gave."""
+
+    candidate: Candidate
+    strip: np.ndarray
+    n_wheels: int
+    side_trim: float
+    crops: list
+    guesses: list[WheelGuess]
+    fit: float
+    runner_up_fit: float
+    extend_px: tuple[int, int]
+    maybe_partial: bool = False  # something wheel-like continues beyond the window's ends
+
+
+def _fit(guesses: list[WheelGuess]) -> float:
+    return float(np.mean([g.confidence * (1.0 - g.junk) for g in guesses])) if guesses else 0.0
+
+
+def _search(strip: np.ndarray, counts: tuple[int, ...]) -> list[tuple]:
+    """Score every (wheel count, side trim) cut of a strip; one batched call to the recogniser."""
+    cuts = []
+    for n in counts:
+        for trim in SIDE_TRIMS:
+            crops = split(strip, n, trim)
+            # Wheels are taller than wide; a crop much wider than tall cannot be one wheel.
+            if len(crops) == n and crops[0].shape[1] <= 1.3 * crops[0].shape[0]:
+                cuts.append((n, trim, crops))
+    if not cuts:
+        return []
+    guesses = wheel_model().predict([c for _, _, crops in cuts for c in crops])
+    scored, i = [], 0
+    for n, trim, crops in cuts:
+        g = guesses[i : i + n]
+        i += n
+        scored.append((_fit(g), n, trim, crops, g))
+    scored.sort(key=lambda s: -s[0])
+    return scored
+
+
+def best_layout(bgr: np.ndarray, cand: Candidate) -> Layout | None:
+    """Try every wheel count and side trim; keep the cut whose crops look most like centred wheels."""
+    strip = rectify(bgr, cand.quad)
+    scored = _search(strip, WHEEL_COUNTS)
+    if not scored:
+        return None
+    fit, n, trim, crops, guesses = scored[0]
+    other = [s[0] for s in scored[1:] if s[1] != n]
+    return Layout(cand, strip, n, trim, crops, guesses, fit, max(other, default=0.0), (0, 0))
+
+
+def extend_layout(bgr: np.ndarray, lay: Layout) -> Layout:
+    """Grow a window found only in part (often the black wheels without the red ones) wheel by wheel."""
+    best = lay
+    h = lay.strip.shape[0]
+    pitch_px = (lay.strip.shape[1] - 2 * lay.side_trim * h) / lay.n_wheels
+    for side in (1, 0):  # red wheels sit on the right: try that side first
+        base = best
+        for k in range(1, WHEEL_COUNTS[-1] - base.n_wheels + 1):
+            ext = list(base.extend_px)
+            ext[side] += int(round(k * pitch_px))
+            strip = rectify(bgr, lay.candidate.quad, extend_px=(ext[0], ext[1]))
+            scored = [s for s in _search(strip, (base.n_wheels + k,)) if s[0] >= base.fit - 0.02]
+            if not scored:
+                continue
+            fit, n, trim, crops, guesses = scored[0]
+            added = crops[-k:] if side == 1 else crops[:k]
+            checked = wheel_model().predict(added, check=True)
+            if min(g.confidence * (1 - g.junk) for g in checked) < EXTEND_MIN_CONFIDENCE:
+                continue
+            best = Layout(
+                lay.candidate, strip, n, trim, crops, guesses, fit, lay.runner_up_fit, (ext[0], ext[1])
+            )
+    best.maybe_partial = best.n_wheels < WHEEL_COUNTS[-1] and _wheel_beyond(bgr, best, pitch_px)
+    return best
+
+
+def _wheel_beyond(bgr: np.ndarray, lay: Layout, pitch_px: float) -> bool:
+    """True when the crop one wheel beyond either end could be a wheel (abstain rather than drop it)."""
+    for side in (0, 1):
+        ext = list(lay.extend_px)
+        ext[side] += int(round(pitch_px))
+        strip = rectify(bgr, lay.candidate.quad, extend_px=(ext[0], ext[1]))
+        crops = split(strip, lay.n_wheels + 1, lay.side_trim)
+        if not crops:
+            continue
+        g = wheel_model().predict([crops[-1] if side == 1 else crops[0]], check=True)[0]
+        if g.confidence * (1 - g.junk) >= PARTIAL_DOUBT_CONFIDENCE:
+            return True
+    return False
+
+
+def _far_apart(a: Candidate, b: Candidate) -> bool:
+    ca, cb = a.quad.mean(axis=0), b.quad.mean(axis=0)
+    width = float(np.linalg.norm(a.quad[1] - a.quad[0]))
+    area_ratio = a.area_frac / max(b.area_frac, 1e-9)
+    return float(np.linalg.norm(ca - cb)) > 0.8 * width and 0.4 < area_ratio < 2.5
+
+
+def choose_window(bgr: np.ndarray) -> Layout:
+    """The counter window of the one meter in the photo; BadImage when there is none or two."""
+    cands = [c for c in find_candidates(bgr) if c.score >= MIN_WINDOW_SCORE][:MAX_CANDIDATES]
+    layouts = [lay for lay in (best_layout(bgr, c) for c in cands) if lay is not None and lay.fit >= MIN_FIT]
+    if not layouts:
+        raise BadImage("no_meter", "no counter window with wheels found in the photo")
+    layouts.sort(key=lambda lay: -lay.fit)
+    best = layouts[0]
+    # A window nested in or around the best one is the same meter; a larger one fitting about as
+    # well holds more wheels (a frame around black and red wheels beats the black ones alone).
+    for other in layouts[1:]:
+        if (
+            not _far_apart(best.candidate, other.candidate)
+            and other.fit >= best.fit - 0.05
+            and other.candidate.area_frac > 1.2 * best.candidate.area_frac
+        ):
+            best = other
+    for other in layouts[1:]:
+        if other.fit >= SECOND_METER_FIT * best.fit and _far_apart(best.candidate, other.candidate):
+            raise BadImage("multiple_meters", "the photo shows more than one meter; photograph one at a time")
+    return extend_layout(bgr, best)
+
+
+def _decimals(red: list[bool]) -> int:
+    """Red wheels at the right are decimals; count the trailing run (at most 4)."""
+    n = 0
+    for r in reversed(red):
+        if not r:
+            break
+        n += 1
+    return min(n, 4, len(red) - 1)
+
+
+def _format(digits: list[int], decimals: int) -> tuple[str, float]:
+    s = "".join(str(d) for d in digits)
+    whole = s[: len(s) - decimals]
+    reading = whole + ("." + s[len(s) - decimals :] if decimals else "")
+    return reading, int(s) / 10**decimals
+
+
+def read_image(bgr: np.ndarray, engine: str = "wheels") -> PhotoReading:
+    """Read an upright BGR photo with the named engine ("wheels" or "tesseract")."""
+    layout = choose_window(bgr)
+    red = [is_red(c) for c in layout.crops]
+    decimals = _decimals(red)
+    if engine == "tesseract":
+        return _read_tesseract(layout, red)
+    guesses = wheel_model().predict(layout.crops, check=True)
+    res = resolve([g.position for g in guesses])
+    wheels = []
+    for i, g in enumerate(guesses):
+        frac = res.positions[i] % 1.0
+        wheels.append(
+            {
+                "digit": res.digits[i],
+                "confidence": round(g.confidence * (1.0 - g.junk), 3),
+                "rolling": 0.2 < frac < 0.8,
+                "red": red[i],
+                "position": round(res.positions[i], 2),
+            }
+        )
+    reading, value = _format(res.digits, decimals)
+    confidence = min(w["confidence"] for w in wheels)
+    # A wheel count that fits almost as well as the chosen one means the split is uncertain.
+    margin = layout.fit - layout.runner_up_fit
+    if margin < 0.1:
+        confidence = min(confidence, margin * 5)
+    reason = None
+    if not res.consistent:
+        reason = "wheels_disagree_with_carry"
+    elif margin < 0.1:
+        reason = "wheel_count_uncertain"
+    elif layout.maybe_partial:
+        reason = "window_may_continue"
+    elif confidence < REVIEW_CONFIDENCE:
+        reason = "low_confidence"
+    return PhotoReading(
+        reading=reading,
+        value_m3=value,
+        confidence=round(float(confidence), 3),
+        needs_review=reason is not None,
+        wheels=wheels,
+        integer_digits=len(res.digits) - decimals,
+        decimal_digits=decimals,
+        dials_used=False,
+        engine="wheels",
+        reason=reason,
+    )
+
+
+def _read_tesseract(layout: Layout, red: list[bool]) -> PhotoReading:
+    """The design's engine for comparison: tesseract reads the rectified row as one line."""
+    h = layout.strip.shape[0]
+    trim = int(round(layout.side_trim * h))
+    inner = layout.strip[int(0.1 * h) : h - int(0.1 * h), trim : layout.strip.shape[1] - trim]
+    text, conf = tesseract_digits(inner)
+    n = len(text)
+    reason = None
+    if not 4 <= n <= 8:
+        reason = "tesseract_wheel_count"
+    elif conf < REVIEW_CONFIDENCE:
+        reason = "low_confidence"
+    decimals = min(_decimals(red), max(0, n - 1)) if n else 0
+    if n:
+        reading, value = _format([int(c) for c in text], decimals)
+    else:
+        reading, value = "", None
+    wheels = [{"digit": int(c), "confidence": round(conf, 3), "rolling": False} for c in text]
+    return PhotoReading(
+        reading=reading,
+        value_m3=value,
+        confidence=round(conf, 3),
+        needs_review=reason is not None,
+        wheels=wheels,
+        integer_digits=n - decimals,
+        decimal_digits=decimals,
+        dials_used=False,
+        engine="tesseract",
+        reason=reason,
+    )

@@ -1,0 +1,124 @@
+"""Every kind of unusable upload gets BadImage with a reason, before memory or time runs away."""
+
+from __future__ import annotations
+
+import io
+import struct
+import tracemalloc
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ocr_reader.api import BadImage, read_photo
+from ocr_reader.synth import render_photo
+
+
+def _reason(data: bytes, **kw) -> str:
+    with pytest.raises(BadImage) as exc:
+        read_photo(data, **kw)
+    return exc.value.reason
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height but which carries almost no pixel data."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    idat = zlib.compress(b"\x00" * 1024)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", len(ihdr))
+        + chunk
+        + struct.pack(">I", zlib.crc32(chunk))
+        + struct.pack(">I", len(idat))
+        + b"IDAT"
+        + idat
+        + struct.pack(">I", zlib.crc32(b"IDAT" + idat))
+    )
+
+
+def test_not_an_image():
+    assert _reason(b"%PDF-1.4 this is a text document, not a photo") == "not_an_image"
+
+
+def test_empty_upload():
+    assert _reason(b"") == "not_an_image"
+
+
+def test_truncated_jpeg(one_photo):
+    data, _ = one_photo
+    assert _reason(data[: len(data) // 2]) == "truncated"
+
+
+def test_truncated_png(one_photo):
+    from tests.ocr_reader.conftest import to_png
+
+    png = to_png(one_photo[0])
+    assert _reason(png[: len(png) // 3]) == "truncated"
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    bomb = _png_header_only(30_000, 30_000)  # 900 MP claimed, a few hundred bytes sent
+    tracemalloc.start()
+    try:
+        assert _reason(bomb) == "decompression_bomb"
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000
+
+
+def test_real_highly_compressible_bomb():
+    buf = io.BytesIO()
+    Image.new("L", (9000, 9000), 255).save(buf, "PNG")  # 81 MP of white, ~80 kB on the wire
+    assert len(buf.getvalue()) < 1_000_000
+    assert _reason(buf.getvalue()) == "decompression_bomb"
+
+
+def test_fifty_megabyte_upload_is_too_large():
+    assert _reason(b"\xff\xd8\xff" + b"\0" * 50_000_000) == "too_large"
+
+
+def test_max_bytes_is_honoured(one_photo):
+    data, _ = one_photo
+    assert _reason(data, max_bytes=len(data) - 1) == "too_large"
+
+
+def test_unsupported_format(one_photo):
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(one_photo[0])).save(buf, "GIF")
+    assert _reason(buf.getvalue()) == "unsupported_format"
+
+
+def test_photo_without_a_meter():
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        data, truth = render_photo(rng, "heldout", with_meter=False)
+        assert truth is None
+        assert _reason(data) == "no_meter"
+
+
+def test_blank_photo_has_no_meter():
+    buf = io.BytesIO()
+    Image.new("RGB", (640, 480), (128, 140, 150)).save(buf, "JPEG")
+    assert _reason(buf.getvalue()) == "no_meter"
+
+
+def test_two_meters_are_refused():
+    rng = np.random.default_rng(11)
+    reasons = [_reason_or_none(render_photo(rng, "heldout", n_meters=2)[0]) for _ in range(5)]
+    assert reasons.count("multiple_meters") >= 4, reasons
+
+
+def _reason_or_none(data: bytes) -> str | None:
+    try:
+        read_photo(data)
+    except BadImage as err:
+        return err.reason
+    return None
+
+
+def test_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError):
+        read_photo("not bytes")  # type: ignore[arg-type]

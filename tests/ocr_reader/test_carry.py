@@ -1,0 +1,40 @@
+"""The odometer carry rule turns wheel positions into the digits shown."""
+
+from __future__ import annotations
+
+from ocr_reader.carry import resolve
+from ocr_reader.synth import shown_reading, wheel_positions
+
+
+def test_still_wheels_read_as_is():
+    r = resolve([1.0, 2.0, 3.0, 4.0])
+    assert r.digits == [1, 2, 3, 4] and r.consistent
+
+
+def test_carry_in_flight_rounds_up_past_halfway():
+    # 1239.7: the units wheel is 70 % of the way to 0, so the tens wheel is 70 % to 4.
+    r = resolve([1.0, 2.0, 3.7, 9.7])
+    assert r.digits == [1, 2, 4, 0] and r.consistent
+
+
+def test_ambiguous_upper_wheel_is_settled_by_the_wheel_below():
+    # The tens wheel alone looks halfway between 3 and 4; the units wheel at 9.2 says 3.2.
+    r = resolve([1.0, 2.0, 3.5, 9.2])
+    assert r.digits == [1, 2, 3, 9] and r.consistent
+
+
+def test_multi_wheel_carry():
+    r = resolve([0.6, 9.6, 9.6, 9.6])
+    assert r.digits == [1, 0, 0, 0] and r.consistent
+
+
+def test_rolling_upper_wheel_without_a_carry_is_inconsistent():
+    r = resolve([1.0, 2.0, 3.5, 4.0])
+    assert not r.consistent
+
+
+def test_resolve_agrees_with_the_renderer_everywhere():
+    for v in (0.0, 9.95, 1239.7, 1299.3, 1299.7, 99999.6, 12345.49, 80009.51):
+        n = 6
+        r = resolve(wheel_positions(v, n))
+        assert int("".join(map(str, r.digits))) == shown_reading(v, n), v

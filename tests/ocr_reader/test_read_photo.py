@@ -1,0 +1,91 @@
+"""The trained engine reads held-out synthetic photos; tesseract runs for real beside it."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from PIL import Image
+
+from bench.ocr import is_correct, within_one
+from ocr_reader.api import BadImage, PhotoReading, read_photo
+from ocr_reader.recognise import tesseract_digits
+from ocr_reader.synth import available_fonts, random_wheel_style, render_counter
+
+
+def _units(r: PhotoReading) -> int | None:
+    digits = r.reading.replace(".", "")
+    return int(digits) if digits.isdigit() else None
+
+
+def test_trained_engine_reads_heldout_photos(heldout_photos):
+    read = accepted = accepted_ok = 0
+    for data, truth in heldout_photos:
+        try:
+            r = read_photo(data)
+        except BadImage:
+            continue
+        units = _units(r)
+        ok1 = (
+            units is not None
+            and len(r.wheels) == truth.n_wheels
+            and within_one(units, truth.value_units, truth.n_wheels)
+        )
+        read += ok1
+        if not r.needs_review:
+            accepted += 1
+            accepted_ok += units is not None and is_correct(units, truth.value_units, truth.n_wheels)
+    assert read >= 0.9 * len(heldout_photos), f"read {read} of {len(heldout_photos)}"
+    assert accepted >= 0.5 * len(heldout_photos)
+    assert accepted_ok >= 0.95 * accepted, f"{accepted_ok} correct of {accepted} accepted"
+
+
+def test_reading_fields_and_json(one_photo):
+    data, truth = one_photo
+    r = read_photo(data)
+    assert r.engine == "wheels" and not r.dials_used
+    assert r.integer_digits + r.decimal_digits == truth.n_wheels
+    assert r.decimal_digits == truth.n_red
+    assert r.value_m3 == float(truth.reading)
+    assert 0.0 <= r.confidence <= 1.0 and r.reason is None
+    assert all({"digit", "confidence", "rolling"} <= set(w) for w in r.wheels)
+    assert json.loads(json.dumps(r.as_dict()))["reading"] == truth.reading
+
+
+def test_png_and_webp_read_like_jpeg(one_photo):
+    data, truth = one_photo
+    img = Image.open(io.BytesIO(data))
+    for fmt in ("PNG", "WEBP"):
+        buf = io.BytesIO()
+        img.save(buf, fmt, **({"quality": 95} if fmt == "WEBP" else {}))
+        assert read_photo(buf.getvalue()).reading == truth.reading, fmt
+
+
+def test_exif_orientation_is_honoured(one_photo):
+    data, truth = one_photo
+    img = Image.open(io.BytesIO(data))
+    # Store the pixels turned on their side and tell the viewer, as phones do, to turn them back.
+    sideways = img.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to view
+    buf = io.BytesIO()
+    sideways.save(buf, "JPEG", quality=95, exif=exif.tobytes())
+    assert read_photo(buf.getvalue()).reading == truth.reading
+
+
+def test_tesseract_reads_a_clean_counter_for_real():
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    style = random_wheel_style(rng, [f for f in available_fonts("train") if f.startswith("DejaVuSans")])
+    style.shading = 0.0
+    strip = render_counter(style, [4.0, 0.0, 7.0, 1.0, 3.0, 8.0], 0, 40, 64)
+    text, conf = tesseract_digits(strip)
+    assert text == "407138", text
+    assert conf > 0.3
+
+
+def test_tesseract_engine_runs_end_to_end(one_photo):
+    r = read_photo(one_photo[0], engine="tesseract")
+    assert r.engine == "tesseract"
+    assert isinstance(r.needs_review, bool) and 0.0 <= r.confidence <= 1.0
