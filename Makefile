@@ -3,10 +3,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := mosquitto mosquitto-clients influxdb tesseract-ocr postgresql chromium chromium-driver
+APT_PACKAGES := mosquitto mosquitto-clients influxdb tesseract-ocr postgresql chromium chromium-driver \
+	fonts-dejavu-core fonts-liberation openssl
 PYTEST_ARGS ?=
 
-.PHONY: help demo test bench system-deps venv firmware flash lint clean
+.PHONY: help demo test bench system-deps venv firmware flash ocr-model lint clean
 
 help:
 	@echo "make demo    - broker, ingest, API and simulated meters; prints URL and token"
@@ -50,6 +51,10 @@ flash: firmware
 	@echo "  $(VENV)/bin/mpremote connect $(PORT) fs rm -r :"
 	$(VENV)/bin/mpremote connect $(PORT) fs cp -r build/firmware/. :
 	@echo "copy your site_config.json too: $(VENV)/bin/mpremote connect $(PORT) fs cp site_config.json :"
+
+# The wheel recogniser ships in ocr_reader/models/wheels.npz; this rebuilds it from synthetic photos (~5 min).
+ocr-model: venv
+	$(PY) -m ocr_reader.train
 
 lint: venv
 	$(VENV)/bin/ruff check .
