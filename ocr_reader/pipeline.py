@@ -16,6 +16,8 @@ from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, is_red, split
 MIN_WINDOW_SCORE = 0.15  # locator score below which nothing looks like a counter window
 MIN_FIT = 0.3  # mean wheel agreement below which a window is not a row of wheels
 SECOND_METER_FIT = 0.8  # another window fitting this well (relative to the best) is a second meter
+SECOND_METER_WINDOW_SCORE = 0.7  # ...or a window this clear (find_candidates score) that also fits
+SECOND_METER_MIN_FIT = 0.6  # at least this well
 REVIEW_CONFIDENCE = 0.6  # from `python -m ocr_reader.train --calibrate 150` (training fonts, own seed)
 MAX_CANDIDATES = 4
 PARTIAL_DOUBT_CONFIDENCE = 0.3  # a crop beyond the window read this surely may be a lost wheel
@@ -140,7 +142,12 @@ def choose_window(bgr: np.ndarray) -> Layout:
         ):
             best = other
     for other in layouts[1:]:
-        if other.fit >= SECOND_METER_FIT * best.fit and _far_apart(best.candidate, other.candidate):
+        # A second counter elsewhere in the photo: one that fits nearly as well, or a strong window
+        # that fits well enough (a meter photographed beside another is often the blurrier one).
+        second = other.fit >= SECOND_METER_FIT * best.fit or (
+            other.candidate.score >= SECOND_METER_WINDOW_SCORE and other.fit >= SECOND_METER_MIN_FIT
+        )
+        if second and _far_apart(best.candidate, other.candidate):
             raise BadImage("multiple_meters", "the photo shows more than one meter; photograph one at a time")
     return extend_layout(bgr, best)
 

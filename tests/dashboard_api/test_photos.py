@@ -94,11 +94,12 @@ def test_same_photo_is_kept_once(env):
 
 def test_implausible_reading_waits_for_an_operator(env):
     """m-a1 reads about 1 m3 (last reading in 2025); a counter far higher than 3 m3/h since is impossible."""
-    before = env.store.count_readings("m-a1")
     last_ts = max(r.ts_s for r in env.readings["m-a1"])
     max_m3 = 1.1 + 3.0 * (datetime.now(UTC).timestamp() - last_ts) / 3600
     body = None
     for seed in range(8):
+        # A plausible, confident photo before the large one is stored: count from just before each.
+        before = env.store.count_readings("m-a1")
         body = upload(env, "m-a1", photo(seed)).json()
         if body["value_m3"] and body["value_m3"] > max_m3:
             break
@@ -110,7 +111,11 @@ def test_implausible_reading_waits_for_an_operator(env):
     assert refused.status_code == 409 and "operator" in refused.text
     ok = env.client.post(f"/v1/photos/{body['photo_id']}/confirm", headers=env.utility, json={})
     assert ok.status_code == 200 and ok.json()["status"] == "confirmed"
-    assert env.store.count_readings("m-a1") == before + 1
+    # Stored at the photo's upload second (a plausible photo uploaded in the same second is replaced).
+    at_s = int(datetime.fromisoformat(ok.json()["stored_reading_at"]).timestamp())
+    stored = env.store.readings("m-a1", at_s - 1, at_s)
+    assert [(r.source, r.total_ml) for r in stored] == [("photo", round(body["value_m3"] * 1_000_000))]
+    assert before <= env.store.count_readings("m-a1") <= before + 1
     again = env.client.post(f"/v1/photos/{body['photo_id']}/confirm", headers=env.utility, json={})
     assert again.status_code == 409
 
