@@ -18,6 +18,12 @@ from pathlib import Path
 from devservices.ports import free_port, wait_listening
 
 STATE_DIR = Path(".demo")
+# Something to see within minutes: a dripping tap on demo-0000 (usage grows all day) and a
+# burst pipe on demo-0001 from minute 3 (a leak alert and a balance warning within ~20 min).
+DEMO_LEAKS = {
+    "demo-0000": [{"kind": "drip", "start_s": 0, "end_s": 30 * 86400, "flow_lph": 20.0}],
+    "demo-0001": [{"kind": "burst", "start_s": 180, "end_s": 180 + 40 * 60, "flow_lph": 25 * 60.0}],
+}
 
 
 def _port(preferred: int) -> int:
@@ -172,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             id_prefix="demo",
             state_dir=(STATE_DIR / "boards").resolve(),
             progress=False,
+            leak_plan=DEMO_LEAKS,
         )
         sim = threading.Thread(target=run_fleet, args=(spec,), daemon=True)
         sim.start()
