@@ -81,7 +81,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         description="Usage, fleet, meter photos and accounts. Every /v1 route needs "
         "`Authorization: Bearer <token>`. The dashboard is at /dashboard/.",
     )
-    app.dependency_overrides[get_settings] = lambda: settings
+
+    async def current_settings() -> ApiSettings:  # async: no thread-pool hop per request
+        return settings
+
+    app.dependency_overrides[get_settings] = current_settings
     for module in (meters, accounts, fleet, photos, me):
         app.include_router(module.router, responses=COMMON_RESPONSES)
     billing_router = _billing_router()

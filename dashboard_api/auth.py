@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dashboard_api.config import ApiSettings, get_settings, hash_token
@@ -38,7 +39,7 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     settings: Annotated[ApiSettings, Depends(get_settings)],
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -51,13 +52,15 @@ def get_principal(
         if hmac.compare_digest(digest, known):
             return Principal("utility", "operator", digest)
     lookup = getattr(request.app.state, "token_lookup", None)
-    principal = lookup(digest) if lookup else None
+    # Operator tokens are checked above without leaving the event loop; the accounts lookup
+    # may touch a database, so it runs in the thread pool.
+    principal = await run_in_threadpool(lookup, digest) if lookup else None
     if principal is None:
         raise _unauthorized("invalid token")
     return principal
 
 
-def require_utility(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+async def require_utility(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     """403 unless the caller is a utility operator."""
     if not principal.is_utility:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "utility operators only")

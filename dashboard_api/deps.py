@@ -13,20 +13,23 @@ from dashboard_api.flow import FlowSource
 from dashboard_api.influxql import InfluxQL
 from ingest.store.base import Store
 
+# Dependencies that only read app.state are `async def`: FastAPI runs a plain `def` dependency in
+# its thread pool, and each such hop cost milliseconds per request on a busy machine.
 
-def get_store(request: Request) -> Store:
+
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_directory(request: Request) -> Directory:
+async def get_directory(request: Request) -> Directory:
     return request.app.state.directory
 
 
-def get_flows(request: Request) -> FlowSource:
+async def get_flows(request: Request) -> FlowSource:
     return request.app.state.flows
 
 
-def get_influxql(request: Request) -> InfluxQL | None:
+async def get_influxql(request: Request) -> InfluxQL | None:
     return request.app.state.influxql
 
 

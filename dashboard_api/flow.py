@@ -1,7 +1,9 @@
-"""Peak flow (L/min): the highest rate between consecutive readings, summed over the meters asked.
+"""Per-meter usage grids and peak flow (L/min: the highest rate between consecutive readings).
 
-Two sources with one answer: InfluxQL's `derivative()` computed inside InfluxDB (fast: no
-minute rows cross the wire), or minute buckets from any Store (SQLite, tests, fallback).
+Two sources with one answer. On InfluxDB the ingest stores each reading's flow since the
+meter's previous reading (`flow_lpm`, docs/schema.md), so one request with a few statements
+gives a meter's step totals, baseline and peak flow; readings stored before that field
+existed fall back to `derivative()` inside InfluxDB. Any other Store: minute buckets.
 """
 
 from __future__ import annotations
@@ -10,15 +12,24 @@ from collections import defaultdict
 from typing import Protocol
 
 from dashboard_api.influxql import InfluxQL, regex_any
-from ingest.store.base import Store
-from ingest.store.lineproto import MEASUREMENT
+from dashboard_api.usage import MeterGrid, store_grid
+from ingest.store.base import Bucket, Store
+from ingest.store.lineproto import FLOW_FIELD, MEASUREMENT
 
 MINUTE_S = 60
 
 
 class FlowSource(Protocol):
-    def max_flow_per_step(self, meters: list[str], b0: int, bn: int, step_s: int) -> dict[int, float]:
-        """Highest summed flow (L/min) within each step (s, s+step] of [b0, bn], keyed by s."""
+    def grids(self, meters: list[str], b0: int, bn: int, step_s: int) -> list[MeterGrid]:
+        """Each meter's usage grid over (b0, bn] in steps of step_s, in the order asked."""
+
+    def max_flow_per_step(
+        self, meters: list[str], b0: int, bn: int, step_s: int, stored: bool = False
+    ) -> dict[int, float]:
+        """Highest summed flow (L/min) within each step (s, s+step] of [b0, bn], keyed by s.
+
+        `stored`: every reading in range has its flow stored (the grids said so).
+        """
 
 
 class StoreFlows:
@@ -27,7 +38,12 @@ class StoreFlows:
     def __init__(self, store: Store):
         self._store = store
 
-    def max_flow_per_step(self, meters: list[str], b0: int, bn: int, step_s: int) -> dict[int, float]:
+    def grids(self, meters: list[str], b0: int, bn: int, step_s: int) -> list[MeterGrid]:
+        return [store_grid(self._store, m, b0, bn, step_s) for m in meters]
+
+    def max_flow_per_step(
+        self, meters: list[str], b0: int, bn: int, step_s: int, stored: bool = False
+    ) -> dict[int, float]:
         flow_at: dict[int, float] = defaultdict(float)
         for meter in meters:
             prev_t = b0
@@ -44,22 +60,106 @@ class StoreFlows:
         return out
 
 
+def _q(meter: str) -> str:
+    return meter.replace("\\", "\\\\").replace("'", "\\'")
+
+
+# Meters whose grids go in one /query request (three statements each).
+METERS_PER_REQUEST = 100
+
+
 class InfluxFlows:
-    """derivative(total_l, 1m) per meter, summed per minute, max per step: one InfluxQL query."""
+    """Grids with stored flow in one request per 100 meters; derivative() for older readings."""
 
     def __init__(self, client: InfluxQL):
         self._ql = client
 
-    def query(self, meters: list[str], b0: int, bn: int, step_s: int) -> str:
-        """The InfluxQL statement (the benchmark sends it straight to InfluxDB too)."""
+    @staticmethod
+    def grid_statements(meter: str, b0: int, bn: int, step_s: int) -> list[str]:
+        """Step lasts with peak flow, the baseline, the first reading and first stored flow in range.
+
+        The benchmark sends these too. (count() per step would check every reading's flow, but
+        it tripled the request's time; the first flow's time is checked instead.)
+        """
+        where = f'FROM "{MEASUREMENT}" WHERE "meter"=\'{_q(meter)}\''
+        rng = f"time > {b0}s AND time <= {bn}s"
+        # GROUP BY time buckets are [t, t+step); offset by b0+1 they are (b0+k·step, b0+(k+1)·step].
+        return [
+            f'SELECT last("total_l"), max("{FLOW_FIELD}") {where} AND {rng} '
+            f"GROUP BY time({step_s}s, {(b0 + 1) % step_s}s) fill(none)",
+            f'SELECT last("total_l") {where} AND time <= {b0}s',
+            f'SELECT first("total_l") {where} AND {rng}',
+            f'SELECT first("{FLOW_FIELD}") {where} AND {rng}',
+        ]
+
+    def grids(self, meters: list[str], b0: int, bn: int, step_s: int) -> list[MeterGrid]:
+        out = []
+        n = len(self.grid_statements("m", b0, bn, step_s))
+        for i in range(0, len(meters), METERS_PER_REQUEST):
+            chunk = meters[i : i + METERS_PER_REQUEST]
+            stmts = [q for m in chunk for q in self.grid_statements(m, b0, bn, step_s)]
+            res = self._ql.statements(stmts)
+            for k, meter in enumerate(chunk):
+                out.append(self._grid(meter, b0, *res[n * k : n * k + n]))
+        return out
+
+    def _grid(self, meter: str, b0: int, steps_res, before_res, first_res, flow_res) -> MeterGrid:
+        steps, peaks = [], {}
+        for _tags, rows in steps_res:
+            for t, total_l, flow in rows:
+                if total_l is None:
+                    continue
+                steps.append(Bucket(int(t) - 1, round(total_l * 1000)))
+                if flow is not None and flow >= 0:  # a negative flow is a reset, not water
+                    peaks[int(t) - 1] = float(flow)
+        baseline = round(before_res[0][1][0][1] * 1000) if before_res else None
+        first_t, first = (
+            (int(first_res[0][1][0][0]), round(first_res[0][1][0][1] * 1000)) if first_res else (0, None)
+        )
+        flow_t = int(flow_res[0][1][0][0]) if flow_res else None
+        return MeterGrid(
+            steps,
+            baseline,
+            first,
+            peaks if self._flow_complete(meter, b0, baseline, first_t, flow_t, steps) else None,
+        )
+
+    def _flow_complete(self, meter, b0, baseline, first_t, flow_t, steps) -> bool:
+        """Whether every reading in range has a stored flow (the store writes it on all but a
+        meter's first reading; readings without it were written before flow_lpm existed, so
+        they come before the first that has it)."""
+        if not steps:
+            return True
+        if flow_t is None:
+            return False
+        if flow_t == first_t:
+            return True
+        if baseline is not None:
+            return False
+        # The range holds the meter's first reading, which never has a flow: complete when the
+        # first stored flow is on the very next reading (rare: one more small query).
+        where = f'FROM "{MEASUREMENT}" WHERE "meter"=\'{_q(meter)}\''
+        rows = self._ql.series(f'SELECT count("total_l") {where} AND time > {b0}s AND time < {flow_t}s')
+        return bool(rows) and rows[0][1][0][1] == 1
+
+    def query(self, meters: list[str], b0: int, bn: int, step_s: int, stored: bool = False) -> str:
+        """The InfluxQL statement: summed stored flow, or derivative() for older readings."""
+        rng = f"time > {b0}s AND time <= {bn}s"
+        if stored:
+            summed = (
+                f'SELECT sum("{FLOW_FIELD}") AS f FROM "{MEASUREMENT}" WHERE "meter" =~ {regex_any(meters)} '
+                f"AND {rng} GROUP BY time(60s, {(b0 + 1) % 60}s)"
+            )
+            return (
+                f"SELECT max(f) FROM ({summed}) WHERE {rng} "
+                f"GROUP BY time({step_s}s, {(b0 + 1) % step_s}s) fill(none)"
+            )
         # The point before b0 (up to an hour back) gives the first in-range reading its rate.
         inner = (
             f'SELECT derivative("total_l", 1m) AS d FROM "{MEASUREMENT}" '
             f'WHERE "meter" =~ {regex_any(meters)} '
             f'AND time > {b0 - 3600}s AND time <= {bn}s GROUP BY "meter"'
         )
-        # GROUP BY time buckets are [t, t+step); offset by b0+1 they are (b0+k·step, b0+(k+1)·step].
-        rng = f"time > {b0}s AND time <= {bn}s"
         if len(meters) == 1:
             return (
                 f"SELECT max(d) FROM ({inner}) WHERE {rng} "
@@ -71,11 +171,13 @@ class InfluxFlows:
             f"GROUP BY time({step_s}s, {(b0 + 1) % step_s}s) fill(none)"
         )
 
-    def max_flow_per_step(self, meters: list[str], b0: int, bn: int, step_s: int) -> dict[int, float]:
+    def max_flow_per_step(
+        self, meters: list[str], b0: int, bn: int, step_s: int, stored: bool = False
+    ) -> dict[int, float]:
         if not meters:
             return {}
         out = {}
-        for _tags, rows in self._ql.series(self.query(meters, b0, bn, step_s)):
+        for _tags, rows in self._ql.series(self.query(meters, b0, bn, step_s, stored)):
             for t, v in rows:
                 if v is not None and v >= 0:
                     out[int(t) - 1] = float(v)

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from dashboard_api.flow import FlowSource
 from dashboard_api.timegrid import Every, boundaries, common_step_s, night_windows
-from dashboard_api.usage import Interval, night_hours_ml, usage_on_grid
+from dashboard_api.usage import Interval, check_grid, night_hours_ml, usage_from_grid
 from ingest.store.base import Store
-
-# Peak flow is the slowest query (InfluxDB walks every reading); it runs beside the usage queries.
-_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="wm-flow")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +42,10 @@ class UsageReport:
 
 
 def usage_report(store: Store, flows: FlowSource, meters: list[str], spec: ReportSpec) -> UsageReport:
-    """Sum each meter's exact usage per interval; raise ValueError when the range is too fine."""
+    """Sum each meter's exact usage per interval; raise ValueError when the range is too fine.
+
+    `store` is kept for callers; the readings come through `flows` (batched per request on InfluxDB).
+    """
     bounds = boundaries(spec.start_s, spec.stop_s, spec.every, spec.zone, spec.max_steps)
     step_s = common_step_s(bounds)
     if (bounds[-1] - bounds[0]) // step_s > spec.max_steps:
@@ -58,9 +57,15 @@ def usage_report(store: Store, flows: FlowSource, meters: list[str], spec: Repor
     night_sum: dict[int, int] = {}
     night_count: dict[int, int] = {}
     windows = night_windows(bounds, spec.zone, spec.night_start_h, spec.night_end_h)
-    flows_future = _POOL.submit(flows.max_flow_per_step, meters, bounds[0], bounds[-1], step_s)
-    for meter in meters:
-        one = usage_on_grid(store, meter, bounds, step_s)
+    check_grid(bounds, step_s)
+    grids = flows.grids(meters, bounds[0], bounds[-1], step_s)
+    if len(meters) == 1 and grids[0].peaks_lpm is not None:
+        flow_per_step = grids[0].peaks_lpm  # stored per-reading flow: no second query
+    else:
+        stored = all(g.peaks_lpm is not None for g in grids)
+        flow_per_step = flows.max_flow_per_step(meters, bounds[0], bounds[-1], step_s, stored)
+    for grid in grids:
+        one = usage_from_grid(grid, bounds, step_s)
         for i, iv in enumerate(one.intervals):
             used[i] += iv.used_ml
             seen[i] = seen[i] or iv.readings
@@ -71,7 +76,7 @@ def usage_report(store: Store, flows: FlowSource, meters: list[str], spec: Repor
 
     peaks: list[float | None] = [None] * n
     peak, peak_at = None, None
-    for s, lpm in sorted(flows_future.result().items()):
+    for s, lpm in sorted(flow_per_step.items()):
         i = bisect_right(bounds, s) - 1
         if 0 <= i < n:
             lpm = round(lpm, 3)

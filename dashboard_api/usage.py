@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from ingest.store.base import Store
+from ingest.store.base import Bucket, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,25 @@ def _gcd_step(bounds: list[int]) -> int:
     return g
 
 
+@dataclass(frozen=True, slots=True)
+class MeterGrid:
+    """What usage needs of one meter over (b0, bn]: last total per step, baseline, first total."""
+
+    steps: list[Bucket]
+    baseline_ml: int | None  # last total at or before b0
+    first_ml: int | None  # first total in (b0, bn]; only needed when there is no baseline
+    # Highest flow (L/min) per step start, when the store keeps per-reading flow; else None.
+    peaks_lpm: dict[int, float] | None = None
+
+
+def store_grid(store: Store, meter: str, b0: int, bn: int, step_s: int) -> MeterGrid:
+    """The grid from the Store contract's methods (two or three queries)."""
+    steps = store.bucket_lasts(meter, b0, bn, step_s)
+    baseline = store.last_at_or_before(meter, b0)
+    first = store.first_after(meter, b0, bn) if steps and baseline is None else None
+    return MeterGrid(steps, baseline, first)
+
+
 def usage_on_grid(store: Store, meter: str, bounds: list[int], step_s: int) -> Usage:
     """Use in each (bounds[i], bounds[i+1]], read from the store in whole steps of step_s.
 
@@ -57,12 +76,21 @@ def usage_on_grid(store: Store, meter: str, bounds: list[int], step_s: int) -> U
     months across DST) be built from one uniform store query. Use is summed step by step, so
     a reset loses only the use inside its own step (at most an hour), not its whole day.
     """
-    b0, bn = bounds[0], bounds[-1]
-    if any((b - b0) % step_s for b in bounds):
+    check_grid(bounds, step_s)
+    return usage_from_grid(store_grid(store, meter, bounds[0], bounds[-1], step_s), bounds, step_s)
+
+
+def check_grid(bounds: list[int], step_s: int) -> None:
+    """ValueError unless every boundary lies on bounds[0] + k·step_s."""
+    if any((b - bounds[0]) % step_s for b in bounds):
         raise ValueError(f"boundaries are not on a {step_s} s grid")
-    steps = store.bucket_lasts(meter, b0, bn, step_s)
-    baseline = store.last_at_or_before(meter, b0)
-    prev = baseline if baseline is not None else (store.first_after(meter, b0, bn) if steps else None)
+
+
+def usage_from_grid(grid: MeterGrid, bounds: list[int], step_s: int) -> Usage:
+    """usage_on_grid's arithmetic on an already fetched grid."""
+    b0 = bounds[0]
+    steps, baseline = grid.steps, grid.baseline_ml
+    prev = baseline if baseline is not None else (grid.first_ml if steps else None)
     n = len(bounds) - 1
     used = [0] * n
     seen = [False] * n

@@ -10,6 +10,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import HTTPException, Query, Response
+from pydantic import BaseModel, TypeAdapter
 
 from dashboard_api.config import ApiSettings
 from dashboard_api.flow import FlowSource
@@ -38,7 +39,7 @@ class UsageQuery:
     tz: str | None
 
 
-def usage_query(
+async def usage_query(
     start: Annotated[datetime, Query(description="ISO-8601; without an offset, in `tz`")],
     stop: Annotated[datetime, Query(description="ISO-8601; without an offset, in `tz`")],
     every: Every = Every.h1,
@@ -116,6 +117,16 @@ def report_fields(r: UsageReport, zone: ZoneInfo, q: UsageQuery) -> dict:
             for i in r.intervals
         ],
     }
+
+
+def model_json(model: BaseModel) -> Response:
+    """The model as JSON straight from pydantic: FastAPI would validate and encode it again."""
+    return Response(model.model_dump_json(), media_type="application/json")
+
+
+def models_json(adapter: TypeAdapter, items: list) -> Response:
+    """A list of models as JSON in one pydantic call."""
+    return Response(adapter.dump_json(items), media_type="application/json")
 
 
 def litres_text(ml: int) -> str:

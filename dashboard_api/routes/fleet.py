@@ -7,13 +7,16 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
+from pydantic import TypeAdapter
 
 from dashboard_api.deps import Caller, DirectoryDep, InfluxQLDep, SettingsDep, StoreDep
-from dashboard_api.fleet import silent_meters, top_consumers
-from dashboard_api.routes.common import epoch_s, zone_of
+from dashboard_api.fleet import silent_meters, silent_meters_influx, top_consumers
+from dashboard_api.routes.common import epoch_s, models_json, zone_of
 from dashboard_api.schemas import AlertOut, ConsumerOut, RejectionOut, SilentMeterOut
 from ingest.store.base import StoreError
+
+_SILENT_LIST = TypeAdapter(list[SilentMeterOut])
 
 router = APIRouter(
     prefix="/v1/fleet",
@@ -57,21 +60,25 @@ def top(
 def silent(
     _caller: Caller,
     store: StoreDep,
+    ql: InfluxQLDep,
     hours: Annotated[float, Query(gt=0, le=24 * 365 * 10, description="silence threshold, hours")] = 24.0,
-) -> list[SilentMeterOut]:
+) -> Response:
     now_s = int(time.time())
     try:
-        found = silent_meters(store, now_s, hours)
+        found = silent_meters_influx(ql, now_s, hours) if ql else silent_meters(store, now_s, hours)
     except StoreError as err:
         raise HTTPException(503, f"store unavailable: {err}") from err
-    return [
-        SilentMeterOut(
-            meter_id=s.meter,
-            last_reading_at=datetime.fromtimestamp(s.last_ts_s, UTC),
-            silent_h=round((now_s - s.last_ts_s) / 3600, 2),
-        )
-        for s in found
-    ]
+    return models_json(
+        _SILENT_LIST,
+        [
+            SilentMeterOut(
+                meter_id=s.meter,
+                last_reading_at=datetime.fromtimestamp(s.last_ts_s, UTC),
+                silent_h=round((now_s - s.last_ts_s) / 3600, 2),
+            )
+            for s in found
+        ],
+    )
 
 
 @router.get("/alerts", response_model=list[AlertOut], summary="Open (unresolved) alerts, newest first")

@@ -20,6 +20,7 @@ from dashboard_api.routes.common import (
     CSV_RESPONSES,
     UsageQuery,
     csv_response,
+    model_json,
     report_fields,
     run_report,
     usage_query,
@@ -75,10 +76,10 @@ def meter_usage(
     flows: FlowsDep,
     directory: DirectoryDep,
     settings: SettingsDep,
-) -> UsageOut:
+) -> Response:
     check_meter_visible(caller, directory, meter_id)
     report, zone = run_report(store, flows, [meter_id], q, settings)
-    return UsageOut(meter_id=meter_id, **report_fields(report, zone, q))
+    return model_json(UsageOut(meter_id=meter_id, **report_fields(report, zone, q)))
 
 
 @router.get(

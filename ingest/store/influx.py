@@ -15,9 +15,20 @@ import httpx
 
 from ingest.model import Reading, Rejection
 from ingest.store.base import Bucket, MeterSummary, StoreError
-from ingest.store.lineproto import MEASUREMENT, REJECT_MEASUREMENT, reading_line, rejection_line
+from ingest.store.lineproto import (
+    MEASUREMENT,
+    REJECT_MEASUREMENT,
+    flow_line,
+    flow_lpm,
+    reading_line,
+    rejection_line,
+)
 
 _M = MEASUREMENT
+# Newest written reading per meter, so in-order batches need no look-up to compute flow_lpm.
+MAX_CACHED_METERS = 200_000
+# Meters looked up per /query request (3 statements each) when the cache cannot answer.
+LOOKUP_METERS_PER_QUERY = 100
 
 
 def _q(meter: str) -> str:
@@ -49,6 +60,7 @@ class InfluxStore:
         elif username:
             auth = httpx.BasicAuth(username, password or "")
         self._reject_seq = 0
+        self._newest: dict[str, Reading] = {}
         self._http = httpx.Client(base_url=base_url, headers=headers, auth=auth, timeout=timeout_s)
         if create_database and version == 1:
             self._query(f'CREATE DATABASE "{database}"', method="POST")
@@ -108,7 +120,77 @@ class InfluxStore:
 
     # -- Store contract -----------------------------------------------------------------
     def write_readings(self, readings) -> None:
-        self._write([reading_line(r) for r in readings], "s")
+        by_meter: dict[str, dict[int, Reading]] = {}
+        for r in readings:
+            by_meter.setdefault(r.meter, {})[r.ts_s] = r  # same (meter, ts) twice: the last one is kept
+        lines: list[str] = []
+        newest: dict[str, Reading | None] = {}
+        misses = []
+        for meter, rows in by_meter.items():
+            batch = [rows[t] for t in sorted(rows)]
+            cached = self._newest.get(meter)
+            # The cached reading is the true predecessor only when nothing can lie between them.
+            if (
+                cached is not None
+                and cached.ts_s < batch[0].ts_s
+                and cached.boot == batch[0].boot
+                and batch[0].seq == cached.seq + 1
+            ):
+                lines += self._flow_lines([(cached.ts_s, cached.total_ml)], batch, [])
+                newest[meter] = batch[-1]
+            else:
+                misses.append((meter, batch))
+        for i in range(0, len(misses), LOOKUP_METERS_PER_QUERY):
+            chunk = misses[i : i + LOOKUP_METERS_PER_QUERY]
+            for (meter, batch), (before, stored, after) in zip(chunk, self._neighbours(chunk), strict=True):
+                lines += self._flow_lines(before + stored, batch, after)
+                newest[meter] = None if after else batch[-1]
+        self._write(lines, "s")
+        for meter, r in newest.items():
+            self._newest.pop(meter, None)
+            if r is not None:
+                self._newest[meter] = r
+        while len(self._newest) > MAX_CACHED_METERS:
+            del self._newest[next(iter(self._newest))]
+
+    def _neighbours(self, chunk: list[tuple[str, list[Reading]]]) -> list[tuple[list, list, list]]:
+        """Per meter: the stored point before its batch, stored points within it, the one after."""
+        stmts = []
+        for meter, batch in chunk:
+            where = f'FROM "{_M}" WHERE "meter"=\'{_q(meter)}\' AND '
+            lo, hi = batch[0].ts_s, batch[-1].ts_s
+            stmts += [
+                f'SELECT last("total_l") {where}time < {lo}s',
+                f'SELECT "total_l" {where}time >= {lo}s AND time <= {hi}s',
+                f'SELECT first("total_l") {where}time > {hi}s',
+            ]
+        res = self._query(";".join(stmts))
+        if len(res) != len(stmts):
+            raise StoreError(f"InfluxDB answered {len(res)} of {len(stmts)} statements")
+        points = [
+            [(int(t), round(v * 1000)) for _tags, rows in self._rows(r) for t, v in rows if v is not None]
+            for r in res
+        ]
+        return [tuple(points[k : k + 3]) for k in range(0, len(points), 3)]  # type: ignore[misc]
+
+    @staticmethod
+    def _flow_lines(stored: list[tuple[int, int]], batch: list[Reading], after: list) -> list[str]:
+        """The batch's lines with flow_lpm, and flow-only lines for stored points it precedes."""
+        mine = {r.ts_s: r for r in batch}
+        timeline = dict(stored)
+        timeline.update((r.ts_s, r.total_ml) for r in batch)
+        timeline.update(after)
+        lines = []
+        prev: tuple[int, int] | None = None
+        for t in sorted(timeline):
+            total = timeline[t]
+            flow: float | None = None if prev is None else flow_lpm(prev[0], prev[1], t, total)
+            if t in mine:
+                lines.append(reading_line(mine[t], flow))
+            elif flow is not None and prev is not None and prev[0] in mine:
+                lines.append(flow_line(batch[0].meter, t, flow))  # its predecessor is new
+            prev = (t, total)
+        return lines
 
     def write_lines(self, lines: list[str], precision: str = "s") -> None:
         """Raw line protocol (benchmarks compare the pipeline against this)."""
@@ -173,13 +255,23 @@ class InfluxStore:
         return [Bucket(int(t) - 1, round(v * 1000)) for t, v in rows[0][1]] if rows else []
 
     def readings(self, meter: str, start_s: int, stop_s: int) -> list[Reading]:
-        res = self._query(f'SELECT "total_l","seq","boot","source" FROM "{_M}" WHERE "meter"=\'{_q(meter)}\' '
-                          f"AND time > {int(start_s)}s AND time <= {int(stop_s)}s")
+        res = self._query(
+            f'SELECT "total_l","seq","boot","source" FROM "{_M}" WHERE "meter"=\'{_q(meter)}\' '
+            f"AND time > {int(start_s)}s AND time <= {int(stop_s)}s"
+        )
         out = []
         for _tags, values in self._rows(res[0]) if res else []:
             for t, total_l, seq, boot, source in values:
-                out.append(Reading(meter, int(t), round(total_l * 1000), int(seq or 0), int(boot or 0),
-                                   source or "device"))
+                out.append(
+                    Reading(
+                        meter,
+                        int(t),
+                        round(total_l * 1000),
+                        int(seq or 0),
+                        int(boot or 0),
+                        source or "device",
+                    )
+                )
         return out
 
     def count_readings(self, meter: str) -> int:

@@ -6,18 +6,38 @@ from ingest.model import Reading, Rejection
 
 MEASUREMENT = "reading"
 REJECT_MEASUREMENT = "rejected"
+FLOW_FIELD = "flow_lpm"
 
 
 def _litres(total_ml: int) -> str:
     return f"{total_ml // 1000}.{total_ml % 1000:03d}"
 
 
-def reading_line(r: Reading) -> str:
-    """One point; meter ids are [A-Za-z0-9_-] so tags need no escaping."""
+def flow_lpm(prev_ts_s: int, prev_total_ml: int, ts_s: int, total_ml: int) -> float:
+    """Litres per minute since the previous reading (negative across a reset)."""
+    return (total_ml - prev_total_ml) / 1000 / ((ts_s - prev_ts_s) / 60)
+
+
+def _flow(value: float) -> str:
+    return f"{value:.6f}"
+
+
+def reading_line(r: Reading, flow: float | None = None) -> str:
+    """One point; meter ids are [A-Za-z0-9_-] so tags need no escaping.
+
+    `flow` (L/min since the meter's previous reading) is stored as `flow_lpm` so peak flow is a
+    plain max() in InfluxDB; None for a meter's first reading.
+    """
+    extra = "" if flow is None else f",{FLOW_FIELD}={_flow(flow)}"
     return (
         f"{MEASUREMENT},meter={r.meter} total_l={_litres(r.total_ml)},seq={r.seq}i,boot={r.boot}i,"
-        f'source="{r.source}" {r.ts_s}'
+        f'source="{r.source}"{extra} {r.ts_s}'
     )
+
+
+def flow_line(meter: str, ts_s: int, flow: float) -> str:
+    """Only the flow field of a stored point (its predecessor changed): InfluxDB merges the fields."""
+    return f"{MEASUREMENT},meter={meter} {FLOW_FIELD}={_flow(flow)} {ts_s}"
 
 
 def _field_str(text: str) -> str:
