@@ -8,7 +8,7 @@ Method (all in one run, on one machine, against the same mosquitto and influxd):
    Publishing is outside the timing: meters publish in parallel in real life.
 2. raw InfluxDB: the same points as line protocol, 5,000 lines per /write, one writer.
 3. raw broker: mosquitto_pub -l → mosquitto_sub at QoS 0, the same number of messages.
-Env: WM_BENCH_METERS (20000), WM_BENCH_MINUTES (5), WM_BENCH_WORKERS (2).
+Env: WM_BENCH_METERS (20000), WM_BENCH_MINUTES (5), WM_BENCH_WORKERS (1; 2 share one $share group).
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ def raw_relay(broker: Mosquitto, n: int) -> float:
 def main() -> None:
     meters = int(os.environ.get("WM_BENCH_METERS", 20000))
     minutes = int(os.environ.get("WM_BENCH_MINUTES", 5))
-    workers = int(os.environ.get("WM_BENCH_WORKERS", 2))
+    workers = int(os.environ.get("WM_BENCH_WORKERS", 1))
     meter_ids = [f"b-{i:07d}" for i in range(meters)]
     n = meters * minutes
     with tempfile.TemporaryDirectory(prefix="wm-bench-") as tmp:
