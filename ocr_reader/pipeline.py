@@ -20,8 +20,9 @@ SECOND_METER_WINDOW_SCORE = 0.7  # ...or a window this clear (find_candidates sc
 SECOND_METER_MIN_FIT = 0.6  # at least this well
 REVIEW_CONFIDENCE = 0.6  # from `python -m ocr_reader.train --calibrate 150` (training fonts, own seed)
 MAX_CANDIDATES = 4
-PARTIAL_DOUBT_CONFIDENCE = 0.3  # a crop beyond the window read this surely may be a lost wheel
+PARTIAL_DOUBT_CONFIDENCE = 0.15  # a crop beyond the window read this surely may be a lost wheel
 EXTEND_MIN_CONFIDENCE = 0.85  # every wheel added to a partial window must be read this surely
+USE_TTA = True  # average the chosen cut's wheels over slightly shifted copies (see recognise.py)
 
 
 @dataclass
@@ -111,7 +112,9 @@ def _wheel_beyond(bgr: np.ndarray, lay: Layout, pitch_px: float) -> bool:
         crops = split(strip, lay.n_wheels + 1, lay.side_trim)
         if not crops:
             continue
-        g = wheel_model().predict([crops[-1] if side == 1 else crops[0]], check=True)[0]
+        # Shift-averaged and without the neighbour check: a lost (often rolling, red) wheel reads
+        # weakly, and dropping it gives a confident wrong reading, so any wheel-likeness counts.
+        g = wheel_model().predict([crops[-1] if side == 1 else crops[0]], tta=True)[0]
         if g.confidence * (1 - g.junk) >= PARTIAL_DOUBT_CONFIDENCE:
             return True
     return False
@@ -176,7 +179,7 @@ def read_image(bgr: np.ndarray, engine: str = "wheels") -> PhotoReading:
     decimals = _decimals(red)
     if engine == "tesseract":
         return _read_tesseract(layout, red)
-    guesses = wheel_model().predict(layout.crops, check=True)
+    guesses = wheel_model().predict(layout.crops, check=True, tta=USE_TTA)
     res = resolve([g.position for g in guesses])
     wheels = []
     for i, g in enumerate(guesses):

@@ -51,13 +51,23 @@ class WheelModel:
         """PCA projection used for both training samples and queries."""
         return (feats - self.mean) @ self.basis
 
-    def predict(self, crops_bgr: list[np.ndarray], check: bool = False) -> list[WheelGuess]:
-        """Estimate each crop's position with the perceptron; with check, the neighbours must agree."""
+    def predict(
+        self, crops_bgr: list[np.ndarray], check: bool = False, tta: bool = False
+    ) -> list[WheelGuess]:
+        """Estimate each crop's position with the perceptron; with check, the neighbours must agree.
+
+        With tta the probabilities are averaged over the crop and slightly shifted copies of it,
+        so one unlucky cut or an unfamiliar glyph detail sways the estimate less.
+        """
         if not crops_bgr:
             return []
         q = self.project(np.stack([features(normalise(c)) for c in crops_bgr]))
-        x = q / self.scale
-        probs = np.mean([mlp.forward(x, *member)[1] for member in zip(*self.net, strict=True)], axis=0)
+        probs = self._probs(q)
+        if tta:
+            variants = [v for c in crops_bgr for v in _shifted(c)]
+            n_var = len(variants) // len(crops_bgr)
+            pv = self._probs(self.project(np.stack([features(normalise(v)) for v in variants])))
+            probs = (probs + pv.reshape(len(crops_bgr), n_var, -1).sum(axis=1)) / (n_var + 1)
         guesses = [WheelGuess(*mlp.decode(row)) for row in probs]
         if check:
             for g, nn in zip(guesses, self._knn(q), strict=True):
@@ -65,6 +75,10 @@ class WheelModel:
                 if abs((nn.position - g.position + 5) % 10 - 5) > 0.35 or nn.junk > 0.5:
                     g.confidence *= KNN_DISAGREE_FACTOR
         return guesses
+
+    def _probs(self, q: np.ndarray) -> np.ndarray:
+        x = q / self.scale
+        return np.mean([mlp.forward(x, *member)[1] for member in zip(*self.net, strict=True)], axis=0)
 
     def predict_knn(self, crops_bgr: list[np.ndarray]) -> list[WheelGuess]:
         """Estimate each crop's position from its nearest training crops alone."""
@@ -97,6 +111,16 @@ class WheelModel:
         c, s = float((w[sel] * np.cos(ang)).sum()), float((w[sel] * np.sin(ang)).sum())
         position = (math.atan2(s, c) * 10 / (2 * math.pi)) % 10 if sel.any() else float(centre)
         return WheelGuess(position, float(support.max()) / total, junk_w)
+
+
+TTA_SHIFT = 0.08  # share of a crop's width (and height) trimmed from one side for a shifted copy
+
+
+def _shifted(crop: np.ndarray) -> list[np.ndarray]:
+    """Copies of a wheel crop trimmed a little on one side: the cut a few pixels off either way."""
+    h, w = crop.shape[:2]
+    dx, dy = max(1, int(round(TTA_SHIFT * w))), max(1, int(round(TTA_SHIFT * h)))
+    return [crop[:, dx:], crop[:, : w - dx], crop[dy:, :], crop[: h - dy, :]]
 
 
 @lru_cache(maxsize=1)

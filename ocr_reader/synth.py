@@ -30,6 +30,34 @@ FONT_SETS = {
         "hershey:duplex",
         "hershey:triplex",
     ),
+    # What `python -m ocr_reader.train` renders: the training families in more faces, with glyph
+    # augmentation (see varied_glyph). "train" itself stays as it was so fixtures keep their photos.
+    "augmented": (
+        "DejaVuSans.ttf",
+        "DejaVuSans-Bold.ttf",
+        "DejaVuSansMono.ttf",
+        "DejaVuSansMono-Bold.ttf",
+        "DejaVuSerif.ttf",
+        "DejaVuSansCondensed-Bold.ttf",
+        "DejaVuSerifCondensed-Bold.ttf",
+        "DejaVuSans-Oblique.ttf",
+        "DejaVuSerif-Bold.ttf",
+        "DejaVuSans-ExtraLight.ttf",
+        "DejaVuSansMono-Oblique.ttf",
+        "DejaVuSansMono-BoldOblique.ttf",
+        "DejaVuSans-BoldOblique.ttf",
+        "DejaVuSansCondensed.ttf",
+        "DejaVuSansCondensed-Oblique.ttf",
+        "DejaVuSerifCondensed.ttf",
+        "DejaVuSerif-Italic.ttf",
+        "DejaVuSerif-BoldItalic.ttf",
+        "hershey:simplex",
+        "hershey:duplex",
+        "hershey:triplex",
+        "hershey:simplex_italic",
+        "hershey:duplex_italic",
+        "hershey:triplex_italic",
+    ),
     "heldout": (
         "LiberationSans-Regular.ttf",
         "LiberationSans-Bold.ttf",
@@ -47,6 +75,9 @@ _HERSHEY = {
     "triplex": cv2.FONT_HERSHEY_TRIPLEX,
     "complex": cv2.FONT_HERSHEY_COMPLEX,
     "plain": cv2.FONT_HERSHEY_PLAIN,
+    "simplex_italic": cv2.FONT_HERSHEY_SIMPLEX | cv2.FONT_ITALIC,
+    "duplex_italic": cv2.FONT_HERSHEY_DUPLEX | cv2.FONT_ITALIC,
+    "triplex_italic": cv2.FONT_HERSHEY_TRIPLEX | cv2.FONT_ITALIC,
 }
 
 
@@ -76,6 +107,7 @@ def glyph(font_key: str, text: str, thickness: int = 2) -> np.ndarray:
     if font_key.startswith("hershey:"):
         face = _HERSHEY[font_key.split(":", 1)[1]]
         scale = 2.4 if face != cv2.FONT_HERSHEY_PLAIN else 4.8
+        thickness = max(1, thickness)
         (w, h), base = cv2.getTextSize(text, face, scale, thickness)
         canvas = np.zeros((h + base + 20, w + 20), np.uint8)
         cv2.putText(canvas, text, (10, h + 10), face, scale, 255, thickness, cv2.LINE_AA)
@@ -90,6 +122,30 @@ def glyph(font_key: str, text: str, thickness: int = 2) -> np.ndarray:
         canvas = np.asarray(img)
     ys, xs = np.nonzero(canvas > 20)
     return np.ascontiguousarray(canvas[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+
+
+@lru_cache(maxsize=4096)
+def varied_glyph(font_key: str, text: str, thickness: int, stroke_px: int, slant_10: int) -> np.ndarray:
+    """A glyph with its strokes made thicker (> 0) or thinner (< 0) and slanted by slant_10 / 10.
+
+    Training-only augmentation: other fonts differ from the training ones mostly in stroke weight,
+    width and slant, so the recogniser sees a continuum of these instead of a handful of faces.
+    """
+    g = glyph(font_key, text, thickness)
+    if stroke_px:
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(stroke_px) + 1,) * 2)
+        g = np.pad(g, abs(stroke_px) + 1)
+        g = cv2.dilate(g, k) if stroke_px > 0 else cv2.erode(g, k)
+    if slant_10:
+        h, w = g.shape
+        shear = slant_10 / 10.0
+        pad = int(abs(shear) * h) + 2
+        m = np.array([[1, -shear, shear * h if shear > 0 else 0], [0, 1, 0]], np.float32)
+        g = cv2.warpAffine(g, m, (w + pad, h))
+    ys, xs = np.nonzero(g > 20)
+    if len(ys) == 0:  # thinned away: keep the plain glyph
+        return glyph(font_key, text, thickness)
+    return np.ascontiguousarray(g[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
 
 
 def wheel_positions(value_units: float, n_wheels: int) -> list[float]:
@@ -128,9 +184,14 @@ class WheelStyle:
     shading: float  # 0..1 darkening at the top and bottom of the wheel
     divider: tuple
     divider_frac: float
+    stroke_px: int = 0  # training-only glyph augmentation (see varied_glyph)
+    slant_10: int = 0
+    aspect: float = 1.0  # glyph width multiplier
 
 
-def random_wheel_style(rng: np.random.Generator, fonts: list[str], heldout: bool = False) -> WheelStyle:
+def random_wheel_style(
+    rng: np.random.Generator, fonts: list[str], heldout: bool = False, augment: bool = False
+) -> WheelStyle:
     """Draw a counter style: font, colours (dark or light wheels), spacing, shading.
 
     Training draws from wider ranges than the held-out sets (augmentation); held-out sets use
@@ -141,6 +202,12 @@ def random_wheel_style(rng: np.random.Generator, fonts: list[str], heldout: bool
     else:
         pitch_lo, pitch_hi, gf_lo, gf_hi, sh_hi = 1.2, 2.0, 0.42, 0.82, 0.7
     font = fonts[rng.integers(len(fonts))]
+    # Only augmented styles draw these, so other sets' random sequences (the bench set) are unchanged.
+    stroke_px, slant_10, aspect = 0, 0, 1.0
+    if augment and not heldout and rng.random() < 0.7:
+        stroke_px = int(rng.integers(-2, 4))
+        slant_10 = int(rng.integers(-2, 3)) if rng.random() < 0.4 else 0
+        aspect = float(rng.uniform(0.7, 1.35))
     dark = rng.random() < 0.6
     g = int(rng.integers(0, 50))
     w = int(rng.integers(200, 256))
@@ -159,6 +226,9 @@ def random_wheel_style(rng: np.random.Generator, fonts: list[str], heldout: bool
         shading=float(rng.uniform(0.0, sh_hi)),
         divider=(int(rng.integers(0, 60)),) * 3 if rng.random() < 0.8 else (int(rng.integers(150, 230)),) * 3,
         divider_frac=float(rng.uniform(0.06, 0.16)),
+        stroke_px=stroke_px,
+        slant_10=slant_10,
+        aspect=aspect,
     )
 
 
@@ -173,8 +243,8 @@ def render_wheel(style: WheelStyle, position: float, red: bool, w: int, h: int) 
     frac = position - base
     for k in (-1, 0, 1, 2):
         digit = (base + k) % 10
-        g = glyph(style.font, str(digit), style.thickness)
-        gw = max(3, min(w - 2, int(round(g.shape[1] * glyph_h / g.shape[0]))))
+        g = varied_glyph(style.font, str(digit), style.thickness, style.stroke_px, style.slant_10)
+        gw = max(3, min(w - 2, int(round(g.shape[1] * glyph_h / g.shape[0] * style.aspect))))
         gm = cv2.resize(g, (gw, glyph_h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
         cy = h / 2 + (k - frac) * pitch  # next digits come up from below as the wheel turns
         y0 = int(round(cy - glyph_h / 2))
@@ -359,7 +429,9 @@ def render_photo(
         n = int(rng.integers(4, 9))
         n_red = int(rng.integers(0, min(4, n - 1) + 1))
         value = random_value(rng, n)
-        style = random_wheel_style(rng, fonts, heldout=font_set != "train")
+        style = random_wheel_style(
+            rng, fonts, heldout=font_set not in ("train", "augmented"), augment=font_set == "augmented"
+        )
         if n_meters == 1:
             radius = int(min(w, h) * rng.uniform(0.32, 0.44))
             centres = [(int(w / 2 + rng.uniform(-0.08, 0.08) * w), int(h / 2 + rng.uniform(-0.05, 0.05) * h))]

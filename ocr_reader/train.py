@@ -17,9 +17,11 @@ from ocr_reader.synth import render_photo
 from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, features, normalise, split
 
 TRAIN_SEED = 20240501  # the bench renders with other seeds and other fonts
-PCA_DIMS = 64
+PCA_DIMS = int(os.environ.get("OCR_TRAIN_PCA_DIMS", "64"))
 KNN_SAMPLES = 16_000
-ENSEMBLE = 3
+ENSEMBLE = int(os.environ.get("OCR_TRAIN_ENSEMBLE", "5"))
+HIDDEN = int(os.environ.get("OCR_TRAIN_HIDDEN", "384"))
+EPOCHS = int(os.environ.get("OCR_TRAIN_EPOCHS", "24"))
 
 
 def _aligned(n_true: int, trim_true: float, n: int, trim: float, i: int, width_h: float) -> int | None:
@@ -38,7 +40,7 @@ def _aligned(n_true: int, trim_true: float, n: int, trim: float, i: int, width_h
 def samples_from_photo(seed: int) -> tuple[list[np.ndarray], list[float]]:
     """Render one training photo and cut it the ways inference will: aligned wheels and junk."""
     rng = np.random.default_rng(seed)
-    data, truth = render_photo(rng, "train")
+    data, truth = render_photo(rng, "augmented")
     bgr = decode_photo(data)
     quad_true = np.array(truth.window_quad, np.float32)
     cands = find_candidates(bgr)
@@ -118,6 +120,12 @@ def build(n_photos: int, out_path: str, workers: int, cache: str | None = None) 
         x, y = render_samples(n_photos, workers)
         if cache:
             np.savez(cache, x=x, y=y)
+    summary = fit_model(x, y, out_path)
+    return {"photos": n_photos, **summary, "seconds": round(time.monotonic() - t0, 1)}
+
+
+def fit_model(x: np.ndarray, y: np.ndarray, out_path: str) -> dict:
+    """Fit PCA, the perceptron ensemble and the neighbour set on crop features; save the model."""
     # Keep junk at most as common as real wheels: enough to reject bad cuts, not to drown digits.
     junk_idx = np.flatnonzero(y == JUNK)
     n_pos = len(y) - len(junk_idx)
@@ -135,7 +143,9 @@ def build(n_photos: int, out_path: str, workers: int, cache: str | None = None) 
     scale = proj.std(axis=0) + 1e-6
     targets = mlp.soft_targets(y, JUNK)
     # A small ensemble: averaging members trained from different seeds steadies unseen fonts.
-    members = [mlp.train(proj / scale, targets, seed=s) for s in range(ENSEMBLE)]
+    members = [
+        mlp.train(proj / scale, targets, hidden=HIDDEN, epochs=EPOCHS, seed=s) for s in range(ENSEMBLE)
+    ]
     net = {k: np.stack([m[k] for m in members]) for k in ("w1", "b1", "w2", "b2")}
     # The neighbour check needs fewer samples than the perceptron's training; keeps the file < 5 MB.
     keep = np.sort(np.random.default_rng(2).choice(len(y), min(len(y), KNN_SAMPLES), replace=False))
@@ -149,13 +159,7 @@ def build(n_photos: int, out_path: str, workers: int, cache: str | None = None) 
         scale=scale.astype(np.float32),
         **net,
     )
-    return {
-        "photos": n_photos,
-        "samples": len(y),
-        "junk": int((y == JUNK).sum()),
-        "bytes": os.path.getsize(out_path),
-        "seconds": round(time.monotonic() - t0, 1),
-    }
+    return {"samples": len(y), "junk": int((y == JUNK).sum()), "bytes": os.path.getsize(out_path)}
 
 
 CALIBRATION_SEED = 4_040_404  # training fonts, a seed neither training nor the bench uses
@@ -186,7 +190,7 @@ def calibrate(n_photos: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--photos", type=int, default=3200, help="synthetic training photos to render")
+    ap.add_argument("--photos", type=int, default=7200, help="synthetic training photos to render")
     ap.add_argument("--out", default=MODEL_PATH)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cache", help="keep rendered features in this .npz to refit without rendering")

@@ -20,6 +20,7 @@ def test_odometer_carry_in_the_renderer():
 
 def test_training_and_heldout_fonts_are_disjoint():
     assert not set(FONT_SETS["train"]) & set(FONT_SETS["heldout"])
+    assert not set(FONT_SETS["augmented"]) & set(FONT_SETS["heldout"])
 
 
 def test_rendered_photo_truth():
@@ -41,3 +42,26 @@ def test_train_builds_a_small_loadable_model(tmp_path):
 
 def test_shipped_model_is_small():
     assert os.path.getsize(MODEL_PATH) < 5_000_000
+
+
+def test_training_glyphs_vary_in_weight_width_and_slant():
+    from ocr_reader.synth import glyph, varied_glyph
+
+    plain = glyph("DejaVuSans.ttf", "8", 2)
+    bold = varied_glyph("DejaVuSans.ttf", "8", 2, 3, 0)
+    thin = varied_glyph("DejaVuSans.ttf", "8", 2, -2, 0)
+    slanted = varied_glyph("DejaVuSans.ttf", "8", 2, 0, 2)
+    assert (bold > 127).sum() > (plain > 127).sum() > (thin > 127).sum() > 0
+    assert slanted.shape[1] > plain.shape[1]  # the shear widens the glyph's box
+    assert np.array_equal(varied_glyph("DejaVuSans.ttf", "8", 2, 0, 0), plain)
+
+
+def test_heldout_styles_are_never_augmented():
+    from ocr_reader.synth import available_fonts, random_wheel_style
+
+    rng = np.random.default_rng(5)
+    styles = [random_wheel_style(rng, available_fonts("heldout"), heldout=True) for _ in range(50)]
+    assert all(s.stroke_px == 0 and s.slant_10 == 0 and s.aspect == 1.0 for s in styles)
+    rng = np.random.default_rng(5)
+    train = [random_wheel_style(rng, available_fonts("augmented"), augment=True) for _ in range(50)]
+    assert any(s.stroke_px != 0 for s in train) and any(s.aspect != 1.0 for s in train)
