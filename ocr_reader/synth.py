@@ -14,35 +14,25 @@ from PIL import Image, ImageDraw, ImageFont
 _FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/liberation")
 
 # Training and held-out photos use disjoint font families, so the bench measures generalisation.
+_TRAIN_DEJAVU = (
+    "DejaVuSans.ttf",
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSansMono.ttf",
+    "DejaVuSansMono-Bold.ttf",
+    "DejaVuSerif.ttf",
+    "DejaVuSansCondensed-Bold.ttf",
+    "DejaVuSerifCondensed-Bold.ttf",
+    "DejaVuSans-Oblique.ttf",
+    "DejaVuSerif-Bold.ttf",
+    "DejaVuSans-ExtraLight.ttf",
+)
+_TRAIN_HERSHEY = ("hershey:simplex", "hershey:duplex", "hershey:triplex")
 FONT_SETS = {
-    "train": (
-        "DejaVuSans.ttf",
-        "DejaVuSans-Bold.ttf",
-        "DejaVuSansMono.ttf",
-        "DejaVuSansMono-Bold.ttf",
-        "DejaVuSerif.ttf",
-        "DejaVuSansCondensed-Bold.ttf",
-        "DejaVuSerifCondensed-Bold.ttf",
-        "DejaVuSans-Oblique.ttf",
-        "DejaVuSerif-Bold.ttf",
-        "DejaVuSans-ExtraLight.ttf",
-        "hershey:simplex",
-        "hershey:duplex",
-        "hershey:triplex",
-    ),
+    "train": _TRAIN_DEJAVU + _TRAIN_HERSHEY,
     # What `python -m ocr_reader.train` renders: the training families in more faces, with glyph
     # augmentation (see varied_glyph). "train" itself stays as it was so fixtures keep their photos.
-    "augmented": (
-        "DejaVuSans.ttf",
-        "DejaVuSans-Bold.ttf",
-        "DejaVuSansMono.ttf",
-        "DejaVuSansMono-Bold.ttf",
-        "DejaVuSerif.ttf",
-        "DejaVuSansCondensed-Bold.ttf",
-        "DejaVuSerifCondensed-Bold.ttf",
-        "DejaVuSans-Oblique.ttf",
-        "DejaVuSerif-Bold.ttf",
-        "DejaVuSans-ExtraLight.ttf",
+    "augmented": _TRAIN_DEJAVU
+    + (
         "DejaVuSansMono-Oblique.ttf",
         "DejaVuSansMono-BoldOblique.ttf",
         "DejaVuSans-BoldOblique.ttf",
@@ -51,13 +41,9 @@ FONT_SETS = {
         "DejaVuSerifCondensed.ttf",
         "DejaVuSerif-Italic.ttf",
         "DejaVuSerif-BoldItalic.ttf",
-        "hershey:simplex",
-        "hershey:duplex",
-        "hershey:triplex",
-        "hershey:simplex_italic",
-        "hershey:duplex_italic",
-        "hershey:triplex_italic",
-    ),
+    )
+    + _TRAIN_HERSHEY
+    + ("hershey:simplex_italic", "hershey:duplex_italic", "hershey:triplex_italic"),
     "heldout": (
         "LiberationSans-Regular.ttf",
         "LiberationSans-Bold.ttf",

@@ -17,6 +17,7 @@ from dashboard_api.app import create_app
 from dashboard_api.config import ApiSettings
 from ingest.model import Reading, Rejection
 from ingest.store.sqlite import SqliteStore
+from ocr_reader.synth import PhotoParams
 
 # 2025-03-01T00:00:00+08:00 (Asia/Shanghai midnight): the sample data starts here.
 T0_S = 1740758400
@@ -152,3 +153,15 @@ def make_env(tmp_path, sample) -> Iterator:
 @pytest.fixture
 def env(make_env) -> ApiEnv:
     return make_env()
+
+
+# Meter photos the reader should read confidently: little tilt, blur, noise; no glare or dirt.
+EASY = PhotoParams(
+    max_tilt_deg=3,
+    max_rot_deg=3,
+    max_blur_sigma=0.3,
+    max_noise=1,
+    min_jpeg_quality=92,
+    glare_prob=0,
+    dirt_prob=0,
+)

@@ -14,9 +14,9 @@ from billing.db import Account, Database
 from dashboard_api.app import create_app
 from dashboard_api.config import ApiSettings
 from devservices.ports import free_port
-from ocr_reader.synth import PhotoParams, render_photo
+from ocr_reader.synth import render_photo
 from tests.conftest import ServerThread, wait_for
-from tests.dashboard_api.conftest import bearer, sample_readings, seed_accounts
+from tests.dashboard_api.conftest import EASY, bearer, sample_readings, seed_accounts
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -103,18 +103,7 @@ def test_photo_upload_through_the_page_then_confirm(browser, site):
     """A far higher counter than m-a1 can have reached waits for confirmation; the resident corrects it."""
     app = site["app"]
     before = app.state.store.count_readings("m-a1")
-    photo = render_photo(
-        np.random.default_rng(1),
-        params=PhotoParams(
-            max_tilt_deg=3,
-            max_rot_deg=3,
-            max_blur_sigma=0.3,
-            max_noise=1,
-            min_jpeg_quality=92,
-            glare_prob=0,
-            dirt_prob=0,
-        ),
-    )[0]
+    photo = render_photo(np.random.default_rng(1), params=EASY)[0]
     page = sign_in(browser, site, site["alice"])
     page.select_option("#photo-meter", "m-a1")
     page.set_input_files(

@@ -12,17 +12,8 @@ from PIL import Image
 
 from billing.accounts import add_meter
 from billing.db import Account
-from ocr_reader.synth import PhotoParams, render_photo
-
-EASY = PhotoParams(
-    max_tilt_deg=3,
-    max_rot_deg=3,
-    max_blur_sigma=0.3,
-    max_noise=1,
-    min_jpeg_quality=92,
-    glare_prob=0,
-    dirt_prob=0,
-)
+from ocr_reader.synth import render_photo
+from tests.dashboard_api.conftest import EASY
 
 
 def photo(seed: int, **kw) -> bytes:
