@@ -8,7 +8,9 @@ to /write (line protocol) and reads to /query (InfluxQL). Both exist on 1.x, on 
 
 from __future__ import annotations
 
+import logging
 import time
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -16,13 +18,20 @@ import httpx
 from ingest.model import Reading, Rejection
 from ingest.store.base import Bucket, MeterSummary, StoreError
 from ingest.store.lineproto import (
+    FLOW_FIELD,
+    HOUR_S,
     MEASUREMENT,
     REJECT_MEASUREMENT,
+    ROLLUP_META,
     flow_line,
     flow_lpm,
+    hour_of,
     reading_line,
     rejection_line,
+    rollup_line,
 )
+
+log = logging.getLogger(__name__)
 
 _M = MEASUREMENT
 # Newest written reading per meter, so in-order batches need no look-up to compute flow_lpm.
@@ -31,8 +40,45 @@ MAX_CACHED_METERS = 200_000
 LOOKUP_METERS_PER_QUERY = 100
 
 
+def marker_line() -> str:
+    """The point that says roll-ups are complete (docs/schema.md)."""
+    return f"{ROLLUP_META} complete=true {int(time.time())}"
+
+
 def _q(meter: str) -> str:
     return meter.replace("\\", "\\\\").replace("'", "\\'")
+
+
+@dataclass(slots=True)
+class _Hour:
+    """A meter's hourly roll-up as far as written: what the next in-order batch extends."""
+
+    hour_s: int  # the hour (hour_s, hour_s + 3600]
+    last_total_ml: int
+    peak_lpm: float | None
+    n: int
+
+
+def _extend_hours(cached: Reading, hour: _Hour | None, batch: list[Reading]) -> list[_Hour] | None:
+    """Roll-ups of the hours an in-order batch touches, continuing the cached hour; None when the
+    batch continues an hour whose roll-up is not known here (it must be re-read from InfluxDB)."""
+    cur = replace(hour) if hour is not None and hour.hour_s == hour_of(cached.ts_s) else None
+    if cur is None and hour_of(batch[0].ts_s) == hour_of(cached.ts_s):
+        return None
+    out: list[_Hour] = []
+    prev_ts, prev_total = cached.ts_s, cached.total_ml
+    for r in batch:
+        h = hour_of(r.ts_s)
+        if cur is None or cur.hour_s != h:
+            cur = _Hour(h, r.total_ml, None, 0)
+        if not out or out[-1] is not cur:
+            out.append(cur)
+        flow = flow_lpm(prev_ts, prev_total, r.ts_s, r.total_ml)
+        cur.peak_lpm = flow if cur.peak_lpm is None else max(cur.peak_lpm, flow)  # as InfluxDB's max()
+        cur.n += 1
+        cur.last_total_ml = r.total_ml
+        prev_ts, prev_total = r.ts_s, r.total_ml
+    return out
 
 
 class InfluxStore:
@@ -61,6 +107,8 @@ class InfluxStore:
             auth = httpx.BasicAuth(username, password or "")
         self._reject_seq = 0
         self._newest: dict[str, Reading] = {}
+        self._hours: dict[str, _Hour] = {}  # roll-up of each cached newest reading's hour
+        self._marker_checked = False
         self._http = httpx.Client(base_url=base_url, headers=headers, auth=auth, timeout=timeout_s)
         if create_database and version == 1:
             self._query(f'CREATE DATABASE "{database}"', method="POST")
@@ -121,11 +169,15 @@ class InfluxStore:
     # -- Store contract -----------------------------------------------------------------
     def write_readings(self, readings) -> None:
         by_meter: dict[str, dict[int, Reading]] = {}
+        if not readings:
+            return
         for r in readings:
             by_meter.setdefault(r.meter, {})[r.ts_s] = r  # same (meter, ts) twice: the last one is kept
         lines: list[str] = []
         newest: dict[str, Reading | None] = {}
+        hours: dict[str, _Hour] = {}
         misses = []
+        reroll: list[tuple[str, int, int]] = []  # (meter, first, last ts) whose hours are re-read
         for meter, rows in by_meter.items():
             batch = [rows[t] for t in sorted(rows)]
             cached = self._newest.get(meter)
@@ -138,6 +190,12 @@ class InfluxStore:
             ):
                 lines += self._flow_lines([(cached.ts_s, cached.total_ml)], batch, [])
                 newest[meter] = batch[-1]
+                touched = _extend_hours(cached, self._hours.get(meter), batch)
+                if touched is None:
+                    reroll.append((meter, batch[0].ts_s, batch[-1].ts_s))
+                else:
+                    lines += [rollup_line(meter, h.hour_s, h.last_total_ml, h.peak_lpm, h.n) for h in touched]
+                    hours[meter] = touched[-1]
             else:
                 misses.append((meter, batch))
         for i in range(0, len(misses), LOOKUP_METERS_PER_QUERY):
@@ -145,13 +203,86 @@ class InfluxStore:
             for (meter, batch), (before, stored, after) in zip(chunk, self._neighbours(chunk), strict=True):
                 lines += self._flow_lines(before + stored, batch, after)
                 newest[meter] = None if after else batch[-1]
+                # The point after the batch may have had its flow rewritten: its hour too.
+                reroll.append((meter, batch[0].ts_s, after[0][0] if after else batch[-1].ts_s))
+        lines += self._marker_lines()
         self._write(lines, "s")
+        # Hours the batch changed out of order are re-read from the readings just written.
+        hours.update(self.rebuild_rollups(reroll))
         for meter, r in newest.items():
             self._newest.pop(meter, None)
+            self._hours.pop(meter, None)
             if r is not None:
                 self._newest[meter] = r
+                h = hours.get(meter)
+                if h is not None and h.hour_s == hour_of(r.ts_s):
+                    self._hours[meter] = h
         while len(self._newest) > MAX_CACHED_METERS:
-            del self._newest[next(iter(self._newest))]
+            oldest = next(iter(self._newest))
+            del self._newest[oldest]
+            self._hours.pop(oldest, None)
+
+    def rebuild_rollups(self, spans: list[tuple[str, int, int]]) -> dict[str, _Hour]:
+        """Recompute the hourly roll-ups of each (meter, first ts, last ts) from the readings stored.
+
+        Returns each meter's last rebuilt hour. One /query and one /write per 100 meters.
+        """
+        last: dict[str, _Hour] = {}
+        for i in range(0, len(spans), LOOKUP_METERS_PER_QUERY):
+            chunk = spans[i : i + LOOKUP_METERS_PER_QUERY]
+            stmts = [
+                f'SELECT last("total_l"), max("{FLOW_FIELD}"), count("total_l") FROM "{_M}" '
+                f"WHERE \"meter\"='{_q(meter)}' "
+                f"AND time > {hour_of(lo)}s AND time <= {hour_of(hi) + HOUR_S}s "
+                f"GROUP BY time({HOUR_S}s, 1s) fill(none)"
+                for meter, lo, hi in chunk
+            ]
+            res = self._query(";".join(stmts))
+            if len(res) != len(stmts):
+                raise StoreError(f"InfluxDB answered {len(res)} of {len(stmts)} statements")
+            lines = []
+            for (meter, _lo, _hi), result in zip(chunk, res, strict=True):
+                for _tags, rows in self._rows(result):
+                    for t, total_l, peak, n in rows:
+                        if total_l is None:
+                            continue
+                        h = _Hour(int(t) - 1, round(total_l * 1000), peak, int(n))
+                        lines.append(rollup_line(meter, h.hour_s, h.last_total_ml, h.peak_lpm, h.n))
+                        last[meter] = h
+            self._write(lines, "s")
+        return last
+
+    def _marker_lines(self) -> list[str]:
+        """The roll-up marker, once, when this store starts an empty database (else none).
+
+        A database that already holds readings from before roll-ups existed gets its marker from
+        `python -m ingest.rollup` (the backfill); until then the API reads raw readings.
+        """
+        if self._marker_checked:
+            return []
+        res = self._query("SHOW MEASUREMENTS")
+        names = {row[0] for _tags, rows in self._rows(res[0]) for row in rows} if res else set()
+        self._marker_checked = True
+        if ROLLUP_META in names:
+            return []
+        if MEASUREMENT in names:
+            log.warning("readings without hourly roll-ups: run `python -m ingest.rollup` once")
+            return []
+        return [marker_line()]
+
+    def reading_spans(self) -> list[tuple[str, int, int]]:
+        """(meter, first ts, last ts) of every meter with readings."""
+        spans = []
+        for fn in ("first", "last"):
+            res = self._query(f'SELECT {fn}("total_l") FROM "{_M}" GROUP BY "meter"')
+            spans.append({tags["meter"]: int(rows[0][0]) for tags, rows in self._rows(res[0])} if res else {})
+        first, last = spans
+        return [(m, first[m], last[m]) for m in sorted(first)]
+
+    def has_rollups(self) -> bool:
+        """Whether every hour of readings has its roll-up (the marker is present)."""
+        res = self._query(f'SELECT * FROM "{ROLLUP_META}" LIMIT 1')
+        return bool(res and self._rows(res[0]))
 
     def _neighbours(self, chunk: list[tuple[str, list[Reading]]]) -> list[tuple[list, list, list]]:
         """Per meter: the stored point before its batch, stored points within it, the one after."""

@@ -7,6 +7,16 @@ from ingest.model import Reading, Rejection
 MEASUREMENT = "reading"
 REJECT_MEASUREMENT = "rejected"
 FLOW_FIELD = "flow_lpm"
+# Hourly roll-up of `reading` (docs/schema.md): one point per meter and hour (H, H+3600],
+# stamped H+1 so the same right-closed GROUP BY time(..., offset) puts it where its readings go.
+ROLLUP_MEASUREMENT = "usage_1h"
+ROLLUP_META = "rollup_meta"  # present once every hour of `reading` has its roll-up
+HOUR_S = 3600
+
+
+def hour_of(ts_s: int) -> int:
+    """H for the hour (H, H+3600] that holds a reading stamped ts_s."""
+    return (ts_s - 1) // HOUR_S * HOUR_S
 
 
 def _litres(total_ml: int) -> str:
@@ -38,6 +48,12 @@ def reading_line(r: Reading, flow: float | None = None) -> str:
 def flow_line(meter: str, ts_s: int, flow: float) -> str:
     """Only the flow field of a stored point (its predecessor changed): InfluxDB merges the fields."""
     return f"{MEASUREMENT},meter={meter} {FLOW_FIELD}={_flow(flow)} {ts_s}"
+
+
+def rollup_line(meter: str, hour_s: int, last_total_ml: int, peak_lpm: float | None, n: int) -> str:
+    """The hour (hour_s, hour_s+3600]: last register total, highest flow_lpm, readings in it."""
+    peak = "" if peak_lpm is None else f",peak_flow_lpm={_flow(peak_lpm)}"
+    return f"{ROLLUP_MEASUREMENT},meter={meter} total_l={_litres(last_total_ml)},n={n}i{peak} {hour_s + 1}"
 
 
 def _field_str(text: str) -> str:

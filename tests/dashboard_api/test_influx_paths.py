@@ -12,7 +12,7 @@ from dashboard_api.fleet import silent_meters, silent_meters_influx
 from dashboard_api.flow import InfluxFlows
 from dashboard_api.influxql import InfluxQL
 from ingest.model import Reading
-from ingest.store.lineproto import MEASUREMENT
+from ingest.store.lineproto import MEASUREMENT, ROLLUP_MEASUREMENT, ROLLUP_META
 from tests.dashboard_api.oracle import peak_lpm, used_per_interval
 
 T0 = 1_740_758_400
@@ -47,6 +47,9 @@ def test_peak_flow_with_stored_legacy_or_mixed_readings(make_env, influx, legacy
         rows.append(Reading("m-z", T0 + 60 * k, total, k, 1))
     env.store.write_lines([legacy_line(r) for r in rows[:legacy_minutes]])
     env.store.write_readings(rows[legacy_minutes:])
+    if legacy_minutes:
+        # Readings from before flow_lpm predate the hourly roll-ups too: no backfill, no marker.
+        env.store._query(f'DROP MEASUREMENT "{ROLLUP_META}"', method="POST")
     bounds = [T0 - 3600, T0, T0 + 3600, T0 + 7200, T0 + 10800]
     body = usage(env, "m-z", bounds)
     assert [round(i["used_l"] * 1000) for i in body["intervals"]] == used_per_interval(rows, bounds)[0]
@@ -84,3 +87,52 @@ def test_silent_meters_on_influx_match_the_store_answer(make_env, influx):
         assert "m-live" not in {s.meter for s in silent_meters_influx(ql, now, 0.5)}
     finally:
         ql.close()
+
+
+def recorded_queries(env) -> list[str]:
+    """Every InfluxQL text the API sends from now on."""
+    ql = env.client.app.state.influxql
+    sent: list[str] = []
+    raw = ql.raw
+
+    def spy(q: str):
+        sent.append(q)
+        return raw(q)
+
+    ql.raw = spy
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("every", "tz", "rollup"),
+    [
+        ("1h", "UTC", True),
+        ("1h", "Asia/Shanghai", True),
+        ("1d", "America/New_York", True),  # the range holds the 2025-03-09 DST change
+        ("1mo", "Asia/Shanghai", True),
+        ("1h", "Asia/Kolkata", False),  # UTC+5:30: hours not on roll-up hours, raw readings
+        ("15m", "UTC", False),
+    ],
+)
+def test_usage_from_hourly_rollups_equals_usage_from_readings(make_env, influx, every, tz, rollup):
+    url = influx.store_url(f"r_{secrets.token_hex(3)}")
+    env = make_env(url)
+    rows, total = [], 0
+    for k in range(0, 12 * 1440, 7):  # a reading every 7 minutes for 12 days, one register reset
+        total = 500 if k == 5 * 1440 else total + (k * 131) % 2_300
+        rows.append(Reading("m-roll", T0 + 60 * k + 11, total, k, 1))
+    for i in range(0, len(rows), 500):
+        env.store.write_readings(rows[i : i + 500])
+    sent = recorded_queries(env)
+    start, stop = (T0 + 86_400, T0 + 11 * 86_400) if every != "15m" else (T0 + 86_400, T0 + 2 * 86_400)
+    params = {"start": iso(start), "stop": iso(stop), "every": every, "tz": tz}
+    r = env.client.get("/v1/meters/m-roll/usage", headers=env.utility, params=params)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    bounds = [int(datetime.fromisoformat(i["start"]).timestamp()) for i in body["intervals"]]
+    bounds.append(int(datetime.fromisoformat(body["intervals"][-1]["end"]).timestamp()))
+    assert [round(i["used_l"] * 1000) for i in body["intervals"]] == used_per_interval(rows, bounds)[0]
+    assert [i["peak_flow_lpm"] for i in body["intervals"]] == pytest.approx(
+        [peak_lpm({"m-roll": rows}, a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+    )
+    assert any(ROLLUP_MEASUREMENT in q for q in sent) == rollup

@@ -16,6 +16,7 @@ from ingest.config import IngestSettings
 from ingest.store.influx import InfluxStore
 from ingest.worker import IngestWorker
 from tests.conftest import wait_for
+from tests.ingest.test_rollup import rollups_match
 
 
 @pytest.mark.timeout(300)
@@ -104,6 +105,8 @@ def test_firmware_litres_reach_influx_and_api_exactly(mosquitto, influx, tmp_pat
             ).json()
             assert round(minute["total_l"] * 1000) == ml
             assert store.count_readings(meter) == (stop - start) // 60 + 1
+            # The hourly usage above came from the ingest's roll-ups; they match the readings.
+            assert rollups_match(store, store.readings(meter, 0, 2**31))
         assert (
             client.get("/v1/meters", headers={"Authorization": "Bearer wrong-token-000000"}).status_code
             == 401

@@ -7,6 +7,7 @@ import threading
 
 from tests.conftest import wait_for
 from tests.ingest.conftest import T0, batch, metric, publish_many
+from tests.ingest.test_rollup import rollups_match
 
 METERS = 20
 READINGS = 90
@@ -82,6 +83,9 @@ def test_distinct_points_equal_truth_under_duplicates_and_redelivery(
         assert influx_store.count_readings(meter) == len(points)
         for ts in sorted(points)[::17]:
             assert influx_store.last_at_or_before(meter, ts) == points[ts]
+    # the hourly roll-ups agree with what was stored, despite redelivery and late replays
+    stored = [r for meter in {m for m, _ts in truth} for r in influx_store.readings(meter, 0, 2**31)]
+    wait_for(lambda: rollups_match(influx_store, stored), what="roll-ups equal to the readings")
     # duplicates are detected (at least those we published; redeliveries add more)
     assert metric("wm_ingest_readings_duplicate_total") - dup_before >= published_dups
     # per-meter state: gaps reported exactly, late replays fill what they can
