@@ -15,7 +15,14 @@ from typing import Protocol
 from dashboard_api.influxql import InfluxQL, regex_any
 from dashboard_api.usage import MeterGrid, store_grid
 from ingest.store.base import Bucket, Store
-from ingest.store.lineproto import FLOW_FIELD, HOUR_S, MEASUREMENT, ROLLUP_MEASUREMENT, ROLLUP_META
+from ingest.store.lineproto import (
+    FLOW_FIELD,
+    HOUR_S,
+    MEASUREMENT,
+    ROLLUP_MEASUREMENT,
+    ROLLUP_META,
+    hour_of,
+)
 
 MINUTE_S = 60
 
@@ -70,6 +77,28 @@ METERS_PER_REQUEST = 100
 ROLLUP_RECHECK_S = 30.0  # how long "no roll-ups yet" is believed before asking again
 
 
+def _replace_hour(grid: MeterGrid, b0: int, step_s: int, hour_s: int, total_ml: int, peak) -> MeterGrid:
+    """The grid with the step holding hour_s ending on total_ml; its peak raised to `peak`.
+
+    The hour is the meter's newest, so its last total is its step's last total; its roll-up, if
+    any, covered a prefix of its readings, so the true peak is at least what the roll-up said.
+    """
+    start = b0 + (hour_s - b0) // step_s * step_s
+    steps = [b for b in grid.steps if b.start_s != start]
+    steps.append(Bucket(start, total_ml))
+    steps.sort(key=lambda b: b.start_s)
+    peaks = grid.peaks_lpm
+    if peaks is not None:
+        peaks = dict(peaks)
+        rolled = peaks.pop(start, None)
+        if step_s == HOUR_S:
+            rolled = None  # the step is the hour itself: the readings' peak replaces the roll-up's
+        best = max((p for p in (rolled, peak) if p is not None and p >= 0), default=None)
+        if best is not None:
+            peaks[start] = float(best)
+    return MeterGrid(steps, grid.baseline_ml, grid.first_ml, peaks)
+
+
 def rollup_fits(b0: int, step_s: int) -> bool:
     """Whether a grid from b0 in steps of step_s is made of whole roll-up hours."""
     return b0 % HOUR_S == 0 and step_s % HOUR_S == 0
@@ -122,24 +151,70 @@ class InfluxFlows:
             )
         else:
             steps = f'SELECT last("total_l"), max("{FLOW_FIELD}") {where} AND {rng} {group}'
-        return [
+        stmts = [
             steps,
             f'SELECT last("total_l") {where} AND time <= {b0}s',
             f'SELECT first("total_l") {where} AND {rng}',
             f'SELECT first("{FLOW_FIELD}") {where} AND {rng}',
         ]
+        if rollup:
+            # The meter's newest hour may not be rolled up yet (docs/schema.md): when it is the
+            # range's last hour, its raw answer comes in the same request.
+            stmts += [
+                f'SELECT last("total_l") {where} AND time <= {bn}s',
+                InfluxFlows.hour_statement(meter, bn - HOUR_S),
+            ]
+        return stmts
+
+    @staticmethod
+    def hour_statement(meter: str, hour_s: int) -> str:
+        """Last total and peak flow of the readings in the hour (hour_s, hour_s + 3600]."""
+        return (
+            f'SELECT last("total_l"), max("{FLOW_FIELD}") FROM "{MEASUREMENT}" '
+            f"WHERE \"meter\"='{_q(meter)}' AND time > {hour_s}s AND time <= {hour_s + HOUR_S}s"
+        )
 
     def grids(self, meters: list[str], b0: int, bn: int, step_s: int) -> list[MeterGrid]:
         out = []
         rollup = rollup_fits(b0, step_s) and self.rollups_ready()
-        n = len(self.grid_statements("m", b0, bn, step_s))
+        n = len(self.grid_statements("m", b0, bn, step_s, rollup))
         for i in range(0, len(meters), METERS_PER_REQUEST):
             chunk = meters[i : i + METERS_PER_REQUEST]
             stmts = [q for m in chunk for q in self.grid_statements(m, b0, bn, step_s, rollup)]
             res = self._ql.statements(stmts)
-            for k, meter in enumerate(chunk):
-                out.append(self._grid(meter, b0, *res[n * k : n * k + n]))
+            grids = [self._grid(meter, b0, *res[n * k : n * k + 4]) for k, meter in enumerate(chunk)]
+            if rollup:
+                grids = self._with_open_hours(
+                    chunk, grids, [res[n * k + 4 : n * k + 6] for k in range(len(chunk))], b0, bn, step_s
+                )
+            out += grids
         return out
+
+    def _with_open_hours(self, meters, grids, answers, b0: int, bn: int, step_s: int) -> list[MeterGrid]:
+        """Each grid with its meter's newest hour taken from the readings, not the roll-up.
+
+        Every hour before a meter's newest reading has its final roll-up; the newest one is
+        written only when a later reading closes it, so its roll-up may lag (a prefix of it).
+        """
+        opens: dict[int, tuple[int, list]] = {}  # grid index -> (hour, its raw answer or None)
+        for k, (newest_res, last_hour_res) in enumerate(answers):
+            if not newest_res:
+                continue
+            newest_t = int(newest_res[0][1][0][0])
+            if newest_t <= b0:
+                continue
+            hour = hour_of(newest_t)
+            opens[k] = (hour, last_hour_res if hour == bn - HOUR_S else None)
+        missing = [k for k, (_h, raw) in opens.items() if raw is None]
+        if missing:  # the meter fell silent before the range's last hour: one more request
+            res = self._ql.statements([self.hour_statement(meters[k], opens[k][0]) for k in missing])
+            for k, raw in zip(missing, res, strict=True):
+                opens[k] = (opens[k][0], raw)
+        for k, (hour, raw) in opens.items():
+            if raw:
+                _t, total_l, peak = raw[0][1][0]
+                grids[k] = _replace_hour(grids[k], b0, step_s, hour, round(total_l * 1000), peak)
+        return grids
 
     def _grid(self, meter: str, b0: int, steps_res, before_res, first_res, flow_res) -> MeterGrid:
         steps, peaks = [], {}

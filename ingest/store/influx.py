@@ -59,26 +59,38 @@ class _Hour:
     n: int
 
 
-def _extend_hours(cached: Reading, hour: _Hour | None, batch: list[Reading]) -> list[_Hour] | None:
-    """Roll-ups of the hours an in-order batch touches, continuing the cached hour; None when the
-    batch continues an hour whose roll-up is not known here (it must be re-read from InfluxDB)."""
-    cur = replace(hour) if hour is not None and hour.hour_s == hour_of(cached.ts_s) else None
-    if cur is None and hour_of(batch[0].ts_s) == hour_of(cached.ts_s):
-        return None
+def _extend_hours(prev: tuple[int, int] | None, hour: _Hour | None, batch: list[Reading]) -> list[_Hour]:
+    """Roll-ups of the hours an in-order batch touches.
+
+    `prev` is the stored (ts, total) just before the batch (None: the meter's first reading);
+    `hour` the roll-up of batch[0]'s hour as stored before the batch, or None when that hour holds
+    nothing yet. The caller vouches that nothing is stored after prev.
+    """
+    cur = replace(hour) if hour is not None else None
     out: list[_Hour] = []
-    prev_ts, prev_total = cached.ts_s, cached.total_ml
     for r in batch:
         h = hour_of(r.ts_s)
         if cur is None or cur.hour_s != h:
             cur = _Hour(h, r.total_ml, None, 0)
         if not out or out[-1] is not cur:
             out.append(cur)
-        flow = flow_lpm(prev_ts, prev_total, r.ts_s, r.total_ml)
-        cur.peak_lpm = flow if cur.peak_lpm is None else max(cur.peak_lpm, flow)  # as InfluxDB's max()
+        if prev is not None:
+            flow = flow_lpm(prev[0], prev[1], r.ts_s, r.total_ml)
+            cur.peak_lpm = flow if cur.peak_lpm is None else max(cur.peak_lpm, flow)  # as InfluxDB's max()
         cur.n += 1
         cur.last_total_ml = r.total_ml
-        prev_ts, prev_total = r.ts_s, r.total_ml
+        prev = (r.ts_s, r.total_ml)
     return out
+
+
+def _closed_lines(meter: str, touched: list[_Hour]) -> list[str]:
+    """Roll-up lines of every touched hour but the last, which stays open (in memory) until a
+    reading of a later hour closes it: one line per meter and hour, not one per reading."""
+    return [rollup_line(meter, h.hour_s, h.last_total_ml, h.peak_lpm, h.n) for h in touched[:-1]]
+
+
+# Per meter: points before, within and after a batch, and the roll-up of the hour before it.
+_Neighbours = tuple[list, list, list, _Hour | None]
 
 
 class InfluxStore:
@@ -190,25 +202,46 @@ class InfluxStore:
             ):
                 lines += self._flow_lines([(cached.ts_s, cached.total_ml)], batch, [])
                 newest[meter] = batch[-1]
-                touched = _extend_hours(cached, self._hours.get(meter), batch)
-                if touched is None:
-                    reroll.append((meter, batch[0].ts_s, batch[-1].ts_s))
-                else:
-                    lines += [rollup_line(meter, h.hour_s, h.last_total_ml, h.peak_lpm, h.n) for h in touched]
-                    hours[meter] = touched[-1]
+                known = self._hours.get(meter)
+                prev = (cached.ts_s, cached.total_ml)
+                if known is None or known.hour_s != hour_of(cached.ts_s):
+                    # The open hour's roll-up is not known here: re-read it with the batch's hours.
+                    reroll.append((meter, cached.ts_s, batch[-1].ts_s))
+                    continue
+                if known.hour_s == hour_of(batch[0].ts_s):
+                    touched = _extend_hours(prev, known, batch)
+                else:  # the batch closes the open hour
+                    touched = [known, *_extend_hours(prev, None, batch)]
+                lines += _closed_lines(meter, touched)
+                hours[meter] = touched[-1]
             else:
                 misses.append((meter, batch))
         for i in range(0, len(misses), LOOKUP_METERS_PER_QUERY):
             chunk = misses[i : i + LOOKUP_METERS_PER_QUERY]
-            for (meter, batch), (before, stored, after) in zip(chunk, self._neighbours(chunk), strict=True):
+            for (meter, batch), (before, stored, after, partial) in zip(
+                chunk, self._neighbours(chunk), strict=True
+            ):
                 lines += self._flow_lines(before + stored, batch, after)
                 newest[meter] = None if after else batch[-1]
-                # The point after the batch may have had its flow rewritten: its hour too.
-                reroll.append((meter, batch[0].ts_s, after[0][0] if after else batch[-1].ts_s))
+                # The hour of the point before may have been left open by another process.
+                lo = before[0][0] if before else batch[0].ts_s
+                if stored or after:
+                    # Out of order: the hours it lands in, and the hour of the point after it
+                    # (whose flow it rewrites), are re-read once the batch is stored.
+                    reroll.append((meter, lo, after[0][0] if after else batch[-1].ts_s))
+                    continue
+                # In order after what is stored (a worker's first batch for the meter): the partial
+                # hour before it came with the neighbours, so the roll-ups are computed here.
+                touched = _extend_hours(before[0] if before else None, partial, batch)
+                lines += _closed_lines(meter, touched)
+                hours[meter] = touched[-1]
+                if hour_of(lo) != hour_of(batch[0].ts_s):
+                    reroll.append((meter, lo, lo))
         lines += self._marker_lines()
         self._write(lines, "s")
         # Hours the batch changed out of order are re-read from the readings just written.
-        hours.update(self.rebuild_rollups(reroll))
+        for meter, h in self.rebuild_rollups(reroll).items():
+            hours.setdefault(meter, h)
         for meter, r in newest.items():
             self._newest.pop(meter, None)
             self._hours.pop(meter, None)
@@ -284,8 +317,9 @@ class InfluxStore:
         res = self._query(f'SELECT * FROM "{ROLLUP_META}" LIMIT 1')
         return bool(res and self._rows(res[0]))
 
-    def _neighbours(self, chunk: list[tuple[str, list[Reading]]]) -> list[tuple[list, list, list]]:
-        """Per meter: the stored point before its batch, stored points within it, the one after."""
+    def _neighbours(self, chunk: list[tuple[str, list[Reading]]]) -> list[_Neighbours]:
+        """Per meter: the stored point before its batch, stored points within it, the one after,
+        and the roll-up of the stored readings in the batch's first hour before its first reading."""
         stmts = []
         for meter, batch in chunk:
             where = f'FROM "{_M}" WHERE "meter"=\'{_q(meter)}\' AND '
@@ -294,15 +328,25 @@ class InfluxStore:
                 f'SELECT last("total_l") {where}time < {lo}s',
                 f'SELECT "total_l" {where}time >= {lo}s AND time <= {hi}s',
                 f'SELECT first("total_l") {where}time > {hi}s',
+                f'SELECT last("total_l"), max("{FLOW_FIELD}"), count("total_l") {where}'
+                f"time > {hour_of(lo)}s AND time < {lo}s",
             ]
         res = self._query(";".join(stmts))
         if len(res) != len(stmts):
             raise StoreError(f"InfluxDB answered {len(res)} of {len(stmts)} statements")
-        points = [
-            [(int(t), round(v * 1000)) for _tags, rows in self._rows(r) for t, v in rows if v is not None]
-            for r in res
-        ]
-        return [tuple(points[k : k + 3]) for k in range(0, len(points), 3)]  # type: ignore[misc]
+        out = []
+        for k, (_meter, batch) in enumerate(chunk):
+            points = [
+                [(int(t), round(v * 1000)) for _tags, rows in self._rows(r) for t, v in rows if v is not None]
+                for r in res[4 * k : 4 * k + 3]
+            ]
+            partial = None
+            for _tags, rows in self._rows(res[4 * k + 3]):
+                _t, total_l, peak, n = rows[0]
+                if total_l is not None and n:
+                    partial = _Hour(hour_of(batch[0].ts_s), round(total_l * 1000), peak, int(n))
+            out.append((points[0], points[1], points[2], partial))
+        return out
 
     @staticmethod
     def _flow_lines(stored: list[tuple[int, int]], batch: list[Reading], after: list) -> list[str]:

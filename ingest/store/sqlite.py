@@ -94,8 +94,11 @@ class SqliteStore:
         return [Bucket(start_s + k * every_s, total) for k, total in rows]
 
     def readings(self, meter: str, start_s: int, stop_s: int) -> list[Reading]:
-        rows = self._exec("SELECT meter, ts_s, total_ml, seq, boot, source FROM reading "
-                          "WHERE meter=? AND ts_s>? AND ts_s<=? ORDER BY ts_s", (meter, start_s, stop_s))
+        rows = self._exec(
+            "SELECT meter, ts_s, total_ml, seq, boot, source FROM reading "
+            "WHERE meter=? AND ts_s>? AND ts_s<=? ORDER BY ts_s",
+            (meter, start_s, stop_s),
+        )
         return [Reading(*row) for row in rows]
 
     def count_readings(self, meter: str) -> int:

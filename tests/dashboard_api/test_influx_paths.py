@@ -103,6 +103,7 @@ def recorded_queries(env) -> list[str]:
     return sent
 
 
+@pytest.mark.parametrize("end", ["closed", "open_last_hour", "open_then_silent"])
 @pytest.mark.parametrize(
     ("every", "tz", "rollup"),
     [
@@ -114,7 +115,7 @@ def recorded_queries(env) -> list[str]:
         ("15m", "UTC", False),
     ],
 )
-def test_usage_from_hourly_rollups_equals_usage_from_readings(make_env, influx, every, tz, rollup):
+def test_usage_from_hourly_rollups_equals_usage_from_readings(make_env, influx, every, tz, rollup, end):
     url = influx.store_url(f"r_{secrets.token_hex(3)}")
     env = make_env(url)
     rows, total = [], 0
@@ -124,7 +125,13 @@ def test_usage_from_hourly_rollups_equals_usage_from_readings(make_env, influx, 
     for i in range(0, len(rows), 500):
         env.store.write_readings(rows[i : i + 500])
     sent = recorded_queries(env)
-    start, stop = (T0 + 86_400, T0 + 11 * 86_400) if every != "15m" else (T0 + 86_400, T0 + 2 * 86_400)
+    newest_hour = (rows[-1].ts_s - 1) // 3600 * 3600  # its roll-up is not final yet
+    stop = {
+        "closed": T0 + 11 * 86_400,  # every hour in range is closed
+        "open_last_hour": newest_hour + 3600,  # the newest hour is the range's last
+        "open_then_silent": newest_hour + 5 * 3600,  # ... or lies inside the range
+    }[end]
+    start = stop - (10 * 86_400 if every != "15m" else 86_400)
     params = {"start": iso(start), "stop": iso(stop), "every": every, "tz": tz}
     r = env.client.get("/v1/meters/m-roll/usage", headers=env.utility, params=params)
     assert r.status_code == 200, r.text
