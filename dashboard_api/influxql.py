@@ -6,6 +6,7 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+import orjson
 
 from ingest.store.base import StoreError
 
@@ -71,7 +72,7 @@ class InfluxQL:
             raise StoreError(f"InfluxDB query failed: {err}") from err
         if resp.status_code != 200:
             raise StoreError(f"InfluxDB query answered {resp.status_code}: {resp.text[:300]}")
-        results = resp.json().get("results", [])
+        results = orjson.loads(resp.content).get("results", [])
         out: list[list[tuple[dict, list[list]]]] = [[] for _ in qs]
         for res in results:
             if "error" in res:

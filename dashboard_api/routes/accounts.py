@@ -15,6 +15,7 @@ from dashboard_api.routes.common import (
     csv_response,
     report_fields,
     run_report,
+    usage_json,
     usage_query,
 )
 from dashboard_api.schemas import AccountUsageOut, GroupUsageOut
@@ -71,10 +72,10 @@ def account_usage(
     flows: FlowsDep,
     directory: DirectoryDep,
     settings: SettingsDep,
-) -> AccountUsageOut:
+) -> Response:
     meters = _account_meters(caller, directory, account_id)
     report, zone = run_report(store, flows, meters, q, settings)
-    return AccountUsageOut(account_id=account_id, meters=meters, **report_fields(report, zone, q))
+    return usage_json(AccountUsageOut, account_id=account_id, meters=meters, **report_fields(report, zone, q))
 
 
 @router.get(
@@ -112,11 +113,11 @@ def group_usage(
     settings: SettingsDep,
     district: Label = None,
     building: Label = None,
-) -> GroupUsageOut:
+) -> Response:
     meters = _group_meters(directory, district, building)
     report, zone = run_report(store, flows, meters, q, settings)
-    return GroupUsageOut(
-        district=district, building=building, meters=meters, **report_fields(report, zone, q)
+    return usage_json(
+        GroupUsageOut, district=district, building=building, meters=meters, **report_fields(report, zone, q)
     )
 
 

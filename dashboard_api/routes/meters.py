@@ -20,9 +20,9 @@ from dashboard_api.routes.common import (
     CSV_RESPONSES,
     UsageQuery,
     csv_response,
-    model_json,
     report_fields,
     run_report,
+    usage_json,
     usage_query,
 )
 from dashboard_api.schemas import MeterOut, UsageOut
@@ -79,7 +79,7 @@ def meter_usage(
 ) -> Response:
     check_meter_visible(caller, directory, meter_id)
     report, zone = run_report(store, flows, [meter_id], q, settings)
-    return model_json(UsageOut(meter_id=meter_id, **report_fields(report, zone, q)))
+    return usage_json(UsageOut, meter_id=meter_id, **report_fields(report, zone, q))
 
 
 @router.get(

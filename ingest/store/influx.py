@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+import orjson
 
 from ingest.model import Reading, Rejection
 from ingest.store.base import Bucket, MeterSummary, StoreError
@@ -168,7 +169,7 @@ class InfluxStore:
             raise StoreError(f"InfluxDB query failed: {err}") from err
         if resp.status_code != 200:
             raise StoreError(f"InfluxDB query answered {resp.status_code}: {resp.text[:300]}")
-        results = resp.json().get("results", [])
+        results = orjson.loads(resp.content).get("results", [])
         for res in results:
             if "error" in res:
                 raise StoreError(f"InfluxDB query error: {res['error']}")

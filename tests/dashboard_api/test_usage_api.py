@@ -178,3 +178,30 @@ def test_meter_without_readings_has_zero_use(env):
         "/v1/meters/m-zz/usage", headers=env.utility, params={"start": iso(T0_S), "stop": iso(T0_S + 3600)}
     ).json()
     assert body["total_l"] == 0 and body["peak_flow_lpm"] is None and body["night_min_l_per_h"] is None
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Shanghai", "America/New_York", "Asia/Kolkata"])
+def test_usage_bodies_are_exactly_what_pydantic_would_write(env, tz):
+    # The routes serialise with orjson (usage_json); the bytes must equal the models' own output.
+    from dashboard_api.schemas import AccountUsageOut, GroupUsageOut, UsageOut
+
+    params = {"start": iso(T0_S), "stop": iso(T0_S + 2 * 86400), "every": "1h", "tz": tz}
+    for path, model, who, extra in (
+        ("/v1/meters/m-a1/usage", UsageOut, env.utility, {}),
+        (f"/v1/accounts/{env.account_ids['alice']}/usage", AccountUsageOut, env.alice, {}),
+        ("/v1/groups/usage", GroupUsageOut, env.utility, {"district": "north"}),
+    ):
+        r = env.client.get(path, headers=who, params={**params, **extra})
+        assert r.status_code == 200, r.text
+        assert r.content == model.model_validate_json(r.content).model_dump_json().encode(), path
+        assert r.json()["peak_flow_lpm"] is not None and r.json()["intervals"][0]["start"].endswith(
+            "Z" if tz == "UTC" else ("+05:30" if tz == "Asia/Kolkata" else "0")
+        )
+
+
+def test_usage_json_refuses_a_field_the_model_lacks():
+    from dashboard_api.routes.common import usage_json
+    from dashboard_api.schemas import UsageOut
+
+    with pytest.raises(TypeError, match="no fields"):
+        usage_json(UsageOut, meter_id="m", not_a_field=1)
