@@ -52,8 +52,10 @@ flash: firmware
 	$(VENV)/bin/mpremote connect $(PORT) fs cp -r build/firmware/. :
 	@echo "copy your site_config.json too: $(VENV)/bin/mpremote connect $(PORT) fs cp site_config.json :"
 
-# The wheel recogniser ships in ocr_reader/models/wheels.npz; this rebuilds it from synthetic photos (~5 min).
+# The wheel CNN ships in ocr_reader/models/wheels_cnn.npz; this rebuilds it from synthetic photos with
+# fixed seeds (jax, the `train` extra, is installed only here; see docs/ocr.md for the time it takes).
 ocr-model: venv
+	$(PY) -m pip install --quiet -e '.[train]'
 	$(PY) -m ocr_reader.train
 
 lint: venv

@@ -23,7 +23,7 @@ class PhotoReading:
     wheels: list[dict] = field(default_factory=list)  # per wheel: digit, confidence, rolling, red, position
     integer_digits: int = 0
     decimal_digits: int = 0
-    dials_used: bool = False  # pointer dials are not read yet (stretch goal)
+    dials_used: bool = False  # True: the decimals come from red pointer dials (docs/ocr_dials.md)
     engine: str = "wheels"
     reason: str | None = None  # why needs_review
 

@@ -8,6 +8,8 @@ import numpy as np
 
 from ocr_reader.api import PhotoReading
 from ocr_reader.carry import resolve
+from ocr_reader.dials import CONFIDENT as DIALS_CONFIDENT
+from ocr_reader.dials import combine_with_wheels, read_dials
 from ocr_reader.errors import BadImage
 from ocr_reader.locate import Candidate, find_candidates, rectify
 from ocr_reader.recognise import WheelGuess, tesseract_digits, wheel_model
@@ -18,10 +20,12 @@ MIN_FIT = 0.3  # mean wheel agreement below which a window is not a row of wheel
 SECOND_METER_FIT = 0.8  # another window fitting this well (relative to the best) is a second meter
 SECOND_METER_WINDOW_SCORE = 0.7  # ...or a window this clear (find_candidates score) that also fits
 SECOND_METER_MIN_FIT = 0.6  # at least this well
-REVIEW_CONFIDENCE = 0.6  # from `python -m ocr_reader.train --calibrate 150` (training fonts, own seed)
+REVIEW_CONFIDENCE = 0.7  # validation renders: 99.6 % correct among 90 % accepted (docs/ocr.md)
 MAX_CANDIDATES = 4
 PARTIAL_DOUBT_CONFIDENCE = 0.15  # a crop beyond the window read this surely may be a lost wheel
 EXTEND_MIN_CONFIDENCE = 0.85  # every wheel added to a partial window must be read this surely
+EXTEND_FIT_SLACK = 0.02  # ...and the grown window's fit may be this much lower than before
+DIAL_WHEEL_TOLERANCE = 0.3  # digits; a half-turn misread of the x0.1 dial is 0.5 off
 USE_TTA = True  # average the chosen cut's wheels over slightly shifted copies (see recognise.py)
 
 
@@ -88,12 +92,12 @@ def extend_layout(bgr: np.ndarray, lay: Layout) -> Layout:
             ext = list(base.extend_px)
             ext[side] += int(round(k * pitch_px))
             strip = rectify(bgr, lay.candidate.quad, extend_px=(ext[0], ext[1]))
-            scored = [s for s in _search(strip, (base.n_wheels + k,)) if s[0] >= base.fit - 0.02]
+            scored = [s for s in _search(strip, (base.n_wheels + k,)) if s[0] >= base.fit - EXTEND_FIT_SLACK]
             if not scored:
                 continue
             fit, n, trim, crops, guesses = scored[0]
             added = crops[-k:] if side == 1 else crops[:k]
-            checked = wheel_model().predict(added, check=True)
+            checked = wheel_model().predict(added)
             if min(g.confidence * (1 - g.junk) for g in checked) < EXTEND_MIN_CONFIDENCE:
                 continue
             best = Layout(
@@ -155,6 +159,12 @@ def choose_window(bgr: np.ndarray) -> Layout:
     return extend_layout(bgr, best)
 
 
+def _dial_wheel_residual(last_wheel: float, fraction_m3: float) -> float:
+    """How far (in digits) the last wheel stands from where the dials' fraction puts it."""
+    expected = (round(last_wheel - fraction_m3) % 10) + fraction_m3
+    return abs((last_wheel - expected + 5) % 10 - 5)
+
+
 def _decimals(red: list[bool]) -> int:
     """Red wheels at the right are decimals; count the trailing run (at most 4)."""
     n = 0
@@ -179,7 +189,7 @@ def read_image(bgr: np.ndarray, engine: str = "wheels") -> PhotoReading:
     decimals = _decimals(red)
     if engine == "tesseract":
         return _read_tesseract(layout, red)
-    guesses = wheel_model().predict(layout.crops, check=True, tta=USE_TTA)
+    guesses = wheel_model().predict(layout.crops, tta=USE_TTA)
     res = resolve([g.position for g in guesses])
     wheels = []
     for i, g in enumerate(guesses):
@@ -208,15 +218,31 @@ def read_image(bgr: np.ndarray, engine: str = "wheels") -> PhotoReading:
         reason = "window_may_continue"
     elif confidence < REVIEW_CONFIDENCE:
         reason = "low_confidence"
+    dials = read_dials(bgr, layout.candidate.quad) if decimals == 0 else None
+    dials_used = dials is not None and dials.confidence >= DIALS_CONFIDENT
+    if (
+        dials_used
+        and _dial_wheel_residual(guesses[-1].position, dials.value_fraction_m3) > DIAL_WHEEL_TOLERANCE
+    ):
+        # The last wheel turns with the x0.1 dial: disagreeing, one of them is misread (a pointer
+        # read from the wrong end is off by exactly half a turn and passes the gearing rule).
+        dials_used = False
+        reason = reason or "dials_disagree_with_wheels"
+    if dials_used:
+        # Whole m3 on the wheels, decimals on the pointer dials (docs/ocr_dials.md). The last
+        # wheel turns with the x0.1 dial, so the dials also settle which digit it shows.
+        value = combine_with_wheels([g.position for g in guesses], dials)
+        reading = f"{int(value):0{len(guesses)}d}"[-len(guesses) :] + "." + dials.decimals
+        decimals = len(dials.decimals)
     return PhotoReading(
         reading=reading,
         value_m3=value,
         confidence=round(float(confidence), 3),
         needs_review=reason is not None,
         wheels=wheels,
-        integer_digits=len(res.digits) - decimals,
+        integer_digits=len(res.digits) - (0 if dials_used else decimals),
         decimal_digits=decimals,
-        dials_used=False,
+        dials_used=dials_used,
         engine="wheels",
         reason=reason,
     )

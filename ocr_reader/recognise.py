@@ -1,8 +1,7 @@
-"""Wheel recognisers: the project's trained k-NN on HOG features, and tesseract for comparison."""
+"""Wheel recognisers: the project's CNN (cnn.py, trained by train.py), and tesseract for comparison."""
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -10,13 +9,11 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from ocr_reader import mlp
-from ocr_reader.wheels import features, normalise
+from ocr_reader import cnn, positions
+from ocr_reader.wheels import normalise
 
-MODEL_PATH = os.path.join(os.path.dirname(__file__), "models", "wheels.npz")
+MODEL_PATH = os.path.join(os.path.dirname(__file__), "models", "wheels_cnn.npz")
 JUNK = -1.0  # position label of a crop that is not one centred wheel
-K_NEIGHBOURS = 9
-KNN_DISAGREE_FACTOR = 0.3  # neighbours disagreeing with the perceptron: likely an unfamiliar crop
 
 
 @dataclass
@@ -25,92 +22,7 @@ class WheelGuess:
 
     position: float
     confidence: float
-    junk: float  # share of neighbours that were misaligned crops
-
-
-class WheelModel:
-    """A perceptron checked by k nearest neighbours, over PCA-reduced HOG features of wheel crops.
-
-    Brute force in numpy: OpenCV 5 moved its `ml` module (KNearest, SVM) out of the main wheel.
-    """
-
-    def __init__(self, path: str = MODEL_PATH):
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"{path} is missing: build it with `python -m ocr_reader.train`")
-        with np.load(path) as z:
-            self.mean = z["mean"].astype(np.float32)
-            self.basis = z["basis"].astype(np.float32)
-            samples = z["samples"].astype(np.float32)
-            self.positions = z["positions"].astype(np.float32)
-            self.scale = z["scale"].astype(np.float32)
-            self.net = [z[k].astype(np.float32) for k in ("w1", "b1", "w2", "b2")]
-        self.samples = samples
-        self.sq_norms = (samples * samples).sum(axis=1)
-
-    def project(self, feats: np.ndarray) -> np.ndarray:
-        """PCA projection used for both training samples and queries."""
-        return (feats - self.mean) @ self.basis
-
-    def predict(
-        self, crops_bgr: list[np.ndarray], check: bool = False, tta: bool = False
-    ) -> list[WheelGuess]:
-        """Estimate each crop's position with the perceptron; with check, the neighbours must agree.
-
-        With tta the probabilities are averaged over the crop and slightly shifted copies of it,
-        so one unlucky cut or an unfamiliar glyph detail sways the estimate less.
-        """
-        if not crops_bgr:
-            return []
-        q = self.project(np.stack([features(normalise(c)) for c in crops_bgr]))
-        probs = self._probs(q)
-        if tta:
-            variants = [v for c in crops_bgr for v in _shifted(c)]
-            n_var = len(variants) // len(crops_bgr)
-            pv = self._probs(self.project(np.stack([features(normalise(v)) for v in variants])))
-            probs = (probs + pv.reshape(len(crops_bgr), n_var, -1).sum(axis=1)) / (n_var + 1)
-        guesses = [WheelGuess(*mlp.decode(row)) for row in probs]
-        if check:
-            for g, nn in zip(guesses, self._knn(q), strict=True):
-                # Two different learners agreeing is a cheap sign the crop is like the training data.
-                if abs((nn.position - g.position + 5) % 10 - 5) > 0.35 or nn.junk > 0.5:
-                    g.confidence *= KNN_DISAGREE_FACTOR
-        return guesses
-
-    def _probs(self, q: np.ndarray) -> np.ndarray:
-        x = q / self.scale
-        return np.mean([mlp.forward(x, *member)[1] for member in zip(*self.net, strict=True)], axis=0)
-
-    def predict_knn(self, crops_bgr: list[np.ndarray]) -> list[WheelGuess]:
-        """Estimate each crop's position from its nearest training crops alone."""
-        if not crops_bgr:
-            return []
-        return self._knn(self.project(np.stack([features(normalise(c)) for c in crops_bgr])))
-
-    def _knn(self, q: np.ndarray) -> list[WheelGuess]:
-        d2 = self.sq_norms[None, :] - 2.0 * (q @ self.samples.T) + (q * q).sum(axis=1)[:, None]
-        idx = np.argpartition(d2, K_NEIGHBOURS, axis=1)[:, :K_NEIGHBOURS]
-        dists = np.take_along_axis(d2, idx, axis=1)
-        return [self._vote(self.positions[row], d) for row, d in zip(idx, dists, strict=True)]
-
-    @staticmethod
-    def _vote(pos: np.ndarray, dists: np.ndarray) -> WheelGuess:
-        """Weighted mode of the neighbours' positions on the 10-digit circle."""
-        weights = 1.0 / (np.sqrt(np.maximum(dists, 0)) + 1e-3)
-        total = float(weights.sum())
-        junk_w = float(weights[pos == JUNK].sum()) / total
-        good = pos != JUNK
-        if not good.any():
-            return WheelGuess(0.0, 0.0, 1.0)
-        p, w = pos[good], weights[good]
-        # Support of each neighbour's position: weight of neighbours within 0.35 of a digit of it.
-        near = np.abs((p[:, None] - p[None, :] + 5) % 10 - 5) <= 0.35
-        support = near @ w
-        centre = p[int(np.argmax(support))]
-        sel = near[int(np.argmax(support))]
-        ang = p[sel] * (2 * math.pi / 10)
-        c, s = float((w[sel] * np.cos(ang)).sum()), float((w[sel] * np.sin(ang)).sum())
-        position = (math.atan2(s, c) * 10 / (2 * math.pi)) % 10 if sel.any() else float(centre)
-        return WheelGuess(position, float(support.max()) / total, junk_w)
+    junk: float  # probability that the crop is not one centred wheel
 
 
 TTA_SHIFT = 0.08  # share of a crop's width (and height) trimmed from one side for a shifted copy
@@ -123,10 +35,43 @@ def _shifted(crop: np.ndarray) -> list[np.ndarray]:
     return [crop[:, dx:], crop[:, : w - dx], crop[dy:, :], crop[: h - dy, :]]
 
 
+class WheelModel:
+    """The shipped recogniser: a small CNN over normalised crops (cnn.py), run in numpy.
+
+    It outputs 20 half-digit position bins plus "junk" (positions.py), decoded to a continuous
+    position and a confidence.
+    """
+
+    def __init__(self, path: str = MODEL_PATH):
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path} is missing: build it with `make ocr-model`")
+        self.params = cnn.load(path)
+
+    def probs(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
+        """Class probabilities of crops, one batched forward pass."""
+        return cnn.forward(self.params, cnn.prepare(np.stack([normalise(c) for c in crops_bgr])))[1]
+
+    def predict(self, crops_bgr: list[np.ndarray], tta: bool = False) -> list[WheelGuess]:
+        """Estimate each crop's position; with tta, averaged over slightly shifted copies of it.
+
+        Shift averaging makes one unlucky cut or an unfamiliar glyph detail sway the estimate less.
+        """
+        if not crops_bgr:
+            return []
+        variants = [v for c in crops_bgr for v in _shifted(c)] if tta else []
+        probs = self.probs(list(crops_bgr) + variants)
+        n = len(crops_bgr)
+        p = probs[:n]
+        if tta:
+            n_var = len(variants) // n
+            p = (p + probs[n:].reshape(n, n_var, -1).sum(axis=1)) / (n_var + 1)
+        return [WheelGuess(*positions.decode(row)) for row in p]
+
+
 @lru_cache(maxsize=1)
 def wheel_model() -> WheelModel:
-    """The shipped model, loaded once per process."""
-    return WheelModel()
+    """The shipped model, loaded once per process (OCR_WHEEL_MODEL overrides the path, for experiments)."""
+    return WheelModel(os.environ.get("OCR_WHEEL_MODEL", MODEL_PATH))
 
 
 def tesseract_digits(strip_bgr: np.ndarray) -> tuple[str, float]:

@@ -6,22 +6,23 @@ import argparse
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
+import cv2
 import numpy as np
 
-from ocr_reader import mlp
+from ocr_reader import cnn
 from ocr_reader.decode import decode_photo
 from ocr_reader.locate import _iou, find_candidates, rectify
 from ocr_reader.recognise import JUNK, MODEL_PATH
 from ocr_reader.synth import render_photo
-from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, features, normalise, split
+from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, normalise, split
 
 TRAIN_SEED = 20240501  # the bench renders with other seeds and other fonts
-PCA_DIMS = int(os.environ.get("OCR_TRAIN_PCA_DIMS", "64"))
-KNN_SAMPLES = 16_000
-ENSEMBLE = int(os.environ.get("OCR_TRAIN_ENSEMBLE", "5"))
-HIDDEN = int(os.environ.get("OCR_TRAIN_HIDDEN", "384"))
-EPOCHS = int(os.environ.get("OCR_TRAIN_EPOCHS", "24"))
+N_PHOTOS = 8000
+CNN_EPOCHS = 3
+N_JITTER = 2  # moved copies of every aligned wheel per photo
+JITTER_X, JITTER_Y, JITTER_SCALE = 0.07, 0.04, 0.08  # crop-box jitter, shares of pitch and height
 
 
 def _aligned(n_true: int, trim_true: float, n: int, trim: float, i: int, width_h: float) -> int | None:
@@ -37,10 +38,32 @@ def _aligned(n_true: int, trim_true: float, n: int, trim: float, i: int, width_h
     return None
 
 
-def samples_from_photo(seed: int) -> tuple[list[np.ndarray], list[float]]:
-    """Render one training photo and cut it the ways inference will: aligned wheels and junk."""
+def _jittered(strip: np.ndarray, x0: float, x1: float, rng: np.random.Generator) -> np.ndarray:
+    """The wheel box [x0, x1) moved and resized a little: a locator or splitter a few pixels off."""
+    h = strip.shape[0]
+    pitch = x1 - x0
+    pad = int(round(0.5 * pitch)) + 4
+    padded = cv2.copyMakeBorder(strip, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    cx = (x0 + x1) / 2 + rng.uniform(-JITTER_X, JITTER_X) * pitch
+    half_w = pitch / 2 * rng.uniform(1 - JITTER_SCALE, 1 + JITTER_SCALE)
+    cy = h / 2 + rng.uniform(-JITTER_Y, JITTER_Y) * h
+    half_h = h / 2 * rng.uniform(1 - JITTER_SCALE, 1 + JITTER_SCALE / 2)
+    xa, xb = int(round(cx - half_w)) + pad, int(round(cx + half_w)) + pad
+    ya, yb = int(round(cy - half_h)) + pad, int(round(cy + half_h)) + pad
+    return padded[max(0, ya) : yb, max(0, xa) : max(xa + 4, xb)]
+
+
+def samples_from_photo(
+    seed: int, font_set: str = "augmented", n_jitter: int = N_JITTER
+) -> tuple[list[np.ndarray], list[float]]:
+    """Render one training photo and cut it the ways inference will: aligned wheels and junk.
+
+    Returns normalised crops (CROP_H x CROP_W uint8); `n_jitter` extra copies of every aligned wheel
+    are cut from slightly moved boxes.
+    """
     rng = np.random.default_rng(seed)
-    data, truth = render_photo(rng, "augmented")
+    jitter_rng = np.random.default_rng([seed, 1])  # its own stream: jitter leaves the rest unchanged
+    data, truth = render_photo(rng, font_set)
     bgr = decode_photo(data)
     quad_true = np.array(truth.window_quad, np.float32)
     cands = find_candidates(bgr)
@@ -57,7 +80,7 @@ def samples_from_photo(seed: int) -> tuple[list[np.ndarray], list[float]]:
             for n in WHEEL_COUNTS:
                 crops = split(strip, n, SIDE_TRIMS[int(rng.integers(len(SIDE_TRIMS)))])
                 for crop in crops[:: max(1, len(crops) // 3)]:
-                    feats.append(features(normalise(crop)))
+                    feats.append(normalise(crop))
                     labels.append(JUNK)
     # What lies just beyond the window's ends (frame, face, "m3") must not pass for a wheel either.
     h_px = 64
@@ -78,7 +101,7 @@ def samples_from_photo(seed: int) -> tuple[list[np.ndarray], list[float]]:
             x0 = int(round(off * pitch_px)) if side == 0 else int(round(w - (off + 1) * pitch_px))
             crop = strip[:, max(0, x0) : max(0, x0) + max(4, int(round(pitch_px)))]
             if crop.shape[1] >= 4:
-                feats.append(features(normalise(crop)))
+                feats.append(normalise(crop))
                 labels.append(JUNK)
     strip = rectify(bgr, quad)
     width_h = strip.shape[1] / strip.shape[0]
@@ -93,25 +116,54 @@ def samples_from_photo(seed: int) -> tuple[list[np.ndarray], list[float]]:
             for i, crop in enumerate(crops):
                 j = _aligned(truth.n_wheels, truth.frame_frac, n, trim, i, width_h)
                 label = JUNK if j is None else truth.positions[j] % 10.0
-                feats.append(features(normalise(crop)))
+                feats.append(normalise(crop))
                 labels.append(label)
+                if positive and j is not None:
+                    h_px = strip.shape[0]
+                    pitch = (strip.shape[1] - 2 * int(round(trim * h_px))) / n
+                    x0 = int(round(trim * h_px)) + i * pitch
+                    for _ in range(n_jitter):
+                        feats.append(normalise(_jittered(strip, x0, x0 + pitch, jitter_rng)))
+                        labels.append(label)
     return feats, labels
 
 
-def render_samples(n_photos: int, workers: int) -> tuple[np.ndarray, np.ndarray]:
-    """Features and position labels of every crop cut from n_photos training photos."""
-    feats: list[np.ndarray] = []
+def render_samples(
+    n_photos: int,
+    workers: int,
+    seed0: int = TRAIN_SEED,
+    font_set: str = "augmented",
+    jitter: int = N_JITTER,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised crops (N x CROP_H x CROP_W uint8) and position labels from n_photos photos."""
+    crops: list[np.ndarray] = []
     labels: list[float] = []
-    seeds = [TRAIN_SEED + i for i in range(n_photos)]
+    seeds = [seed0 + i for i in range(n_photos)]
+    work = partial(samples_from_photo, font_set=font_set, n_jitter=jitter)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for f, lab in pool.map(samples_from_photo, seeds, chunksize=16):
-            feats.extend(f)
+        for c, lab in pool.map(work, seeds, chunksize=16):
+            crops.extend(c)
             labels.extend(lab)
-    return np.stack(feats).astype(np.float32), np.array(labels, np.float32)
+    return np.stack(crops).astype(np.uint8), np.array(labels, np.float32)
 
 
-def build(n_photos: int, out_path: str, workers: int, cache: str | None = None) -> dict:
-    """Render n_photos, extract samples, fit PCA and the perceptron, save the model; return a summary."""
+def balance_junk(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep junk at most as common as real wheels: enough to reject bad cuts, not to drown digits."""
+    junk_idx = np.flatnonzero(y == JUNK)
+    n_pos = len(y) - len(junk_idx)
+    if len(junk_idx) <= n_pos:
+        return x, y
+    drop = np.random.default_rng(1).choice(junk_idx, len(junk_idx) - n_pos, replace=False)
+    keep = np.setdiff1d(np.arange(len(y)), drop)
+    return x[keep], y[keep]
+
+
+def build(
+    n_photos: int, out_path: str, workers: int, cache: str | None = None, epochs: int = CNN_EPOCHS
+) -> dict:
+    """Render n_photos, cut and normalise their crops, train the CNN with jax, save it; a summary."""
+    from ocr_reader import cnn_train  # jax: only the `train` extra installs it
+
     t0 = time.monotonic()
     if cache and os.path.exists(cache):
         with np.load(cache) as z:
@@ -120,46 +172,20 @@ def build(n_photos: int, out_path: str, workers: int, cache: str | None = None) 
         x, y = render_samples(n_photos, workers)
         if cache:
             np.savez(cache, x=x, y=y)
-    summary = fit_model(x, y, out_path)
-    return {"photos": n_photos, **summary, "seconds": round(time.monotonic() - t0, 1)}
-
-
-def fit_model(x: np.ndarray, y: np.ndarray, out_path: str) -> dict:
-    """Fit PCA, the perceptron ensemble and the neighbour set on crop features; save the model."""
-    # Keep junk at most as common as real wheels: enough to reject bad cuts, not to drown digits.
-    junk_idx = np.flatnonzero(y == JUNK)
-    n_pos = len(y) - len(junk_idx)
-    if len(junk_idx) > n_pos:
-        drop = np.random.default_rng(1).choice(junk_idx, len(junk_idx) - n_pos, replace=False)
-        keep = np.setdiff1d(np.arange(len(y)), drop)
-        x, y = x[keep], y[keep]
-    mean = x.mean(axis=0)
-    # PCA by SVD of a sample: keeps the model small and the neighbour search fast.
-    sub = x[np.random.default_rng(0).choice(len(x), min(len(x), 6000), replace=False)] - mean
-    _, _, vt = np.linalg.svd(sub, full_matrices=False)
-    basis = vt[:PCA_DIMS].T.astype(np.float32)
-    mean, basis = mean.astype(np.float16), basis.astype(np.float16)
-    proj = (x - mean.astype(np.float32)) @ basis.astype(np.float32)
-    scale = proj.std(axis=0) + 1e-6
-    targets = mlp.soft_targets(y, JUNK)
-    # A small ensemble: averaging members trained from different seeds steadies unseen fonts.
-    members = [
-        mlp.train(proj / scale, targets, hidden=HIDDEN, epochs=EPOCHS, seed=s) for s in range(ENSEMBLE)
-    ]
-    net = {k: np.stack([m[k] for m in members]) for k in ("w1", "b1", "w2", "b2")}
-    # The neighbour check needs fewer samples than the perceptron's training; keeps the file < 5 MB.
-    keep = np.sort(np.random.default_rng(2).choice(len(y), min(len(y), KNN_SAMPLES), replace=False))
-    os.makedirs(os.path.dirname(out_path), exist_ok=True)
-    np.savez_compressed(
-        out_path,
-        mean=mean,
-        basis=basis,
-        samples=proj[keep].astype(np.float16),
-        positions=y[keep],
-        scale=scale.astype(np.float32),
-        **net,
-    )
-    return {"samples": len(y), "junk": int((y == JUNK).sum()), "bytes": os.path.getsize(out_path)}
+    t_render = time.monotonic() - t0
+    x, y = balance_junk(x, y)
+    params = cnn_train.fit(cnn.prepare(x), y, JUNK, epochs=epochs, seed=0)
+    # Half precision on disk: a third of the size, and the probabilities move by < 1e-3.
+    os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
+    np.savez_compressed(out_path, **{k: v.astype(np.float16) for k, v in params.items()})
+    return {
+        "photos": n_photos,
+        "samples": len(y),
+        "junk": int((y == JUNK).sum()),
+        "bytes": os.path.getsize(out_path),
+        "render_s": round(t_render, 1),
+        "seconds": round(time.monotonic() - t0, 1),
+    }
 
 
 CALIBRATION_SEED = 4_040_404  # training fonts, a seed neither training nor the bench uses
@@ -190,16 +216,17 @@ def calibrate(n_photos: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--photos", type=int, default=7200, help="synthetic training photos to render")
+    ap.add_argument("--photos", type=int, default=N_PHOTOS, help="synthetic training photos to render")
+    ap.add_argument("--epochs", type=int, default=CNN_EPOCHS)
     ap.add_argument("--out", default=MODEL_PATH)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--cache", help="keep rendered features in this .npz to refit without rendering")
+    ap.add_argument("--cache", help="keep rendered crops in this .npz to refit without rendering")
     ap.add_argument("--calibrate", type=int, metavar="N", help="only print review-threshold trade-offs")
     args = ap.parse_args(argv)
     if args.calibrate:
         calibrate(args.calibrate)
         return 0
-    print(build(args.photos, args.out, args.workers, args.cache))
+    print(build(args.photos, args.out, args.workers, args.cache, args.epochs))
     return 0
 
 

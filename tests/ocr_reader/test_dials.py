@@ -153,3 +153,32 @@ def test_red_stripes_are_not_dials():
 def test_bad_arguments_raise_value_error(image, quad):
     with pytest.raises(ValueError):
         read_dials(image, quad)
+
+
+def test_the_photo_reader_adds_confident_dials_to_the_wheels(dial_photos):
+    from ocr_reader.api import read_photo
+
+    used = 0
+    for data, truth in dial_photos[:10]:
+        r = read_photo(data)
+        if r.dials_used:
+            used += 1
+            whole, decimals = r.reading.split(".")
+            assert len(decimals) == 4 and r.decimal_digits == 4 and r.integer_digits == len(whole)
+            assert r.value_m3 == pytest.approx(int(whole) + int(decimals) / 10_000, abs=1e-4)
+            if not r.needs_review:  # what would be stored: right to one unit of the finest dial
+                assert within_one(decimals, truth.fraction_m3), (r.reading, truth.value_m3)
+                assert int(whole) == math.floor(truth.value_m3 + 1e-9), (r.reading, truth.value_m3)
+        else:
+            assert "." not in r.reading  # the wheels alone, at their own resolution
+    assert used >= 6
+
+
+def test_a_dial_half_a_turn_off_from_the_last_wheel_is_not_used():
+    from ocr_reader.pipeline import DIAL_WHEEL_TOLERANCE, _dial_wheel_residual
+
+    assert _dial_wheel_residual(7.3, 0.3) == pytest.approx(0.0)
+    assert _dial_wheel_residual(9.95, 0.95) == pytest.approx(0.0)
+    assert _dial_wheel_residual(0.05, 0.95) == pytest.approx(0.1)  # wheel just past 0, dial at 9.5
+    # A x0.1 pointer read from its tail: 9.1 on the wheel, 0.6 from the dials.
+    assert _dial_wheel_residual(9.1, 0.6) > DIAL_WHEEL_TOLERANCE

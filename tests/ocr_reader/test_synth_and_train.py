@@ -1,4 +1,4 @@
-"""The renderer's odometer is true, and `python -m ocr_reader.train` builds a small usable model."""
+"""The renderer's odometer is true, and training cuts crops the way inference does."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import os
 
 import numpy as np
 
-from ocr_reader.recognise import MODEL_PATH, WheelModel
+from ocr_reader.recognise import JUNK, MODEL_PATH
 from ocr_reader.synth import FONT_SETS, render_photo, shown_reading, wheel_positions
-from ocr_reader.train import build
+from ocr_reader.train import balance_junk, render_samples
+from ocr_reader.wheels import CROP_H_PX, CROP_W_PX
 
 
 def test_odometer_carry_in_the_renderer():
@@ -32,12 +33,26 @@ def test_rendered_photo_truth():
     assert len(truth.window_quad) == 4
 
 
-def test_train_builds_a_small_loadable_model(tmp_path):
-    out = tmp_path / "m.npz"
-    summary = build(16, str(out), workers=1)
-    assert summary["samples"] > 100 and 0 < summary["junk"] < summary["samples"]
-    model = WheelModel(str(out))
-    assert 0 < model.samples.shape[0] <= summary["samples"]
+def test_training_crops_are_normalised_wheels_and_junk():
+    x, y = render_samples(6, workers=1)
+    assert x.dtype == np.uint8 and x.shape[1:] == (CROP_H_PX, CROP_W_PX) and len(x) == len(y)
+    wheels = y[y != JUNK]
+    assert len(wheels) > 6 * 4 and ((wheels >= 0) & (wheels < 10)).all()
+    assert (y == JUNK).sum() > 0
+    xb, yb = balance_junk(x, y)
+    assert (yb == JUNK).sum() <= (yb != JUNK).sum() and len(yb) <= len(y)
+
+
+def test_jittered_copies_are_added_to_aligned_wheels_only():
+    from ocr_reader.train import samples_from_photo
+
+    seed = 20240501
+    c0, y0 = samples_from_photo(seed, n_jitter=0)
+    c2, y2 = samples_from_photo(seed, n_jitter=2)
+    assert (np.array(y2) == JUNK).sum() == (np.array(y0) == JUNK).sum()
+    extra = (np.array(y2) != JUNK).sum() - (np.array(y0) != JUNK).sum()
+    assert extra >= 2 * 4 and extra % 2 == 0
+    assert all(c.shape == (CROP_H_PX, CROP_W_PX) for c in c2)
 
 
 def test_shipped_model_is_small():

@@ -1,0 +1,42 @@
+"""The recogniser's output classes: wheel position bins (half digits) plus a junk class."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+N_BINS = 20  # positions 0, 0.5, ... 9.5
+JUNK_CLASS = N_BINS
+
+
+def soft_targets(positions: np.ndarray, junk_label: float) -> np.ndarray:
+    """Each position shared between its two nearest half-digit bins; junk is its own class."""
+    t = np.zeros((len(positions), N_BINS + 1), np.float32)
+    junk = positions == junk_label
+    b = np.where(junk, 0.0, positions * 2.0)
+    lo = np.floor(b).astype(np.int64) % N_BINS
+    w_hi = (b - np.floor(b)).astype(np.float32)
+    rows = np.arange(len(positions))
+    t[rows, lo] = 1 - w_hi
+    t[rows, (lo + 1) % N_BINS] += w_hi
+    t[junk] = 0
+    t[junk, JUNK_CLASS] = 1
+    return t
+
+
+def decode(probs: np.ndarray) -> tuple[float, float, float]:
+    """(position, confidence, junk) from one row of probabilities."""
+    junk = float(probs[JUNK_CLASS])
+    q = probs[:N_BINS] / max(1e-9, 1.0 - junk)
+    k = int(np.argmax(q))
+    win = [(k - 1) % N_BINS, k, (k + 1) % N_BINS]
+    ang = np.array(win, np.float32) * (2 * math.pi / N_BINS)
+    w = q[win]
+    position = (
+        math.atan2(float((w * np.sin(ang)).sum()), float((w * np.cos(ang)).sum()))
+        * N_BINS
+        / (2 * math.pi)
+        / 2.0
+    ) % 10.0
+    return position, float(w.sum()), junk
