@@ -90,10 +90,6 @@ def _closed_lines(meter: str, touched: list[_Hour]) -> list[str]:
     return [rollup_line(meter, h.hour_s, h.last_total_ml, h.peak_lpm, h.n) for h in touched[:-1]]
 
 
-# Per meter: points before, within and after a batch, and the roll-up of the hour before it.
-_Neighbours = tuple[list, list, list, _Hour | None]
-
-
 class InfluxStore:
     """Readings in one InfluxDB database (1.x) or bucket (2.x) or database (3.x)."""
 
@@ -219,9 +215,16 @@ class InfluxStore:
                 misses.append((meter, batch))
         for i in range(0, len(misses), LOOKUP_METERS_PER_QUERY):
             chunk = misses[i : i + LOOKUP_METERS_PER_QUERY]
-            for (meter, batch), (before, stored, after, partial) in zip(
-                chunk, self._neighbours(chunk), strict=True
-            ):
+            found = self._neighbours(chunk)
+            # In order after a stored reading of the same hour: that hour's roll-up so far is needed.
+            partials = self._partial_hours(
+                [
+                    (meter, batch[0].ts_s)
+                    for (meter, batch), (before, stored, after) in zip(chunk, found, strict=True)
+                    if before and not stored and not after and hour_of(before[0][0]) == hour_of(batch[0].ts_s)
+                ]
+            )
+            for (meter, batch), (before, stored, after) in zip(chunk, found, strict=True):
                 lines += self._flow_lines(before + stored, batch, after)
                 newest[meter] = None if after else batch[-1]
                 # The hour of the point before may have been left open by another process.
@@ -231,9 +234,8 @@ class InfluxStore:
                     # (whose flow it rewrites), are re-read once the batch is stored.
                     reroll.append((meter, lo, after[0][0] if after else batch[-1].ts_s))
                     continue
-                # In order after what is stored (a worker's first batch for the meter): the partial
-                # hour before it came with the neighbours, so the roll-ups are computed here.
-                touched = _extend_hours(before[0] if before else None, partial, batch)
+                # In order after what is stored (a worker's first batch for the meter).
+                touched = _extend_hours(before[0] if before else None, partials.get(meter), batch)
                 lines += _closed_lines(meter, touched)
                 hours[meter] = touched[-1]
                 if hour_of(lo) != hour_of(batch[0].ts_s):
@@ -318,9 +320,8 @@ class InfluxStore:
         res = self._query(f'SELECT * FROM "{ROLLUP_META}" LIMIT 1')
         return bool(res and self._rows(res[0]))
 
-    def _neighbours(self, chunk: list[tuple[str, list[Reading]]]) -> list[_Neighbours]:
-        """Per meter: the stored point before its batch, stored points within it, the one after,
-        and the roll-up of the stored readings in the batch's first hour before its first reading."""
+    def _neighbours(self, chunk: list[tuple[str, list[Reading]]]) -> list[tuple[list, list, list]]:
+        """Per meter: the stored point before its batch, stored points within it, the one after."""
         stmts = []
         for meter, batch in chunk:
             where = f'FROM "{_M}" WHERE "meter"=\'{_q(meter)}\' AND '
@@ -329,24 +330,34 @@ class InfluxStore:
                 f'SELECT last("total_l") {where}time < {lo}s',
                 f'SELECT "total_l" {where}time >= {lo}s AND time <= {hi}s',
                 f'SELECT first("total_l") {where}time > {hi}s',
-                f'SELECT last("total_l"), max("{FLOW_FIELD}"), count("total_l") {where}'
-                f"time > {hour_of(lo)}s AND time < {lo}s",
             ]
         res = self._query(";".join(stmts))
         if len(res) != len(stmts):
             raise StoreError(f"InfluxDB answered {len(res)} of {len(stmts)} statements")
-        out = []
-        for k, (_meter, batch) in enumerate(chunk):
-            points = [
-                [(int(t), round(v * 1000)) for _tags, rows in self._rows(r) for t, v in rows if v is not None]
-                for r in res[4 * k : 4 * k + 3]
-            ]
-            partial = None
-            for _tags, rows in self._rows(res[4 * k + 3]):
+        points = [
+            [(int(t), round(v * 1000)) for _tags, rows in self._rows(r) for t, v in rows if v is not None]
+            for r in res
+        ]
+        return [tuple(points[k : k + 3]) for k in range(0, len(points), 3)]  # type: ignore[misc]
+
+    def _partial_hours(self, firsts: list[tuple[str, int]]) -> dict[str, _Hour]:
+        """Per (meter, ts): the roll-up of its stored readings in ts's hour before ts (one request)."""
+        if not firsts:
+            return {}
+        stmts = [
+            f'SELECT last("total_l"), max("{FLOW_FIELD}"), count("total_l") FROM "{_M}" '
+            f"WHERE \"meter\"='{_q(meter)}' AND time > {hour_of(ts)}s AND time < {ts}s"
+            for meter, ts in firsts
+        ]
+        res = self._query(";".join(stmts))
+        if len(res) != len(stmts):
+            raise StoreError(f"InfluxDB answered {len(res)} of {len(stmts)} statements")
+        out = {}
+        for (meter, ts), result in zip(firsts, res, strict=True):
+            for _tags, rows in self._rows(result):
                 _t, total_l, peak, n = rows[0]
                 if total_l is not None and n:
-                    partial = _Hour(hour_of(batch[0].ts_s), round(total_l * 1000), peak, int(n))
-            out.append((points[0], points[1], points[2], partial))
+                    out[meter] = _Hour(hour_of(ts), round(total_l * 1000), peak, int(n))
         return out
 
     @staticmethod
