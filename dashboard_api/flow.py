@@ -196,7 +196,7 @@ class InfluxFlows:
         Every hour before a meter's newest reading has its final roll-up; the newest one is
         written only when a later reading closes it, so its roll-up may lag (a prefix of it).
         """
-        opens: dict[int, tuple[int, list]] = {}  # grid index -> (hour, its raw answer or None)
+        opens: dict[int, tuple[int, list | None]] = {}  # grid index -> (hour, its raw answer or None)
         for k, (newest_res, last_hour_res) in enumerate(answers):
             if not newest_res:
                 continue
@@ -208,11 +208,11 @@ class InfluxFlows:
         missing = [k for k, (_h, raw) in opens.items() if raw is None]
         if missing:  # the meter fell silent before the range's last hour: one more request
             res = self._ql.statements([self.hour_statement(meters[k], opens[k][0]) for k in missing])
-            for k, raw in zip(missing, res, strict=True):
-                opens[k] = (opens[k][0], raw)
-        for k, (hour, raw) in opens.items():
-            if raw:
-                _t, total_l, peak = raw[0][1][0]
+            for k, answer in zip(missing, res, strict=True):
+                opens[k] = (opens[k][0], answer)
+        for k, (hour, found) in opens.items():
+            if found:
+                _t, total_l, peak = found[0][1][0]
                 grids[k] = _replace_hour(grids[k], b0, step_s, hour, round(total_l * 1000), peak)
         return grids
 

@@ -219,21 +219,19 @@ def read_image(bgr: np.ndarray, engine: str = "wheels") -> PhotoReading:
     elif confidence < REVIEW_CONFIDENCE:
         reason = "low_confidence"
     dials = read_dials(bgr, layout.candidate.quad) if decimals == 0 else None
-    dials_used = dials is not None and dials.confidence >= DIALS_CONFIDENT
-    if (
-        dials_used
-        and _dial_wheel_residual(guesses[-1].position, dials.value_fraction_m3) > DIAL_WHEEL_TOLERANCE
-    ):
-        # The last wheel turns with the x0.1 dial: disagreeing, one of them is misread (a pointer
-        # read from the wrong end is off by exactly half a turn and passes the gearing rule).
-        dials_used = False
-        reason = reason or "dials_disagree_with_wheels"
-    if dials_used:
-        # Whole m3 on the wheels, decimals on the pointer dials (docs/ocr_dials.md). The last
-        # wheel turns with the x0.1 dial, so the dials also settle which digit it shows.
-        value = combine_with_wheels([g.position for g in guesses], dials)
-        reading = f"{int(value):0{len(guesses)}d}"[-len(guesses) :] + "." + dials.decimals
-        decimals = len(dials.decimals)
+    dials_used = False
+    if dials is not None and dials.confidence >= DIALS_CONFIDENT:
+        if _dial_wheel_residual(guesses[-1].position, dials.value_fraction_m3) > DIAL_WHEEL_TOLERANCE:
+            # The last wheel turns with the x0.1 dial: disagreeing, one of them is misread (a pointer
+            # read from the wrong end is off by exactly half a turn and passes the gearing rule).
+            reason = reason or "dials_disagree_with_wheels"
+        else:
+            # Whole m3 on the wheels, decimals on the pointer dials (docs/ocr_dials.md). The last
+            # wheel turns with the x0.1 dial, so the dials also settle which digit it shows.
+            dials_used = True
+            value = combine_with_wheels([g.position for g in guesses], dials)
+            reading = f"{int(value):0{len(guesses)}d}"[-len(guesses) :] + "." + dials.decimals
+            decimals = len(dials.decimals)
     return PhotoReading(
         reading=reading,
         value_m3=value,

@@ -250,9 +250,9 @@ class InfluxStore:
             self._hours.pop(meter, None)
             if r is not None:
                 self._newest[meter] = r
-                h = hours.get(meter)
-                if h is not None and h.hour_s == hour_of(r.ts_s):
-                    self._hours[meter] = h
+                open_hour = hours.get(meter)
+                if open_hour is not None and open_hour.hour_s == hour_of(r.ts_s):
+                    self._hours[meter] = open_hour
         while len(self._newest) > MAX_CACHED_METERS:
             oldest = next(iter(self._newest))
             del self._newest[oldest]
