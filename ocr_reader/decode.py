@@ -59,8 +59,7 @@ def decode_photo(
             raise BadImage("truncated", f"image data is incomplete or corrupt: {err}") from err
     scale = long_side_px / max(rgb.size)
     if scale < 1.0:
-        rgb = rgb.resize(
-            (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.BILINEAR
-        )
+        size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
+        rgb = rgb.resize(size, Image.Resampling.BILINEAR)
     arr = np.asarray(rgb, dtype=np.uint8)
     return np.ascontiguousarray(arr[:, :, ::-1])
