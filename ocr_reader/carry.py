@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # An upper wheel this far from where the wheels below say it must be is a misread.
@@ -18,9 +19,32 @@ class Resolved:
     consistent: bool
 
 
-def _circ(a: float) -> float:
-    """Signed circular difference on a 10-digit wheel, in -5..5."""
+def circ(a: float) -> float:
+    """Signed circular difference on a 10-digit wheel or dial, in -5..5."""
     return (a + 5.0) % 10.0 - 5.0
+
+
+def settle(positions: list[float], carried: Callable[[float], float]) -> tuple[list[float], list[float]]:
+    """Consistent positions and |estimate - consistent| per element, resolved right to left.
+
+    The last element is trusted as estimated; every other one is its own whole digit plus what
+    `carried(position of the one to its right)` says it must have turned by.
+    """
+    n = len(positions)
+    consistent = [0.0] * n
+    residuals = [0.0] * n
+    below = None
+    for i in range(n - 1, -1, -1):
+        est = positions[i] % 10.0
+        if below is None:
+            q = est
+        else:
+            extra = carried(below)
+            q = ((round(est - extra) % 10) + extra) % 10.0
+        consistent[i] = q
+        residuals[i] = abs(circ(est - q))
+        below = q
+    return consistent, residuals
 
 
 def resolve(positions: list[float]) -> Resolved:
@@ -31,20 +55,6 @@ def resolve(positions: list[float]) -> Resolved:
     whole digit is round(estimate - fraction carried in), its consistent position is that digit
     plus the fraction, and the digit shown is the one nearest the window centre.
     """
-    n = len(positions)
-    consistent_pos = [0.0] * n
-    residuals = [0.0] * n
-    below = None
-    for i in range(n - 1, -1, -1):
-        est = positions[i] % 10.0
-        if below is None:
-            q = est
-        else:
-            carried = below - 9.0 if below >= 9.0 else 0.0
-            whole = round(est - carried) % 10
-            q = (whole + carried) % 10.0
-        consistent_pos[i] = q
-        residuals[i] = abs(_circ(est - q))
-        below = q
+    consistent_pos, residuals = settle(positions, lambda below: below - 9.0 if below >= 9.0 else 0.0)
     digits = [int(round(q)) % 10 for q in consistent_pos]
     return Resolved(digits, consistent_pos, residuals, all(r <= MAX_RESIDUAL for r in residuals))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ocr_reader.carry import settle
 from ocr_reader.locate import order_quad
 
 N_DIALS = 4
@@ -71,11 +72,6 @@ def _soft(x: float, lo: float, hi: float) -> float:
     return float(min(1.0, max(0.0, (x - lo) / (hi - lo))))
 
 
-def _circ(a: float) -> float:
-    """Signed circular difference on a 10-digit dial, in -5..5."""
-    return (a + 5.0) % 10.0 - 5.0
-
-
 def resolve_gearing(positions: list[float]) -> Gearing:
     """Resolve measured pointer positions (coarsest first) with the gearing rule.
 
@@ -83,20 +79,7 @@ def resolve_gearing(positions: list[float]) -> Gearing:
     dial's position. The finest dial is trusted as measured; each coarser dial's whole digit is
     round(measured - finer / 10), so a x0.1 pointer at 3.95 with x0.01 at 0.5 is digit 4 (4.05).
     """
-    n = len(positions)
-    q = [0.0] * n
-    residuals = [0.0] * n
-    finer = None
-    for i in range(n - 1, -1, -1):
-        est = positions[i] % 10.0
-        if finer is None:
-            qi = est
-        else:
-            carried = finer / 10.0
-            qi = (round(est - carried) % 10) + carried
-        q[i] = qi % 10.0
-        residuals[i] = abs(_circ(est - q[i]))
-        finer = q[i]
+    q, residuals = settle(positions, lambda finer: finer / 10.0)
     digits = [int(math.floor(v + 1e-9)) % 10 for v in q]
     return Gearing(q, digits, residuals, all(r <= MAX_RESIDUAL for r in residuals))
 

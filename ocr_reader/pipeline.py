@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ocr_reader.api import PhotoReading
-from ocr_reader.carry import resolve
+from ocr_reader.carry import circ, resolve
 from ocr_reader.dials import CONFIDENT as DIALS_CONFIDENT
 from ocr_reader.dials import combine_with_wheels, read_dials
 from ocr_reader.errors import BadImage
@@ -162,7 +162,7 @@ def choose_window(bgr: np.ndarray) -> Layout:
 def _dial_wheel_residual(last_wheel: float, fraction_m3: float) -> float:
     """How far (in digits) the last wheel stands from where the dials' fraction puts it."""
     expected = (round(last_wheel - fraction_m3) % 10) + fraction_m3
-    return abs((last_wheel - expected + 5) % 10 - 5)
+    return abs(circ(last_wheel - expected))
 
 
 def _decimals(red: list[bool]) -> int:

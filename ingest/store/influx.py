@@ -59,6 +59,18 @@ class _Hour:
     peak_lpm: float | None
     n: int
 
+    def line(self, meter: str) -> str:
+        """This hour as a `usage_1h` line."""
+        return rollup_line(meter, self.hour_s, self.last_total_ml, self.peak_lpm, self.n)
+
+
+def _hour_stats(meter: str, time_range: str) -> str:
+    """Last total, peak flow and count of a meter's readings in a time range (one roll-up's worth)."""
+    return (
+        f'SELECT last("total_l"), max("{FLOW_FIELD}"), count("total_l") FROM "{_M}" '
+        f"WHERE \"meter\"='{_q(meter)}' AND {time_range}"
+    )
+
 
 def _extend_hours(prev: tuple[int, int] | None, hour: _Hour | None, batch: list[Reading]) -> list[_Hour]:
     """Roll-ups of the hours an in-order batch touches.
@@ -87,7 +99,7 @@ def _extend_hours(prev: tuple[int, int] | None, hour: _Hour | None, batch: list[
 def _closed_lines(meter: str, touched: list[_Hour]) -> list[str]:
     """Roll-up lines of every touched hour but the last, which stays open (in memory) until a
     reading of a later hour closes it: one line per meter and hour, not one per reading."""
-    return [rollup_line(meter, h.hour_s, h.last_total_ml, h.peak_lpm, h.n) for h in touched[:-1]]
+    return [h.line(meter) for h in touched[:-1]]
 
 
 class InfluxStore:
@@ -170,6 +182,13 @@ class InfluxStore:
             if "error" in res:
                 raise StoreError(f"InfluxDB query error: {res['error']}")
         return results
+
+    def _statements(self, stmts: list[str]) -> list[dict]:
+        """One result per statement, all sent in one /query request."""
+        res = self._query(";".join(stmts))
+        if len(res) != len(stmts):
+            raise StoreError(f"InfluxDB answered {len(res)} of {len(stmts)} statements")
+        return res
 
     @staticmethod
     def _rows(result: dict) -> list[tuple[dict, list]]:
@@ -266,16 +285,13 @@ class InfluxStore:
         last: dict[str, _Hour] = {}
         for i in range(0, len(spans), LOOKUP_METERS_PER_QUERY):
             chunk = spans[i : i + LOOKUP_METERS_PER_QUERY]
-            stmts = [
-                f'SELECT last("total_l"), max("{FLOW_FIELD}"), count("total_l") FROM "{_M}" '
-                f"WHERE \"meter\"='{_q(meter)}' "
-                f"AND time > {hour_of(lo)}s AND time <= {hour_of(hi) + HOUR_S}s "
-                f"GROUP BY time({HOUR_S}s, 1s) fill(none)"
-                for meter, lo, hi in chunk
-            ]
-            res = self._query(";".join(stmts))
-            if len(res) != len(stmts):
-                raise StoreError(f"InfluxDB answered {len(res)} of {len(stmts)} statements")
+            res = self._statements(
+                [
+                    _hour_stats(meter, f"time > {hour_of(lo)}s AND time <= {hour_of(hi) + HOUR_S}s")
+                    + f" GROUP BY time({HOUR_S}s, 1s) fill(none)"
+                    for meter, lo, hi in chunk
+                ]
+            )
             lines = []
             for (meter, _lo, _hi), result in zip(chunk, res, strict=True):
                 for _tags, rows in self._rows(result):
@@ -283,7 +299,7 @@ class InfluxStore:
                         if total_l is None:
                             continue
                         h = _Hour(int(t) - 1, round(total_l * 1000), peak, int(n))
-                        lines.append(rollup_line(meter, h.hour_s, h.last_total_ml, h.peak_lpm, h.n))
+                        lines.append(h.line(meter))
                         last[meter] = h
             self._write(lines, "s")
         return last
@@ -331,9 +347,7 @@ class InfluxStore:
                 f'SELECT "total_l" {where}time >= {lo}s AND time <= {hi}s',
                 f'SELECT first("total_l") {where}time > {hi}s',
             ]
-        res = self._query(";".join(stmts))
-        if len(res) != len(stmts):
-            raise StoreError(f"InfluxDB answered {len(res)} of {len(stmts)} statements")
+        res = self._statements(stmts)
         points = [
             [(int(t), round(v * 1000)) for _tags, rows in self._rows(r) for t, v in rows if v is not None]
             for r in res
@@ -344,14 +358,9 @@ class InfluxStore:
         """Per (meter, ts): the roll-up of its stored readings in ts's hour before ts (one request)."""
         if not firsts:
             return {}
-        stmts = [
-            f'SELECT last("total_l"), max("{FLOW_FIELD}"), count("total_l") FROM "{_M}" '
-            f"WHERE \"meter\"='{_q(meter)}' AND time > {hour_of(ts)}s AND time < {ts}s"
-            for meter, ts in firsts
-        ]
-        res = self._query(";".join(stmts))
-        if len(res) != len(stmts):
-            raise StoreError(f"InfluxDB answered {len(res)} of {len(stmts)} statements")
+        res = self._statements(
+            [_hour_stats(meter, f"time > {hour_of(ts)}s AND time < {ts}s") for meter, ts in firsts]
+        )
         out = {}
         for (meter, ts), result in zip(firsts, res, strict=True):
             for _tags, rows in self._rows(result):
