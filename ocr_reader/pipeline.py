@@ -25,6 +25,12 @@ MAX_CANDIDATES = 4
 PARTIAL_DOUBT_CONFIDENCE = 0.15  # a crop beyond the window read this surely may be a lost wheel
 EXTEND_MIN_CONFIDENCE = 0.85  # every wheel added to a partial window must be read this surely
 EXTEND_FIT_SLACK = 0.02  # ...and the grown window's fit may be this much lower than before
+# A larger window around the chosen one that reads the same digits on the chosen one's wheels, plus
+# more wheels, is the same counter seen whole (validation: the black wheels found alone, the frame
+# around black and red ones): it may fit less well (rolling red wheels read less surely) by up to
+# this much.
+SAME_DIGITS_FIT_SLACK = 0.12
+SAME_DIGITS_MIN_WHEEL = 0.7  # ...and each of its other wheels must be read at least this surely
 DIAL_WHEEL_TOLERANCE = 0.3  # digits; a half-turn misread of the x0.1 dial is 0.5 off
 USE_TTA = True  # average the chosen cut's wheels over slightly shifted copies (see recognise.py)
 
@@ -107,6 +113,104 @@ def extend_layout(bgr: np.ndarray, lay: Layout) -> Layout:
     return best
 
 
+CHAIN_STEPS = 8  # crops per pitch when sliding along the strip to find wheel centres
+CHAIN_REACH = 3.0  # pitches the slide reaches beyond the window's ends
+CHAIN_MIN_PEAK = 0.3  # a wheel centre must score at least this (confidence x (1 - junk))
+CHAIN_GAIN = 0.5  # a chain's score adds (score - this) per wheel: weaker wheels shorten it
+CHAIN_BETTER_FIT = 0.05  # an equal-pitch cut is replaced by a chain fitting this much better
+
+
+def _pitch_by_autocorrelation(strip: np.ndarray, pitch_px: float) -> float | None:
+    """The wheel pitch (px) from the periodicity of the strip's column texture, near pitch_px."""
+    grey = strip.min(axis=2).astype(np.float32) if strip.ndim == 3 else strip.astype(np.float32)
+    h = grey.shape[0]
+    profile = grey[h // 4 : h - h // 4].std(axis=0)
+    profile -= profile.mean()
+    n = len(profile)
+    lo, hi = int(0.6 * pitch_px), min(n - 2, int(1.6 * pitch_px) + 1)
+    if hi <= lo + 2:
+        return None
+    ac = np.array([float(profile[: n - k] @ profile[k:]) / (n - k) for k in range(lo - 1, hi + 2)])
+    k = int(np.argmax(ac[1:-1])) + 1
+    if ac[k] <= 0:
+        return None
+    a, b, c = ac[k - 1], ac[k], ac[k + 1]
+    den = a - 2 * b + c
+    frac = 0.5 * (a - c) / den if den < 0 else 0.0  # parabolic peak interpolation
+    return lo - 1 + k + float(np.clip(frac, -0.5, 0.5))
+
+
+def _chain(score: np.ndarray, xs: np.ndarray, pitch_px: float) -> tuple[float, list[int]]:
+    """(total, indices) of the best run of wheel centres: score peaks about one pitch apart."""
+    peaks = [
+        i
+        for i in range(len(score))
+        if score[i] >= CHAIN_MIN_PEAK and score[i] == score[max(0, i - 3) : i + 4].max()
+    ]
+    best: dict[int, tuple[float, list[int]]] = {}
+    for i in peaks:
+        links = [
+            best[j]
+            for j in peaks
+            if j < i and 0.75 * pitch_px <= xs[i] - xs[j] <= 1.3 * pitch_px and j in best
+        ]
+        prev = max(links, key=lambda t: t[0], default=(0.0, []))
+        head = (score[i] - CHAIN_GAIN, [i])
+        best[i] = max(head, (prev[0] + score[i] - CHAIN_GAIN, prev[1] + [i]), key=lambda t: t[0])
+    return max(best.values(), key=lambda t: t[0], default=(0.0, []))
+
+
+def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
+    """Find the wheels by sliding the recogniser along the window and beyond its ends.
+
+    Equal-pitch cuts need the window's ends: a locator outline that stops inside the last wheel,
+    or holds only the black wheels, misplaces every cut. Here each wheel is where the crops look
+    most like a centred wheel, wheels one pitch apart form a chain, and the chain's length is the
+    wheel count. The pitch comes from the best cut and from the strip's periodicity.
+    """
+    h = lay.strip.shape[0]
+    pitch0 = (lay.strip.shape[1] - 2 * lay.side_trim * h) / lay.n_wheels
+    pitches = [pitch0]
+    ac = _pitch_by_autocorrelation(lay.strip, pitch0)
+    if ac is not None and abs(ac / pitch0 - 1) > 0.04:
+        pitches.append(ac)
+    best: Layout | None = None
+    best_total = 0.0
+    for pitch in pitches:
+        reach = int(round(CHAIN_REACH * pitch))
+        ext = rectify(bgr, lay.candidate.quad, extend_px=(reach, reach))
+        width = int(round(pitch))
+        xs = np.arange(0.0, ext.shape[1] - width + 1, pitch / CHAIN_STEPS)
+        crops = [ext[:, int(round(x)) : int(round(x)) + width] for x in xs]
+        guesses = wheel_model().predict(crops)
+        score = np.array([g.confidence * (1 - g.junk) for g in guesses])
+        total, idx = _chain(score, xs, pitch)
+        if not WHEEL_COUNTS[0] <= len(idx) <= WHEEL_COUNTS[-1]:
+            continue
+        # The chain must be this window's wheels, not something beside it.
+        centre = (xs[idx[0]] + xs[idx[-1]]) / 2 + width / 2
+        if not reach <= centre <= ext.shape[1] - reach:
+            continue
+        fit = float(np.mean(score[idx]))
+        if best is None or total > best_total:
+            best_total = total
+            x0, x1 = int(round(xs[idx[0]])), int(round(xs[idx[-1]])) + width
+            beyond = [score[i] for i in (idx[0] - CHAIN_STEPS, idx[-1] + CHAIN_STEPS) if 0 <= i < len(score)]
+            best = Layout(
+                lay.candidate,
+                ext[:, x0:x1],
+                len(idx),
+                0.0,
+                [crops[i] for i in idx],
+                [guesses[i] for i in idx],
+                fit,
+                lay.runner_up_fit,
+                (reach, reach),
+                maybe_partial=len(beyond) < 2 or max(beyond) >= PARTIAL_DOUBT_CONFIDENCE,
+            )
+    return best
+
+
 def _wheel_beyond(bgr: np.ndarray, lay: Layout, pitch_px: float) -> bool:
     """True when the crop one wheel beyond either end could be a wheel (abstain rather than drop it)."""
     for side in (0, 1):
@@ -120,6 +224,27 @@ def _wheel_beyond(bgr: np.ndarray, lay: Layout, pitch_px: float) -> bool:
         # weakly, and dropping it gives a confident wrong reading, so any wheel-likeness counts.
         g = wheel_model().predict([crops[-1] if side == 1 else crops[0]], tta=True)[0]
         if g.confidence * (1 - g.junk) >= PARTIAL_DOUBT_CONFIDENCE:
+            return True
+    return False
+
+
+def _same_digits(a: list[WheelGuess], b: list[WheelGuess]) -> bool:
+    """True when two readings of the same wheels agree on every wheel (within half a digit)."""
+    return len(a) == len(b) and all(
+        abs(circ(x.position - y.position)) < 0.5 for x, y in zip(a, b, strict=True)
+    )
+
+
+def _contains_reading(outer: Layout, inner: Layout) -> bool:
+    """True when inner's wheels read the same as a run of outer's, whose other wheels read surely."""
+    k = inner.n_wheels
+    for i in range(outer.n_wheels - k + 1):
+        rest = outer.guesses[:i] + outer.guesses[i + k :]
+        if (
+            rest
+            and _same_digits(inner.guesses, outer.guesses[i : i + k])
+            and min(g.confidence * (1 - g.junk) for g in rest) >= SAME_DIGITS_MIN_WHEEL
+        ):
             return True
     return False
 
@@ -144,8 +269,11 @@ def choose_window(bgr: np.ndarray) -> Layout:
     for other in layouts[1:]:
         if (
             not _far_apart(best.candidate, other.candidate)
-            and other.fit >= best.fit - 0.05
             and other.candidate.area_frac > 1.2 * best.candidate.area_frac
+            and (
+                other.fit >= best.fit - 0.05
+                or (other.fit >= best.fit - SAME_DIGITS_FIT_SLACK and _contains_reading(other, best))
+            )
         ):
             best = other
     for other in layouts[1:]:
@@ -156,6 +284,12 @@ def choose_window(bgr: np.ndarray) -> Layout:
         )
         if second and _far_apart(best.candidate, other.candidate):
             raise BadImage("multiple_meters", "the photo shows more than one meter; photograph one at a time")
+    chained = chain_layout(bgr, best)
+    if chained is not None and (
+        chained.fit >= best.fit + CHAIN_BETTER_FIT
+        or (chained.n_wheels > best.n_wheels and _contains_reading(chained, best))
+    ):
+        return chained
     return extend_layout(bgr, best)
 
 

@@ -1,0 +1,104 @@
+"""Finding the wheels when the locator's outline is off: chains of wheel centres, nested windows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ocr_reader import pipeline
+from ocr_reader.api import read_photo
+from ocr_reader.decode import decode_photo
+from ocr_reader.locate import Candidate
+from ocr_reader.recognise import WheelGuess
+
+
+def _digits(lay: pipeline.Layout) -> str:
+    return "".join(str(d) for d in pipeline.resolve([g.position for g in lay.guesses]).digits)
+
+
+def _cut(quad: np.ndarray, keep_frac: float) -> np.ndarray:
+    """The outline shortened from the right, keeping keep_frac of its width."""
+    tl, tr, br, bl = quad
+    return np.array([tl, tl + (tr - tl) * keep_frac, bl + (br - bl) * keep_frac, bl], np.float32)
+
+
+@pytest.fixture(scope="module")
+def red_photo(heldout_photos):
+    """A held-out photo with at least two red wheels that the reader gets right, decoded."""
+    for data, truth in heldout_photos:
+        if truth.n_red >= 2 and truth.n_wheels >= 6 and read_photo(data).reading == truth.reading:
+            return decode_photo(data), truth
+    pytest.fail("no suitable held-out photo")
+
+
+def _layout(bgr, quad) -> pipeline.Layout:
+    lay = pipeline.best_layout(bgr, Candidate(quad, 1.0, 4.0, 0.02))
+    assert lay is not None
+    return lay
+
+
+def test_chain_finds_the_last_wheel_when_the_outline_stops_inside_it(red_photo):
+    bgr, truth = red_photo
+    # The outline ends half way through the last wheel: equal cuts of it put every boundary wrong.
+    quad = _cut(np.array(truth.window_quad, np.float32), 1 - 0.5 / truth.n_wheels)
+    chained = pipeline.chain_layout(bgr, _layout(bgr, quad))
+    assert chained is not None
+    assert chained.n_wheels == truth.n_wheels
+    assert _digits(chained) == f"{truth.shown_units:0{truth.n_wheels}d}"
+
+
+def test_chain_grows_a_window_found_without_its_red_wheels(red_photo):
+    bgr, truth = red_photo
+    black = truth.n_wheels - truth.n_red
+    quad = _cut(np.array(truth.window_quad, np.float32), (black + 0.1) / truth.n_wheels)
+    partial = _layout(bgr, quad)
+    chained = pipeline.chain_layout(bgr, partial)
+    assert chained is not None and chained.n_wheels == truth.n_wheels
+    assert _digits(chained) == f"{truth.shown_units:0{truth.n_wheels}d}"
+
+
+def test_pitch_from_the_strip_periodicity():
+    strip = np.full((64, 420, 3), 230, np.uint8)
+    pitch_px = 43.6
+    for k in range(9):
+        x = int(round(10 + k * pitch_px))
+        strip[20:44, x + 12 : x + 30] = 20  # a dark "0" in each wheel
+        strip[26:38, x + 17 : x + 25] = 230
+        strip[:, x : x + 3] = 90  # the divider before it
+    # The best equal cut's pitch was 50 px (one wheel too few): the texture says 43.6.
+    assert pipeline._pitch_by_autocorrelation(strip, 50.0) == pytest.approx(pitch_px, abs=1.0)
+    assert pipeline._pitch_by_autocorrelation(np.full((64, 420, 3), 200, np.uint8), 50.0) is None
+
+
+def test_chain_keeps_strong_wheels_one_pitch_apart_and_stops_at_weak_ones():
+    steps = pipeline.CHAIN_STEPS
+    xs = np.arange(0, 12 * steps, dtype=float)  # one pitch = `steps` samples
+    score = np.zeros(len(xs))
+    for k in range(1, 6):
+        score[k * steps] = 0.95
+        score[k * steps - 1] = score[k * steps + 1] = 0.6  # a wheel scores well a little off centre too
+    score[6 * steps] = 0.35  # what lies beyond the window: wheel-like, but weakly
+    score[9 * steps] = 0.99  # something strong, but two pitches further: not part of the row
+    _, idx = pipeline._chain(score, xs, float(steps))
+    assert [int(xs[i]) for i in idx] == [k * steps for k in range(1, 6)]
+
+
+def _lay(positions: list[float], scores: list[float]) -> pipeline.Layout:
+    guesses = [WheelGuess(p, s, 0.0) for p, s in zip(positions, scores, strict=True)]
+    cand = Candidate(np.zeros((4, 2), np.float32), 1.0, 4.0, 0.02)
+    return pipeline.Layout(
+        cand, np.zeros((64, 64, 3), np.uint8), len(guesses), 0.04, [], guesses, 0.9, 0.1, (0, 0)
+    )
+
+
+def test_a_larger_window_holds_the_same_reading_only_with_sure_extra_wheels():
+    inner = _lay([4, 2, 5, 7], [0.97] * 4)
+    whole = _lay([4, 2, 5, 7, 1.2, 8.5], [0.97] * 4 + [0.9, 0.8])
+    assert pipeline._contains_reading(whole, inner)
+    # The frame or a label beyond the last wheel read as a weak extra "wheel": not the same counter.
+    weak = _lay([4, 2, 5, 7, 9.8], [0.97] * 4 + [0.39])
+    assert not pipeline._contains_reading(weak, inner)
+    # Other digits on the shared wheels: another cut, not the same reading.
+    other = _lay([4, 2, 6, 7, 1.0], [0.97] * 5)
+    assert not pipeline._contains_reading(other, inner)
+    assert not pipeline._contains_reading(inner, inner)
