@@ -114,7 +114,7 @@ def extend_layout(bgr: np.ndarray, lay: Layout) -> Layout:
 
 
 CHAIN_STEPS = 8  # crops per pitch when sliding along the strip to find wheel centres
-CHAIN_REACH = 3.0  # pitches the slide reaches beyond the window's ends
+CHAIN_MIN_REACH = 2  # pitches the slide reaches beyond the window's ends (more for fewer wheels)
 CHAIN_MIN_PEAK = 0.3  # a wheel centre must score at least this (confidence x (1 - junk))
 CHAIN_GAIN = 0.5  # a chain's score adds (score - this) per wheel: weaker wheels shorten it
 CHAIN_BETTER_FIT = 0.05  # an equal-pitch cut is replaced by a chain fitting this much better
@@ -177,7 +177,7 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
     best: Layout | None = None
     best_total = 0.0
     for pitch in pitches:
-        reach = int(round(CHAIN_REACH * pitch))
+        reach = int(round(max(CHAIN_MIN_REACH, WHEEL_COUNTS[-1] - lay.n_wheels) * pitch))
         ext = rectify(bgr, lay.candidate.quad, extend_px=(reach, reach))
         width = int(round(pitch))
         xs = np.arange(0.0, ext.shape[1] - width + 1, pitch / CHAIN_STEPS)
