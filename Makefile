@@ -55,6 +55,7 @@ flash: firmware
 # The wheel CNN ships in ocr_reader/models/wheels_cnn.npz; this rebuilds it from synthetic photos with
 # fixed seeds (jax, the `train` extra, is installed only here; see docs/ocr.md for the time it takes).
 ocr-model: venv
+	$(MAKE) system-deps APT_PACKAGES="$$($(PY) -c 'from ocr_reader.synth import TRAIN_FONT_PACKAGES as p; print(*p)')"
 	$(PY) -m pip install --quiet -e '.[train]'
 	$(PY) -m ocr_reader.train
 

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-_FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/liberation")
+FONT_ROOT = "/usr/share/fonts"
 
 # Training and held-out photos use disjoint font families, so the bench measures generalisation.
 _TRAIN_DEJAVU = (
@@ -44,6 +44,94 @@ FONT_SETS = {
     )
     + _TRAIN_HERSHEY
     + ("hershey:simplex_italic", "hershey:duplex_italic", "hershey:triplex_italic"),
+    # Many more families for the model (`make ocr-model` installs TRAIN_FONT_PACKAGES): sans, DIN
+    # and road-sign faces like those printed on meter wheels, monospace, slab and serif faces.
+    # None is a clone of a held-out family (no Arimo/Tinos/Cousine, FreeFont, URW or TeX Gyre).
+    "wide": _TRAIN_DEJAVU
+    + (
+        "DejaVuSansMono-Oblique.ttf",
+        "DejaVuSansCondensed.ttf",
+        "DejaVuSerif-Italic.ttf",
+    )
+    + _TRAIN_HERSHEY
+    + ("hershey:simplex_italic", "hershey:duplex_italic", "hershey:triplex_italic")
+    + (
+        "Go-Regular.ttf",
+        "Go-Bold.ttf",
+        "Go-Mono.ttf",
+        "Go-Medium-Italic.ttf",
+        "B612-Regular.otf",
+        "B612-Bold.otf",
+        "B612Mono-Regular.otf",
+        "Cabin-Regular.otf",
+        "Cabin-Bold.otf",
+        "Cantarell-Regular.otf",
+        "Cantarell-Bold.otf",
+        "Dosis-Medium.otf",
+        "Dosis-Bold.otf",
+        "Inter-Regular.otf",
+        "Inter-Bold.otf",
+        "Inter-Light.otf",
+        "Jura-Medium.otf",
+        "Jura-Bold.otf",
+        "LeagueMono-Regular.otf",
+        "LeagueMono-CondensedBold.otf",
+        "LeagueMono-WideRegular.otf",
+        "LeagueSpartan-Regular.otf",
+        "LeagueSpartan-Bold.otf",
+        "NationalPark-Regular.otf",
+        "NationalPark-Heavy.otf",
+        "OCRB.otf",
+        "Play-Regular.otf",
+        "Play-Bold.otf",
+        "RobotoSlab-Regular.otf",
+        "RobotoSlab-Bold.otf",
+        "Sora-Regular.otf",
+        "Sora-Bold.otf",
+        "Beteckna.ttf",
+        "BetecknaGSCondensed-Bold.ttf",
+        "ClearSans-Regular.ttf",
+        "ClearSans-Bold.ttf",
+        "cmunrm.ttf",
+        "cmunbx.ttf",
+        "cmuntt.ttf",
+        "cmunss.ttf",
+        "FiraCode-Regular.ttf",
+        "FiraCode-Bold.ttf",
+        "OldStandard-Regular.ttf",
+        "OldStandard-Bold.ttf",
+        "Hack-Regular.ttf",
+        "Hack-Bold.ttf",
+        "Inconsolata.otf",
+        "JetBrainsMono-Regular.ttf",
+        "JetBrainsMono-ExtraBold.ttf",
+        "Karla-Regular.otf",
+        "Karla-Bold.otf",
+        "Lato-Regular.ttf",
+        "Lato-Black.ttf",
+        "Lato-Light.ttf",
+        "Manrope-Regular.ttf",
+        "Manrope-ExtraBold.ttf",
+        "NotoSansMono-Regular.ttf",
+        "NotoSansMono-Bold.ttf",
+        "OpenSans-Regular.ttf",
+        "OpenSans-Bold.ttf",
+        "OpenSans-CondBold.ttf",
+        "OSP-DIN.ttf",
+        "Oxygen-Sans.ttf",
+        "Oxygen-Sans-Bold.ttf",
+        "OxygenMono-Regular.ttf",
+        "RG2014C.ttf",
+        "RG2014E.ttf",
+        "Roboto-Regular.ttf",
+        "Roboto-Black.ttf",
+        "RobotoCondensed-Regular.ttf",
+        "RobotoCondensed-Bold.ttf",
+        "routed-gothic.ttf",
+        "routed-gothic-narrow.ttf",
+        "tiresias_infofont.ttf",
+        "tiresias_signfont_bold.ttf",
+    ),  # fmt: skip
     "heldout": (
         "LiberationSans-Regular.ttf",
         "LiberationSans-Bold.ttf",
@@ -55,6 +143,18 @@ FONT_SETS = {
         "hershey:plain",
     ),
 }
+TRAINING_SETS = ("train", "augmented", "wide")  # everything else is held out (wider style ranges off)
+AUGMENTED_SETS = ("augmented", "wide")  # these also vary stroke weight, slant and width
+# Debian packages holding the "wide" set's faces (`make ocr-model` installs them).
+TRAIN_FONT_PACKAGES = (
+    "fonts-dejavu fonts-go fonts-b612 fonts-cabin fonts-cantarell fonts-dosis fonts-inter fonts-jura "
+    "fonts-league-mono fonts-league-spartan fonts-national-park fonts-ocr-b fonts-play fonts-roboto-slab "
+    "fonts-sora fonts-beteckna fonts-clear-sans fonts-cmu fonts-firacode fonts-oldstandard fonts-hack "
+    "fonts-inconsolata fonts-jetbrains-mono fonts-karla fonts-lato fonts-manrope fonts-noto-mono "
+    "fonts-open-sans fonts-opendin fonts-oxygen fonts-roadgeek fonts-roboto-unhinted fonts-routed-gothic "
+    "fonts-tiresias"
+).split()
+
 _HERSHEY = {
     "simplex": cv2.FONT_HERSHEY_SIMPLEX,
     "duplex": cv2.FONT_HERSHEY_DUPLEX,
@@ -74,20 +174,30 @@ def available_fonts(font_set: str) -> list[str]:
         if ":" in key:
             out.append(key)
             continue
-        if any(os.path.exists(os.path.join(d, key)) for d in _FONT_DIRS):
+        if key in _installed_fonts():
             out.append(key)
     return out
 
 
+@lru_cache(maxsize=1)
+def _installed_fonts() -> dict[str, str]:
+    """Font file name -> path for every TrueType/OpenType file under FONT_ROOT (first one wins)."""
+    found: dict[str, str] = {}
+    for d, _, files in sorted(os.walk(FONT_ROOT)):
+        for f in sorted(files):
+            if f.endswith((".ttf", ".otf")):
+                found.setdefault(f, os.path.join(d, f))
+    return found
+
+
 def _font_path(name: str) -> str:
-    for d in _FONT_DIRS:
-        p = os.path.join(d, name)
-        if os.path.exists(p):
-            return p
-    raise FileNotFoundError(name)
+    try:
+        return _installed_fonts()[name]
+    except KeyError:
+        raise FileNotFoundError(name) from None
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=4096)
 def glyph(font_key: str, text: str, thickness: int = 2) -> np.ndarray:
     """A tight uint8 coverage mask (255 = ink) of text in a font, rendered about 64 px high."""
     if font_key.startswith("hershey:"):
@@ -110,7 +220,7 @@ def glyph(font_key: str, text: str, thickness: int = 2) -> np.ndarray:
     return np.ascontiguousarray(canvas[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=16384)
 def varied_glyph(font_key: str, text: str, thickness: int, stroke_px: int, slant_10: int) -> np.ndarray:
     """A glyph with its strokes made thicker (> 0) or thinner (< 0) and slanted by slant_10 / 10.
 
@@ -416,7 +526,7 @@ def render_photo(
         n_red = int(rng.integers(0, min(4, n - 1) + 1))
         value = random_value(rng, n)
         style = random_wheel_style(
-            rng, fonts, heldout=font_set not in ("train", "augmented"), augment=font_set == "augmented"
+            rng, fonts, heldout=font_set not in TRAINING_SETS, augment=font_set in AUGMENTED_SETS
         )
         if n_meters == 1:
             radius = int(min(w, h) * rng.uniform(0.32, 0.44))

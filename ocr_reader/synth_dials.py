@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from ocr_reader.synth import (
+    TRAINING_SETS,
     PhotoParams,
     available_fonts,
     glyph,
@@ -225,7 +226,7 @@ def render_dial_photo(
     n = int(rng.integers(4, 6))
     whole = float(rng.integers(0, 10**n))
     value = whole + _random_fraction(rng)
-    style = random_wheel_style(rng, fonts, heldout=font_set not in ("train", "augmented"))
+    style = random_wheel_style(rng, fonts, heldout=font_set not in TRAINING_SETS)
     window_w = radius * rng.uniform(0.75, 1.0)
     wheel_w = int(window_w / (n + (n + 1) * style.divider_frac))
     wheel_h = int(wheel_w * rng.uniform(1.25, 1.6))
