@@ -166,3 +166,81 @@ def _dedupe(cands: list[Candidate]) -> list[Candidate]:
         if all(_iou(c.quad, k.quad) < 0.8 for k in kept):
             kept.append(c)
     return kept
+
+
+ROW_MIN_DIGITS = 3  # glyph-like blobs in a row before it may be a counter seen without its outline
+
+
+def find_digit_rows(bgr: np.ndarray) -> list[Candidate]:
+    """Rows of glyph-sized blobs, as outlines around them: counters whose window frame was not found.
+
+    The fallback when no framed window holds wheels (the frame merges with a dark rim, or there is
+    none): blobs of similar height, side by side along a line, make a row; the row's rotated box,
+    grown to a wheel window's height, is a candidate. Serial numbers make rows too, so readings
+    from these outlines always go to review.
+    """
+    h0, w0 = bgr.shape[:2]
+    scale = WORK_WIDTH_PX / max(w0, h0)
+    small = cv2.resize(
+        bgr, (max(1, round(w0 * scale)), max(1, round(h0 * scale))), interpolation=cv2.INTER_AREA
+    )
+    dark = np.min(small, axis=2)
+    h, w = dark.shape
+    block = max(15, (min(h, w) // 16) | 1)
+    found: list[Candidate] = []
+    for polarity in (cv2.THRESH_BINARY_INV, cv2.THRESH_BINARY):  # dark glyphs, light glyphs
+        mask = cv2.adaptiveThreshold(dark, 255, cv2.ADAPTIVE_THRESH_MEAN_C, polarity, block, 10)
+        n, _, stats, centres = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        blobs = [
+            i
+            for i in range(1, n)
+            if 0.03 * h <= stats[i, 3] <= 0.3 * h
+            and 0.12 <= stats[i, 2] / stats[i, 3] <= 1.0
+            and 0.15 <= stats[i, 4] / (stats[i, 2] * stats[i, 3]) <= 0.85
+        ]
+        for row in _rows(blobs, stats, centres):
+            pts = np.concatenate(
+                [
+                    [[x, y], [x + bw, y], [x, y + bh], [x + bw, y + bh]]
+                    for x, y, bw, bh in (stats[i, :4] for i in row)
+                ]
+            ).astype(np.float32)
+            (cx, cy), (rw, rh), ang = cv2.minAreaRect(pts)
+            if rw < rh:
+                rw, rh, ang = rh, rw, ang + 90
+            glyph_h = float(np.median([stats[i, 3] for i in row]))
+            # A wheel window is taller than its glyphs and reaches past the outer ones.
+            box = cv2.boxPoints(((cx, cy), (rw + 0.6 * glyph_h, 1.6 * glyph_h), ang))
+            quad = order_quad(box)
+            qw, qh = _sides(quad)
+            if not MIN_ASPECT <= qw / max(qh, 1e-6) <= MAX_ASPECT:
+                continue
+            found.append(Candidate(quad / scale, 0.2 * min(1.0, len(row) / 8), qw / qh, qw * qh / (h * w)))
+    return _dedupe(sorted(found, key=lambda c: -c.score))
+
+
+def _rows(blobs: list[int], stats: np.ndarray, centres: np.ndarray) -> list[list[int]]:
+    """Groups of blobs of about one height whose neighbours sit beside them, at most 30 degrees off."""
+    parent = {i: i for i in blobs}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a in blobs:
+        for b in blobs:
+            if b <= a:
+                continue
+            ha, hb = stats[a, 3], stats[b, 3]
+            if not 0.7 <= ha / hb <= 1.43:
+                continue
+            dx, dy = centres[b] - centres[a]
+            gap = abs(dx) - (stats[a, 2] + stats[b, 2]) / 2
+            if gap <= 1.2 * max(ha, hb) and abs(dy) <= 0.58 * abs(dx) and abs(dx) > 0.2 * ha:
+                parent[root(a)] = root(b)
+    groups: dict[int, list[int]] = {}
+    for i in blobs:
+        groups.setdefault(root(i), []).append(i)
+    return [g for g in groups.values() if ROW_MIN_DIGITS <= len(g) <= 12]

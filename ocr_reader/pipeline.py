@@ -11,7 +11,7 @@ from ocr_reader.carry import circ, resolve
 from ocr_reader.dials import CONFIDENT as DIALS_CONFIDENT
 from ocr_reader.dials import combine_with_wheels, read_dials
 from ocr_reader.errors import BadImage
-from ocr_reader.locate import Candidate, find_candidates, rectify
+from ocr_reader.locate import Candidate, find_candidates, find_digit_rows, rectify
 from ocr_reader.recognise import WheelGuess, tesseract_digits, wheel_model
 from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, is_red, split
 
@@ -49,6 +49,7 @@ class Layout:
     runner_up_fit: float
     extend_px: tuple[int, int]
     maybe_partial: bool = False  # something wheel-like continues beyond the window's ends
+    outline_guessed: bool = False  # no framed window was found: the outline was put around glyphs
 
 
 def _fit(guesses: list[WheelGuess]) -> float:
@@ -261,7 +262,7 @@ def choose_window(bgr: np.ndarray) -> Layout:
     cands = [c for c in find_candidates(bgr) if c.score >= MIN_WINDOW_SCORE][:MAX_CANDIDATES]
     layouts = [lay for lay in (best_layout(bgr, c) for c in cands) if lay is not None and lay.fit >= MIN_FIT]
     if not layouts:
-        raise BadImage("no_meter", "no counter window with wheels found in the photo")
+        return _choose_unframed(bgr)
     layouts.sort(key=lambda lay: -lay.fit)
     best = layouts[0]
     # A window nested in or around the best one is the same meter; a larger one fitting about as
@@ -284,6 +285,11 @@ def choose_window(bgr: np.ndarray) -> Layout:
         )
         if second and _far_apart(best.candidate, other.candidate):
             raise BadImage("multiple_meters", "the photo shows more than one meter; photograph one at a time")
+    return _settle(bgr, best)
+
+
+def _settle(bgr: np.ndarray, best: Layout) -> Layout:
+    """The chosen window's wheels: a chain of wheel centres when it fits better, else equal cuts grown."""
     chained = chain_layout(bgr, best)
     if chained is not None and (
         chained.fit >= best.fit + CHAIN_BETTER_FIT
@@ -291,6 +297,21 @@ def choose_window(bgr: np.ndarray) -> Layout:
     ):
         return chained
     return extend_layout(bgr, best)
+
+
+def _choose_unframed(bgr: np.ndarray) -> Layout:
+    """The fallback when no framed window holds wheels: rows of glyphs (locate.find_digit_rows).
+
+    Such a reading always goes to review (`window_not_outlined`): a serial number also makes a row
+    of glyphs, and no second meter can be told apart without outlines.
+    """
+    rows = find_digit_rows(bgr)[:MAX_CANDIDATES]
+    layouts = [lay for lay in (best_layout(bgr, c) for c in rows) if lay is not None and lay.fit >= MIN_FIT]
+    if not layouts:
+        raise BadImage("no_meter", "no counter window with wheels found in the photo")
+    best = _settle(bgr, max(layouts, key=lambda lay: lay.fit))
+    best.outline_guessed = True
+    return best
 
 
 def _dial_wheel_residual(last_wheel: float, fraction_m3: float) -> float:
@@ -346,6 +367,8 @@ def read_image(bgr: np.ndarray, engine: str = "wheels") -> PhotoReading:
     reason = None
     if not res.consistent:
         reason = "wheels_disagree_with_carry"
+    elif layout.outline_guessed:
+        reason = "window_not_outlined"
     elif margin < 0.1:
         reason = "wheel_count_uncertain"
     elif layout.maybe_partial:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
+
+import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from ocr_reader import pipeline
 from ocr_reader.api import read_photo
 from ocr_reader.decode import decode_photo
 from ocr_reader.locate import Candidate
 from ocr_reader.recognise import WheelGuess
+from ocr_reader.synth import available_fonts, random_wheel_style, render_counter
 
 
 def _digits(lay: pipeline.Layout) -> str:
@@ -102,3 +107,43 @@ def test_a_larger_window_holds_the_same_reading_only_with_sure_extra_wheels():
     other = _lay([4, 2, 6, 7, 1.0], [0.97] * 5)
     assert not pipeline._contains_reading(other, inner)
     assert not pipeline._contains_reading(inner, inner)
+
+
+def _counter_touching_a_dark_rim(seed: int, digits: str) -> bytes:
+    """Dark wheels without a frame of their own, touching the meter's dark rim: no outline to find."""
+    style = random_wheel_style(np.random.default_rng(seed), available_fonts("heldout"), heldout=True)
+    style.shading = 0.2
+    strip = render_counter(style, [float(d) for d in digits], 0, 44, 70)
+    img = np.full((480, 640, 3), 225, np.uint8)
+    cv2.circle(img, (320, 240), 260, (25, 25, 25), 60)
+    y, x = 200, 320 - strip.shape[1] // 2 - 120
+    img[y : y + strip.shape[0], x : x + strip.shape[1]] = strip
+    buf = io.BytesIO()
+    Image.fromarray(img[..., ::-1]).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("seed", [0, 2, 3])  # styles with dark wheels
+def test_a_counter_without_an_outline_is_read_from_its_row_of_glyphs_and_reviewed(seed):
+    data = _counter_touching_a_dark_rim(seed, "30718")
+    # No framed window holds wheels here...
+    bgr = decode_photo(data)
+    framed = [pipeline.best_layout(bgr, c) for c in pipeline.find_candidates(bgr)[: pipeline.MAX_CANDIDATES]]
+    assert all(lay is None or lay.fit < pipeline.MIN_FIT for lay in framed)
+    # ...so the row of glyphs is read, and the reading waits for a person: it could be a serial number.
+    r = read_photo(data)
+    assert r.reading == "30718"
+    assert r.needs_review and r.reason == "window_not_outlined"
+
+
+def test_digit_rows_outline_glyphs_side_by_side():
+    img = np.full((300, 720, 3), 230, np.uint8)
+    for k, d in enumerate("4071"):
+        cv2.putText(img, d, (200 + 50 * k, 180), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (20, 20, 20), 5)
+    cv2.putText(img, "7", (600, 60), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (20, 20, 20), 5)  # alone: no row
+    rows = pipeline.find_digit_rows(img)
+    assert len(rows) == 1
+    xs, ys = rows[0].quad[:, 0], rows[0].quad[:, 1]
+    assert xs.min() < 200 and xs.max() > 200 + 50 * 3 + 35  # all four glyphs inside
+    assert ys.min() < 130 and ys.max() > 180
+    assert pipeline.find_digit_rows(np.full((300, 720, 3), 230, np.uint8)) == []
