@@ -215,7 +215,7 @@ def calibrate(n_photos: int) -> None:
             continue
         digits = r.reading.replace(".", "")
         ok = len(digits) == truth.n_wheels and is_correct(int(digits), truth.value_units, truth.n_wheels)
-        rows.append((r.confidence, r.reason in (None, "low_confidence"), ok))
+        rows.append((r.confidence, r.reason in (None, "low_confidence", "rolling_wheel_unsure"), ok))
     for thr in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
         acc = [ok for conf, eligible, ok in rows if eligible and conf >= thr]
         correct = np.mean(acc) if acc else 0.0
