@@ -165,14 +165,14 @@ def build(
     n_photos: int, out_path: str, workers: int, cache: str | None = None, epochs: int = CNN_EPOCHS
 ) -> dict:
     """Render n_photos, cut and normalise their crops, train the CNN with jax, save it; a summary."""
-    from ocr_reader import cnn_train  # jax: only the `train` extra installs it
-
     missing = set(FONT_SETS[FONT_SET]) - set(available_fonts(FONT_SET))
     if missing:  # a model trained on fewer faces would differ silently: refuse instead
         raise SystemExit(
             f"training fonts missing: {sorted(missing)}; "
             f"install: apt-get install {' '.join(TRAIN_FONT_PACKAGES)}"
         )
+    from ocr_reader import cnn_train  # jax: only the `train` extra installs it
+
     t0 = time.monotonic()
     if cache and os.path.exists(cache):
         with np.load(cache) as z:

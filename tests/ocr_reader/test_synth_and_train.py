@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import pytest
 
 from ocr_reader.recognise import JUNK, MODEL_PATH
 from ocr_reader.synth import FONT_SETS, render_photo, shown_reading, wheel_positions
@@ -22,6 +23,20 @@ def test_odometer_carry_in_the_renderer():
 def test_training_and_heldout_fonts_are_disjoint():
     assert not set(FONT_SETS["train"]) & set(FONT_SETS["heldout"])
     assert not set(FONT_SETS["augmented"]) & set(FONT_SETS["heldout"])
+    assert not set(FONT_SETS["wide"]) & set(FONT_SETS["heldout"])
+    # Not even another face of a held-out family (nor a metric clone of one: Arimo, Tinos, Cousine).
+    for face in FONT_SETS["wide"]:
+        assert not face.startswith(("Liberation", "Arimo", "Tinos", "Cousine", "Free", "pil:")), face
+    assert not {"hershey:complex", "hershey:plain"} & set(FONT_SETS["wide"])
+
+
+def test_training_refuses_to_run_without_all_its_fonts(monkeypatch, tmp_path):
+    from ocr_reader import train
+
+    monkeypatch.setattr(train, "available_fonts", lambda name: list(FONT_SETS[name])[1:])
+    with pytest.raises(SystemExit, match="apt-get install .*fonts-opendin"):
+        train.build(1, str(tmp_path / "m.npz"), workers=1)
+    assert not (tmp_path / "m.npz").exists()
 
 
 def test_rendered_photo_truth():
