@@ -157,7 +157,7 @@ def _chain(score: np.ndarray, xs: np.ndarray, pitch_px: float) -> tuple[float, l
         links = [
             best[j]
             for j in peaks
-            if j < i and 0.75 * pitch_px <= xs[i] - xs[j] <= 1.3 * pitch_px and j in best
+            if j < i and 0.7 * pitch_px <= xs[i] - xs[j] <= 1.4 * pitch_px and j in best
         ]
         prev = max(links, key=lambda t: t[0], default=(0.0, []))
         head = (score[i] - CHAIN_GAIN, [i])
