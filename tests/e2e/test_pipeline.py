@@ -16,6 +16,7 @@ from ingest.config import IngestSettings
 from ingest.store.influx import InfluxStore
 from ingest.worker import IngestWorker
 from tests.conftest import wait_for
+from tests.hardware_sim.conftest import sim_start
 from tests.ingest.test_rollup import rollups_match
 
 
@@ -35,9 +36,7 @@ def test_firmware_litres_reach_influx_and_api_exactly(mosquitto, influx, tmp_pat
     worker.start()
     assert worker.wait_connected()
 
-    now = int(datetime.now(UTC).timestamp())
-    start = now - 2 * 86400
-    start -= start % 60
+    start = sim_start(days_ago=2)
     duration_s = 6 * 3600
     summary = run_fleet(
         FleetSpec(

@@ -28,7 +28,9 @@ def test_light_fleet_with_random_leaks_writes_its_truth(mosquitto, tmp_path, cap
     for t in meters.values():
         assert t["expected_l"] == t["registered_l"] and t["unsent"] == 0 and t["dropped"] == 0
         assert t["leaked_l"] == pytest.approx(sum(lk["leaked_l"] for lk in t["leaks"]), abs=0.002)
-        assert t["leaked_l"] <= t["drawn_l"] + 0.001
+        # drawn_l counts whole millilitres (the fraction waits for the next step), leaked_l is rounded
+        # to the millilitre: a household that drew only its leak may show leaked_l 1.5 ml above.
+        assert t["leaked_l"] <= t["drawn_l"] + 0.0015
     for t in leaky.values():
         (lk,) = t["leaks"]
         assert start <= lk["start_unix_s"] < lk["end_unix_s"] <= start + 3 * 3600
