@@ -169,6 +169,7 @@ def _dedupe(cands: list[Candidate]) -> list[Candidate]:
 
 
 ROW_MIN_DIGITS = 3  # glyph-like blobs in a row before it may be a counter seen without its outline
+ROW_MAX_BLOBS = 400  # more glyph-like blobs than this is a page of text, not a meter (and pairing is O(n^2))
 
 
 def find_digit_rows(bgr: np.ndarray) -> list[Candidate]:
@@ -198,6 +199,8 @@ def find_digit_rows(bgr: np.ndarray) -> list[Candidate]:
             and 0.12 <= stats[i, 2] / stats[i, 3] <= 1.0
             and 0.15 <= stats[i, 4] / (stats[i, 2] * stats[i, 3]) <= 0.85
         ]
+        if len(blobs) > ROW_MAX_BLOBS:
+            continue
         for row in _rows(blobs, stats, centres):
             pts = np.concatenate(
                 [

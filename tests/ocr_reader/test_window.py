@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ocr_reader import pipeline
+from ocr_reader import locate, pipeline
 from ocr_reader.api import read_photo
 from ocr_reader.decode import decode_photo
 from ocr_reader.locate import Candidate
@@ -147,3 +147,24 @@ def test_digit_rows_outline_glyphs_side_by_side():
     assert xs.min() < 200 and xs.max() > 200 + 50 * 3 + 35  # all four glyphs inside
     assert ys.min() < 130 and ys.max() > 180
     assert pipeline.find_digit_rows(np.full((300, 720, 3), 230, np.uint8)) == []
+
+
+def test_a_page_of_glyphs_is_not_paired_into_rows(monkeypatch):
+    img = np.full((540, 720, 3), 230, np.uint8)
+    for r in range(20):
+        for c in range(32):
+            cv2.putText(
+                img, str((r + c) % 10), (4 + c * 22, 26 + r * 26), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2
+            )
+
+    sizes = []
+    real_rows = locate._rows
+
+    def pairing(blobs, stats, centres):
+        sizes.append(len(blobs))
+        return real_rows(blobs, stats, centres)
+
+    monkeypatch.setattr(locate, "_rows", pairing)
+    assert pipeline.find_digit_rows(img) == []
+    # The dark glyphs (640 of them) are never paired up, which would cost O(n^2) in Python.
+    assert sizes and max(sizes) < 640
