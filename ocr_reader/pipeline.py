@@ -55,9 +55,14 @@ class Layout:
     maybe_partial: bool = False  # something wheel-like continues beyond the window's ends
     outline_guessed: bool = False  # no framed window was found: the outline was put around glyphs
 
+    @property
+    def pitch_px(self) -> float:
+        """Wheel pitch in strip pixels: the strip without its side frame, over the wheel count."""
+        return (self.strip.shape[1] - 2 * self.side_trim * self.strip.shape[0]) / self.n_wheels
+
 
 def _fit(guesses: list[WheelGuess]) -> float:
-    return float(np.mean([g.confidence * (1.0 - g.junk) for g in guesses])) if guesses else 0.0
+    return float(np.mean([g.score for g in guesses])) if guesses else 0.0
 
 
 def _search(strip: np.ndarray, counts: tuple[int, ...]) -> list[tuple]:
@@ -95,8 +100,7 @@ def best_layout(bgr: np.ndarray, cand: Candidate) -> Layout | None:
 def extend_layout(bgr: np.ndarray, lay: Layout) -> Layout:
     """Grow a window found only in part (often the black wheels without the red ones) wheel by wheel."""
     best = lay
-    h = lay.strip.shape[0]
-    pitch_px = (lay.strip.shape[1] - 2 * lay.side_trim * h) / lay.n_wheels
+    pitch_px = lay.pitch_px
     for side in (1, 0):  # red wheels sit on the right: try that side first
         base = best
         for k in range(1, WHEEL_COUNTS[-1] - base.n_wheels + 1):
@@ -109,7 +113,7 @@ def extend_layout(bgr: np.ndarray, lay: Layout) -> Layout:
             fit, n, trim, crops, guesses = scored[0]
             added = crops[-k:] if side == 1 else crops[:k]
             checked = wheel_model().predict(added)
-            if min(g.confidence * (1 - g.junk) for g in checked) < EXTEND_MIN_CONFIDENCE:
+            if min(g.score for g in checked) < EXTEND_MIN_CONFIDENCE:
                 continue
             best = Layout(
                 lay.candidate, strip, n, trim, crops, guesses, fit, lay.runner_up_fit, (ext[0], ext[1])
@@ -154,11 +158,7 @@ def _chain(score: np.ndarray, xs: np.ndarray, pitch_px: float) -> tuple[float, l
     ]
     best: dict[int, tuple[float, list[int]]] = {}
     for i in peaks:
-        links = [
-            best[j]
-            for j in peaks
-            if j < i and 0.7 * pitch_px <= xs[i] - xs[j] <= 1.4 * pitch_px and j in best
-        ]
+        links = [best[j] for j in best if 0.7 * pitch_px <= xs[i] - xs[j] <= 1.4 * pitch_px]
         prev = max(links, key=lambda t: t[0], default=(0.0, []))
         head = (score[i] - CHAIN_GAIN, [i])
         best[i] = max(head, (prev[0] + score[i] - CHAIN_GAIN, prev[1] + [i]), key=lambda t: t[0])
@@ -173,8 +173,7 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
     most like a centred wheel, wheels one pitch apart form a chain, and the chain's length is the
     wheel count. The pitch comes from the best cut and from the strip's periodicity.
     """
-    h = lay.strip.shape[0]
-    pitch0 = (lay.strip.shape[1] - 2 * lay.side_trim * h) / lay.n_wheels
+    pitch0 = lay.pitch_px
     pitches = [pitch0]
     ac = _pitch_by_autocorrelation(lay.strip, pitch0)
     if ac is not None and abs(ac / pitch0 - 1) > 0.04:
@@ -188,7 +187,7 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
         xs = np.arange(0.0, ext.shape[1] - width + 1, pitch / CHAIN_STEPS)
         crops = [ext[:, int(round(x)) : int(round(x)) + width] for x in xs]
         guesses = wheel_model().predict(crops)
-        score = np.array([g.confidence * (1 - g.junk) for g in guesses])
+        score = np.array([g.score for g in guesses])
         total, idx = _chain(score, xs, pitch)
         if not WHEEL_COUNTS[0] <= len(idx) <= WHEEL_COUNTS[-1]:
             continue
@@ -228,7 +227,7 @@ def _wheel_beyond(bgr: np.ndarray, lay: Layout, pitch_px: float) -> bool:
         # Shift-averaged and without the neighbour check: a lost (often rolling, red) wheel reads
         # weakly, and dropping it gives a confident wrong reading, so any wheel-likeness counts.
         g = wheel_model().predict([crops[-1] if side == 1 else crops[0]], tta=True)[0]
-        if g.confidence * (1 - g.junk) >= PARTIAL_DOUBT_CONFIDENCE:
+        if g.score >= PARTIAL_DOUBT_CONFIDENCE:
             return True
     return False
 
@@ -248,7 +247,7 @@ def _contains_reading(outer: Layout, inner: Layout) -> bool:
         if (
             rest
             and _same_digits(inner.guesses, outer.guesses[i : i + k])
-            and min(g.confidence * (1 - g.junk) for g in rest) >= SAME_DIGITS_MIN_WHEEL
+            and min(g.score for g in rest) >= SAME_DIGITS_MIN_WHEEL
         ):
             return True
     return False
@@ -375,7 +374,7 @@ def read_image(bgr: np.ndarray, engine: str = "wheels") -> PhotoReading:
         wheels.append(
             {
                 "digit": res.digits[i],
-                "confidence": round(g.confidence * (1.0 - g.junk), 3),
+                "confidence": round(g.score, 3),
                 "rolling": 0.2 < frac < 0.8,
                 "red": red[i],
                 "position": round(res.positions[i], 2),

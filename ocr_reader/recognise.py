@@ -24,6 +24,11 @@ class WheelGuess:
     confidence: float
     junk: float  # probability that the crop is not one centred wheel
 
+    @property
+    def score(self) -> float:
+        """How much the crop looks like one centred wheel read surely: confidence x (1 - junk)."""
+        return self.confidence * (1.0 - self.junk)
+
 
 TTA_SHIFT = 0.08  # share of a crop's width (and height) trimmed from one side for a shifted copy
 

@@ -504,6 +504,48 @@ class PhotoParams:
     dirt_prob: float = 0.4
 
 
+def random_background(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A blank photo 640-960 px wide with a sideways light gradient; (canvas uint8, base colour BGR)."""
+    w = int(rng.integers(640, 961))
+    h = int(w * rng.uniform(0.7, 0.85))
+    bg = rng.integers(40, 200, 3).astype(np.float32)
+    grad = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.8, 1.2), w, dtype=np.float32)
+    canvas = np.clip(bg[None, None, :] * grad[None, :, None] * np.ones((h, 1, 1), np.float32), 0, 255)
+    return canvas.astype(np.uint8), bg
+
+
+def photograph(
+    rng: np.random.Generator, canvas: np.ndarray, bg: np.ndarray, p: PhotoParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Take the photo of a drawn scene: camera tilt and roll, shadow, glare, blur, noise.
+
+    Returns the photo (uint8) and the homography from the scene to it.
+    """
+    h, w = canvas.shape[:2]
+    hm = _homography(rng, w, h, p.max_tilt_deg, p.max_rot_deg)
+    border = tuple(int(c) for c in bg)
+    photo = cv2.warpPerspective(canvas, hm, (w, h), flags=cv2.INTER_LINEAR, borderValue=border).astype(
+        np.float32
+    )
+    # Shadow: one side darker.
+    if rng.random() < 0.5:
+        ang = rng.uniform(0, 2 * math.pi)
+        xx, yy = np.meshgrid(np.linspace(-1, 1, w, dtype=np.float32), np.linspace(-1, 1, h, dtype=np.float32))
+        ramp = np.clip(0.5 + 0.5 * (xx * math.cos(ang) + yy * math.sin(ang)), 0, 1)
+        photo *= (1 - rng.uniform(0.2, 0.5) * ramp)[..., None]
+    if rng.random() < p.glare_prob:
+        gx, gy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h
+        sx, sy = rng.uniform(0.03, 0.12) * w, rng.uniform(0.02, 0.08) * h
+        xx, yy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        blob = np.exp(-(((xx - gx) / sx) ** 2 + ((yy - gy) / sy) ** 2))
+        photo += (rng.uniform(60, 140) * blob)[..., None]
+    sigma = rng.uniform(0, p.max_blur_sigma)
+    if sigma > 0.3:
+        photo = cv2.GaussianBlur(photo, (0, 0), sigma)
+    photo += rng.normal(0, rng.uniform(0, p.max_noise), photo.shape).astype(np.float32)
+    return np.clip(photo, 0, 255).astype(np.uint8), hm
+
+
 def render_photo(
     rng: np.random.Generator,
     font_set: str = "train",
@@ -514,12 +556,8 @@ def render_photo(
     """Render one meter photo as JPEG bytes with its truth (None when with_meter is False)."""
     p = params or PhotoParams()
     fonts = available_fonts(font_set)
-    w = int(rng.integers(640, 961))
-    h = int(w * rng.uniform(0.7, 0.85))
-    bg = rng.integers(40, 200, 3).astype(np.float32)
-    grad = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.8, 1.2), w, dtype=np.float32)
-    canvas = np.clip(bg[None, None, :] * grad[None, :, None] * np.ones((h, 1, 1), np.float32), 0, 255)
-    canvas = canvas.astype(np.uint8)
+    canvas, bg = random_background(rng)
+    h, w = canvas.shape[:2]
     truth = None
     if with_meter:
         n = int(rng.integers(4, 9))
@@ -572,31 +610,10 @@ def render_photo(
                 -1,
             )
             canvas = cv2.addWeighted(overlay, 0.4, canvas, 0.6, 0)
-    hm = _homography(rng, w, h, p.max_tilt_deg, p.max_rot_deg)
-    border = tuple(int(c) for c in bg)
-    photo = cv2.warpPerspective(canvas, hm, (w, h), flags=cv2.INTER_LINEAR, borderValue=border).astype(
-        np.float32
-    )
+    out, hm = photograph(rng, canvas, bg, p)
     if truth is not None:
         q = cv2.perspectiveTransform(np.array([truth.window_quad], np.float32), hm)[0]
         truth.window_quad = [(float(x), float(y)) for x, y in q]
-    # Shadow: one side darker.
-    if rng.random() < 0.5:
-        ang = rng.uniform(0, 2 * math.pi)
-        xx, yy = np.meshgrid(np.linspace(-1, 1, w, dtype=np.float32), np.linspace(-1, 1, h, dtype=np.float32))
-        ramp = np.clip(0.5 + 0.5 * (xx * math.cos(ang) + yy * math.sin(ang)), 0, 1)
-        photo *= (1 - rng.uniform(0.2, 0.5) * ramp)[..., None]
-    if rng.random() < p.glare_prob:
-        gx, gy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h
-        sx, sy = rng.uniform(0.03, 0.12) * w, rng.uniform(0.02, 0.08) * h
-        xx, yy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        blob = np.exp(-(((xx - gx) / sx) ** 2 + ((yy - gy) / sy) ** 2))
-        photo += (rng.uniform(60, 140) * blob)[..., None]
-    sigma = rng.uniform(0, p.max_blur_sigma)
-    if sigma > 0.3:
-        photo = cv2.GaussianBlur(photo, (0, 0), sigma)
-    photo += rng.normal(0, rng.uniform(0, p.max_noise), photo.shape).astype(np.float32)
-    out = np.clip(photo, 0, 255).astype(np.uint8)
     ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(p.min_jpeg_quality, 96))])
     assert ok
     return buf.tobytes(), truth

@@ -13,6 +13,8 @@ from ocr_reader.synth import (
     PhotoParams,
     available_fonts,
     glyph,
+    photograph,
+    random_background,
     random_wheel_style,
     render_counter,
     shown_reading,
@@ -162,43 +164,6 @@ def _red_star(canvas, cx: float, cy: float, r: float, ink, red) -> None:
         cv2.line(canvas, p0, p1, red, max(2, int(r // 4)), cv2.LINE_AA)
 
 
-def _degrade(
-    rng: np.random.Generator, canvas: np.ndarray, bg, p: PhotoParams
-) -> tuple[np.ndarray, np.ndarray]:
-    """Camera tilt and roll, shadow, glare, blur, noise; returns the photo and the homography used."""
-    h, w = canvas.shape[:2]
-    tx, ty = np.radians(rng.uniform(-p.max_tilt_deg, p.max_tilt_deg, 2))
-    rz = np.radians(rng.uniform(-p.max_rot_deg, p.max_rot_deg))
-    f = max(w, h) * rng.uniform(1.0, 1.6)
-    rx = np.array([[1, 0, 0], [0, math.cos(tx), -math.sin(tx)], [0, math.sin(tx), math.cos(tx)]])
-    ry = np.array([[math.cos(ty), 0, math.sin(ty)], [0, 1, 0], [-math.sin(ty), 0, math.cos(ty)]])
-    rzm = np.array([[math.cos(rz), -math.sin(rz), 0], [math.sin(rz), math.cos(rz), 0], [0, 0, 1]])
-    rot = rzm @ ry @ rx
-    k = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1]])
-    centre = np.array([[1, 0, -w / 2], [0, 1, -h / 2], [0, 0, 1]])
-    hm = k @ np.column_stack([rot[:, 0], rot[:, 1], [0, 0, f]]) @ centre
-    s = rng.uniform(0.85, 1.05)
-    hm = np.array([[s, 0, w / 2 * (1 - s)], [0, s, h / 2 * (1 - s)], [0, 0, 1]]) @ hm / hm[2, 2]
-    border = tuple(int(c) for c in bg)
-    warped = cv2.warpPerspective(canvas, hm, (w, h), flags=cv2.INTER_LINEAR, borderValue=border)
-    photo: np.ndarray = warped.astype(np.float32)
-    if rng.random() < 0.5:  # shadow: one side darker
-        ang = rng.uniform(0, 2 * math.pi)
-        xx, yy = np.meshgrid(np.linspace(-1, 1, w, dtype=np.float32), np.linspace(-1, 1, h, dtype=np.float32))
-        ramp = np.clip(0.5 + 0.5 * (xx * math.cos(ang) + yy * math.sin(ang)), 0, 1)
-        photo = photo * (1 - rng.uniform(0.2, 0.5) * ramp)[..., None]
-    if rng.random() < p.glare_prob:
-        gx, gy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h
-        sx, sy = rng.uniform(0.03, 0.12) * w, rng.uniform(0.02, 0.08) * h
-        xx, yy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        photo += (rng.uniform(60, 140) * np.exp(-(((xx - gx) / sx) ** 2 + ((yy - gy) / sy) ** 2)))[..., None]
-    sigma = rng.uniform(0, p.max_blur_sigma)
-    if sigma > 0.3:
-        photo = cv2.GaussianBlur(photo, (0, 0), sigma)
-    photo = photo + np.asarray(rng.normal(0, rng.uniform(0, p.max_noise), photo.shape), np.float32)
-    return np.clip(photo, 0, 255).astype(np.uint8), hm
-
-
 def render_dial_photo(
     rng: np.random.Generator,
     font_set: str = "train",
@@ -208,12 +173,8 @@ def render_dial_photo(
     """Render one rotary-vane meter photo (JPEG bytes) with its truth; with_dials=False leaves them off."""
     p = params or PhotoParams()
     fonts = available_fonts(font_set)
-    w = int(rng.integers(640, 961))
-    h = int(w * rng.uniform(0.7, 0.85))
-    bg = rng.integers(40, 200, 3).astype(np.float32)
-    grad = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.8, 1.2), w, dtype=np.float32)
-    canvas = np.clip(bg[None, None, :] * grad[None, :, None] * np.ones((h, 1, 1), np.float32), 0, 255)
-    canvas = canvas.astype(np.uint8)
+    canvas, bg = random_background(rng)
+    h, w = canvas.shape[:2]
     cx = w / 2 + rng.uniform(-0.06, 0.06) * w
     cy = h / 2 + rng.uniform(-0.04, 0.04) * h
     radius = min(w, h) * rng.uniform(0.4, 0.47)
@@ -306,7 +267,7 @@ def render_dial_photo(
             cv2.ellipse(overlay, c, axes, float(rng.uniform(0, 180)), 0, 360, (60, 70, 80), -1)
             canvas = cv2.addWeighted(overlay, 0.4, canvas, 0.6, 0)
 
-    photo, hm = _degrade(rng, canvas, bg, p)
+    photo, hm = photograph(rng, canvas, bg, p)
     ok, buf = cv2.imencode(
         ".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(p.min_jpeg_quality, 96))]
     )
