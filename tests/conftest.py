@@ -6,6 +6,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -37,6 +38,22 @@ def mosquitto(tmp_path) -> Iterator[Mosquitto]:
     broker.start()
     yield broker
     broker.cleanup()
+
+
+DAY_S = 86400
+SIM_HOUR_UTC = 6  # simulated runs start at this hour of a past day
+
+
+def sim_start(days_ago: float = 3.0) -> int:
+    """A virtual start at least days_ago in the past (every reading is in the ingest's window), at 06:00 UTC.
+
+    A fixed hour makes a seeded run the same whatever hour the tests run at: households draw water
+    by their time of day, so a start taken from the clock made, say, a 6-hour run that fell in a
+    household's night draw nothing in some hours of the day and not in others.
+    """
+    latest = int(datetime.now(UTC).timestamp()) - int(days_ago * DAY_S)
+    start = latest - latest % DAY_S + SIM_HOUR_UTC * 3600
+    return start if start <= latest else start - DAY_S
 
 
 def wait_for(predicate, timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition"):

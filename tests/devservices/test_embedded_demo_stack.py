@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 from devservices.embedded_broker import EmbeddedBroker
 from hardware_sim.fleet import FleetSpec, run_fleet
 from ingest.config import IngestSettings
 from ingest.store.sqlite import SqliteStore
 from ingest.worker import IngestWorker
-from tests.conftest import wait_for
+from tests.conftest import sim_start, wait_for
 
 
 def test_firmware_readings_reach_sqlite_through_the_embedded_broker(tmp_path):
@@ -29,8 +27,7 @@ def test_firmware_readings_reach_sqlite_through_the_embedded_broker(tmp_path):
     try:
         worker.start()
         assert worker.wait_connected(15)
-        start = int(time.time()) - 86400
-        start -= start % 60
+        start = sim_start(days_ago=1)
         duration_s = 3 * 3600
         summary = run_fleet(
             FleetSpec(

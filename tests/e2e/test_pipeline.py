@@ -15,8 +15,7 @@ from hardware_sim.fleet import FleetSpec, run_fleet
 from ingest.config import IngestSettings
 from ingest.store.influx import InfluxStore
 from ingest.worker import IngestWorker
-from tests.conftest import wait_for
-from tests.hardware_sim.conftest import sim_start
+from tests.conftest import sim_start, wait_for
 from tests.ingest.test_rollup import rollups_match
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -14,23 +13,7 @@ from hardware_sim.household import Household, Leak, PulseSource
 from ingest.config import IngestSettings
 from ingest.store.influx import InfluxStore
 from ingest.worker import IngestWorker
-
-DAY_S = 86400
-
-
-SIM_HOUR_UTC = 6  # simulated runs start at this hour of a past day
-
-
-def sim_start(days_ago: float = 3.0) -> int:
-    """A virtual start at least days_ago in the past (every reading is in the ingest's window), at 06:00 UTC.
-
-    A fixed hour makes a seeded run the same whatever hour the tests run at: households draw water
-    by their time of day, so a start taken from the clock made, say, a 6-hour run that fell in a
-    household's night draw nothing in some hours of the day and not in others.
-    """
-    latest = int(datetime.now(UTC).timestamp()) - int(days_ago * DAY_S)
-    start = latest - latest % DAY_S + SIM_HOUR_UTC * 3600
-    return start if start <= latest else start - DAY_S
+from tests.conftest import sim_start  # noqa: F401  (the simulator tests import it from here)
 
 
 def make_board(tmp_path, meter_id: str, port: int, start_s: int, duration_s: int, seed: int = 1,
