@@ -204,43 +204,6 @@ def usage(
     return total.used_ml - base_used, total.segments - base_segments
 
 
-@dataclass(frozen=True, slots=True)
-class StepUsage:
-    """Use per interval of a grid, from spans of the readings in each interval."""
-
-    used_ml: list[int]
-    seen: list[bool]  # whether the interval held a reading
-    breaks: int  # segment breaks in (b0, bn], the one right after the baseline included
-    cum_end_ml: dict[int, int]  # interval index -> C at its end (only intervals that held a reading)
-    baseline_known: bool  # whether a reading ≤ b0 anchored the count
-    total: Span | None  # everything folded: baseline plus every interval
-
-
-def step_usage(
-    baseline: Mark | Span | None, steps: Sequence[tuple[int, Span]], n: int, rule: Rule = DEFAULT_RULE
-) -> StepUsage:
-    """Use in each of n intervals; `steps` are (interval index, span of its readings), in time order.
-
-    The running fold makes interval i's use C(end of i) − C(end of i−1) exactly as the readings say.
-    """
-    acc: Span | None = baseline if isinstance(baseline, Span) or baseline is None else Span.of(baseline)
-    base_segments = acc.segments if acc is not None else 1
-    prev = used_ml(acc)
-    used = [0] * n
-    seen = [False] * n
-    ends: dict[int, int] = {}
-    for i, span in steps:
-        acc = combine(acc, span, rule)
-        assert acc is not None
-        c = acc.used_ml
-        used[i] += c - prev
-        seen[i] = True
-        ends[i] = c
-        prev = c
-    breaks = acc.segments - base_segments if acc is not None else 0
-    return StepUsage(used, seen, breaks, ends, baseline is not None, acc)
-
-
 def cumulative(marks: Sequence[Mark], rule: Rule = DEFAULT_RULE) -> list[int]:
     """C (ml) at each reading, from 0 at the first: the reading-level answer every path must equal."""
     out: list[int] = []

@@ -220,8 +220,3 @@ def tariff_for(utility: str) -> Tariff:
         return tariffs[utility]
     except KeyError as err:
         raise UnknownUtility(f"unknown utility {utility!r}; known: {', '.join(sorted(tariffs))}") from err
-
-
-def utility_codes() -> list[str]:
-    """Every utility with a tariff, sorted."""
-    return sorted(load_tariffs())

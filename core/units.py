@@ -66,8 +66,3 @@ def to_litres(value: object) -> Decimal:
     if d < 0:
         raise BadVolume(f"a volume must not be negative, got {value!r}")
     return d.quantize(ML, rounding=ROUND_HALF_UP)
-
-
-def ml_of(litres_value: Decimal) -> int:
-    """Integer millilitres of an exact Decimal volume in litres (half up below the millilitre)."""
-    return int((litres_value * ML_PER_L).quantize(Decimal(1), rounding=ROUND_HALF_UP))

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.consumption import DEFAULT_RULE, Mark, Rule, Span, combine, mark
+from core.consumption import DEFAULT_RULE, Mark, Rule, Span, combine
 from core.errors import Unavailable
 from core.readings import Reading, Rejection
 
@@ -93,17 +93,3 @@ def spans_by_step(
     if acc is not None and cur_start is not None:
         out.append((cur_start, acc, peak))
     return out
-
-
-def readings_spans(
-    readings: list[Reading], start_s: int, step_s: int, rule: Rule = DEFAULT_RULE
-) -> list[tuple[int, Span, float | None]]:
-    """spans_by_step over readings in time order, flows computed between consecutive readings."""
-    pairs: list[tuple[Mark, float | None]] = []
-    prev: Reading | None = None
-    for r in readings:
-        pairs.append(
-            (mark(r), None if prev is None else flow_lpm(prev.ts_s, prev.total_ml, r.ts_s, r.total_ml))
-        )
-        prev = r
-    return spans_by_step(pairs, start_s, step_s, rule)

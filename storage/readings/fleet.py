@@ -10,7 +10,7 @@ from core.units import HOUR_S
 from storage.readings.base import Store
 from storage.readings.conn import InfluxConnection, records, regex_any
 from storage.readings.flows import METERS_PER_REQUEST, InfluxFlows
-from storage.readings.influx import _with_flows, reading_of
+from storage.readings.influx import marks_with_flows, reading_of
 from storage.readings.lineproto import FLOW_FIELD, MEASUREMENT
 
 
@@ -153,7 +153,7 @@ def top_consumers_influx(
             ]
         )
         for j, meter in enumerate(chunk):
-            inside = [mark(r) for r, _flow in _with_flows(meter, res[2 * j])]
+            inside = [m for m, _flow in marks_with_flows(res[2 * j])]
             found = [
                 reading_of(meter, f) for _t, f in records(res[2 * j + 1]) if f.get("total_l") is not None
             ]

@@ -13,21 +13,21 @@ import time
 from collections import defaultdict
 from typing import Protocol
 
-from core.consumption import Span, combine, mark
-from core.readings import Reading
+from core.consumption import Mark, Span, combine, mark
 from core.units import HOUR_S, MINUTE_S
 from core.usage import MeterGrid
 from storage.readings.base import Store, spans_by_step, step_of
 from storage.readings.conn import InfluxConnection, Rows, quote, records, regex_any
-from storage.readings.influx import READING_FIELDS, _with_flows, reading_of
+from storage.readings.influx import MARK_FIELDS, marks_with_flows, reading_of
 from storage.readings.lineproto import (
     FLOW_FIELD,
     MEASUREMENT,
+    ROLLUP_FIELDS,
     ROLLUP_MEASUREMENT,
     ROLLUP_META,
     ROLLUP_VERSION,
     hour_of,
-    span_from_fields,
+    span_of_text,
 )
 from storage.readings.usage import store_grid
 
@@ -137,7 +137,7 @@ class InfluxFlows:
     @staticmethod
     def readings_statement(meter: str, lo: int, hi: int) -> str:
         """The meter's readings in (lo, hi] with their stored flows."""
-        return f"SELECT {READING_FIELDS} {_where(meter)} AND time > {lo}s AND time <= {hi}s"
+        return f"SELECT {MARK_FIELDS} {_where(meter)} AND time > {lo}s AND time <= {hi}s"
 
     @staticmethod
     def grid_statements(meter: str, b0: int, bn: int, step_s: int, rollup: bool = False) -> list[str]:
@@ -152,7 +152,7 @@ class InfluxFlows:
             return [InfluxFlows.readings_statement(meter, b0, bn), InfluxFlows.anchor_statement(meter, b0)]
         rng = f"time > {b0}s AND time <= {bn}s"
         return [
-            f'SELECT * FROM "{ROLLUP_MEASUREMENT}" WHERE "meter"=\'{quote(meter)}\' AND {rng}',
+            f'SELECT {ROLLUP_FIELDS} FROM "{ROLLUP_MEASUREMENT}" WHERE "meter"=\'{quote(meter)}\' AND {rng}',
             InfluxFlows.anchor_statement(meter, b0),
             f'SELECT first("total_l") {_where(meter)} AND {rng}',
             f'SELECT first("{FLOW_FIELD}") {_where(meter)} AND {rng}',
@@ -185,9 +185,9 @@ class InfluxFlows:
         return Span.of(mark(found[0])) if found else None
 
     def _raw_grid(self, meter: str, readings_res: Rows, anchor_res: Rows, b0: int, step_s: int) -> MeterGrid:
-        pairs = _with_flows(meter, readings_res)
+        pairs = marks_with_flows(readings_res)
         anchor = self._anchor(meter, anchor_res)
-        triples = spans_by_step([(mark(r), flow) for r, flow in pairs], b0, step_s)
+        triples = spans_by_step(pairs, b0, step_s)
         # Every reading has its flow but a meter's very first (no anchor): else the flows are older data.
         missing = sum(flow is None for _r, flow in pairs)
         complete = missing == 0 or (missing == 1 and anchor is None and pairs[0][1] is None)
@@ -199,23 +199,24 @@ class InfluxFlows:
     ) -> list[MeterGrid]:
         hours_by_meter: list[dict[int, tuple[Span, float | None]]] = []
         redo: list[int] = []  # meters whose roll-ups lack span fields: read their readings instead
-        opens: dict[int, tuple[int, list[tuple[Reading, float | None]]] | None] = {}
-        for k, (meter, a) in enumerate(zip(meters, answers, strict=True)):
+        opens: dict[int, tuple[int, list[tuple[Mark, float | None]]] | None] = {}
+        for k, a in enumerate(answers):
             spans_res, _anchor_res, _first_res, _flow_res, newest_res, last_hour_res = a
             hours: dict[int, tuple[Span, float | None]] = {}
-            for _tags, f in records(spans_res):
-                span = span_from_fields(f)
+            span_rows = [row for _tags, _cols, values in spans_res for row in values]
+            for row in span_rows:
+                span = span_of_text(row[1])
                 if span is None:
                     redo.append(k)
                     break
-                peak = f.get("peak_flow_lpm")
-                hours[int(f["time"]) - 1] = (span, None if peak is None else float(peak))
+                peak = row[-1]
+                hours[int(row[0]) - 1] = (span, None if peak is None else float(peak))
             hours_by_meter.append(hours)
             newest = _first_value(newest_res)
             if newest is None or newest[0] <= b0:
                 continue
             hour = hour_of(newest[0])
-            opens[k] = (hour, _with_flows(meter, last_hour_res)) if hour == bn - HOUR_S else None
+            opens[k] = (hour, marks_with_flows(last_hour_res)) if hour == bn - HOUR_S else None
         missing = [k for k, v in opens.items() if v is None]
         if missing:  # the meter fell silent before the range's last hour: one more request
             newest_hour = {k: hour_of(_newest_ts(answers[k][4])) for k in missing}
@@ -223,14 +224,14 @@ class InfluxFlows:
                 [self.readings_statement(meters[k], newest_hour[k], newest_hour[k] + HOUR_S) for k in missing]
             )
             for k, rows in zip(missing, res, strict=True):
-                opens[k] = (newest_hour[k], _with_flows(meters[k], rows))
+                opens[k] = (newest_hour[k], marks_with_flows(rows))
         out = []
         for k, (meter, a) in enumerate(zip(meters, answers, strict=True)):
             hours = hours_by_meter[k]
             opened = opens.get(k)
             if opened is not None and opened[1]:
                 hour, pairs = opened
-                triples = spans_by_step([(mark(r), flow) for r, flow in pairs], hour, HOUR_S)
+                triples = spans_by_step(pairs, hour, HOUR_S)
                 hours[hour] = (triples[0][1], triples[0][2])
             steps: list[tuple[int, Span]] = []
             peaks: dict[int, float] = {}

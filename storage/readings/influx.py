@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from core.consumption import Mark, Span, combine, mark
-from core.readings import Reading, Rejection, Source, parse_source
+from core.consumption import Mark, Span, combine, fold_marks, mark
+from core.readings import BOOTED_SOURCES, Reading, Rejection, Source, parse_source
 from core.units import HOUR_S
 from storage.readings.base import MeterSummary, StoreError, flow_lpm, spans_by_step
 from storage.readings.conn import InfluxConnection, Rows, quote, records
@@ -43,6 +44,32 @@ LOOKUP_METERS_PER_QUERY = 100
 # Hours of raw readings re-read per /query request when roll-ups are rebuilt (minute data: 120k rows).
 REBUILD_HOURS_PER_QUERY = 2000
 READING_FIELDS = f'"total_l","seq","boot","source","confidence","{FLOW_FIELD}"'
+# What the consumption rule needs of each reading, in this order (hot paths parse rows by position).
+MARK_FIELDS = f'"total_l","boot","source","{FLOW_FIELD}"'
+
+
+@lru_cache(maxsize=256)
+def _booted(source: str | None) -> bool:
+    """Whether readings of this stored source text carry a boot counter."""
+    if source is None:
+        return True  # written before `source` existed: device readings
+    try:
+        return parse_source(source)[0] in BOOTED_SOURCES
+    except ValueError:
+        return False
+
+
+def marks_with_flows(rows: Rows) -> list[tuple[Mark, float | None]]:
+    """(Mark, stored flow) of each row of a `SELECT MARK_FIELDS` answer, in time order."""
+    out: list[tuple[Mark, float | None]] = []
+    append = out.append
+    for _tags, _cols, values in rows:
+        for t, total_l, boot, source, flow in values:
+            if total_l is None:
+                continue
+            b = int(boot) if boot is not None and _booted(source) else None
+            append((Mark(int(t), round(total_l * 1000), b), flow))
+    return out
 
 
 def reading_of(meter: str, f: dict[str, Any]) -> Reading:
@@ -90,16 +117,30 @@ class _Hour:
             self.peak_lpm = flow if self.peak_lpm is None else max(self.peak_lpm, flow)  # as InfluxDB's max()
 
 
-def hours_of(pairs: list[tuple[Reading, float | None]]) -> list[_Hour]:
-    """The roll-ups of readings in time order with their stored flows."""
+def hours_of(pairs: list[tuple[Mark, float | None]]) -> list[_Hour]:
+    """The roll-ups of readings in time order with their stored flows (one fold per hour)."""
     out: list[_Hour] = []
-    for r, flow in pairs:
-        h = hour_of(r.ts_s)
-        if out and out[-1].hour_s == h:
-            out[-1].add(mark(r), flow)
-        else:
-            out.append(_Hour(h, Span.of(mark(r)), flow))
+    group: list[Mark] = []
+    peak: float | None = None
+    hour = 0
+    for m, flow in pairs:
+        h = hour_of(m.ts_s)
+        if group and h != hour:
+            out.append(_Hour(hour, _fold(group), peak))
+            group, peak = [], None
+        hour = h
+        group.append(m)
+        if flow is not None:
+            peak = flow if peak is None else max(peak, flow)
+    if group:
+        out.append(_Hour(hour, _fold(group), peak))
     return out
+
+
+def _fold(marks: list[Mark]) -> Span:
+    span = fold_marks(marks)
+    assert span is not None
+    return span
 
 
 def _extend_hours(prev: tuple[int, int] | None, hour: _Hour | None, batch: list[Reading]) -> list[_Hour]:
@@ -270,14 +311,14 @@ class InfluxStore:
     def _rebuild_chunk(self, chunk: list[tuple[str, int, int]], last: dict[str, _Hour]) -> None:
         res = self.conn.statements(
             [
-                f'SELECT {READING_FIELDS} FROM "{_M}" WHERE "meter"=\'{quote(meter)}\' '
+                f'SELECT {MARK_FIELDS} FROM "{_M}" WHERE "meter"=\'{quote(meter)}\' '
                 f"AND time > {hour_of(lo)}s AND time <= {hour_of(hi) + HOUR_S}s"
                 for meter, lo, hi in chunk
             ]
         )
         lines = []
         for (meter, _lo, _hi), rows in zip(chunk, res, strict=True):
-            for h in hours_of(_with_flows(meter, rows)):
+            for h in hours_of(marks_with_flows(rows)):
                 lines.append(h.line(meter))
                 last[meter] = h
         self.conn.write(lines, "s")
@@ -342,14 +383,14 @@ class InfluxStore:
             return {}
         res = self.conn.statements(
             [
-                f'SELECT {READING_FIELDS} FROM "{_M}" WHERE "meter"=\'{quote(meter)}\' '
+                f'SELECT {MARK_FIELDS} FROM "{_M}" WHERE "meter"=\'{quote(meter)}\' '
                 f"AND time > {hour_of(ts)}s AND time < {ts}s"
                 for meter, ts in firsts
             ]
         )
         out = {}
         for (meter, _ts), rows in zip(firsts, res, strict=True):
-            found = hours_of(_with_flows(meter, rows))
+            found = hours_of(marks_with_flows(rows))
             if found:
                 out[meter] = found[-1]
         return out
@@ -435,10 +476,10 @@ class InfluxStore:
     ) -> list[tuple[int, Span, float | None]]:
         """Per step holding readings: (step start, span, peak of the stored flows), from the readings."""
         res = self._series(
-            f'SELECT {READING_FIELDS} FROM "{_M}" WHERE "meter"=\'{quote(meter)}\' '
+            f'SELECT {MARK_FIELDS} FROM "{_M}" WHERE "meter"=\'{quote(meter)}\' '
             f"AND time > {int(start_s)}s AND time <= {int(stop_s)}s"
         )
-        return spans_by_step([(mark(r), flow) for r, flow in _with_flows(meter, res)], start_s, step_s)
+        return spans_by_step(marks_with_flows(res), start_s, step_s)
 
     def count_readings(self, meter: str) -> int:
         """Distinct stored readings of a meter."""

@@ -17,14 +17,14 @@ from core.consumption import (
     fold,
     fold_marks,
     segment_starts,
-    step_usage,
     usage,
 )
 from core.readings import Reading, Source
+from core.usage import MeterGrid, usage_from_grid
 from tests import oracle
 from tests.core.strategies import histories, partitions
 
-MANY = settings(max_examples=400, deadline=None)
+MANY = settings(max_examples=250, deadline=None)
 
 
 def naive(marks: list[Mark]) -> list[int]:
@@ -90,20 +90,26 @@ def test_use_never_exceeds_the_rises_between_consecutive_readings(marks):
 
 @MANY
 @given(st.data())
-def test_step_usage_equals_cumulative_differences_at_step_ends(data):
+def test_grid_usage_equals_cumulative_differences_at_interval_ends(data):
+    """core.usage folds step spans from the anchor: each interval's use is C(end) - C(start)."""
     marks = data.draw(histories(min_size=2))
     k = data.draw(st.integers(0, len(marks) - 1))
     base, rest = marks[k], marks[k + 1 :]
     parts = data.draw(partitions(rest))
-    steps = [(i, fold_marks(p)) for i, p in enumerate(parts)]
-    res = step_usage(base, steps, len(steps))
+    # intervals (b_i, b_i+1] holding each part; b0 = the anchor's time, steps of 1 s
+    bounds = [base.ts_s] + [p[-1].ts_s for p in parts]
+    if len(bounds) == 1:
+        bounds.append(base.ts_s + 1)
+    grid = MeterGrid([(p[0].ts_s - 1, fold_marks(p)) for p in parts], Span.of(base))
+    res = usage_from_grid(grid, bounds, 1)
     c = [0] * k + cumulative(marks[k:])  # counted from the anchor, as every query counts
     end = k
     for i, p in enumerate(parts):
         new_end = end + len(p)
-        assert res.used_ml[i] == c[new_end] - c[end]
+        assert res.intervals[i].used_ml == c[new_end] - c[end]
         end = new_end
     assert res.breaks == sum(segment_starts(marks)[k + 1 :])
+    assert res.total_ml == c[-1] - c[k]
 
 
 def test_a_reset_between_two_readings_keeps_the_use_on_both_sides():

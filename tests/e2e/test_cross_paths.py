@@ -85,17 +85,29 @@ def _bounds(body: dict) -> list[int]:
     return [*b, int(datetime.fromisoformat(body["intervals"][-1]["end"]).timestamp())]
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("cross")
-    sql_url = f"sqlite:///{tmp}/wm.db"
+def _client(tmp, readings_url: str):
     settings = ApiSettings(
-        storage=StorageSettings(readings_url=f"sqlite:///{tmp}/readings.db", sql_url=sql_url),
+        storage=StorageSettings(readings_url=readings_url, sql_url=f"sqlite:///{tmp}/wm.db"),
         tokens="cross-path-operator-token",
         photo_dir=tmp / "photos",
     )
-    with TestClient(create_app(settings, vee_config=VEE)) as client:
-        client.headers["Authorization"] = "Bearer cross-path-operator-token"
+    client = TestClient(create_app(settings, vee_config=VEE))
+    client.headers["Authorization"] = "Bearer cross-path-operator-token"
+    return client
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cross")
+    with _client(tmp, f"sqlite:///{tmp}/readings.db") as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def influx_world(tmp_path_factory, influx):
+    """The same app on a real InfluxDB: 1h, 1d and 1mo read the span roll-ups the store wrote."""
+    tmp = tmp_path_factory.mktemp("cross-influx")
+    with _client(tmp, influx.store_url(f"cross_{next(_ids)}")) as client:
         yield client
 
 
@@ -114,7 +126,19 @@ def _deliver(store, rows: list[Reading], rnd: random.Random) -> None:
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(histories(), st.randoms(use_true_random=False))
 def test_every_path_gives_the_rules_litres_and_one_bill(world, drawn, rnd):
-    client = world
+    check_every_path(world, drawn, rnd)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
+@given(histories(), st.randoms(use_true_random=False))
+def test_every_path_agrees_on_influxdb_with_span_rollups(influx_world, drawn, rnd):
+    check_every_path(influx_world, drawn, rnd)
+    store = influx_world.app.state.store
+    assert store.has_rollups()
+
+
+def check_every_path(client: TestClient, drawn: list[Reading], rnd: random.Random) -> None:
+    """The usage API at every resolution, top consumers, VEE, the ledger and the determinants."""
     app = client.app
     k = next(_ids)
     meter = f"x-{k}"

@@ -13,7 +13,7 @@ from ingest.rollup import backfill
 from storage.readings.base import flow_lpm
 from storage.readings.conn import InfluxConnection, records
 from storage.readings.influx import InfluxStore
-from storage.readings.lineproto import hour_of, reading_line, span_from_fields
+from storage.readings.lineproto import hour_of, reading_line, span_of_text
 
 T0 = 1_764_001_234  # not on an hour: batches straddle hour boundaries
 
@@ -22,7 +22,7 @@ def stored_rollups(store: InfluxStore) -> dict[tuple[str, int], tuple[Span | Non
     """(meter, hour) -> (span, peak flow) as InfluxDB holds them."""
     res = store.conn.series('SELECT * FROM "usage_1h" GROUP BY "meter"')
     return {
-        (tags["meter"], int(f["time"]) - 1): (span_from_fields(f), f.get("peak_flow_lpm"))
+        (tags["meter"], int(f["time"]) - 1): (span_of_text(f.get("span")), f.get("peak_flow_lpm"))
         for tags, f in records(res)
     }
 
