@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from core.readings import Reading
 
@@ -39,9 +40,12 @@ REVERSE_FLOW_MAX_ML = 50_000  # a same-boot drop up to 50 L is held (reverse flo
 MAX_FLOW_LPM = 1000.0  # no household meter passes more: the ingest's impossible-flow bound
 
 
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """What the rule needs of one reading: its time, total and boot counter (None: it has none)."""
+class Mark(NamedTuple):
+    """What the rule needs of one reading: its time, total and boot counter (None: it has none).
+
+    (Mark and Span are named tuples: immutable like frozen dataclasses, and several times cheaper to
+    build, which the usage API does for every hour of every query.)
+    """
 
     ts_s: int
     total_ml: int
@@ -78,8 +82,7 @@ class Rule:
 DEFAULT_RULE = Rule()
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
     """Summary of consecutive readings of one meter; `combine` joins two adjacent spans exactly."""
 
     first: Mark

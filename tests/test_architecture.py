@@ -107,7 +107,16 @@ def test_vee_tables_get_sqlites_guarantees(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "module", ["ingest", "dashboard_api", "monitor", "ingest.wmbus_bridge", "ingest.rollup"]
+    "module",
+    [
+        "ingest",
+        "dashboard_api",
+        "monitor",
+        "ingest.wmbus_bridge",
+        "ingest.rollup",
+        "devservices.demo",
+        "hardware_sim",
+    ],
 )
 def test_python_dash_m_still_starts(module):
     done = subprocess.run(

@@ -67,16 +67,18 @@ def span_of_text(text: str | None) -> Span | None:
     """The span of a roll-up's `span` field; None when absent or malformed (a version-1 roll-up)."""
     if not text:
         return None
+    p = text.split(":")
+    if len(p) != 11:
+        return None
     try:
-        f_ts, f_ml, f_boot, l_ts, l_ml, l_boot, head, used, top, segments, n = text.split(":")
         return Span(
-            Mark(int(f_ts), int(f_ml), int(f_boot) if f_boot else None),
-            Mark(int(l_ts), int(l_ml), int(l_boot) if l_boot else None),
-            int(head),
-            int(used),
-            int(top),
-            int(segments),
-            int(n),
+            Mark(int(p[0]), int(p[1]), int(p[2]) if p[2] else None),
+            Mark(int(p[3]), int(p[4]), int(p[5]) if p[5] else None),
+            int(p[6]),
+            int(p[7]),
+            int(p[8]),
+            int(p[9]),
+            int(p[10]),
         )
     except ValueError:
         return None
