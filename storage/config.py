@@ -17,7 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from storage.readings.base import STORE_SCHEMES
 
 DEFAULT_READINGS_URL = "influx://127.0.0.1:8086/water"
-DEFAULT_SQL_URL = "sqlite:///wm.db"
+# The API's default before there was one owner: an API deployment keeps its accounts (VEE's tables join them).
+DEFAULT_SQL_URL = "sqlite:///wm_billing.db"
 
 
 class StorageSettings(BaseSettings):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.consumption import MAX_FLOW_LPM, REVERSE_FLOW_MAX_ML
@@ -94,6 +94,11 @@ class VeeSettings(BaseSettings):
     photo_min_confidence: float = Field(0.8, ge=0, le=1)
     gap_s: int = Field(3600, gt=0)
     max_estimation_s: int = Field(3 * 86400, gt=0)
+
+    @field_validator("default_tz")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        return check_zone(v)
 
     def config(self) -> VeeConfig:
         """The validated thresholds."""

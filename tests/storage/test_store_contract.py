@@ -135,3 +135,37 @@ def test_readings_lists_a_meters_points_in_the_left_open_range_in_time_order(sto
     got = store.readings("m", 1_700_000_000, 1_700_000_120)
     assert [(x.ts_s, x.total_ml, x.seq) for x in got] == [(1_700_000_060, 2000, 2), (1_700_000_120, 3000, 3)]
     assert got[0].meter == "m" and got[0].boot == 1 and got[0].source == "device"
+
+
+def test_photo_readings_written_before_confidence_had_its_own_field_still_read(store):
+    """Old data said `photo:<confidence>` in the source; VEE still gets the confidence."""
+    if isinstance(store, SqliteStore):
+        with store._lock:
+            store._db.execute(
+                "INSERT INTO reading VALUES (?,?,?,?,?,?,NULL)", ("old", T0, 5_000, 0, 0, "photo:0.91")
+            )
+    else:
+        store.write_lines([f'reading,meter=old total_l=5.000,seq=0i,boot=0i,source="photo:0.91" {T0}'])
+    (got,) = store.readings("old", T0 - 1, T0)
+    assert (got.source, got.confidence, got.total_ml) == (Source.PHOTO, 0.91, 5_000)
+
+
+def test_a_sqlite_file_from_before_the_confidence_column_opens_and_reads(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE reading (meter TEXT NOT NULL, ts_s INTEGER NOT NULL, total_ml INTEGER NOT NULL, "
+        "seq INTEGER NOT NULL, boot INTEGER NOT NULL, source TEXT NOT NULL, PRIMARY KEY (meter, ts_s)) "
+        "WITHOUT ROWID; INSERT INTO reading VALUES ('m', 1764000000, 7, 1, 1, 'device');"
+    )
+    db.commit()
+    db.close()
+    store = SqliteStore(str(path))
+    try:
+        assert store.readings("m", 0, 2**31) == [Reading("m", 1764000000, 7, 1, 1)]
+        store.write_readings([Reading("m", 1764000060, 8, 0, 0, Source.PHOTO, 0.5)])
+        assert store.last_reading("m", 2**31).confidence == 0.5
+    finally:
+        store.close()
