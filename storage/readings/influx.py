@@ -110,12 +110,6 @@ class _Hour:
         """This hour as a `usage_1h` line."""
         return rollup_line(meter, self.hour_s, self.span, self.peak_lpm)
 
-    def add(self, m: Mark, flow: float | None) -> None:
-        """One more reading, later than every one in the hour so far."""
-        self.span = combine(self.span, Span.of(m)) or self.span
-        if flow is not None:
-            self.peak_lpm = flow if self.peak_lpm is None else max(self.peak_lpm, flow)  # as InfluxDB's max()
-
 
 def hours_of(pairs: list[tuple[Mark, float | None]]) -> list[_Hour]:
     """The roll-ups of readings in time order with their stored flows (one fold per hour)."""
@@ -150,18 +144,18 @@ def _extend_hours(prev: tuple[int, int] | None, hour: _Hour | None, batch: list[
     `hour` the roll-up of batch[0]'s hour as stored before the batch, or None when that hour holds
     nothing yet. The caller vouches that nothing is stored after prev.
     """
-    cur = _Hour(hour.hour_s, hour.span, hour.peak_lpm) if hour is not None else None
-    out: list[_Hour] = []
+    pairs: list[tuple[Mark, float | None]] = []
     for r in batch:
-        h = hour_of(r.ts_s)
         flow = None if prev is None else flow_lpm(prev[0], prev[1], r.ts_s, r.total_ml)
-        if cur is None or cur.hour_s != h:
-            cur = _Hour(h, Span.of(mark(r)), flow)
-        else:
-            cur.add(mark(r), flow)
-        if not out or out[-1] is not cur:
-            out.append(cur)
+        pairs.append((mark(r), flow))
         prev = (r.ts_s, r.total_ml)
+    out = hours_of(pairs)  # one fold per hour, not one combine per reading
+    if hour is not None and out and out[0].hour_s == hour.hour_s:
+        first = out[0]
+        joined = combine(hour.span, first.span)
+        assert joined is not None
+        peaks = [p for p in (hour.peak_lpm, first.peak_lpm) if p is not None]
+        out[0] = _Hour(hour.hour_s, joined, max(peaks) if peaks else None)
     return out
 
 
