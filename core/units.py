@@ -38,8 +38,11 @@ def _decimal(value: object, what: str) -> Decimal:
 def ml_from_litres(value: object, *, exact: bool = True) -> int:
     """Millilitres from litres; with `exact`, more than 3 decimals is refused, else rounded half up."""
     d = _decimal(value, "litres") * ML_PER_L
-    if exact and d != d.to_integral_value():
-        raise BadVolume(f"litres {value!r} has more than 3 decimals")
+    if exact:
+        whole = int(d)
+        if d != whole:
+            raise BadVolume(f"litres {value!r} has more than 3 decimals")
+        return whole
     return int(d.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 

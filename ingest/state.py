@@ -98,7 +98,10 @@ def classify(
         state.missing += r.seq - state.seq - 1
         state.open_gaps.append([state.seq + 1, r.seq - 1])
         del state.open_gaps[:-MAX_OPEN_GAPS]
-    breaks = rule.breaks(Mark(state.ts_s, state.total_ml, state.boot), Mark(r.ts_s, r.total_ml, r.boot))
+    # Only a drop or a new boot can break a segment: the common reading skips building Marks.
+    breaks = (r.total_ml < state.total_ml or r.boot != state.boot) and rule.breaks(
+        Mark(state.ts_s, state.total_ml, state.boot), Mark(r.ts_s, r.total_ml, r.boot)
+    )
     if breaks:
         events.append(RESET)
         state.resets += 1

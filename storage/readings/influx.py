@@ -132,6 +132,8 @@ def hours_of(pairs: list[tuple[Mark, float | None]]) -> list[_Hour]:
 
 
 def _fold(marks: list[Mark]) -> Span:
+    if len(marks) == 1:  # the common batch of one reading per meter
+        return Span.of(marks[0])
     span = fold_marks(marks)
     assert span is not None
     return span
