@@ -70,8 +70,13 @@ BAD = [
         "bad_order",
     ),
     ("same seq twice", TOPIC, enc(good(r=[reading(seq=1), reading(seq=1, ts=1764000060)])), "bad_order"),
-    ("total over 64 bits", TOPIC, b'{"v":1,"meter":"m-0001","boot":1,"r":[{"seq":1,"ts":1764000000,'
-     b'"total_l":123456789012345678901234567890}]}', "bad_total"),
+    (
+        "total over 64 bits",
+        TOPIC,
+        b'{"v":1,"meter":"m-0001","boot":1,"r":[{"seq":1,"ts":1764000000,'
+        b'"total_l":123456789012345678901234567890}]}',
+        "bad_total",
+    ),
     ("meter missing", TOPIC, enc({k: v for k, v in good().items() if k != "meter"}), "meter_mismatch"),
     ("other meter", TOPIC, enc(good(meter="m-0002")), "meter_mismatch"),
     ("boot missing", TOPIC, enc({k: v for k, v in good().items() if k != "boot"}), "schema"),
