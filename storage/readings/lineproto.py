@@ -31,7 +31,7 @@ def hour_of(ts_s: int) -> int:
 def _flow(value: float) -> str:
     # A drop must stay negative when rounded (-0.000000 would read as no drop): the sign is data.
     text = f"{value:.6f}"
-    return "-0.000001" if value < 0 and float(text) == 0 else text
+    return "-0.000001" if text == "-0.000000" else text
 
 
 def reading_line(r: Reading, flow: float | None = None) -> str:
