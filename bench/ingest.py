@@ -299,7 +299,8 @@ def main() -> None:
                 rate, rss = run_e2e(broker, one, meters, "cold", influx)
                 assert count(influx, "e2e") == meters
                 raw = raw_write(influx, "raw", fleet, range(0, 1))
-                extra = f"worker peak RSS {rss[0]:,.0f} MB, influxd RSS {influx_rss_mb(influx):,.0f} MB | {cpu_text()}"
+                extra = f"worker peak RSS {rss[0]:,.0f} MB, influxd RSS {influx_rss_mb(influx):,.0f} MB"
+                extra += f" | {cpu_text()}"
                 results.append(line(f"cold    {meters:>9,} meters, 1 reading/msg", rate, raw, extra))
                 print(results[-1], flush=True)
                 if "steady" in runs:

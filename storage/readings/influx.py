@@ -116,7 +116,12 @@ class InfluxStore:
         self._hours: dict[str, _Hour] = {}  # roll-up of each cached newest reading's hour
         self._marker_checked = False
         if create_database and conn.version == 1:
-            conn.statements([f'CREATE DATABASE "{conn.database}"'], method="POST")
+            try:
+                conn.statements([f'CREATE DATABASE "{conn.database}"'], method="POST")
+            except StoreError as err:
+                # A least-privilege user (auth on) may not create databases: the admin made it.
+                if "requires admin privilege" not in str(err):
+                    raise
 
     @classmethod
     def from_url(cls, url: str) -> InfluxStore:

@@ -172,7 +172,7 @@ def test_meter_from_topic_with_custom_prefix():
     assert meter_from_topic("site/a/wm/m_9/readings", "site/a/wm") == "m_9"
 
 
-@pytest.mark.parametrize("text", ["a", "a" * 32, "a" * 33, "", "a b", "m-1_X", "mé", "m/1", "m\n", "-_-", "m+1"])
+@pytest.mark.parametrize("text", ["a", "a" * 32, "a" * 33, "", "a b", "m-1_X", "mé", "m/1", "m\n", "+"])
 def test_the_fast_meter_id_check_is_the_rule(text):
     from core.ids import METER_ID_RE, is_meter_id
 
