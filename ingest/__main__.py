@@ -12,7 +12,8 @@ from ingest.config import IngestSettings, cli_overrides
 from ingest.http import OpsServer
 from ingest.registry import RegistrySnapshot
 from ingest.worker import IngestWorker
-from storage.readings import open_store
+from storage.readings import StoreError, open_store
+from storage.readings.influx import InfluxStore
 from storage.sql import Database
 
 log = logging.getLogger("ingest")
@@ -54,7 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     settings = IngestSettings(**overrides)  # type: ignore[arg-type]  # validated here, by name
     logs.setup()
     meters = None if args.open_registry else RegistrySnapshot(Database(settings.storage.sql_url))
-    worker = IngestWorker(settings, open_store(settings.storage.readings_url), meters=meters)
+    store = open_store(settings.storage.readings_url)
+    if isinstance(store, InfluxStore):
+        try:
+            store.apply_retention(settings.storage.readings_retention, settings.storage.rejected_retention)
+        except StoreError as err:  # a least-privilege user: the admin sets retention (docs/schema.md)
+            log.warning("retention not applied", extra={"fields": {"error": str(err)[:200]}})
+    worker = IngestWorker(settings, store, meters=meters)
     ops = None
     if settings.metrics_port is not None:
         ops = OpsServer(worker, settings.metrics_host, settings.metrics_port)

@@ -44,6 +44,7 @@ LOOKUP_METERS_PER_QUERY = 100
 # Hours of raw readings re-read per /query request when roll-ups are rebuilt (minute data: 120k rows).
 REBUILD_HOURS_PER_QUERY = 2000
 READING_FIELDS = f'"total_l","seq","boot","source","confidence","{FLOW_FIELD}"'
+DEAD_LETTER_RP = "deadletters"  # the retention policy of `rejected` (storage.config: rejected_retention)
 # What the consumption rule needs of each reading, in this order (hot paths parse rows by position).
 MARK_FIELDS = f'"total_l","boot","source","{FLOW_FIELD}"'
 
@@ -115,6 +116,8 @@ class InfluxStore:
         self._newest: dict[str, Reading] = {}
         self._hours: dict[str, _Hour] = {}  # roll-up of each cached newest reading's hour
         self._marker_checked = False
+        self._rp_checked: float | None = None
+        self._rp_dead: str | None = None
         if create_database and conn.version == 1:
             try:
                 conn.statements([f'CREATE DATABASE "{conn.database}"'], method="POST")
@@ -396,14 +399,49 @@ class InfluxStore:
         self.conn.write(lines, precision)
 
     def write_rejections(self, rejections: list[Rejection]) -> None:
-        """Dead-letter points, each at a distinct ns time."""
+        """Dead-letter points, each at a distinct ns time (into the dead-letter policy once it exists)."""
         # A dead-letter point's identity is reason + time: make each time unique so two
         # messages refused in the same microsecond are both kept.
         lines = []
         for rej in rejections:
             self._reject_seq = (self._reject_seq + 1) % 1000
             lines.append(rejection_line(rej, int(rej.received_s * 1e6) * 1000 + self._reject_seq))
-        self.conn.write(lines, "ns")
+        self.conn.write(lines, "ns", rp=self._dead_letter_rp())
+
+    # -- retention ----------------------------------------------------------------------------
+    def _policies(self) -> set[str]:
+        rows = self._series(f'SHOW RETENTION POLICIES ON "{self.database}"')
+        return {row[0] for _tags, _cols, vals in rows for row in vals}
+
+    def _dead_letter_rp(self) -> str | None:
+        if self._rp_checked is None or time.monotonic() - self._rp_checked > 60:
+            self._rp_checked = time.monotonic()
+            self._rp_dead = DEAD_LETTER_RP if DEAD_LETTER_RP in self._policies() else None
+        return self._rp_dead
+
+    def apply_retention(self, readings: str = "INF", rejected: str = "90d") -> None:
+        """Readings and their roll-ups kept for `readings` (the default policy), dead letters for `rejected`.
+
+        InfluxQL durations (`90d`, `52w`, `INF`). Needs an admin user; StoreError otherwise. Roll-ups share
+        the readings' policy: a usage query anchors on the last raw reading before its range
+        (docs/consumption.md), so roll-ups without their readings could not answer exactly.
+        """
+        have = self._policies()
+        verb = "ALTER" if DEAD_LETTER_RP in have else "CREATE"
+        extra = "" if verb == "ALTER" else " REPLICATION 1"
+        self.conn.statements(
+            [
+                f'ALTER RETENTION POLICY "autogen" ON "{self.database}" DURATION {readings}',
+                f'{verb} RETENTION POLICY "{DEAD_LETTER_RP}" ON "{self.database}" DURATION {rejected}{extra}',
+            ],
+            method="POST",
+        )
+        self._rp_checked = None
+
+    def retention(self) -> dict[str, str]:
+        """Each retention policy of the database and its duration (InfluxDB's text, e.g. `2160h0m0s`)."""
+        rows = self._series(f'SHOW RETENTION POLICIES ON "{self.database}"')
+        return {row[0]: row[1] for _tags, _cols, vals in rows for row in vals}
 
     # -- reads -------------------------------------------------------------------------------
     def rejections(
@@ -416,15 +454,21 @@ class InfluxStore:
         if meter is not None:
             where.append(f"\"meter\"='{quote(meter)}'")
         clause = f"WHERE {' AND '.join(where)} " if where else ""
-        res = self._series(
-            f'SELECT "topic","detail","payload","reason" FROM {REJECT_FROM} {clause}'
-            f"ORDER BY time DESC LIMIT {int(limit)}",
-            epoch="u",
-        )
-        return [
+        # Dead letters written before the dead-letter policy existed stay in the default one: read both.
+        sources = [REJECT_FROM] + ([f'"{rp}".{REJECT_FROM}'] if (rp := self._dead_letter_rp()) else [])
+        found = [
             Rejection(f["topic"], f["reason"], f["detail"], (f["payload"] or "").encode(), f["time"] / 1e6)
+            for res in self.conn.statements(
+                [
+                    f'SELECT "topic","detail","payload","reason" FROM {src} {clause}'
+                    f"ORDER BY time DESC LIMIT {int(limit)}"
+                    for src in sources
+                ],
+                epoch="u",
+            )
             for _tags, f in records(res)
         ]
+        return sorted(found, key=lambda r: r.received_s, reverse=True)[: int(limit)]
 
     def meters(self) -> list[MeterSummary]:
         """Every meter with its latest reading."""
