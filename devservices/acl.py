@@ -16,6 +16,8 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     "operator": {"publish": ("{p}/+/config",), "subscribe": ("{p}/+/status", "{p}/+/config")},
     "alerts": {"publish": ("{p}/alerts/#",), "subscribe": ()},
     "loadgen": {"publish": ("{p}/+/readings",), "subscribe": ()},
+    "wmbus-gateway": {"publish": ("wmbusmeters/#",), "subscribe": ()},  # wmbusmeters' MQTT output
+    "wmbus-ingest": {"publish": (), "subscribe": ("wmbusmeters/#",)},  # python -m ingest.wmbus_bridge
 }
 
 

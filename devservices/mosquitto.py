@@ -47,6 +47,8 @@ DEFAULT_SERVICES = {
     "wm-operator": "operator",
     "wm-loadgen": "loadgen",
     "wm-alerts": "alerts",
+    "wm-wmbus-gw": "wmbus-gateway",
+    "wm-wmbus": "wmbus-ingest",
 }
 
 

@@ -11,7 +11,7 @@ import pytest
 from core.readings import Reading
 from devservices.ports import free_port
 from tests.conftest import wait_for
-from tests.ingest.conftest import T0, WorkerProcess, batch, publish_many
+from tests.ingest.conftest import T0, WorkerProcess, batch, ingest_env, publish_many
 from tests.storage.test_rollup import rollups_match
 
 METERS = 30
@@ -65,6 +65,7 @@ def test_kill9_one_of_n_workers_mid_stream(
                     "--open-registry",
                 ],
                 tmp_path / f"worker{i}.log",
+                ingest_env(mosquitto),
             )
         )
         worker_processes[i].start()

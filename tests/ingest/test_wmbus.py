@@ -92,12 +92,18 @@ def test_published_wmbus_message_becomes_usage_in_influx(mosquitto, influx, infl
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "WM_STORAGE_SQL_URL": sql_url},
+        env={
+            **os.environ,
+            "WM_STORAGE_SQL_URL": sql_url,
+            "WM_WMBUS_BROKER_USER": "wm-wmbus",
+            "WM_WMBUS_BROKER_PASSWORD": mosquitto.credentials["wm-wmbus"],
+        },
     )
     try:
         now = int(time.time())
         t1, t2 = now - 7200, now - 3600
         pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="t-wmbus-pub")
+        pub.username_pw_set("wm-wmbus-gw", mosquitto.credentials["wm-wmbus-gw"])
         pub.connect("127.0.0.1", mosquitto.port)
         pub.loop_start()
 
