@@ -128,10 +128,37 @@ class Household:
         return total
 
 
+@dataclass
+class Courtyard:
+    """Several households behind one meter (a courtyard house, a shared supply): their water adds up."""
+
+    members: list[Household]
+
+    @property
+    def seed(self) -> int:
+        return self.members[0].seed
+
+    @property
+    def occupants(self) -> int:
+        return sum(h.occupants for h in self.members)
+
+    @property
+    def leaks(self) -> list[Leak]:
+        return [leak for h in self.members for leak in h.leaks]
+
+    def draws(self, t0_s: float, t1_s: float) -> list[Draw]:
+        """Every member's draws overlapping [t0, t1)."""
+        return [d for h in self.members for d in h.draws(t0_s, t1_s)]
+
+    def litres(self, t0_s: float, t1_s: float) -> float:
+        """Litres every member drew in [t0, t1), leaks included."""
+        return sum(h.litres(t0_s, t1_s) for h in self.members)
+
+
 class PulseSource:
     """Turns drawn litres into whole meter pulses; remembers the fraction below one pulse."""
 
-    def __init__(self, household: Household, ml_per_pulse: int, offset_s: float = 0.0):
+    def __init__(self, household: Household | Courtyard, ml_per_pulse: int, offset_s: float = 0.0):
         if ml_per_pulse <= 0:
             raise ValueError("ml_per_pulse must be positive")
         self.household = household
