@@ -37,13 +37,15 @@ def _port(preferred: int) -> int:
 
 
 class _Stopper:
-    """Stops a loop thread by its event."""
+    """Stops a loop thread by its event and waits for it."""
 
-    def __init__(self, event: threading.Event):
+    def __init__(self, event: threading.Event, thread: threading.Thread):
         self.event = event
+        self.thread = thread
 
     def stop(self) -> None:
         self.event.set()
+        self.thread.join(timeout=60)
 
 
 @dataclass
@@ -244,8 +246,9 @@ def _start_alerts(state: Path, store_url: str, sql_url: str, host: str, port: in
     alerts = AlertService(open_store(store_url), Database(sql_url), BillingSettings(mqtt_host=host, mqtt_port=port),
                           state / "monitor.json", MqttPublisher(host, port, "demo-monitor"))
     stop = threading.Event()
-    threading.Thread(target=alerts.run, args=(stop, 30.0), daemon=True, name="alerts").start()
-    stack.append(_Stopper(stop))
+    thread = threading.Thread(target=alerts.run, args=(stop, 30.0), daemon=True, name="alerts")
+    thread.start()
+    stack.append(_Stopper(stop, thread))
     return alerts
 
 
