@@ -129,7 +129,7 @@ def start_demo(
     port: int = 8000,
     duration_s: int = 30 * 86400,
     embedded: bool = False,
-    minute_days: float = 14.0,
+    minute_days: float = 7.0,
     backfill: bool = True,
     progress: bool = True,
     now_s: int | None = None,

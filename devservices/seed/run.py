@@ -46,7 +46,7 @@ class SeedSpec:
     now_s: int = 0
     seed: int = 1
     id_prefix: str = "demo"
-    minute_days: float = 14.0  # minute readings written before the API starts (InfluxDB)
+    minute_days: float = 7.0  # days of minute readings written before the API starts (the rest: backfill)
     workers: int = 2
 
     def plan(self) -> Plan:
