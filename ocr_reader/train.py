@@ -202,8 +202,8 @@ CALIBRATION_SEED = 4_040_404  # training fonts, a seed neither training nor the 
 
 def calibrate(n_photos: int) -> None:
     """Print accepted share and accuracy among accepted for review thresholds (validation renders)."""
-    from bench.ocr import is_correct
     from ocr_reader.api import BadImage, read_photo
+    from ocr_reader.scoring import is_correct
 
     rng = np.random.default_rng(CALIBRATION_SEED)
     rows = []
