@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from ocr_reader.api import PhotoReading
+from ocr_reader.api import PhotoReading, Previous
 from ocr_reader.carry import circ, resolve
 from ocr_reader.dials import CONFIDENT as DIALS_CONFIDENT
 from ocr_reader.dials import combine_with_wheels, read_dials
 from ocr_reader.errors import BadImage
-from ocr_reader.locate import Candidate, find_candidates, find_digit_rows, rectify
+from ocr_reader.finder import text_candidates
+from ocr_reader.locate import Candidate, find_candidates, find_digit_rows, overlaps, rectify
+from ocr_reader.plausibility import check_plausibility
 from ocr_reader.recognise import WheelGuess, tesseract_digits, wheel_model
 from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, is_red, split
 
@@ -36,6 +38,8 @@ EXTEND_FIT_SLACK = 0.02  # ...and the grown window's fit may be this much lower 
 SAME_DIGITS_FIT_SLACK = 0.12
 SAME_DIGITS_MIN_WHEEL = 0.7  # ...and each of its other wheels must be read at least this surely
 DIAL_WHEEL_TOLERANCE = 0.3  # digits; a half-turn misread of the x0.1 dial is 0.5 off
+TEXT_BETTER_FIT = 0.0  # a detected text row replaces an outlined window when it reads better as wheels
+RIVAL_FIT_MARGIN = 0.15  # another row (or the row turned over) reading within this much is a rival
 USE_TTA = True  # average the chosen cut's wheels over slightly shifted copies (see recognise.py)
 
 
@@ -54,6 +58,8 @@ class Layout:
     extend_px: tuple[int, int]
     maybe_partial: bool = False  # something wheel-like continues beyond the window's ends
     outline_guessed: bool = False  # no framed window was found: the outline was put around glyphs
+    rivals: list = field(default_factory=list)  # other rows that read nearly as well (choose_window)
+    turned: bool = False  # this layout is the chosen row read the other way up
 
     @property
     def pitch_px(self) -> float:
@@ -260,13 +266,9 @@ def _far_apart(a: Candidate, b: Candidate) -> bool:
     return float(np.linalg.norm(ca - cb)) > 0.8 * width and 0.4 < area_ratio < 2.5
 
 
-def choose_window(bgr: np.ndarray) -> Layout:
-    """The counter window of the one meter in the photo; BadImage when there is none or two."""
-    cands = [c for c in find_candidates(bgr) if c.score >= MIN_WINDOW_SCORE][:MAX_CANDIDATES]
-    layouts = [lay for lay in (best_layout(bgr, c) for c in cands) if lay is not None and lay.fit >= MIN_FIT]
-    if not layouts:
-        return _choose_unframed(bgr)
-    layouts.sort(key=lambda lay: -lay.fit)
+def _choose_framed(bgr: np.ndarray, layouts: list[Layout]) -> Layout:
+    """Among outlined windows: a larger one around the best reading the same holds more wheels."""
+    layouts = sorted(layouts, key=lambda lay: -lay.fit)
     best = layouts[0]
     # A window nested in or around the best one is the same meter; a larger one fitting about as
     # well holds more wheels (a frame around black and red wheels beats the black ones alone).
@@ -288,7 +290,97 @@ def choose_window(bgr: np.ndarray) -> Layout:
         )
         if second and _far_apart(best.candidate, other.candidate):
             raise BadImage("multiple_meters", "the photo shows more than one meter; photograph one at a time")
-    return _settle(bgr, best)
+    return best
+
+
+def choose_window(bgr: np.ndarray, window: np.ndarray | None = None) -> Layout:
+    """The counter window of the one meter in the photo; BadImage when there is none or two.
+
+    window: corners (tl, tr, br, bl) in photo pixels that the resident aligned (guided capture) or
+    that a meter's reference put there; then only that window (grown a little) is read.
+    """
+    if window is not None:
+        return _choose_given(bgr, window)
+    framed_c = [c for c in find_candidates(bgr) if c.score >= MIN_WINDOW_SCORE][:MAX_CANDIDATES]
+    framed = [
+        lay for lay in (best_layout(bgr, c) for c in framed_c) if lay is not None and lay.fit >= MIN_FIT
+    ]
+    texts = [
+        lay for lay in (best_layout(bgr, c) for c in prescreen(bgr, text_candidates(bgr))) if lay is not None
+    ]
+    pool = framed + texts
+    if not [lay for lay in pool if lay.fit >= MIN_FIT]:
+        return _choose_unframed(bgr)
+    best = _choose_framed(bgr, framed) if framed else None
+    best_text = max((lay for lay in texts if lay.fit >= MIN_FIT), key=lambda lay: lay.fit, default=None)
+    if best_text is not None and (best is None or best_text.fit > best.fit + TEXT_BETTER_FIT):
+        best = best_text
+    assert best is not None
+    chosen = _settle(bgr, best)
+    chosen.rivals = _rivals(best, pool)
+    return chosen
+
+
+PRESCREEN_KEEP = 4  # text rows (row x direction) read in full after the quick look
+PRESCREEN_TRIM = 0.09  # side frame share of the height in the quick look's cuts
+
+
+def prescreen(bgr: np.ndarray, cands: list[Candidate], keep: int = PRESCREEN_KEEP) -> list[Candidate]:
+    """The candidates whose quick cuts read most like wheels: a few wheel counts, one side trim.
+
+    A detected text row ends near its outer glyphs, so only wheel counts giving wheels 0.4-1.05
+    heights wide are cut; one batched recogniser call for all rows.
+    """
+    if len(cands) <= keep:
+        return cands
+    cuts, owner = [], []
+    for k, c in enumerate(cands):
+        strip = rectify(bgr, c.quad)
+        h, w = strip.shape[:2]
+        for n in WHEEL_COUNTS:
+            pitch = (w - 2 * PRESCREEN_TRIM * h) / n
+            if 0.4 * h <= pitch <= 1.05 * h:
+                cuts.append(split(strip, n, PRESCREEN_TRIM))
+                owner.append(k)
+    if not cuts:
+        return []
+    guesses = wheel_model().predict([crop for cut in cuts for crop in cut])
+    best = np.zeros(len(cands))
+    i = 0
+    for cut, k in zip(cuts, owner, strict=True):
+        best[k] = max(best[k], _fit(guesses[i : i + len(cut)]))
+        i += len(cut)
+    order = np.argsort(-best)[:keep]
+    return [cands[int(k)] for k in order if best[k] > 0]
+
+
+def _rivals(best: Layout, pool: list[Layout]) -> list[Layout]:
+    """Other rows that read nearly as well as wheels: another place, or the same row turned over."""
+    out = []
+    for lay in pool:
+        if lay is best or lay.fit < MIN_FIT:
+            continue
+        same_place = overlaps(best.candidate, lay.candidate)
+        turned = same_place and float(np.dot(_direction(lay.candidate), _direction(best.candidate))) < -0.5
+        if (not same_place or turned) and lay.fit >= best.fit - RIVAL_FIT_MARGIN:
+            lay.turned = turned
+            out.append(lay)
+    return sorted(out, key=lambda lay: -lay.fit)
+
+
+def _direction(c: Candidate) -> np.ndarray:
+    """Unit vector along the window's reading direction (tl -> tr)."""
+    v = (c.quad[1] - c.quad[0]) + (c.quad[2] - c.quad[3])
+    return v / max(float(np.linalg.norm(v)), 1e-9)
+
+
+def _choose_given(bgr: np.ndarray, window: np.ndarray) -> Layout:
+    """The window the resident aligned or the reference placed: read there, wheels found by chains."""
+    quad = np.asarray(window, np.float32).reshape(4, 2)
+    lay = best_layout(bgr, Candidate(quad, 1.0, 0.0, 0.0, source="given"))
+    if lay is None or lay.fit < MIN_FIT:
+        raise BadImage("no_meter", "no wheels found in the given window")
+    return _settle(bgr, lay)
 
 
 def _settle(bgr: np.ndarray, best: Layout) -> Layout:
@@ -346,6 +438,10 @@ def review_reason(consistent: bool, layout: Layout, margin: float, wheels: list[
         return "wheels_disagree_with_carry"
     if layout.outline_guessed:
         return "window_not_outlined"
+    if any(r.turned for r in layout.rivals):
+        return "orientation_uncertain"
+    if layout.rivals:
+        return "another_row_reads_as_wheels"
     if margin < 0.1:
         return "wheel_count_uncertain"
     if layout.maybe_partial:
@@ -359,11 +455,40 @@ def review_reason(consistent: bool, layout: Layout, margin: float, wheels: list[
     return None
 
 
-def read_image(bgr: np.ndarray, engine: str = "wheels") -> PhotoReading:
-    """Read an upright BGR photo with the named engine ("wheels" or "tesseract")."""
-    layout = choose_window(bgr)
+def _quick_reading(layout: Layout, decimals: int | None = None) -> tuple[str, float | None]:
+    """A layout's reading from its search guesses (no shift averaging): for rivals and alternatives."""
+    res = resolve([g.position for g in layout.guesses])
+    if decimals is None:
+        decimals = _decimals([is_red(c) for c in layout.crops])
+    return _format(res.digits, min(decimals, len(res.digits) - 1))
+
+
+def _plausible(value_m3: float | None, previous: Previous | None) -> str | None:
+    """None when the value fits the previous reading and usage bound, else the reason."""
+    if previous is None or value_m3 is None:
+        return None
+    p = check_plausibility(value_m3, previous.value_m3, previous.elapsed_s, previous.max_flow_m3_per_h)
+    return p.reason
+
+
+def read_image(
+    bgr: np.ndarray,
+    engine: str = "wheels",
+    window: np.ndarray | None = None,
+    style: tuple[int, int] | None = None,
+    previous: Previous | None = None,
+) -> PhotoReading:
+    """Read an upright BGR photo with the named engine ("wheels" or "tesseract").
+
+    window: corners in photo pixels to read (guided capture, or a reference's aligned window);
+    style: (wheel count, decimal wheels) a meter's reference knows; previous: the meter's last
+    reading and usage bound, which rule out rows that cannot be this meter's counter.
+    """
+    layout = choose_window(bgr, window)
     red = [is_red(c) for c in layout.crops]
     decimals = _decimals(red)
+    if style is not None and style[0] == layout.n_wheels:
+        decimals = style[1]  # the confirmed photo settled which wheels are decimals
     if engine == "tesseract":
         return _read_tesseract(layout, red)
     guesses = wheel_model().predict(layout.crops, tta=USE_TTA)
@@ -386,8 +511,21 @@ def read_image(bgr: np.ndarray, engine: str = "wheels") -> PhotoReading:
     margin = layout.fit - layout.runner_up_fit
     if margin < 0.1:
         confidence = min(confidence, margin * 5)
+    alternatives = []
+    rivals = []
+    for r in layout.rivals:
+        r_reading, r_value = _quick_reading(r)
+        why = "turned_over" if r.turned else "another_row"
+        # The meter's history rules out rows that cannot be its counter (a serial number, a year).
+        if previous is not None and _plausible(r_value, previous) is not None:
+            continue
+        rivals.append(r)
+        alternatives.append({"reading": r_reading, "value_m3": r_value, "why": why, "fit": round(r.fit, 3)})
+    layout.rivals = rivals
     reason = review_reason(res.consistent, layout, margin, wheels)
-    dials = read_dials(bgr, layout.candidate.quad) if decimals == 0 else None
+    if style is not None and style[0] != layout.n_wheels:
+        reason = reason or "style_differs_from_reference"
+    dials = read_dials(bgr, layout.candidate.quad) if decimals == 0 and window is None else None
     dials_used = False
     if dials is not None and dials.confidence >= DIALS_CONFIDENT:
         if _dial_wheel_residual(guesses[-1].position, dials.value_fraction_m3) > DIAL_WHEEL_TOLERANCE:
@@ -401,6 +539,10 @@ def read_image(bgr: np.ndarray, engine: str = "wheels") -> PhotoReading:
             value = combine_with_wheels([g.position for g in guesses], dials)
             reading = f"{int(value):0{len(guesses)}d}"[-len(guesses) :] + "." + dials.decimals
             decimals = len(dials.decimals)
+    alternatives += _wheel_alternatives(res.positions, decimals, guesses, dials_used)
+    implausible = _plausible(value, previous)
+    if implausible is not None:
+        reason = reason or implausible
     return PhotoReading(
         reading=reading,
         value_m3=value,
@@ -412,7 +554,35 @@ def read_image(bgr: np.ndarray, engine: str = "wheels") -> PhotoReading:
         dials_used=dials_used,
         engine="wheels",
         reason=reason,
+        alternatives=alternatives[:MAX_ALTERNATIVES],
+        window=[[round(float(x), 1), round(float(y), 1)] for x, y in layout_quad(layout)],
+        window_source=layout.candidate.source,
     )
+
+
+MAX_ALTERNATIVES = 4
+
+
+def _wheel_alternatives(
+    positions: list[float], decimals: int, guesses: list[WheelGuess], dials_used: bool
+) -> list[dict]:
+    """Readings one wheel away: the weakest wheel's other neighbour digit (where misreads happen)."""
+    if dials_used or not positions:
+        return []
+    i = int(np.argmin([g.score for g in guesses]))
+    digits = [int(round(p)) % 10 for p in positions]
+    frac = positions[i] - np.floor(positions[i])
+    other = (int(np.floor(positions[i])) + (0 if frac >= 0.5 else 1)) % 10
+    if other == digits[i]:
+        return []
+    alt = digits[:i] + [other] + digits[i + 1 :]
+    reading, value = _format(alt, decimals)
+    return [{"reading": reading, "value_m3": value, "why": f"wheel_{i + 1}_between_digits", "fit": None}]
+
+
+def layout_quad(layout: Layout) -> np.ndarray:
+    """The corners (photo pixels) of the part of the window the wheels were read in."""
+    return layout.candidate.quad
 
 
 def _read_tesseract(layout: Layout, red: list[bool]) -> PhotoReading:
