@@ -83,8 +83,11 @@ def _directed(box: textdet.TextBox, flip: bool) -> np.ndarray:
     return np.roll(pts, 2, axis=0) if flip else pts
 
 
-def text_candidates(bgr: np.ndarray) -> list[Candidate]:
-    """Rows of print that may be the counter, each in both directions, clearest rows first."""
+def text_candidates(bgr: np.ndarray, both_ways: bool = True) -> list[Candidate]:
+    """Rows of print that may be the counter, each in both directions, clearest rows first.
+
+    both_ways=False: only the direction closest to left-to-right (a guided frame is held upright).
+    """
     if not textdet.available():
         return []
     rows = [
@@ -96,7 +99,7 @@ def text_candidates(bgr: np.ndarray) -> list[Candidate]:
     area_img = float(bgr.shape[0] * bgr.shape[1])
     out = []
     for b in rows[:MAX_ROWS]:
-        for flip in (False, True):
+        for flip in (False, True) if both_ways else (False,):
             quad = _directed(b, flip)
             out.append(
                 Candidate(

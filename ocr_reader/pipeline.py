@@ -15,7 +15,7 @@ from ocr_reader.finder import text_candidates
 from ocr_reader.locate import Candidate, find_candidates, find_digit_rows, overlaps, rectify
 from ocr_reader.plausibility import check_plausibility
 from ocr_reader.recognise import WheelGuess, tesseract_digits, wheel_model
-from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, is_red, split
+from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, red_wheels, split
 
 MIN_WINDOW_SCORE = 0.15  # locator score below which nothing looks like a counter window
 MIN_FIT = 0.3  # mean wheel agreement below which a window is not a row of wheels
@@ -375,12 +375,32 @@ def _direction(c: Candidate) -> np.ndarray:
 
 
 def _choose_given(bgr: np.ndarray, window: np.ndarray) -> Layout:
-    """The window the resident aligned or the reference placed: read there, wheels found by chains."""
+    """The window the resident aligned or the reference placed, taken as a region to search.
+
+    A guided frame is held loosely (tilted, too tall, a little off): the rows the text detector
+    finds inside it (run on the region alone, so a small counter is seen at a higher resolution)
+    compete with the window itself; the best fit wins, with the chain finding its wheels.
+    """
     quad = np.asarray(window, np.float32).reshape(4, 2)
-    lay = best_layout(bgr, Candidate(quad, 1.0, 0.0, 0.0, source="given"))
-    if lay is None or lay.fit < MIN_FIT:
+    given = Candidate(quad, 1.0, 0.0, 0.0, source="given")
+    x0, y0 = np.floor(quad.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(quad.max(axis=0)).astype(int)
+    pad_x, pad_y = (x1 - x0) // 10, (y1 - y0) // 10
+    h, w = bgr.shape[:2]
+    x0, y0 = max(0, x0 - pad_x), max(0, y0 - pad_y)
+    x1, y1 = min(w, x1 + pad_x), min(h, y1 + pad_y)
+    cands = [given]
+    if x1 - x0 >= 32 and y1 - y0 >= 16:
+        for c in text_candidates(np.ascontiguousarray(bgr[y0:y1, x0:x1]), both_ways=False):
+            c.quad = c.quad + np.array([x0, y0], np.float32)
+            c.source = "given"
+            if overlaps(c, given):
+                cands.append(c)
+    layouts = [lay for lay in (best_layout(bgr, c) for c in prescreen(bgr, cands)) if lay is not None]
+    layouts = [lay for lay in layouts if lay.fit >= MIN_FIT]
+    if not layouts:
         raise BadImage("no_meter", "no wheels found in the given window")
-    return _settle(bgr, lay)
+    return _settle(bgr, max(layouts, key=lambda lay: lay.fit))
 
 
 def _settle(bgr: np.ndarray, best: Layout) -> Layout:
@@ -416,7 +436,12 @@ def _dial_wheel_residual(last_wheel: float, fraction_m3: float) -> float:
 
 
 def _decimals(red: list[bool]) -> int:
-    """Red wheels at the right are decimals; count the trailing run (at most 4)."""
+    """Red wheels at the right are decimals; count the trailing run (at most 4).
+
+    Every wheel red is a tinted photo (or a red print row), not decimals.
+    """
+    if red and all(red):
+        return 0
     n = 0
     for r in reversed(red):
         if not r:
@@ -459,7 +484,7 @@ def _quick_reading(layout: Layout, decimals: int | None = None) -> tuple[str, fl
     """A layout's reading from its search guesses (no shift averaging): for rivals and alternatives."""
     res = resolve([g.position for g in layout.guesses])
     if decimals is None:
-        decimals = _decimals([is_red(c) for c in layout.crops])
+        decimals = _decimals(red_wheels(layout.crops))
     return _format(res.digits, min(decimals, len(res.digits) - 1))
 
 
@@ -485,7 +510,7 @@ def read_image(
     reading and usage bound, which rule out rows that cannot be this meter's counter.
     """
     layout = choose_window(bgr, window)
-    red = [is_red(c) for c in layout.crops]
+    red = red_wheels(layout.crops)
     decimals = _decimals(red)
     if style is not None and style[0] == layout.n_wheels:
         decimals = style[1]  # the confirmed photo settled which wheels are decimals

@@ -67,6 +67,8 @@ class MeterReference:
             raise BadReference("reference too large")
         try:
             d = json.loads(text)
+            if not isinstance(d, dict):
+                raise BadReference("a reference is a JSON object")
             if d.get("version") != VERSION:
                 raise BadReference(f"unknown reference version {d.get('version')!r}")
             size = tuple(int(v) for v in d["image_size"])
