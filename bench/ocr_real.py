@@ -59,10 +59,14 @@ def dev_set(root: str | None = None) -> list[tuple[bytes, dict]]:
 
 
 def truth_units(row: dict) -> tuple[float, int]:
-    """(value in units of the last integer wheel, integer wheel count) of a truth row."""
+    """(position of the last integer wheel, integer wheel count) of a truth row.
+
+    The last integer wheel moves only while the tenths wheel passes from 9 to 0 (the carry): with
+    decimals .918 it stands 0.18 of the way to the next digit, so 03293.918 shows 03293.
+    """
     n = len(row["reading"])
-    frac = float("0." + row["decimals"]) if row.get("decimals") else 0.0
-    return int(row["reading"]) + frac, n
+    tenths = 10 * float("0." + row["decimals"]) if row.get("decimals") else 0.0
+    return int(row["reading"]) + max(0.0, tenths - 9.0), n
 
 
 def _int_digits(reading: str, integer_digits: int) -> str:

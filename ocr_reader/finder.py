@@ -19,7 +19,7 @@ from ocr_reader.locate import MAX_ASPECT, Candidate
 
 MAX_ROWS = 6  # rows proposed (each in two directions): the counter is among the clearest rows
 MIN_ROW_ASPECT = 1.5  # long side / short side of a detected row that may hold 4 or more wheels
-WINDOW_HEIGHT_GROWTH = 1.15  # a wheel window is a little taller than the detector's (grown) text box
+WINDOW_HEIGHT_GROWTH = 1.5  # a wheel window is taller than its glyphs (renders: glyphs 0.42-0.82 of it)
 MERGE_MAX_GAP = 1.2  # rows this many heights apart or less along one line are one row (black | red)
 
 

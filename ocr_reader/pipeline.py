@@ -38,8 +38,9 @@ EXTEND_FIT_SLACK = 0.02  # ...and the grown window's fit may be this much lower 
 SAME_DIGITS_FIT_SLACK = 0.12
 SAME_DIGITS_MIN_WHEEL = 0.7  # ...and each of its other wheels must be read at least this surely
 DIAL_WHEEL_TOLERANCE = 0.3  # digits; a half-turn misread of the x0.1 dial is 0.5 off
-TEXT_BETTER_FIT = 0.0  # a detected text row replaces an outlined window when it reads better as wheels
+FRAME_BONUS = 0.1  # a row inside an outlined window is preferred by this much fit (dev photos: serials)
 RIVAL_FIT_MARGIN = 0.15  # another row (or the row turned over) reading within this much is a rival
+UNFRAMED_RIVAL_MARGIN = 0.35  # ...of a row no outline confirms: it must stand out much more
 USE_TTA = True  # average the chosen cut's wheels over slightly shifted copies (see recognise.py)
 
 
@@ -60,6 +61,7 @@ class Layout:
     outline_guessed: bool = False  # no framed window was found: the outline was put around glyphs
     rivals: list = field(default_factory=list)  # other rows that read nearly as well (choose_window)
     turned: bool = False  # this layout is the chosen row read the other way up
+    framed: bool = False  # an outlined window (locate.find_candidates) holds this row
 
     @property
     def pitch_px(self) -> float:
@@ -301,27 +303,34 @@ def choose_window(bgr: np.ndarray, window: np.ndarray | None = None) -> Layout:
     """
     if window is not None:
         return _choose_given(bgr, window)
-    framed_c = [c for c in find_candidates(bgr) if c.score >= MIN_WINDOW_SCORE][:MAX_CANDIDATES]
+    framed_all = [c for c in find_candidates(bgr) if c.score >= MIN_WINDOW_SCORE]
     framed = [
-        lay for lay in (best_layout(bgr, c) for c in framed_c) if lay is not None and lay.fit >= MIN_FIT
+        lay
+        for lay in (best_layout(bgr, c) for c in framed_all[:MAX_CANDIDATES])
+        if lay is not None and lay.fit >= MIN_FIT
     ]
     texts = [
         lay for lay in (best_layout(bgr, c) for c in prescreen(bgr, text_candidates(bgr))) if lay is not None
     ]
+    # A row inside an outlined window is a counter's; serial numbers and plates are printed on the face.
+    for lay in framed:
+        lay.framed = True
+    for lay in texts:
+        lay.framed = any(overlaps(lay.candidate, f) for f in framed_all[: 2 * MAX_CANDIDATES])
     pool = framed + texts
     if not [lay for lay in pool if lay.fit >= MIN_FIT]:
         return _choose_unframed(bgr)
-    best = _choose_framed(bgr, framed) if framed else None
-    best_text = max((lay for lay in texts if lay.fit >= MIN_FIT), key=lambda lay: lay.fit, default=None)
-    if best_text is not None and (best is None or best_text.fit > best.fit + TEXT_BETTER_FIT):
-        best = best_text
-    assert best is not None
+    choices = [lay for lay in texts if lay.fit >= MIN_FIT]
+    if framed:
+        choices.append(_choose_framed(bgr, framed))
+    best = max(choices, key=lambda lay: lay.fit + FRAME_BONUS * lay.framed)
     chosen = _settle(bgr, best)
+    chosen.framed = best.framed
     chosen.rivals = _rivals(best, pool)
     return chosen
 
 
-PRESCREEN_KEEP = 4  # text rows (row x direction) read in full after the quick look
+PRESCREEN_KEEP = 6  # text rows (row x direction) read in full after the quick look
 PRESCREEN_TRIM = 0.09  # side frame share of the height in the quick look's cuts
 
 
@@ -339,7 +348,7 @@ def prescreen(bgr: np.ndarray, cands: list[Candidate], keep: int = PRESCREEN_KEE
         h, w = strip.shape[:2]
         for n in WHEEL_COUNTS:
             pitch = (w - 2 * PRESCREEN_TRIM * h) / n
-            if 0.4 * h <= pitch <= 1.05 * h:
+            if 0.3 * h <= pitch <= 1.3 * h:
                 cuts.append(split(strip, n, PRESCREEN_TRIM))
                 owner.append(k)
     if not cuts:
@@ -362,7 +371,8 @@ def _rivals(best: Layout, pool: list[Layout]) -> list[Layout]:
             continue
         same_place = overlaps(best.candidate, lay.candidate)
         turned = same_place and float(np.dot(_direction(lay.candidate), _direction(best.candidate))) < -0.5
-        if (not same_place or turned) and lay.fit >= best.fit - RIVAL_FIT_MARGIN:
+        margin = RIVAL_FIT_MARGIN if best.framed else UNFRAMED_RIVAL_MARGIN
+        if (not same_place or turned) and lay.fit >= best.fit - margin:
             lay.turned = turned
             out.append(lay)
     return sorted(out, key=lambda lay: -lay.fit)
