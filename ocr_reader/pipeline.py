@@ -22,11 +22,13 @@ MIN_FIT = 0.3  # mean wheel agreement below which a window is not a row of wheel
 SECOND_METER_FIT = 0.8  # another window fitting this well (relative to the best) is a second meter
 SECOND_METER_WINDOW_SCORE = 0.7  # ...or a window this clear (find_candidates score) that also fits
 SECOND_METER_MIN_FIT = 0.6  # at least this well
-REVIEW_CONFIDENCE = 0.7  # validation renders: 99.6 % correct among 90 % accepted (docs/ocr.md)
-# A wheel caught between two digits must be read more surely: the smallest threshold that keeps
-# >= 99.5 % correct among accepted on the calibration renders (training fonts, seeds 4_040_404/5,
-# 600 photos: 0.7 -> 99.24 %, 0.8 -> 99.41 %, 0.85 -> 99.80 % at 81 % accepted; docs/ocr.md).
-ROLLING_REVIEW_CONFIDENCE = 0.85
+# Calibrated on real wheel crops of makers the model never saw (real_crops.HELD_OUT_MAKERS, 2,219
+# crops; bench/ocr_real.py prints the reliability curve): a wheel standing on a digit read >= 0.8
+# surely was right 99.7 % of the time (0.7: 99.6 %), so 0.8 (docs/ocr.md).
+REVIEW_CONFIDENCE = 0.8
+# A wheel caught between two digits must be read more surely: on the same crops 0.85 -> 98.9 %,
+# 0.9 -> 99.2 % (all 6 wrong ones from one make, whose wheels roll the other way), 0.95 -> 99.9 %.
+ROLLING_REVIEW_CONFIDENCE = 0.9
 MAX_CANDIDATES = 4
 PARTIAL_DOUBT_CONFIDENCE = 0.15  # a crop beyond the window read this surely may be a lost wheel
 EXTEND_MIN_CONFIDENCE = 0.85  # every wheel added to a partial window must be read this surely
@@ -40,7 +42,9 @@ SAME_DIGITS_MIN_WHEEL = 0.7  # ...and each of its other wheels must be read at l
 DIAL_WHEEL_TOLERANCE = 0.3  # digits; a half-turn misread of the x0.1 dial is 0.5 off
 FRAME_BONUS = 0.1  # a row inside an outlined window is preferred by this much fit (dev photos: serials)
 RIVAL_FIT_MARGIN = 0.15  # another row (or the row turned over) reading within this much is a rival
-UNFRAMED_RIVAL_MARGIN = 0.35  # ...of a row no outline confirms: it must stand out much more
+# A row no outline confirms may be a serial number: any other row elsewhere that reads as wheels
+# at all (fit >= MIN_FIT) is a rival then (dev photos: serials read as well as counters).
+UNFRAMED_RIVAL_MARGIN = 1.0
 USE_TTA = True  # average the chosen cut's wheels over slightly shifted copies (see recognise.py)
 
 
@@ -62,6 +66,7 @@ class Layout:
     rivals: list = field(default_factory=list)  # other rows that read nearly as well (choose_window)
     turned: bool = False  # this layout is the chosen row read the other way up
     framed: bool = False  # an outlined window (locate.find_candidates) holds this row
+    beyond_score: float = 0.0  # how wheel-like the crop one pitch beyond the chain's ends is
 
     @property
     def pitch_px(self) -> float:
@@ -134,6 +139,7 @@ CHAIN_STEPS = 8  # crops per pitch when sliding along the strip to find wheel ce
 CHAIN_MIN_REACH = 2  # pitches the slide reaches beyond the window's ends (more for fewer wheels)
 CHAIN_MIN_PEAK = 0.3  # a wheel centre must score at least this (confidence x (1 - junk))
 CHAIN_GAIN = 0.5  # a chain's score adds (score - this) per wheel: weaker wheels shorten it
+KEEP_WHEEL_MIN = 0.1  # ...unless the equal cut holds the chain's digits plus wheels read this surely
 CHAIN_BETTER_FIT = 0.05  # an equal-pitch cut is replaced by a chain fitting this much better
 
 
@@ -207,7 +213,14 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
         if best is None or total > best_total:
             best_total = total
             x0, x1 = int(round(xs[idx[0]])), int(round(xs[idx[-1]])) + width
-            beyond = [score[i] for i in (idx[0] - CHAIN_STEPS, idx[-1] + CHAIN_STEPS) if 0 <= i < len(score)]
+            left, right = idx[0] - CHAIN_STEPS, idx[-1] + CHAIN_STEPS
+            beyond = [score[i] for i in (left, right) if 0 <= i < len(score)]
+            doubt = [
+                score[i] >= PARTIAL_DOUBT_CONFIDENCE
+                and not (i == right and _only_decimals_lost(crops, idx, i))
+                for i in (left, right)
+                if 0 <= i < len(score)
+            ]
             best = Layout(
                 lay.candidate,
                 ext[:, x0:x1],
@@ -218,9 +231,22 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
                 fit,
                 lay.runner_up_fit,
                 (reach, reach),
-                maybe_partial=len(beyond) < 2 or max(beyond) >= PARTIAL_DOUBT_CONFIDENCE,
+                maybe_partial=len(beyond) < 2 or any(doubt),
+                beyond_score=max(beyond, default=1.0),
             )
     return best
+
+
+def _only_decimals_lost(crops: list[np.ndarray], idx: list[int], beyond: int) -> bool:
+    """True when what continues the row on the right is a red wheel and the row's last one is black.
+
+    Red wheels are decimals, so the black wheels read are the whole m3: the reading is right at
+    the resolution of one m3 (the decimals are simply not read), not a wheel short.
+    """
+    if beyond >= len(crops):
+        return False
+    red = red_wheels([crops[i] for i in idx] + [crops[beyond]])
+    return red[-1] and not any(red[:-1])
 
 
 def _wheel_beyond(bgr: np.ndarray, lay: Layout, pitch_px: float) -> bool:
@@ -236,6 +262,8 @@ def _wheel_beyond(bgr: np.ndarray, lay: Layout, pitch_px: float) -> bool:
         # weakly, and dropping it gives a confident wrong reading, so any wheel-likeness counts.
         g = wheel_model().predict([crops[-1] if side == 1 else crops[0]], tta=True)[0]
         if g.score >= PARTIAL_DOUBT_CONFIDENCE:
+            if side == 1 and _only_decimals_lost(crops, list(range(len(crops) - 1)), len(crops) - 1):
+                continue
             return True
     return False
 
@@ -247,7 +275,7 @@ def _same_digits(a: list[WheelGuess], b: list[WheelGuess]) -> bool:
     )
 
 
-def _contains_reading(outer: Layout, inner: Layout) -> bool:
+def _contains_reading(outer: Layout, inner: Layout, min_other: float = SAME_DIGITS_MIN_WHEEL) -> bool:
     """True when inner's wheels read the same as a run of outer's, whose other wheels read surely."""
     k = inner.n_wheels
     for i in range(outer.n_wheels - k + 1):
@@ -255,7 +283,7 @@ def _contains_reading(outer: Layout, inner: Layout) -> bool:
         if (
             rest
             and _same_digits(inner.guesses, outer.guesses[i : i + k])
-            and min(g.score for g in rest) >= SAME_DIGITS_MIN_WHEEL
+            and min(g.score for g in rest) >= min_other
         ):
             return True
     return False
@@ -304,11 +332,9 @@ def choose_window(bgr: np.ndarray, window: np.ndarray | None = None) -> Layout:
     if window is not None:
         return _choose_given(bgr, window)
     framed_all = [c for c in find_candidates(bgr) if c.score >= MIN_WINDOW_SCORE]
-    framed = [
-        lay
-        for lay in (best_layout(bgr, c) for c in framed_all[:MAX_CANDIDATES])
-        if lay is not None and lay.fit >= MIN_FIT
-    ]
+    # Each outline both ways up: a photo taken upside down has no EXIF to say so.
+    both = [c for f in framed_all[:MAX_CANDIDATES] for c in (f, _turned(f))]
+    framed = [lay for lay in (best_layout(bgr, c) for c in both) if lay is not None and lay.fit >= MIN_FIT]
     texts = [
         lay for lay in (best_layout(bgr, c) for c in prescreen(bgr, text_candidates(bgr))) if lay is not None
     ]
@@ -372,10 +398,23 @@ def _rivals(best: Layout, pool: list[Layout]) -> list[Layout]:
         same_place = overlaps(best.candidate, lay.candidate)
         turned = same_place and float(np.dot(_direction(lay.candidate), _direction(best.candidate))) < -0.5
         margin = RIVAL_FIT_MARGIN if best.framed else UNFRAMED_RIVAL_MARGIN
+        if turned and _red_leads(lay.crops) and not _red_leads(best.crops):
+            continue  # red (decimal) wheels end a counter: turned over, they would lead it
         if (not same_place or turned) and lay.fit >= best.fit - margin:
             lay.turned = turned
             out.append(lay)
     return sorted(out, key=lambda lay: -lay.fit)
+
+
+def _turned(c: Candidate) -> Candidate:
+    """The same window read the other way up (corners turned half a turn)."""
+    return Candidate(np.roll(c.quad, 2, axis=0), c.score, c.aspect, c.area_frac, c.source)
+
+
+def _red_leads(crops: list[np.ndarray]) -> bool:
+    """True when a row starts with red wheels and ends with black ones (a counter turned over)."""
+    red = red_wheels(crops)
+    return len(red) >= 3 and red[0] and not red[-1]
 
 
 def _direction(c: Candidate) -> np.ndarray:
@@ -416,9 +455,20 @@ def _choose_given(bgr: np.ndarray, window: np.ndarray) -> Layout:
 def _settle(bgr: np.ndarray, best: Layout) -> Layout:
     """The chosen window's wheels: a chain of wheel centres when it fits better, else equal cuts grown."""
     chained = chain_layout(bgr, best)
-    if chained is not None and (
-        chained.fit >= best.fit + CHAIN_BETTER_FIT
-        or (chained.n_wheels > best.n_wheels and _contains_reading(chained, best))
+    # Dim real wheels read weakly one by one: a chain of the sure ones must not drop wheels that
+    # the equal cut reads as wheels, however weakly, around the same digits (often the leading ones).
+    fuller = (
+        chained is not None
+        and best.n_wheels > chained.n_wheels
+        and _contains_reading(best, chained, KEEP_WHEEL_MIN)
+    )
+    if (
+        chained is not None
+        and not fuller
+        and (
+            chained.fit >= best.fit + CHAIN_BETTER_FIT
+            or (chained.n_wheels > best.n_wheels and _contains_reading(chained, best))
+        )
     ):
         return chained
     return extend_layout(bgr, best)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ocr_reader.wheels import normalise
+from ocr_reader.wheels import normalise, normalise_batch
 
 DATA_DIR = os.environ.get(
     "WM_OCR_DATA_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
@@ -138,3 +138,68 @@ def straddling(raw: list[np.ndarray], maker: list[str], n: int, seed: int) -> np
         x0 = int(round(w * rng.uniform(0.3, 0.7)))
         out.append(normalise(pair[:, x0 : x0 + w]))
     return np.stack(out)
+
+
+def composite_rows(
+    raw: list[np.ndarray], y: np.ndarray, maker: list[str], n_rows: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Crops cut the way the reader cuts, from counter rows laid out of real wheels of one make.
+
+    The reader slices a rectified window into pitch-wide crops that hold a little of the frame,
+    the neighbours and the gaps between wheels; the collection's crops are tight single wheels.
+    Rows of 4-8 real wheels side by side (dividers, a frame band above and below) are sliced at
+    each wheel's centre (a little off, as a real cut is) with the wheel's label, and between
+    wheels or beyond the row's ends as junk. Returns normalised crops and labels (JUNK = -1).
+    """
+    from ocr_reader.recognise import JUNK
+
+    rng = np.random.default_rng(seed)
+    by_maker: dict[str, list[int]] = {}
+    for i, m in enumerate(maker):
+        by_maker.setdefault(m, []).append(i)
+    groups = [g for g in by_maker.values() if len(g) >= 8]
+    xs: list[np.ndarray] = []
+    ys: list[float] = []
+    for _ in range(n_rows):
+        g = groups[int(rng.integers(len(groups)))]
+        picks = [int(i) for i in rng.choice(g, int(rng.integers(4, 9)), replace=False)]
+        h = int(rng.integers(36, 64))
+        gap = int(round(h * rng.uniform(0.0, 0.2)))
+        band = int(round(h * rng.uniform(0.05, 0.3)))
+        colour = rng.integers(0, 256, 3).astype(np.uint8)
+        wheels = [
+            cv2.resize(raw[i], (max(6, round(raw[i].shape[1] * h / raw[i].shape[0])), h)) for i in picks
+        ]
+        pieces, centres, x = [], [], 0
+        edge = np.full((h, max(2, h // 3), 3), colour, np.uint8)  # the window's side frame
+        pieces.append(edge)
+        x += edge.shape[1]
+        for k, wheel in enumerate(wheels):
+            if k:
+                pieces.append(np.full((h, gap, 3), colour // 2, np.uint8))
+                x += gap
+            pieces.append(wheel)
+            centres.append((x + wheel.shape[1] / 2, wheel.shape[1]))
+            x += wheel.shape[1]
+        pieces.append(edge)
+        row = np.hstack(pieces)
+        row = cv2.copyMakeBorder(row, band, band, 0, 0, cv2.BORDER_CONSTANT, value=colour.tolist())
+        pitch = float(np.mean([w for _, w in centres])) + gap
+        for (cx, _), i in zip(centres, picks, strict=True):
+            off = rng.uniform(-0.08, 0.08) * pitch
+            xs.append(_slice(row, cx + off, pitch * rng.uniform(0.92, 1.08)))
+            ys.append(float(y[i]))
+        for _ in range(2):  # between two wheels, or past an end: not one wheel
+            k = int(rng.integers(len(centres)))
+            side = rng.choice([-1, 1])
+            xs.append(_slice(row, centres[k][0] + side * rng.uniform(0.4, 0.6) * pitch, pitch))
+            ys.append(JUNK)
+    return normalise_batch(xs), np.array(ys, np.float32)
+
+
+def _slice(row: np.ndarray, centre_x: float, width: float) -> np.ndarray:
+    """A crop of the full row height, width wide around centre_x, padded by repeating the edge."""
+    pad = int(width) + 2
+    padded = cv2.copyMakeBorder(row, 0, 0, pad, pad, cv2.BORDER_REPLICATE)
+    x0 = int(round(centre_x - width / 2)) + pad
+    return padded[:, max(0, x0) : x0 + max(4, int(round(width)))]

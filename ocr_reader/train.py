@@ -254,7 +254,10 @@ def build(
 REAL_COPIES = 6  # each real training crop is seen this many times per epoch (augmented differently)
 REAL_JUNK = 20_000  # straddling cuts of real wheels (real_crops.straddling), labelled junk
 FINETUNE_PHOTOS = 2500  # renders mixed in while fine-tuning, so render styles are not forgotten
-FINETUNE_EPOCHS = 2
+FINETUNE_EPOCHS = 3
+REAL_ROWS = (
+    6000  # counter rows laid out of real wheels (real_crops.composite_rows), sliced as the reader does
+)
 FINETUNE_LR = 6e-4
 
 
@@ -288,11 +291,13 @@ def finetune_real(
     xr, yr = balance_junk(xr, yr)
     turned = np.array([turned_is_junk(float(p)) for p in train.y])
     junk = np.concatenate([junk, train.x[turned][:, ::-1, ::-1]])  # real wheels upside down
-    x = np.concatenate([xr, np.repeat(train.x, REAL_COPIES, axis=0), junk])
-    y = np.concatenate([yr, np.repeat(train.y, REAL_COPIES), np.full(len(junk), JUNK, np.float32)])
+    xc, yc = real_crops.composite_rows(train.raw, train.y, train.maker, REAL_ROWS, seed=11)
+    x = np.concatenate([xr, np.repeat(train.x, REAL_COPIES, axis=0), junk, xc])
+    y = np.concatenate([yr, np.repeat(train.y, REAL_COPIES), np.full(len(junk), JUNK, np.float32), yc])
     print(
         f"fine-tune: {len(yr)} render crops, {len(train.y)} real crops x {REAL_COPIES}, "
-        f"{len(junk)} real junk; validating on {len(val.y)} crops of held-out makers"
+        f"{len(junk)} real junk, {len(yc)} crops of rows of real wheels; "
+        f"validating on {len(val.y)} crops of held-out makers"
     )
     params = cnn_train.fit(
         cnn.prepare(x),

@@ -77,4 +77,6 @@ def test_sideways_photo_is_read_along_its_row(one_photo):
     buf = io.BytesIO()
     Image.open(io.BytesIO(data)).transpose(Image.Transpose.ROTATE_90).save(buf, "JPEG", quality=92)
     r = read_photo(buf.getvalue())
-    assert r.reading == truth.reading or r.needs_review
+    digits = r.reading.replace(".", "")
+    right = len(digits) == truth.n_wheels and is_correct(int(digits), truth.value_units, truth.n_wheels)
+    assert right or r.needs_review
