@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from ocr_reader import cnn, positions
+from ocr_reader.onnx_session import open_session
 from ocr_reader.wheels import normalise_batch
 
 MODEL_PATH = os.path.join(os.path.dirname(__file__), "models", "wheels_cnn.npz")
@@ -51,7 +52,8 @@ class WheelModel:
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path} is missing: build it with `make ocr-model`")
         self.params = cnn.load(path)
-        self.session = _onnx_session(os.path.splitext(path)[0] + ".onnx") if use_onnx else None
+        # The same weights as an onnxruntime session: 7x faster than numpy on one core.
+        self.session = open_session(os.path.splitext(path)[0] + ".onnx") if use_onnx else None
         self.crops_read = 0  # work done so far: the tests bound it on hostile images
 
     def probs(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
@@ -77,20 +79,6 @@ class WheelModel:
             n_var = len(variants) // n
             p = (p + probs[n:].reshape(n, n_var, -1).sum(axis=1)) / (n_var + 1)
         return [WheelGuess(*positions.decode(row)) for row in p]
-
-
-def _onnx_session(path: str):
-    """The same weights as an onnxruntime session (7x faster than numpy on one core), or None."""
-    if not os.path.exists(path):
-        return None
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return None
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from ocr_reader.onnx_session import open_session
+
 MODEL_FILE = os.path.join("models", "ch_PP-OCRv4_det_infer.onnx")
 DET_LONG_SIDE_PX = 640  # detection input; a multiple of 32 (the network downsamples 32x)
 PROB_THRESHOLD = 0.3  # pixel is text
@@ -58,18 +60,7 @@ def model_path() -> str | None:
 
 @lru_cache(maxsize=1)
 def _session():
-    path = model_path()
-    if path is None:
-        return None
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return None
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    return ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+    return open_session(model_path())
 
 
 def available() -> bool:
