@@ -350,6 +350,11 @@ def choose_window(bgr: np.ndarray, window: np.ndarray | None = None) -> Layout:
     if framed:
         choices.append(_choose_framed(bgr, framed))
     best = max(choices, key=lambda lay: lay.fit + FRAME_BONUS * lay.framed)
+    twin = next(
+        (lay for lay in pool if _is_turned(best, lay) and lay.fit >= best.fit - RIVAL_FIT_MARGIN), None
+    )
+    if twin is not None and _zeros_end(best) and _zeros_lead(twin):
+        best = twin  # a counter's leading zeros, turned over, end it: the other way up is the counter
     chosen = _settle(bgr, best)
     chosen.framed = best.framed
     chosen.rivals = _rivals(best, pool)
@@ -396,10 +401,12 @@ def _rivals(best: Layout, pool: list[Layout]) -> list[Layout]:
         if lay is best or lay.fit < MIN_FIT:
             continue
         same_place = overlaps(best.candidate, lay.candidate)
-        turned = same_place and float(np.dot(_direction(lay.candidate), _direction(best.candidate))) < -0.5
+        turned = _is_turned(best, lay)
         margin = RIVAL_FIT_MARGIN if best.framed else UNFRAMED_RIVAL_MARGIN
         if turned and _red_leads(lay.crops) and not _red_leads(best.crops):
             continue  # red (decimal) wheels end a counter: turned over, they would lead it
+        if turned and _zeros_end(lay) and _zeros_lead(best):
+            continue  # ...and so do its leading zeros
         if (not same_place or turned) and lay.fit >= best.fit - margin:
             lay.turned = turned
             out.append(lay)
@@ -409,6 +416,34 @@ def _rivals(best: Layout, pool: list[Layout]) -> list[Layout]:
 def _turned(c: Candidate) -> Candidate:
     """The same window read the other way up (corners turned half a turn)."""
     return Candidate(np.roll(c.quad, 2, axis=0), c.score, c.aspect, c.area_frac, c.source)
+
+
+LEADING_ZEROS = 2  # zeros that start a counter far from its full range (most meters); turned, they end it
+
+
+def _digits(lay: Layout) -> str:
+    return "".join(str(int(round(g.position)) % 10) for g in lay.guesses)
+
+
+def _zeros_lead(lay: Layout) -> bool:
+    """True when the row starts with LEADING_ZEROS zeros (and does not end with them)."""
+    d = _digits(lay)
+    return d.startswith("0" * LEADING_ZEROS) and not d.endswith("0" * LEADING_ZEROS)
+
+
+def _zeros_end(lay: Layout) -> bool:
+    """True when the row ends with LEADING_ZEROS zeros (and does not start with them)."""
+    d = _digits(lay)
+    return d.endswith("0" * LEADING_ZEROS) and not d.startswith("0" * LEADING_ZEROS)
+
+
+def _is_turned(a: Layout, b: Layout) -> bool:
+    """True when b is a's row read the other way up."""
+    return (
+        a is not b
+        and overlaps(a.candidate, b.candidate)
+        and float(np.dot(_direction(a.candidate), _direction(b.candidate))) < -0.5
+    )
 
 
 def _red_leads(crops: list[np.ndarray]) -> bool:

@@ -184,3 +184,27 @@ def test_a_page_of_glyphs_is_not_paired_into_rows(monkeypatch):
     assert pipeline.find_digit_rows(img) == []
     # The dark glyphs (640 of them) are never paired up, which would cost O(n^2) in Python.
     assert sizes and max(sizes) < 640
+
+
+def test_leading_zeros_tell_which_way_up_a_counter_is():
+    upright = _lay([0, 0, 6, 8, 6.3], [0.97] * 5)  # 00686, last wheel rolling
+    turned = _lay([9, 8, 9, 0, 0], [0.95] * 5)  # the same wheels read upside down: 98900
+    assert pipeline._zeros_lead(upright) and not pipeline._zeros_end(upright)
+    assert pipeline._zeros_end(turned) and not pipeline._zeros_lead(turned)
+    both = _lay([0, 0, 1, 0, 0], [0.9] * 5)
+    assert not pipeline._zeros_lead(both) and not pipeline._zeros_end(both)
+
+
+def test_turned_twin_with_leading_zeros_is_chosen():
+    """Of a row and the same row turned over, reading about as well, the one whose zeros lead wins."""
+    quad = np.array([[10, 10], [110, 10], [110, 40], [10, 40]], np.float32)
+    up = _lay([0, 0, 6, 8, 9], [0.96] * 5)
+    down = _lay([6, 8, 9, 0, 0], [0.99] * 5)
+    up.candidate = Candidate(quad, 1.0, 4.0, 0.02, "text")
+    down.candidate = Candidate(np.roll(quad, 2, axis=0), 1.0, 4.0, 0.02, "text")
+    assert pipeline._is_turned(up, down) and pipeline._is_turned(down, up)
+    up.fit, down.fit = 0.96, 0.99
+    # As a rival of the upright reading, the turned one does not count...
+    assert pipeline._rivals(up, [up, down]) == []
+    # ...while the other way round the upright one is a rival (choose_window swaps before that).
+    assert pipeline._rivals(down, [up, down]) == [up]
