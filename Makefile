@@ -54,13 +54,14 @@ flash: firmware
 	$(VENV)/bin/mpremote connect $(PORT) fs cp -r build/firmware/. :
 	@echo "copy your site_config.json too: $(VENV)/bin/mpremote connect $(PORT) fs cp site_config.json :"
 
-# The wheel CNN ships in ocr_reader/models/wheels_cnn.npz (+ .onnx); this rebuilds it from synthetic photos
-# with fixed seeds, then fine-tunes it on the real wheel crops in ../shared/data (WM_OCR_DATA_DIR) of the
-# training makers (jax and onnx, the `train` extra, are installed only here; docs/ocr.md: sources, time).
+# The wheel CNN ships in ocr_reader/models/wheels_cnn.npz (+ .onnx). This fine-tunes the render-trained
+# stage (wheels_cnn_renders.npz, rebuilt from synthetic photos by `python -m ocr_reader.train --real`)
+# on the real wheel crops in ../shared/data (WM_OCR_DATA_DIR) of the training makers, with fixed seeds
+# (jax and onnx, the `train` extra, are installed only here; docs/ocr.md: sources, licences, time).
 ocr-model: venv
 	$(MAKE) system-deps APT_PACKAGES="$$($(PY) -c 'from ocr_reader.synth import TRAIN_FONT_PACKAGES as p; print(*p)')"
 	$(PY) -m pip install --quiet -e '.[train]'
-	$(PY) -m ocr_reader.train --real
+	$(PY) -m ocr_reader.train --init ocr_reader/models/wheels_cnn_renders.npz
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -349,12 +349,15 @@ def choose_window(bgr: np.ndarray, window: np.ndarray | None = None) -> Layout:
     choices = [lay for lay in texts if lay.fit >= MIN_FIT]
     if framed:
         choices.append(_choose_framed(bgr, framed))
-    best = max(choices, key=lambda lay: lay.fit + FRAME_BONUS * lay.framed)
+    best = max(choices, key=lambda lay: lay.fit + FRAME_BONUS * lay.framed + UPRIGHT_BONUS * _upright(lay))
     twin = next(
         (lay for lay in pool if _is_turned(best, lay) and lay.fit >= best.fit - RIVAL_FIT_MARGIN), None
     )
-    if twin is not None and _zeros_end(best) and _zeros_lead(twin):
-        best = twin  # a counter's leading zeros, turned over, end it: the other way up is the counter
+    if twin is not None and (
+        (_red_leads(best.crops) and not _red_leads(twin.crops))
+        or (_zeros_end(best) and _zeros_lead(twin) and not any(red_wheels(best.crops)))
+    ):
+        best = twin  # red wheels and leading zeros end / start a counter: the other way up is it
     chosen = _settle(bgr, best)
     chosen.framed = best.framed
     chosen.rivals = _rivals(best, pool)
@@ -405,7 +408,7 @@ def _rivals(best: Layout, pool: list[Layout]) -> list[Layout]:
         margin = RIVAL_FIT_MARGIN if best.framed else UNFRAMED_RIVAL_MARGIN
         if turned and _red_leads(lay.crops) and not _red_leads(best.crops):
             continue  # red (decimal) wheels end a counter: turned over, they would lead it
-        if turned and _zeros_end(lay) and _zeros_lead(best):
+        if turned and _zeros_end(lay) and _zeros_lead(best) and not any(red_wheels(best.crops)):
             continue  # ...and so do its leading zeros
         if (not same_place or turned) and lay.fit >= best.fit - margin:
             lay.turned = turned
@@ -416,6 +419,14 @@ def _rivals(best: Layout, pool: list[Layout]) -> list[Layout]:
 def _turned(c: Candidate) -> Candidate:
     """The same window read the other way up (corners turned half a turn)."""
     return Candidate(np.roll(c.quad, 2, axis=0), c.score, c.aspect, c.area_frac, c.source)
+
+
+UPRIGHT_BONUS = 0.1  # most photos are taken upright: a row read left to right needs a little less fit
+
+
+def _upright(lay: Layout) -> bool:
+    """True when the row reads left to right in the photo (within 60 degrees)."""
+    return float(_direction(lay.candidate)[0]) > 0.5
 
 
 LEADING_ZEROS = 2  # zeros that start a counter far from its full range (most meters); turned, they end it

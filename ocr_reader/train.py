@@ -347,7 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cache", help="keep rendered crops in this .npz to refit without rendering")
     ap.add_argument("--calibrate", type=int, metavar="N", help="only print review-threshold trade-offs")
-    ap.add_argument("--real", action="store_true", help="then fine-tune on real wheel crops (real_crops.py)")
+    ap.add_argument(
+        "--real", action="store_true", help="render stage, then fine-tune on real wheel crops (real_crops.py)"
+    )
     ap.add_argument("--init", help="skip the render build: fine-tune these weights on real crops")
     args = ap.parse_args(argv)
     if args.calibrate:
@@ -359,11 +361,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.real:
         print(build(args.photos, args.out, args.workers, args.cache, args.epochs))
         return 0
-    stage1 = os.path.splitext(args.out)[0] + "_renders.npz"
+    stage1 = os.path.splitext(args.out)[0] + "_renders.npz"  # kept: `make ocr-model` starts from it
     print(build(args.photos, stage1, args.workers, None, args.epochs))
+    os.remove(os.path.splitext(stage1)[0] + ".onnx")  # the render stage is never run, only tuned
     print(finetune_real(stage1, args.out, args.workers, cache=args.cache))
-    for ext in (".npz", ".onnx"):
-        os.remove(os.path.splitext(stage1)[0] + ext)
     return 0
 
 

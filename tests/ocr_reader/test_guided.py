@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from ocr_reader.api import Previous, read_photo
+from ocr_reader.scoring import is_correct
 
 
 def _window(data: bytes, truth) -> list:
@@ -17,12 +18,15 @@ def _window(data: bytes, truth) -> list:
 
 
 def test_guided_window_is_read(heldout_photos):
-    right = 0
+    right = accepted_wrong = 0
     for data, truth in heldout_photos[:10]:
         r = read_photo(data, window=_window(data, truth))
         assert r.window_source == "given"
-        right += r.reading == truth.reading
-    assert right >= 9, right
+        digits = r.reading.replace(".", "")
+        ok = len(digits) == truth.n_wheels and is_correct(int(digits), truth.value_units, truth.n_wheels)
+        right += ok
+        accepted_wrong += not ok and not r.needs_review
+    assert right >= 8 and accepted_wrong == 0, (right, accepted_wrong)
 
 
 def test_guided_box_as_x0_y0_x1_y1(one_photo):
