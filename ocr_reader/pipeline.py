@@ -23,12 +23,12 @@ SECOND_METER_FIT = 0.8  # another window fitting this well (relative to the best
 SECOND_METER_WINDOW_SCORE = 0.7  # ...or a window this clear (find_candidates score) that also fits
 SECOND_METER_MIN_FIT = 0.6  # at least this well
 # Calibrated on real wheel crops of makers the model never saw (real_crops.HELD_OUT_MAKERS, 2,219
-# crops; bench/ocr_real.py prints the reliability curve): a wheel standing on a digit read >= 0.8
-# surely was right 99.7 % of the time (0.7: 99.6 %), so 0.8 (docs/ocr.md).
-REVIEW_CONFIDENCE = 0.8
-# A wheel caught between two digits must be read more surely: on the same crops 0.85 -> 98.9 %,
-# 0.9 -> 99.2 % (all 6 wrong ones from one make, whose wheels roll the other way), 0.95 -> 99.9 %.
-ROLLING_REVIEW_CONFIDENCE = 0.9
+# crops; bench/ocr_real.py prints the reliability curve): the smallest threshold keeping >= 99.5 %
+# of accepted wheels right. Wheels standing on a digit: 0.8 -> 99.46 %, 0.85 -> 99.66 % (docs/ocr.md).
+REVIEW_CONFIDENCE = 0.85
+# A wheel caught between two digits must be read more surely: on the same crops 0.9 -> 99.07 %,
+# 0.95 -> 99.74 % (7 of the 8 wrong at 0.9 from one make, whose wheels roll the other way).
+ROLLING_REVIEW_CONFIDENCE = 0.95
 MAX_CANDIDATES = 4
 PARTIAL_DOUBT_CONFIDENCE = 0.15  # a crop beyond the window read this surely may be a lost wheel
 EXTEND_MIN_CONFIDENCE = 0.85  # every wheel added to a partial window must be read this surely
@@ -45,6 +45,7 @@ RIVAL_FIT_MARGIN = 0.15  # another row (or the row turned over) reading within t
 # A row no outline confirms may be a serial number: any other row elsewhere that reads as wheels
 # at all (fit >= MIN_FIT) is a rival then (dev photos: serials read as well as counters).
 UNFRAMED_RIVAL_MARGIN = 1.0
+UNFRAMED_MIN_FIT = 0.5  # ...and must itself read at least this well to be a candidate
 USE_TTA = True  # average the chosen cut's wheels over slightly shifted copies (see recognise.py)
 
 
@@ -343,6 +344,9 @@ def choose_window(bgr: np.ndarray, window: np.ndarray | None = None) -> Layout:
         lay.framed = True
     for lay in texts:
         lay.framed = any(overlaps(lay.candidate, f) for f in framed_all[: 2 * MAX_CANDIDATES])
+    # A printed number alone (a photo of a label, a page) is no counter: a row no outline confirms
+    # must read clearly as wheels to be one.
+    texts = [lay for lay in texts if lay.framed or lay.fit >= UNFRAMED_MIN_FIT]
     pool = framed + texts
     if not [lay for lay in pool if lay.fit >= MIN_FIT]:
         return _choose_unframed(bgr)
@@ -353,11 +357,8 @@ def choose_window(bgr: np.ndarray, window: np.ndarray | None = None) -> Layout:
     twin = next(
         (lay for lay in pool if _is_turned(best, lay) and lay.fit >= best.fit - RIVAL_FIT_MARGIN), None
     )
-    if twin is not None and (
-        (_red_leads(best.crops) and not _red_leads(twin.crops))
-        or (_zeros_end(best) and _zeros_lead(twin) and not any(red_wheels(best.crops)))
-    ):
-        best = twin  # red wheels and leading zeros end / start a counter: the other way up is it
+    if twin is not None and _red_leads(best.crops) and not _red_leads(twin.crops):
+        best = twin  # red (decimal) wheels end a counter: the other way up is it
     chosen = _settle(bgr, best)
     chosen.framed = best.framed
     chosen.rivals = _rivals(best, pool)
@@ -408,8 +409,17 @@ def _rivals(best: Layout, pool: list[Layout]) -> list[Layout]:
         margin = RIVAL_FIT_MARGIN if best.framed else UNFRAMED_RIVAL_MARGIN
         if turned and _red_leads(lay.crops) and not _red_leads(best.crops):
             continue  # red (decimal) wheels end a counter: turned over, they would lead it
-        if turned and _zeros_end(lay) and _zeros_lead(best) and not any(red_wheels(best.crops)):
-            continue  # ...and so do its leading zeros
+        if (
+            turned
+            and _upright(best)
+            and _zeros_lead(best)
+            and _zeros_end(lay)
+            and not any(red_wheels(best.crops))
+        ):
+            # Most photos are upright and most counters show leading zeros: with both for the chosen
+            # reading, its turned twin (zeros at the end) is not a rival. When they disagree (an
+            # upright 90000), only a person can tell: the twin stays a rival.
+            continue
         if (not same_place or turned) and lay.fit >= best.fit - margin:
             lay.turned = turned
             out.append(lay)

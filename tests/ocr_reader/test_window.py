@@ -195,16 +195,20 @@ def test_leading_zeros_tell_which_way_up_a_counter_is():
     assert not pipeline._zeros_lead(both) and not pipeline._zeros_end(both)
 
 
-def test_turned_twin_with_leading_zeros_is_chosen():
-    """Of a row and the same row turned over, reading about as well, the one whose zeros lead wins."""
+def test_turned_twin_is_no_rival_when_upright_and_leading_zeros_agree():
+    """An upright row with leading zeros: its turned twin (zeros at the end) is no rival; the twin
+    of an upright row that ends in zeros stays one (an upright 90000 or a turned 00006: review)."""
     quad = np.array([[10, 10], [110, 10], [110, 40], [10, 40]], np.float32)
     up = _lay([0, 0, 6, 8, 9], [0.96] * 5)
     down = _lay([6, 8, 9, 0, 0], [0.99] * 5)
     up.candidate = Candidate(quad, 1.0, 4.0, 0.02, "text")
     down.candidate = Candidate(np.roll(quad, 2, axis=0), 1.0, 4.0, 0.02, "text")
     assert pipeline._is_turned(up, down) and pipeline._is_turned(down, up)
+    assert pipeline._upright(up) and not pipeline._upright(down)
     up.fit, down.fit = 0.96, 0.99
-    # As a rival of the upright reading, the turned one does not count...
     assert pipeline._rivals(up, [up, down]) == []
-    # ...while the other way round the upright one is a rival (choose_window swaps before that).
-    assert pipeline._rivals(down, [up, down]) == [up]
+    assert pipeline._rivals(down, [up, down]) == [up] and up.turned
+    round_up = _lay([9, 0, 0, 0, 0], [0.97] * 5)
+    round_down = _lay([0, 0, 0, 0, 6], [0.97] * 5)
+    round_up.candidate, round_down.candidate = up.candidate, down.candidate
+    assert pipeline._rivals(round_up, [round_up, round_down]) == [round_down]
