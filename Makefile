@@ -11,7 +11,8 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make demo    - broker, ingest, API and simulated meters; prints URL and token"
-	@echo "make test    - install what the tests need (apt + venv) and run them"
+	@echo "make test    - install what the tests need (apt + venv), run make lint, then the tests"
+	@echo "make lint    - ruff, import contracts (lint-imports), mypy"
 	@echo "make bench   - benchmarks at full size (ratios against raw baselines)"
 	@echo "make firmware / make flash PORT=/dev/ttyUSB0 - build and flash the ESP32 firmware"
 
@@ -34,7 +35,7 @@ system-deps:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-test: system-deps venv
+test: system-deps venv lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: venv
@@ -63,8 +64,12 @@ ocr-model: venv
 	$(PY) -m pip install --quiet -e '.[train]'
 	$(PY) -m ocr_reader.train --init ocr_reader/models/wheels_cnn_renders.npz
 
+# ruff; the import contracts of pyproject.toml (layers, independence, no cycles: docs/architecture.md);
+# mypy on the product packages.
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf build .pytest_cache

@@ -78,7 +78,7 @@ def compiled_dirs() -> tuple[Path, Path]:
     import hashlib
     import tempfile
 
-    from devservices.build_firmware import build
+    from hardware_sim.mpy_build import build
 
     digest = hashlib.sha256()
     for src in (SIM_MODULES_DIR, FIRMWARE_DIR):
