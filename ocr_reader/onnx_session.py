@@ -10,7 +10,7 @@ def open_session(path: str | None):
     if path is None or not os.path.exists(path):
         return None
     try:
-        import onnxruntime as ort
+        import onnxruntime as ort  # type: ignore[import-untyped]  # no stubs or py.typed
     except ImportError:
         return None
     opts = ort.SessionOptions()

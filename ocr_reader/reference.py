@@ -102,7 +102,7 @@ def _face_mask(shape: tuple[int, ...], window: np.ndarray) -> np.ndarray:
 def keypoints(bgr: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """ORB keypoint positions (N x 2) and descriptors (N x 32 uint8)."""
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    orb = cv2.ORB_create(nfeatures=N_FEATURES)
+    orb = cv2.ORB.create(nfeatures=N_FEATURES)
     kps, desc = orb.detectAndCompute(gray, mask)
     if desc is None or not kps:
         return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)

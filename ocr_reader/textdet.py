@@ -86,8 +86,7 @@ def probability_map(bgr: np.ndarray, long_side_px: int = DET_LONG_SIDE_PX) -> tu
 def detect(bgr: np.ndarray, long_side_px: int = DET_LONG_SIDE_PX) -> list[TextBox]:
     """Text rows of the photo, the most text-like first (at most MAX_BOXES)."""
     prob, scale = probability_map(bgr, long_side_px)
-    mask = (prob > PROB_THRESHOLD).astype(np.uint8)
-    mask = cv2.dilate(mask, np.ones((2, 2), np.uint8))
+    mask = cv2.dilate((prob > PROB_THRESHOLD).astype(np.uint8), np.ones((2, 2), np.uint8))
     contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     boxes: list[TextBox] = []
     for cnt in contours:
