@@ -29,8 +29,10 @@ RAW_LINES = 200_000
 def _raw_write_rate(influx_url: str) -> float:
     """Points/s of plain /write of minute readings (the baseline of the backfill)."""
     store = InfluxStore.at(influx_url, "raw_baseline")
-    lines = [reading_line(Reading(f"raw-{i % 50:04d}", 1_700_000_000 + 60 * (i // 50), i, i, 1), 1.0)
-             for i in range(RAW_LINES)]
+    lines = [
+        reading_line(Reading(f"raw-{i % 50:04d}", 1_700_000_000 + 60 * (i // 50), i, i, 1), 1.0)
+        for i in range(RAW_LINES)
+    ]
     t = time.perf_counter()
     for k in range(0, len(lines), 5000):
         store.write_lines(lines[k : k + 5000])
@@ -64,12 +66,15 @@ def main() -> None:
         cpu = _cpu_s() - cpu0 + sum(_proc_cpu_s(p.proc.pid) for p in demo.stack if getattr(p, "proc", None))
         plan = demo.seeded.plan
         minutes = (plan.now_s - plan.origin_s) // 60 + 1
-        print(f"demo: {households} homes x {months} months ({minutes * households / 1e6:.1f}M minute readings); "
-              f"API answered a year of usage after {demo.ready_s:.1f} s (goal {GOAL_S:.0f} s); "
-              f"seeding {demo.seeded.seconds['total']} s (store + ledger overlapped: "
-              f"{demo.seeded.seconds['store']} s); CPU used until then {cpu:.0f} s (this process, the seeding "
-              f"workers, influxd, mosquitto): >= {cpu / 2:.0f} s on 2 idle cores; load average "
-              f"{load0:.1f} -> {os.getloadavg()[0]:.1f}")
+        print(
+            f"demo: {households} homes x {months} months ({minutes * households / 1e6:.1f}M minute "
+            "readings); "
+            f"API answered a year of usage after {demo.ready_s:.1f} s (goal {GOAL_S:.0f} s); "
+            f"seeding {demo.seeded.seconds['total']} s (store + ledger overlapped: "
+            f"{demo.seeded.seconds['store']} s); CPU used until then {cpu:.0f} s (this process, the seeding "
+            f"workers, influxd, mosquitto): >= {cpu / 2:.0f} s on 2 idle cores; load average "
+            f"{load0:.1f} -> {os.getloadavg()[0]:.1f}"
+        )
         fill = demo.backfill
         if fill is None:
             print("no backfill (embedded store)")
@@ -81,9 +86,11 @@ def main() -> None:
         influx_url = demo.store_url.replace("influx://", "http://").rsplit("/", 1)[0]
         raw = _raw_write_rate(influx_url)
         state_word = "finished" if finished else f"stopped after the {backfill_cap_s:.0f} s cap"
-        print(f"backfill {state_word}: {fill.written / 1e6:.2f}M older minute readings in {fill_s:.0f} s "
-              f"({rate:,.0f}/s while the live demo ran) = {rate / raw:.2f} x raw /write ({raw:,.0f}/s, "
-              f"same InfluxDB, same run); {time.monotonic() - t0:.0f} s in all")
+        print(
+            f"backfill {state_word}: {fill.written / 1e6:.2f}M older minute readings in {fill_s:.0f} s "
+            f"({rate:,.0f}/s while the live demo ran) = {rate / raw:.2f} x raw /write ({raw:,.0f}/s, "
+            f"same InfluxDB, same run); {time.monotonic() - t0:.0f} s in all"
+        )
     finally:
         demo.stop()
 

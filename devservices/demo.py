@@ -113,8 +113,12 @@ def _year_usage_answers(base: str, token: str, meter_id: str, start: str, stop: 
     import httpx
 
     try:
-        r = httpx.get(f"{base}/v1/meters/{meter_id}/usage", params={"start": start, "stop": stop, "every": "1mo"},
-                      headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        r = httpx.get(
+            f"{base}/v1/meters/{meter_id}/usage",
+            params={"start": start, "stop": stop, "every": "1mo"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
     except httpx.HTTPError:
         return False
     return r.status_code == 200
@@ -141,8 +145,22 @@ def start_demo(
     state.mkdir(parents=True)
     stack: list = []
     try:
-        return _start(state, stack, t0, households, months, firmware_meters, speed, port, duration_s,
-                      embedded, minute_days, backfill, progress, now_s)
+        return _start(
+            state,
+            stack,
+            t0,
+            households,
+            months,
+            firmware_meters,
+            speed,
+            port,
+            duration_s,
+            embedded,
+            minute_days,
+            backfill,
+            progress,
+            now_s,
+        )
     except BaseException:
         for part in reversed(stack):
             try:
@@ -152,9 +170,22 @@ def start_demo(
         raise
 
 
-def _start(state: Path, stack: list, t0: float, households: int, months: int, firmware_meters: int,
-           speed: float, port: int, duration_s: int, embedded: bool, minute_days: float, backfill: bool,
-           progress: bool, now_s: int | None) -> Demo:
+def _start(
+    state: Path,
+    stack: list,
+    t0: float,
+    households: int,
+    months: int,
+    firmware_meters: int,
+    speed: float,
+    port: int,
+    duration_s: int,
+    embedded: bool,
+    minute_days: float,
+    backfill: bool,
+    progress: bool,
+    now_s: int | None,
+) -> Demo:
     from devservices.seed.run import Backfill, SeedSpec, is_influx, seed
 
     broker, broker_kind, store_url, store_kind = _services(state, embedded, stack)
@@ -172,9 +203,14 @@ def _start(state: Path, stack: list, t0: float, households: int, months: int, fi
     storage = StorageSettings(readings_url=store_url, sql_url=sql_url)
     host, bport = broker.address.split(":")
     worker = IngestWorker(
-        IngestSettings(broker_host=host, broker_port=int(bport), client_id="demo-ingest",
-                       state_path=str((state / "ingest-state.db").resolve()), storage=storage,
-                       batch_wait_s=0.2),
+        IngestSettings(
+            broker_host=host,
+            broker_port=int(bport),
+            client_id="demo-ingest",
+            state_path=str((state / "ingest-state.db").resolve()),
+            storage=storage,
+            batch_wait_s=0.2,
+        ),
         open_store(store_url),
     )
     worker.start()
@@ -191,7 +227,9 @@ def _start(state: Path, stack: list, t0: float, households: int, months: int, fi
         issue_token(s, "utility", OPERATOR)  # the console's operator, also in the database
     db.dispose()
     api_port = _port(port)
-    app = create_app(ApiSettings(storage=storage, tokens=operator_token, photo_dir=(state / "photos").resolve()))
+    app = create_app(
+        ApiSettings(storage=storage, tokens=operator_token, photo_dir=(state / "photos").resolve())
+    )
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=api_port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True, name="api").start()
     wait_listening(api_port)
@@ -202,8 +240,20 @@ def _start(state: Path, stack: list, t0: float, households: int, months: int, fi
     while not _year_usage_answers(base, operator_token, plan.homes[0].meter_id, first, last):
         time.sleep(0.2)
     ready_s = time.monotonic() - t0
-    demo = Demo(base, operator_token, seeded.resident_token, broker.address, broker_kind, store_url, store_kind,
-                sql_url, seeded, ready_s, stack=stack, server=server)
+    demo = Demo(
+        base,
+        operator_token,
+        seeded.resident_token,
+        broker.address,
+        broker_kind,
+        store_url,
+        store_kind,
+        sql_url,
+        seeded,
+        ready_s,
+        stack=stack,
+        server=server,
+    )
 
     if backfill and is_influx(store_url):
         demo.backfill = Backfill(spec, seeded, store_url, progress=progress).start()
@@ -213,23 +263,36 @@ def _start(state: Path, stack: list, t0: float, households: int, months: int, fi
     return demo
 
 
-def _start_fleet(state: Path, seeded: Any, host: str, port: int, firmware_meters: int, speed: float,
-                 duration_s: int) -> threading.Thread:
+def _start_fleet(
+    state: Path, seeded: Any, host: str, port: int, firmware_meters: int, speed: float, duration_s: int
+) -> threading.Thread:
     """The live meters, each going on from its home's seeded register, in a thread."""
     from hardware_sim.fleet import FleetSpec, run_fleet
     from hardware_sim.household import Courtyard
 
     plan = seeded.plan
-    homes = {h.meter_id: (h.households[0] if len(h.households) == 1 else Courtyard(h.households))
-             for h in plan.homes}
+    homes = {
+        h.meter_id: (h.households[0] if len(h.households) == 1 else Courtyard(h.households))
+        for h in plan.homes
+    }
     registers = {m: (s.total_ml, s.seq, s.boot, s.ts_s) for m, s in seeded.homes.items()}
     spec = FleetSpec(
-        meters=len(plan.homes), duration_s=duration_s, broker_host=host, broker_port=port,
-        start_unix_s=plan.now_s, speed=speed, id_prefix=plan.homes[0].meter_id.rsplit("-", 1)[0],
-        state_dir=(state / "boards").resolve(), progress=False, firmware_meters=firmware_meters,
-        homes=homes, origin_unix_s=plan.origin_s, registers=registers,
+        meters=len(plan.homes),
+        duration_s=duration_s,
+        broker_host=host,
+        broker_port=port,
+        start_unix_s=plan.now_s,
+        speed=speed,
+        id_prefix=plan.homes[0].meter_id.rsplit("-", 1)[0],
+        state_dir=(state / "boards").resolve(),
+        progress=False,
+        firmware_meters=firmware_meters,
+        homes=homes,
+        origin_unix_s=plan.origin_s,
+        registers=registers,
     )
-    # The first `firmware_meters` homes run the real firmware (the burst pipe among them); light meters the rest.
+    # The first `firmware_meters` homes run the real firmware (the burst pipe among them), light meters the
+    # rest.
     fleet = threading.Thread(target=run_fleet, args=(spec,), daemon=True, name="meters")
     fleet.start()
     return fleet
@@ -243,8 +306,13 @@ def _start_alerts(state: Path, store_url: str, sql_url: str, host: str, port: in
     from monitor.service import AlertService
     from storage.readings import open_store
 
-    alerts = AlertService(open_store(store_url), Database(sql_url), BillingSettings(mqtt_host=host, mqtt_port=port),
-                          state / "monitor.json", MqttPublisher(host, port, "demo-monitor"))
+    alerts = AlertService(
+        open_store(store_url),
+        Database(sql_url),
+        BillingSettings(mqtt_host=host, mqtt_port=port),
+        state / "monitor.json",
+        MqttPublisher(host, port, "demo-monitor"),
+    )
     stop = threading.Event()
     thread = threading.Thread(target=alerts.run, args=(stop, 30.0), daemon=True, name="alerts")
     thread.start()
@@ -284,8 +352,10 @@ def banner(demo: Demo) -> str:
     ]
     lines += [f"  {k:31}: {', '.join(v)}" for k, v in fixtures.items()]
     if demo.photo:
-        lines.append(f"  photo {demo.photo.get('photo_id')}: {demo.photo.get('status')} "
-                     f"({demo.photo.get('review_reason') or demo.photo.get('plausibility_reason')})")
+        lines.append(
+            f"  photo {demo.photo.get('photo_id')}: {demo.photo.get('status')} "
+            f"({demo.photo.get('review_reason') or demo.photo.get('plausibility_reason')})"
+        )
     if demo.backfill is not None:
         lines.append("  older minute readings are being written in the background (newest first)")
     lines += [
@@ -309,20 +379,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8000, help="API port (a free one if taken)")
     p.add_argument("--duration", default="30d", help="how long the live meters run")
     p.add_argument("--no-backfill", action="store_true", help="keep only the recent minutes (InfluxDB)")
-    p.add_argument("--embedded", action="store_true",
-                   help="use the embedded broker and store even if mosquitto / influxd are installed")
+    p.add_argument(
+        "--embedded",
+        action="store_true",
+        help="use the embedded broker and store even if mosquitto / influxd are installed",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from hardware_sim.cli import parse_duration
 
-    demo = start_demo(STATE_DIR, args.households, args.months, args.firmware_meters, args.speed, args.port,
-                      parse_duration(args.duration), args.embedded, backfill=not args.no_backfill)
+    demo = start_demo(
+        STATE_DIR,
+        args.households,
+        args.months,
+        args.firmware_meters,
+        args.speed,
+        args.port,
+        parse_duration(args.duration),
+        args.embedded,
+        backfill=not args.no_backfill,
+    )
     try:
         from devservices.seed.photo import upload_pending
 
         home = next(h for h in demo.seeded.plan.homes if "pending_photo" in h.roles)
-        demo.photo = upload_pending(demo.base_url, demo.resident_token, home.meter_id,
-                                    demo.seeded.homes[home.meter_id].total_ml)
+        demo.photo = upload_pending(
+            demo.base_url, demo.resident_token, home.meter_id, demo.seeded.homes[home.meter_id].total_ml
+        )
         print(banner(demo), flush=True)
         done = threading.Event()
         signal.signal(signal.SIGINT, lambda *_: done.set())

@@ -138,8 +138,9 @@ def hour_spans(reg: Register) -> list[tuple[int, Span, float | None]]:
     return out
 
 
-def day_litres(reg: Register, spans: list[tuple[int, Span, float | None]], days: list[date],
-               zone_name: str) -> dict[date, Decimal]:
+def day_litres(
+    reg: Register, spans: list[tuple[int, Span, float | None]], days: list[date], zone_name: str
+) -> dict[date, Decimal]:
     """Litres of each local day by the consumption rule over the hour spans (the usage API's path)."""
     if not days:
         return {}

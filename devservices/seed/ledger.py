@@ -63,13 +63,28 @@ def bind_resident(db: Database, plan: Plan) -> str:
             if "resident" not in home.roles:
                 continue
             group = "Home" if home.index == 0 else "Family"
-            bind(s, RESIDENT, home.utility, home.account_number, name=f"{home.address} - main meter", group=group)
+            bind(
+                s,
+                RESIDENT,
+                home.utility,
+                home.account_number,
+                name=f"{home.address} - main meter",
+                group=group,
+            )
         return issue_token(s, "resident", RESIDENT)
 
 
 def _topup(s, home: Home, amount: Decimal, when: datetime, n: int) -> None:
-    notify(s, PROVIDER, f"{home.meter_id}-{n:04d}", home.utility, home.account_number, str(amount),
-           paid_at=when, now=when)
+    notify(
+        s,
+        PROVIDER,
+        f"{home.meter_id}-{n:04d}",
+        home.utility,
+        home.account_number,
+        str(amount),
+        paid_at=when,
+        now=when,
+    )
 
 
 def charge_history(db: Database, plan: Plan, home: Home, account_id: int, litres: dict) -> None:
@@ -85,18 +100,31 @@ def charge_history(db: Database, plan: Plan, home: Home, account_id: int, litres
         d = first - timedelta(days=1)
         while d < last:
             d = min(d + timedelta(days=CHECK_EVERY_DAYS), last)
-            charge_through(s, account_id, d, consumption, first_day=first,
-                           now=_at(d + timedelta(days=1), 0, plan.zone_name))
+            charge_through(
+                s,
+                account_id,
+                d,
+                consumption,
+                first_day=first,
+                now=_at(d + timedelta(days=1), 0, plan.zone_name),
+            )
             balance = s.get(Account, account_id).balance
             if balance < home.habit.below_yuan and not (low and d >= quiet_from):
                 n += 1
-                _topup(s, home, Decimal(home.habit.amount_yuan), _at(d + timedelta(days=1), 20, plan.zone_name), n)
+                _topup(
+                    s,
+                    home,
+                    Decimal(home.habit.amount_yuan),
+                    _at(d + timedelta(days=1), 20, plan.zone_name),
+                    n,
+                )
     if low:
         _land_low(db, plan, home, account_id, consumption, quiet_from, n + 1)
 
 
-def _land_low(db: Database, plan: Plan, home: Home, account_id: int, consumption, quiet_from: date,
-              n: int) -> None:
+def _land_low(
+    db: Database, plan: Plan, home: Home, account_id: int, consumption, quiet_from: date, n: int
+) -> None:
     """Make the low-balance household's last payment leave it between 8 and 18 yuan today.
 
     What its last 20 days cost is found by charging them in a savepoint that is rolled back; the
@@ -118,9 +146,14 @@ def finish_ledger(db: Database, plan: Plan, account_ids: dict[str, int]) -> None
     """After every home's charges: a correction, then each account's warnings evaluated."""
     with db.session() as s:
         fixed = next(h for h in plan.homes if "courtyard" in h.roles)
-        correction(s, account_ids[fixed.meter_id], "15.00",
-                   "meter read estimate of March replaced by the actual reading", "demo-estimate-fix",
-                   now=_at(plan.last_full_day - timedelta(days=40), 10, plan.zone_name))
+        correction(
+            s,
+            account_ids[fixed.meter_id],
+            "15.00",
+            "meter read estimate of March replaced by the actual reading",
+            "demo-estimate-fix",
+            now=_at(plan.last_full_day - timedelta(days=40), 10, plan.zone_name),
+        )
     evaluate_all(db, plan, account_ids)
 
 

@@ -18,8 +18,9 @@ WHEELS, RED_WHEELS = 8, 3  # 00456.789 m³: five black wheels, three red (litres
 def meter_photo(total_ml: int, attempt: int, seed: int = 5) -> bytes:
     """A JPEG of a meter showing total_ml with its last wheel rolling (blurrier with each attempt)."""
     rng = np.random.default_rng(seed * 101 + attempt)
-    params = PhotoParams(max_tilt_deg=12.0, max_rot_deg=8.0, max_blur_sigma=1.0 + attempt, glare_prob=0.0,
-                         dirt_prob=0.0)
+    params = PhotoParams(
+        max_tilt_deg=12.0, max_rot_deg=8.0, max_blur_sigma=1.0 + attempt, glare_prob=0.0, dirt_prob=0.0
+    )
     photo, _truth = render_photo(rng, "heldout", params, shown=(total_ml / 1000 + 0.5, WHEELS, RED_WHEELS))
     return photo
 
@@ -29,8 +30,10 @@ def upload_pending(base_url: str, token: str, meter_id: str, total_ml: int, trie
     rec: dict = {}
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as c:
         for attempt in range(tries):
-            resp = c.post(f"/v1/meters/{meter_id}/photos",
-                          files={"photo": ("meter.jpg", meter_photo(total_ml, attempt), "image/jpeg")})
+            resp = c.post(
+                f"/v1/meters/{meter_id}/photos",
+                files={"photo": ("meter.jpg", meter_photo(total_ml, attempt), "image/jpeg")},
+            )
             resp.raise_for_status()
             rec = resp.json()
             if rec.get("status") == "needs_confirmation":

@@ -140,7 +140,9 @@ def make_plan(households: int, months: int, now_s: int, seed: int = 1, id_prefix
     toilet_start = now_virtual_s - 2 * DAY_S - 5 * HOUR_S
     homes[5].households[0].leaks.append(Leak("toilet", toilet_start, now_virtual_s + 365 * DAY_S, 28.0))
     homes[5].roles.add("leak")
-    homes[1].households[0].leaks.append(Leak("burst", now_virtual_s + 180, now_virtual_s + 180 + 40 * 60, 1500.0))
+    homes[1].households[0].leaks.append(
+        Leak("burst", now_virtual_s + 180, now_virtual_s + 180 + 40 * 60, 1500.0)
+    )
     homes[1].roles.add("live_burst")
     homes[0].roles |= {"resident", "pending_photo"}
     homes[2].roles.add("resident")

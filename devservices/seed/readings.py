@@ -65,10 +65,13 @@ def write_lines(store: InfluxStore, lines: Iterator[str]) -> int:
     return n + len(batch)
 
 
-def write_influx(store: InfluxStore, reg: Register, spans: list[tuple[int, Span, float | None]],
-                 window: Window) -> int:
+def write_influx(
+    store: InfluxStore, reg: Register, spans: list[tuple[int, Span, float | None]], window: Window
+) -> int:
     """Roll-ups of the whole history, then the recent minute readings; lines written."""
-    return write_lines(store, rollup_lines(reg.meter_id, spans)) + write_lines(store, minute_lines(reg, window))
+    return write_lines(store, rollup_lines(reg.meter_id, spans)) + write_lines(
+        store, minute_lines(reg, window)
+    )
 
 
 def write_marker(store: InfluxStore, now_s: int) -> None:
@@ -81,8 +84,11 @@ def embedded_readings(reg: Register, window: Window) -> list[Reading]:
     totals = reg.totals_ml.tolist()
     per_hour = HOUR_S // MINUTE_S
     first_mark = (-(reg.origin_s % HOUR_S) // MINUTE_S) % per_hour  # the first reading on an hour mark
-    keep = [*range(0, min(first_mark, window.lo)), *range(first_mark, window.lo, per_hour),
-            *range(window.lo, window.hi)]
+    keep = [
+        *range(0, min(first_mark, window.lo)),
+        *range(first_mark, window.lo, per_hour),
+        *range(window.lo, window.hi),
+    ]
     return [Reading(reg.meter_id, reg.ts(k), totals[k], k + 1, BOOT) for k in sorted(set(keep))]
 
 

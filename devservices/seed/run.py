@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from billing.db import Database
 from devservices.seed import ledger
-from devservices.seed.history import days_between, day_litres, hour_spans, register
+from devservices.seed.history import day_litres, days_between, hour_spans, register
 from devservices.seed.plan import Plan, make_plan
 from devservices.seed.readings import (
     Window,
@@ -178,8 +178,14 @@ class Backfill:
         store = open_store(self.store_url)
         assert isinstance(store, InfluxStore)
         try:
-            with tqdm(total=total, desc="backfilling minutes", unit="reading", unit_scale=True,
-                      disable=not self.progress, mininterval=2.0) as bar:
+            with tqdm(
+                total=total,
+                desc="backfilling minutes",
+                unit="reading",
+                unit_scale=True,
+                disable=not self.progress,
+                mininterval=2.0,
+            ) as bar:
                 while any(hi > 0 for hi in his.values()) and not self._stop.is_set():
                     for meter, hi in his.items():
                         if hi <= 0:

@@ -108,8 +108,9 @@ def test_correction_and_money_are_decimal(db, accounts):
 
 def _ledger_rows(db, account_id):
     with db.session() as s:
-        rows = s.scalars(select(LedgerEntry).where(LedgerEntry.account_id == account_id).order_by(LedgerEntry.id))
-        return [(e.kind, e.amount, e.balance_after, e.key, e.meter_id, e.day, e.volume_l, e.note) for e in rows]
+        q = select(LedgerEntry).where(LedgerEntry.account_id == account_id).order_by(LedgerEntry.id)
+        fields = ("kind", "amount", "balance_after", "key", "meter_id", "day", "volume_l", "note")
+        return [tuple(getattr(e, f) for f in fields) for e in s.scalars(q)]
 
 
 @pytest.mark.parametrize("utility", ["beijing", "guangzhou"])

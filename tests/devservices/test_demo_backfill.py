@@ -40,7 +40,10 @@ def test_backfill_writes_every_older_minute_newest_first_and_they_fold_to_the_ro
         mid = store.count_readings(meter)
         assert fill.join(timeout=300) and fill.error is None
         if mid < expected:  # caught in the middle: the newest days came first
-            assert store.readings(meter, plan.now_s - 3 * 86400, plan.now_s)[0].ts_s == plan.now_s - 3 * 86400 + 60
+            assert (
+                store.readings(meter, plan.now_s - 3 * 86400, plan.now_s)[0].ts_s
+                == plan.now_s - 3 * 86400 + 60
+            )
         for h in plan.homes:
             assert store.count_readings(h.meter_id) == expected
         # Every hour's seeded roll-up equals the rule over the readings the backfill wrote.
@@ -48,7 +51,9 @@ def test_backfill_writes_every_older_minute_newest_first_and_they_fold_to_the_ro
         bn = plan.now_s - plan.now_s % 3600
         steps = [(s, span) for s, span, _p in store.step_spans(meter, b0, bn, 3600)]
         first = store.last_reading(meter, b0)
-        from_readings = usage_from_grid(MeterGrid(steps, Span.of(mark(first))), list(range(b0, bn + 1, 3600)), 3600)
+        from_readings = usage_from_grid(
+            MeterGrid(steps, Span.of(mark(first))), list(range(b0, bn + 1, 3600)), 3600
+        )
         grid = InfluxFlows(store.conn).grids([meter], b0, bn, 3600)[0]  # the API's path: roll-ups
         from_rollups = usage_from_grid(grid, list(range(b0, bn + 1, 3600)), 3600)
         assert [iv.used_ml for iv in from_rollups.intervals] == [iv.used_ml for iv in from_readings.intervals]
@@ -61,17 +66,35 @@ def test_backfill_writes_every_older_minute_newest_first_and_they_fold_to_the_ro
 
 def test_embedded_fallback_seeds_sqlite_and_answers_a_year(tmp_path):
     now_s = int(time.time()) - 86400
-    demo = start_demo(tmp_path / "demo", households=6, months=13, firmware_meters=0, speed=0, port=free_port(),
-                      duration_s=1800, embedded=True, minute_days=2, progress=False, now_s=now_s)
+    demo = start_demo(
+        tmp_path / "demo",
+        households=6,
+        months=13,
+        firmware_meters=0,
+        speed=0,
+        port=free_port(),
+        duration_s=1800,
+        embedded=True,
+        minute_days=2,
+        progress=False,
+        now_s=now_s,
+    )
     try:
         assert demo.store_url.startswith("sqlite:") and demo.backfill is None
         assert demo.ready_s < 60
         plan = demo.seeded.plan
         home = plan.homes[0]
-        r = httpx.get(f"{demo.base_url}/v1/meters/{home.meter_id}/usage",
-                      params={"start": _iso(plan.origin_s), "stop": _iso(plan.origin_s + 300 * 86400),
-                              "every": "1d", "tz": plan.zone_name},
-                      headers={"Authorization": f"Bearer {demo.operator_token}"}, timeout=120)
+        r = httpx.get(
+            f"{demo.base_url}/v1/meters/{home.meter_id}/usage",
+            params={
+                "start": _iso(plan.origin_s),
+                "stop": _iso(plan.origin_s + 300 * 86400),
+                "every": "1d",
+                "tz": plan.zone_name,
+            },
+            headers={"Authorization": f"Bearer {demo.operator_token}"},
+            timeout=120,
+        )
         assert r.status_code == 200, r.text
         days = r.json()["intervals"]
         seeded = demo.seeded.homes[home.meter_id].litres

@@ -35,16 +35,28 @@ def _iso(t_s: int) -> str:
 def demo(tmp_path_factory):
     state = tmp_path_factory.mktemp("demo") / "state"
     now_s = int(time.time()) - 86400  # history ends a day ago: the live meters run 2 h at full speed
-    d = start_demo(state, households=6, months=13, firmware_meters=1, speed=0, port=free_port(),
-                   duration_s=LIVE_S, minute_days=2, backfill=False, progress=False, now_s=now_s)
+    d = start_demo(
+        state,
+        households=6,
+        months=13,
+        firmware_meters=1,
+        speed=0,
+        port=free_port(),
+        duration_s=LIVE_S,
+        minute_days=2,
+        backfill=False,
+        progress=False,
+        now_s=now_s,
+    )
     yield d
     d.stop()
 
 
 @pytest.fixture(scope="module")
 def api(demo):
-    with httpx.Client(base_url=demo.base_url, headers={"Authorization": f"Bearer {demo.operator_token}"},
-                      timeout=120) as c:
+    with httpx.Client(
+        base_url=demo.base_url, headers={"Authorization": f"Bearer {demo.operator_token}"}, timeout=120
+    ) as c:
         yield c
 
 
@@ -67,8 +79,10 @@ def test_a_year_at_one_month_equals_the_seeded_days_and_the_ledger(demo, api, db
     stop_s = day_bounds_s(plan.last_full_day, tz)[1]
     for home in plan.homes:
         seeded = demo.seeded.homes[home.meter_id].litres
-        r = api.get(f"/v1/meters/{home.meter_id}/usage",
-                    params={"start": _iso(start_s), "stop": _iso(stop_s), "every": "1mo", "tz": plan.zone_name})
+        r = api.get(
+            f"/v1/meters/{home.meter_id}/usage",
+            params={"start": _iso(start_s), "stop": _iso(stop_s), "every": "1mo", "tz": plan.zone_name},
+        )
         assert r.status_code == 200, r.text
         months = r.json()["intervals"]
         assert len(months) >= 14
@@ -108,8 +122,12 @@ def test_ledger_charges_are_the_tariff_applied_to_those_litres(demo, db):
         balance = sum((e.amount for e in rows), Decimal(0))
         assert balance == rows[0].balance_after
     with db.session() as s:
-        corrections = [e for h in plan.homes for e in entries(s, demo.seeded.account_ids[h.meter_id], 10_000)
-                       if e.kind == "correction"]
+        corrections = [
+            e
+            for h in plan.homes
+            for e in entries(s, demo.seeded.account_ids[h.meter_id], 10_000)
+            if e.kind == "correction"
+        ]
     assert len(corrections) == 1
 
 
@@ -142,8 +160,10 @@ def test_hourly_rollups_agree_with_the_minute_readings(demo, api):
         for home in plan.homes[:3]:
             b0 = plan.now_s - plan.now_s % 3600 - 36 * 3600
             bn = b0 + 30 * 3600
-            r = api.get(f"/v1/meters/{home.meter_id}/usage",
-                        params={"start": _iso(b0), "stop": _iso(bn), "every": "1h", "tz": "UTC"})
+            r = api.get(
+                f"/v1/meters/{home.meter_id}/usage",
+                params={"start": _iso(b0), "stop": _iso(bn), "every": "1h", "tz": "UTC"},
+            )
             assert r.status_code == 200, r.text
             api_ml = [round(iv["used_l"] * 1000) for iv in r.json()["intervals"]]
             anchor = store.last_reading(home.meter_id, b0)
@@ -169,8 +189,14 @@ def test_live_meters_go_on_from_the_seeded_registers(demo):
     store = open_store(demo.store_url)
     end = plan.now_s + LIVE_S
     try:
-        wait_for(lambda: all(store.last_reading(h.meter_id, end) and store.last_reading(h.meter_id, end).ts_s
-                             >= end - 60 for h in plan.homes), timeout_s=120, what="the live readings")
+        wait_for(
+            lambda: all(
+                store.last_reading(h.meter_id, end) and store.last_reading(h.meter_id, end).ts_s >= end - 60
+                for h in plan.homes
+            ),
+            timeout_s=120,
+            what="the live readings",
+        )
         for i, home in enumerate(plan.homes):
             seeded = demo.seeded.homes[home.meter_id]
             live = [r for r in store.readings(home.meter_id, plan.now_s, end) if r.ts_s > seeded.ts_s]
@@ -197,8 +223,13 @@ def test_fixtures_leaks_low_balance_and_a_pending_photo(demo, api):
         r = api.get("/v1/fleet/alerts")
         return r.json() if r.status_code == 200 else []
 
-    alerts = wait_for(lambda: (a := open_alerts()) and leak_meters <= {x["meter_id"] for x in a if x["kind"] == "leak"}
-                      and a, timeout_s=180, what="leak alerts of the leaking homes")
+    alerts = wait_for(
+        lambda: (
+            (a := open_alerts()) and leak_meters <= {x["meter_id"] for x in a if x["kind"] == "leak"} and a
+        ),
+        timeout_s=180,
+        what="leak alerts of the leaking homes",
+    )
     low = next(h for h in plan.homes if "low_balance" in h.roles)
     low_id = demo.seeded.account_ids[low.meter_id]
     assert any(a["kind"] == "balance_low" and a["account_id"] == low_id for a in alerts)

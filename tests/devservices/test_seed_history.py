@@ -83,9 +83,9 @@ def test_day_litres_are_the_rule_over_each_local_day(plan, regs):
         a, b = day_bounds_s(d, tz)
         used_ml = int(reg.totals_ml[reg.index_of(b)]) - int(reg.totals_ml[reg.index_of(a)])
         assert litres[d] * 1000 == used_ml
-    assert sum(litres.values()) * 1000 == int(reg.totals_ml[reg.index_of(day_bounds_s(days[-1], tz)[1])]) - int(
-        reg.totals_ml[0]
-    )
+    assert sum(litres.values()) * 1000 == int(
+        reg.totals_ml[reg.index_of(day_bounds_s(days[-1], tz)[1])]
+    ) - int(reg.totals_ml[0])
 
 
 def test_year_summer_draws_more_than_winter_and_long_holidays_empty_some_homes():
