@@ -126,6 +126,15 @@ def _period_volume_before(
     return Decimal(earlier_days or 0) + Decimal(same_day or 0)
 
 
+def _charge_key(meter_id: str, day: date) -> str:
+    """The key of a meter-day's charge: each is posted once."""
+    return f"charge:{meter_id}:{day.isoformat()}"
+
+
+def _charge_note(tariff: Tariff, before_l: Decimal, volume_l: Decimal) -> str:
+    return f"{volume_l} L at {tariff.price_at(before_l)} yuan/m3"
+
+
 def charge_day(
     session: Session, account_id: int, day: date, consumption: Consumption, now: datetime | None = None
 ) -> list[LedgerEntry]:
@@ -157,11 +166,11 @@ def charge_day(
                 account,
                 "charge",
                 amount,
-                f"charge:{meter.meter_id}:{day.isoformat()}",
+                _charge_key(meter.meter_id, day),
                 meter_id=meter.meter_id,
                 day=day,
                 volume_l=volume,
-                note=f"{volume} L at {tariff.price_at(before)} yuan/m3",
+                note=_charge_note(tariff, before, volume),
                 now=now,
             )
         else:
@@ -230,7 +239,7 @@ def charge_through(
         for meter_id in meters:
             volume = to_litres(consumption(meter_id, day))
             amount = -tariff.charge(before, volume)
-            key = f"charge:{meter_id}:{day.isoformat()}"
+            key = _charge_key(meter_id, day)
             if key in taken:  # a correction-only day cannot exist after the last charge; be safe anyway
                 raise Conflict(f"ledger entry {key} exists after the last charged day")
             balance += amount
@@ -244,7 +253,7 @@ def charge_through(
                     meter_id=meter_id,
                     day=day,
                     volume_l=volume,
-                    note=f"{volume} L at {tariff.price_at(before)} yuan/m3",
+                    note=_charge_note(tariff, before, volume),
                     created_at=now,
                 )
             )
