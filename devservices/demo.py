@@ -320,6 +320,14 @@ def _start_alerts(state: Path, store_url: str, sql_url: str, host: str, port: in
     return alerts
 
 
+def _apps() -> list[str]:
+    """The web apps the API serves (resident app, utility console), once they are built in."""
+    import dashboard_api
+
+    static = Path(dashboard_api.__file__).parent / "static"
+    return [name for name in ("resident", "console") if (static / name / "index.html").exists()]
+
+
 def banner(demo: Demo) -> str:
     """Where to look, and who to log in as."""
     plan = demo.seeded.plan
@@ -344,6 +352,7 @@ def banner(demo: Demo) -> str:
         f"  database: {demo.sql_url}",
         f"  API     : {base}/docs  (OpenAPI: {base}/openapi.json)",
         f"  page    : {base}/dashboard/",
+        *[f"  {name:8}: {base}/dashboard/{name}/" for name in _apps()],
         "",
         f"  operator (console): Authorization: Bearer {demo.operator_token}",
         f"  resident ({', '.join(h.meter_id for h in resident_homes)}): "
