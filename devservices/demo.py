@@ -68,6 +68,7 @@ class Demo:
     photo: dict = field(default_factory=dict)
     stack: list = field(default_factory=list)
     server: Any = None
+    metrics_url: str = ""
 
     def stop(self) -> None:
         """Stop every part, newest first; a part that fails to stop does not keep the rest running."""
@@ -215,6 +216,11 @@ def _start(
     )
     worker.start()
     stack.append(worker)
+    from ingest.http import OpsServer
+
+    ops = OpsServer(worker, "127.0.0.1", free_port(), str((state / "ingest-state.db").resolve()))
+    ops.start()
+    stack.append(ops)
 
     import uvicorn
 
@@ -253,6 +259,7 @@ def _start(
         ready_s,
         stack=stack,
         server=server,
+        metrics_url=f"http://127.0.0.1:{ops.port}/metrics",
     )
 
     if backfill and is_influx(store_url):
@@ -353,6 +360,7 @@ def banner(demo: Demo) -> str:
         f"  API     : {base}/docs  (OpenAPI: {base}/openapi.json)",
         f"  page    : {base}/dashboard/",
         *[f"  {name:8}: {base}/dashboard/{name}/" for name in _apps()],
+        f"  metrics : {demo.metrics_url}  (Prometheus: the ingest; grafana/ has dashboards for the store)",
         "",
         f"  operator (console): Authorization: Bearer {demo.operator_token}",
         f"  resident ({', '.join(h.meter_id for h in resident_homes)}): "

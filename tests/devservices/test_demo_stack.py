@@ -251,3 +251,14 @@ def test_fixtures_leaks_low_balance_and_a_pending_photo(demo, api):
     assert rec["status"] == "needs_confirmation"
     assert rec["previous_m3"] == pytest.approx(total_ml / 1e6)
     assert rec["value_m3"] is not None and abs(rec["value_m3"] - total_ml / 1e6) <= 0.002
+
+
+def test_the_banner_says_where_to_look_and_the_metrics_answer(demo):
+    from devservices.demo import banner
+
+    text = banner(demo)
+    for needle in (demo.base_url + "/docs", demo.operator_token, demo.resident_token, demo.broker,
+                   demo.metrics_url):
+        assert needle in text
+    r = httpx.get(demo.metrics_url, timeout=30)
+    assert r.status_code == 200 and "ingest" in r.text
