@@ -9,7 +9,9 @@ publishes readings for any meter. Nothing anonymous.
 from __future__ import annotations
 
 PREFIX = "wm/v1"
-METER_PUBLISH = ("{p}/{u}/readings", "{p}/{u}/status")
+# A meter also announces itself to Home Assistant (docs/protocol.md, discovery); mosquitto 2.0.11 answers a
+# denied QoS 1 publish with a reason code paho (3.1.1) takes for a protocol error, dropping the meter.
+METER_PUBLISH = ("{p}/{u}/readings", "{p}/{u}/status", "homeassistant/sensor/wm_{u}/total/config")
 METER_SUBSCRIBE = ("{p}/{u}/config",)
 ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     "ingest": {"publish": (), "subscribe": ("{p}/+/readings", "{p}/+/status")},

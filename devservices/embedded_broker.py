@@ -89,6 +89,10 @@ class EmbeddedBroker:
         """A meter's own user (name = meter id) with a random password."""
         return self._add_user(meter_id)
 
+    def add_meters(self, meter_ids: list[str]) -> dict[str, str]:
+        """Many meters' users; meter id → password."""
+        return {m: self._add_user(m) for m in meter_ids}
+
     def check(self, user: str, password: str) -> bool:
         """Whether the password is the user's."""
         found = self._users.get(user)

@@ -108,6 +108,18 @@ class Mosquitto(ServiceProcess):
         self.reload()
         return password
 
+    def add_meters(self, meter_ids: list[str]) -> dict[str, str]:
+        """Many meters' users at once (one reload); meter id → password."""
+        from devservices.provision import set_password
+
+        assert self.passwd_file is not None, "an open broker has no users"
+        out = {}
+        for m in meter_ids:
+            out[m] = secrets.token_urlsafe(18)
+            set_password(self.passwd_file.parent, m, out[m])
+        self.reload()
+        return out
+
     def reload(self) -> None:
         """Re-read the password file and the ACL (SIGHUP)."""
         if self.proc is not None:
