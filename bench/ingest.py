@@ -68,21 +68,31 @@ def payload(i: int, minutes: range) -> bytes:
     )
 
 
-def _publish_part(port: int, lo: int, hi: int, step: int, minutes: list[tuple[int, int]], client: str) -> int:
+def _publish_part(
+    port: int, lo: int, hi: int, step: int, minutes: list[tuple[int, int]], client: str, password: str
+) -> int:
     msgs = (
         (f"wm/v1/{meter_id(i)}/readings", payload(i, range(a, b)))
         for a, b in minutes
         for i in range(lo, hi, step)
     )
-    return publish_all("127.0.0.1", port, msgs, client)
+    return publish_all("127.0.0.1", port, msgs, client, user="wm-loadgen", password=password)
 
 
-def publish(port: int, meters: range, minutes: list[tuple[int, int]], tag: str) -> int:
+def publish(broker: Mosquitto, meters: range, minutes: list[tuple[int, int]], tag: str) -> int:
     """Publish each meter's readings in the given (first, end) minute ranges, one message per range."""
+    pw = broker.credentials["wm-loadgen"]
     with ProcessPoolExecutor(PUBLISHERS) as pool:
         futs = [
             pool.submit(
-                _publish_part, port, meters.start + k, meters.stop, PUBLISHERS, minutes, f"{tag}-pub-{k}"
+                _publish_part,
+                broker.port,
+                meters.start + k,
+                meters.stop,
+                PUBLISHERS,
+                minutes,
+                f"{tag}-pub-{k}",
+                pw,
             )
             for k in range(PUBLISHERS)
         ]
@@ -109,6 +119,8 @@ class Workers:
             "WM_STORAGE_SQL_URL": sql_url,
             "WM_INGEST_BATCH_MAX": "10000",
             "WM_INGEST_QUEUE_MAX": "60000",
+            "WM_INGEST_BROKER_USER": "wm-ingest",
+            "WM_INGEST_BROKER_PASSWORD": broker.credentials["wm-ingest"],
         }
         self.logs = [work / f"{tag}-{i}.log" for i in range(n)]
         self.procs: list[subprocess.Popen] = []
@@ -167,7 +179,7 @@ class Workers:
 def create_sessions(broker: Mosquitto, n: int, tag: str) -> None:
     """Each worker's persistent session, subscribed, so the broker queues for it while it is down."""
     for i in range(n):
-        sub = Subscriber("127.0.0.1", broker.port, f"{tag}-{i}")
+        sub = Subscriber("127.0.0.1", broker.port, f"{tag}-{i}", "wm-ingest", broker.credentials["wm-ingest"])
         sub.subscribe("wm/v1/+/readings")
         while sub.suback is None:
             sub.receive()
@@ -284,7 +296,9 @@ def main() -> None:
         work = Path(tmp)
         (work / "mq").mkdir()
         (work / "influx").mkdir()
-        with Mosquitto(work / "mq", max_inflight=40_000) as broker, Influx(work / "influx") as influx:
+        # The production setup: a closed broker (passwords, ACL checked on every publish), InfluxDB with auth.
+        broker = Mosquitto.closed(work / "mq", max_inflight=40_000)
+        with broker, Influx(work / "influx", max_meters=max(meters, batch_meters, n_meters) + 10) as influx:
             reg_url = f"sqlite:///{work}/registry.db"
             reg = Registry(Database(reg_url))
             top = max(meters, batch_meters, n_meters)
@@ -295,7 +309,7 @@ def main() -> None:
             if "cold" in runs or "steady" in runs:
                 one = Workers(broker, influx.store_url("e2e"), reg_url, work, 1, "one")
                 create_sessions(broker, 1, "one")
-                publish(broker.port, fleet, [(0, 1)], "cold")
+                publish(broker, fleet, [(0, 1)], "cold")
                 rate, rss = run_e2e(broker, one, meters, "cold", influx)
                 assert count(influx, "e2e") == meters
                 raw = raw_write(influx, "raw", fleet, range(0, 1))
@@ -304,7 +318,7 @@ def main() -> None:
                 results.append(line(f"cold    {meters:>9,} meters, 1 reading/msg", rate, raw, extra))
                 print(results[-1], flush=True)
                 if "steady" in runs:
-                    publish(broker.port, fleet, [(1, 2)], "steady")
+                    publish(broker, fleet, [(1, 2)], "steady")
                     rate, rss = run_e2e(broker, one, meters, "steady", influx)
                     assert count(influx, "e2e") == 2 * meters
                     raw = raw_write(influx, "raw", fleet, range(1, 2))
@@ -317,7 +331,7 @@ def main() -> None:
                 bfleet = range(batch_meters)
                 bw = Workers(broker, influx.store_url("e2e_b"), reg_url, work, 1, "batch")
                 create_sessions(broker, 1, "batch")
-                publish(broker.port, bfleet, [(0, 15)], "batch")
+                publish(broker, bfleet, [(0, 15)], "batch")
                 rate, rss = run_e2e(broker, bw, batch_meters, "batched", influx)
                 assert count(influx, "e2e_b") == 15 * batch_meters
                 raw = raw_write(influx, "raw_b", bfleet, range(0, 15))
@@ -330,7 +344,7 @@ def main() -> None:
                     tag = f"n{n}"
                     ws = Workers(broker, influx.store_url(f"e2e_{tag}"), reg_url, work, n, tag)
                     create_sessions(broker, n, tag)
-                    publish(broker.port, nfleet, [(0, 1)], tag)
+                    publish(broker, nfleet, [(0, 1)], tag)
                     rate, rss = run_e2e(broker, ws, n_meters, f"{n} workers", influx)
                     stored = count(influx, f"e2e_{tag}")
                     assert stored == n_meters, f"{n} workers stored {stored} of {n_meters}"
