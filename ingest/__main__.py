@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--metrics-port", type=int, help="serve /metrics, /healthz, /state/<meter> here (0: any)")
     p.add_argument("--partitions", type=int, help="meter partitions of the deployment (default 16)")
     p.add_argument(
+        "--partition-topic",
+        help="a clustered broker that partitions by meter (NATS: ingest): subscribe per partition",
+    )
+    p.add_argument("--failover", help="more brokers to try in turn: HOST:PORT,HOST:PORT")
+    p.add_argument(
         "--open-registry",
         action="store_true",
         help="store readings of any meter id (no registry: only for a migration, docs/ingest.md)",
@@ -46,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
             share_group=args.share_group,
             metrics_port=args.metrics_port,
             partitions=args.partitions,
+            partition_topic=args.partition_topic,
+            broker_failover=args.failover,
         )
     except ValueError as err:
         p.error(str(err))

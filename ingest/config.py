@@ -37,7 +37,13 @@ class IngestSettings(BaseSettings):
     # logs shared by the workers of one node; it must outlive workers (docs/ingest.md, "Per-meter state").
     # None keeps it in memory (tests, demos): a restart then takes the store's query path once per meter.
     state_path: str | None = None
-    # Partitions of the meters (CRC-32 of the id mod this): the unit a worker holds, with its state log.
+    # More brokers to try in turn when the one above does not answer (a cluster's other nodes): "h:p,h:p".
+    broker_failover: str = Field("", pattern=r"^([^,\s]+:[0-9]{1,5}(,[^,\s]+:[0-9]{1,5})*)?$")
+    # A clustered broker that partitions by meter (NATS JetStream, devservices/nats.py): the worker
+    # subscribes to `<partition_topic>/<p>/+` for each partition it holds, not to every reading.
+    partition_topic: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    # Partitions of the meters (FNV-1a of the id mod this, as NATS's partition()): the unit a worker
+    # holds, with its state log.
     # Fixed for a deployment: changing it re-partitions every meter's state (docs/ingest.md).
     partitions: int = Field(16, ge=1, le=4096)
     # fsync the per-meter state log before acknowledging (a power cut then loses no acknowledged state).

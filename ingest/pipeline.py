@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -99,7 +98,7 @@ class Partitions:
             self.authoritative[p] = sl.authoritative
 
     def of(self, meter: str) -> int:
-        """The partition of a meter (CRC-32 of its id: the same in every process and release)."""
+        """The partition of a meter (the same in every process and release)."""
         return partition_of(meter, self.count)
 
     def save(self, changed: set[str]) -> None:
@@ -129,8 +128,12 @@ class Partitions:
 
 
 def partition_of(meter: str, count: int) -> int:
-    """Stable partition of a meter id."""
-    return zlib.crc32(meter.encode()) % count
+    """Stable partition of a meter id: FNV-1a (32 bit) of the id mod count — the hash NATS's subject
+    mapping `partition()` uses, so a cluster's partitions and the workers' agree (devservices/nats.py)."""
+    h = 0x811C9DC5
+    for b in meter.encode():
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h % count
 
 
 class Pipeline:

@@ -77,9 +77,10 @@ def connect_packet(
     return bytes([CONNECT << 4]) + _remaining_length(len(payload)) + payload
 
 
-def subscribe_packet(mid: int, topic: str, qos: int = 1) -> bytes:
-    """SUBSCRIBE one filter."""
-    payload = struct.pack("!H", mid) + _utf8(topic) + bytes([qos])
+def subscribe_packet(mid: int, topic: str | list[str], qos: int = 1) -> bytes:
+    """SUBSCRIBE one filter or several."""
+    topics = [topic] if isinstance(topic, str) else topic
+    payload = struct.pack("!H", mid) + b"".join(_utf8(t) + bytes([qos]) for t in topics)
     return bytes([(SUBSCRIBE << 4) | 0x02]) + _remaining_length(len(payload)) + payload
 
 
@@ -175,7 +176,7 @@ class Subscriber:
                 raise WireError("connection closed before CONNACK")
             self._buf += chunk
 
-    def subscribe(self, topic: str, qos: int = 1) -> None:
+    def subscribe(self, topic: str | list[str], qos: int = 1) -> None:
         """Send SUBSCRIBE; `suback` is set when the broker answers (see `receive`)."""
         self._send(subscribe_packet(1, topic, qos))
 

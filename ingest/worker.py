@@ -12,9 +12,10 @@ Acks carry the connection they came from: after a reconnect the broker resends e
 message of the session, so a message received on an older connection is written (harmless: the pipeline
 sees it as a duplicate) but never acked on the new one, where its packet id may name another message.
 
-Partitions (docs/ingest.md): a meter's partition is CRC-32(id) mod `partitions`; a worker holds the
-partitions p with p mod shard_count == shard_index, and only it processes their meters' messages (the
-others it acknowledges unread: their own worker has them in its own session).
+Partitions (docs/ingest.md): a meter's partition is FNV-1a(id) mod `partitions` (NATS's `partition()`);
+a worker holds the partitions p with p mod shard_count == shard_index, and only it processes their meters'
+messages (on mosquitto it acknowledges the others unread: their own worker has them in its own session; on a
+partitioning cluster it subscribes to its partitions only).
 """
 
 from __future__ import annotations
@@ -104,10 +105,19 @@ class IngestWorker:
         return ctx
 
     @property
-    def topic(self) -> str:
-        """The subscription: plain, or a $share group member."""
+    def topic(self) -> str | list[str]:
+        """The subscription: plain, a $share group member, or the partitions this worker holds."""
+        if self.settings.partition_topic:
+            return [f"{self.settings.partition_topic}/{p}/+" for p in sorted(self._owned)]
         base = self.intake.subscription()
         return f"$share/{self.settings.share_group}/{base}" if self.settings.share_group else base
+
+    def _brokers(self) -> list[tuple[str, int]]:
+        out = [(self.settings.broker_host, self.settings.broker_port)]
+        for item in filter(None, self.settings.broker_failover.split(",")):
+            host, _, port = item.rpartition(":")
+            out.append((host, int(port)))
+        return out
 
     def state_of(self, meter: str) -> MeterState | None:
         """A meter's state, if this worker holds it."""
@@ -125,16 +135,18 @@ class IngestWorker:
     def _net_loop(self) -> None:
         s = self.settings
         delay = 1.0
+        brokers = self._brokers()
+        turn = 0
         while not self._stop.is_set():
+            host, port = brokers[turn % len(brokers)]
             try:
-                sub = Subscriber(
-                    s.broker_host, s.broker_port, s.client_id, s.broker_user, s.broker_password, self._tls, 30
-                )
+                sub = Subscriber(host, port, s.client_id, s.broker_user, s.broker_password, self._tls, 30)
             except WireError as err:
                 log.warning(
                     "broker connect failed", extra={"fields": {"error": str(err)[:300], "retry_s": delay}}
                 )
-                self._stop.wait(delay)
+                turn += 1  # the next node of a cluster
+                self._stop.wait(delay if turn % len(brokers) == 0 else 0.2)
                 delay = min(delay * 2, 10.0)
                 continue
             delay = 1.0
@@ -165,9 +177,15 @@ class IngestWorker:
         now = time.time()
         mine = []
         others = []
-        shards = self.settings.shard_count > 1
+        shards = self.settings.shard_count > 1 and not self.settings.partition_topic
+        part = self.settings.partition_topic
+        prefix = self.settings.topic_prefix
         for m in msgs:
-            if shards and not self._mine(m.topic, m.payload):
+            if part and m.topic.startswith(part + "/"):
+                # `<partition_topic>/<p>/<meter>` (the cluster's mapping of `<prefix>/<meter>/readings`):
+                # downstream everything sees the meter's own topic.
+                m.topic = f"{prefix}/{m.topic.rsplit('/', 1)[-1]}/readings"
+            elif shards and not self._mine(m.topic, m.payload):
                 others.append(m.mid)
                 continue
             mine.append((conn, m.mid, Msg(m.topic, m.payload, now, m.dup)))
