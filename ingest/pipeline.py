@@ -244,13 +244,7 @@ class Pipeline:
                         olds.append((r, m))
                         continue
                     changed.add(meter)
-                    if known == r.total_ml:
-                        st.duplicates += 1
-                        out.events[DUPLICATE] += 1
-                    else:
-                        st.conflicts += 1
-                        out.events[CONFLICT] += 1
-                        conflicts.setdefault(k, []).append(_conflict_text(r, known))
+                    _judge_stored(st, r, known, out, conflicts.setdefault(k, []))
         out.events.update(evs)
         # 1. In-order readings: no query.
         written = self._write_new(news, base)
@@ -266,6 +260,8 @@ class Pipeline:
         if plain:
             self.store.write_readings(plain)
         for k, texts in conflicts.items():
+            if not texts:
+                continue
             m = batch_msgs[k]
             shown = "; ".join(texts[:_MAX_CONFLICTS_SHOWN]) + (
                 f"; and {len(texts) - _MAX_CONFLICTS_SHOWN} more" if len(texts) > _MAX_CONFLICTS_SHOWN else ""
@@ -328,13 +324,8 @@ class Pipeline:
                 out.events[LATE] += 1
                 out.filled += fill(st, r)
                 late.append((r, m))
-            elif known == r.total_ml:
-                st.duplicates += 1
-                out.events[DUPLICATE] += 1
             else:
-                st.conflicts += 1
-                out.events[CONFLICT] += 1
-                conflicts.setdefault(index[id(m)], []).append(_conflict_text(r, known))
+                _judge_stored(st, r, known, out, conflicts.setdefault(index[id(m)], []))
         return late
 
     def _unknown(
@@ -383,6 +374,17 @@ class Pipeline:
                     changed.add(meter)
         out.written += len(keep)
         return []
+
+
+def _judge_stored(st: MeterState, r: Reading, known_ml: int, out: Outcome, texts: list[str]) -> None:
+    """A reading at a ts already stored (or being stored): a duplicate, or a conflict to quarantine."""
+    if known_ml == r.total_ml:
+        st.duplicates += 1
+        out.events[DUPLICATE] += 1
+    else:
+        st.conflicts += 1
+        out.events[CONFLICT] += 1
+        texts.append(_conflict_text(r, known_ml))
 
 
 def _conflict_text(r: Reading, stored_ml: int) -> str:
