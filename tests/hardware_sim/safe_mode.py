@@ -1,0 +1,42 @@
+"""A person with a phone on the meter's set-up access point: open the captive page, fill it in, send it."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.parse
+
+import httpx
+
+
+def configure_through_portal(board, broker_port: int, fields: dict | None = None):
+    """A fault callable that, from another thread, fills in the board's captive page in real time.
+
+    The page is served by the firmware itself on the simulated access point (its port 80 is
+    board.ap_port here); the thread retries until the board listens, then posts the form.
+    """
+    form = {"meter_id": board.meter_id, "wifi_ssid": board.wifi[0], "wifi_password": board.wifi[1],
+            "broker_host": "127.0.0.1", "broker_port": str(broker_port)}
+    form.update(fields or {})
+    result: dict = {}
+
+    def person() -> None:
+        url = f"http://127.0.0.1:{board.ap_port}/"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                page = httpx.get(url, timeout=5)
+                result["page"] = page.text
+                resp = httpx.post(url, content=urllib.parse.urlencode(form),
+                                  headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=5)
+                result["status"] = resp.status_code
+                result["answer"] = resp.text
+                return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+
+    def call(_board) -> None:
+        threading.Thread(target=person, daemon=True).start()
+
+    call.result = result  # type: ignore[attr-defined]
+    return call
