@@ -26,10 +26,11 @@ SIM_MODULES_DIR = Path(__file__).resolve().parent / "mp_modules"
 _BOOT_LINE = re.compile(r"^boot: total_ml=(\d+) seq=(\d+)")
 _PWRON_RESET, _WDT_RESET, _HARD_RESET, _DEEPSLEEP_RESET = 1, 3, 2, 4
 # RTC_CNTL reset reason (ESP32 ROM rtc_get_reset_reason): what machine.reset_cause() cannot tell apart.
-_REASON = {"power_on": 1, "brownout": 15, "watchdog": 7, "hard": 12, "deepsleep": 5}
+_REASON = {"power_on": 1, "power_loss": 1, "brownout": 15, "watchdog": 7, "hard": 12, "deepsleep": 5}
 COLD_BOOT_MS = 1200  # ROM + bootloader + MicroPython start + mounting littlefs, before boot.py
 WAKE_BOOT_MS = 400  # the same from deep sleep (no flash verification of the app image)
 FLASH_BLOCKS = 512  # a 2 MiB littlefs partition on a 4 MiB module
+IN_FLIGHT_MS = 7000  # counter_poll_s (5 s) plus settle and scheduling delays
 _RTC_POWER_ON_MS = 946684800000  # an ESP32 RTC starts at 2000-01-01 after power-on
 
 
@@ -107,6 +108,40 @@ def compiled_dirs() -> tuple[Path, Path]:
     return root / "sim", root / "fw"
 
 
+_overhead_lock = threading.Lock()
+_overhead: dict[str, int] = {}
+_MEASURE = """
+import gc
+gc.collect()
+a0 = gc.mem_alloc()
+import _simctl, machine, network, socket, ssl, esp32, _flashdev, time, ntptime, vfs
+gc.collect()
+print(gc.mem_alloc() - a0)
+"""
+
+
+def sim_heap_overhead(sim_dir: Path) -> int:
+    """Heap bytes the simulator's own modules take (C code on a board), measured once per build."""
+    key = str(sim_dir)
+    with _overhead_lock:
+        if key not in _overhead:
+            env = dict(os.environ, MICROPYPATH=f"{sim_dir}:.frozen")
+            out = subprocess.run([micropython_binary(), "-X", "heapsize=1M", "-c", _MEASURE], env=env,
+                                 capture_output=True, text=True, timeout=60)
+            if out.returncode != 0:
+                raise SimulatorError(f"cannot measure the simulator's heap use: {out.stdout}{out.stderr}")
+            # plus room for what they hold at run time (edges in flight, callbacks, littlefs caches)
+            _overhead[key] = int(out.stdout.split()[-1]) + 16 * 1024
+        return _overhead[key]
+
+
+def heap_bytes(text: str) -> int:
+    """'64k', '1M' or bytes to bytes."""
+    text = text.strip().lower()
+    mult = {"k": 1024, "m": 1024 * 1024}.get(text[-1:], 1)
+    return int(text.rstrip("km")) * mult
+
+
 class FirmwareBoard:
     """Runs firmware/ in `micropython` in lockstep with a virtual clock the host owns.
 
@@ -157,10 +192,15 @@ class FirmwareBoard:
         self.power = PowerMeter()
         self.repl_at_ms: list[int] = []  # when main.py ended and the board sat at the REPL
         self.boot_lost_ml = 0
+        # (virtual s, "boot" | "clock"): each boot, and when it first knew the time (NTP or a kept RTC)
+        self.events: list[tuple[float, str]] = []
         self.ap_port = 0
+        self.buttons: dict[int, int] = {}  # pin -> level held by a person (0 = pressed)
+        self._buttons_changed = False
         self._rng = random.Random(seed)
         self._seed = seed
         self._last_pulses = 0
+        self._recent: deque[tuple[int, int]] = deque()
         self._kill: str | None = None
         self._cut_pending = False
         self._deep_ms = 0
@@ -191,6 +231,18 @@ class FirmwareBoard:
     def expected_ml(self) -> int:
         """What the meter's register should show: registered pulses minus what resets lost."""
         return self.pulses.registered_ml - self.lost_ml
+
+    def clockless_s(self) -> float:
+        """Seconds of boots that ended (reset) before they ever knew the time: their readings
+        could not be stamped (docs/firmware.md)."""
+        total = 0.0
+        boots = [t for t, kind in self.events if kind == "boot"]
+        for i, t0 in enumerate(boots):
+            t1 = boots[i + 1] if i + 1 < len(boots) else None
+            clock = [t for t, kind in self.events if kind == "clock" and t >= t0 and (t1 is None or t < t1)]
+            if t1 is not None and not clock:
+                total += t1 - t0
+        return total
 
     def flash_wear(self) -> list[int]:
         """Erases of each 4 KiB flash block so far."""
@@ -237,6 +289,7 @@ class FirmwareBoard:
         env["WM_SIM_SENSOR"] = self.sensor
         env["WM_SIM_SEED"] = str(self._seed * 1000 + self.boots)
         env["WM_SIM_WIFI_SSID"], env["WM_SIM_WIFI_KEY"] = self.wifi
+        env["WM_SIM_BUTTONS"] = ",".join(f"{p}={v}" for p, v in self.buttons.items())
         env["WM_SIM_WAKE_PULSES"] = str(self._sleep_pulses)  # for the ULP model (esp32.py)
         env["WM_SIM_WAKE_SPAN_MS"] = str(self._sleep_span_ms)
         self._sleep_pulses = 0
@@ -247,7 +300,8 @@ class FirmwareBoard:
         env["WM_SIM_AP_PORT"] = str(self.ap_port)
         cmd = [micropython_binary()]
         if self.heap:
-            cmd += ["-X", f"heapsize={self.heap}"]
+            # `heap` is the firmware's budget; the simulator's modules (C on a board) get theirs on top.
+            cmd += ["-X", f"heapsize={heap_bytes(self.heap) + sim_heap_overhead(sim_dir)}"]
         cmd += ["-m", "_simboot"]
         return subprocess.Popen(cmd, cwd=self.state_dir, env=env, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
@@ -350,6 +404,8 @@ class FirmwareBoard:
                         proc.kill()
                 elif line.startswith("@@x"):  # power gone in the middle of a flash operation
                     proc.kill()
+                elif line.startswith("@@t "):  # the firmware set the RTC's wall clock
+                    self.rtc_offset_ms = int(line[4:])
                 elif line.startswith("@@d "):
                     self._deep_ms = int(line[4:])
                 elif line.startswith("@@r "):
@@ -419,8 +475,11 @@ class FirmwareBoard:
         self.log.append(line)
         if self.echo:
             print(f"[{self.meter_id}] {line}", file=sys.stderr)
+        if line.startswith(("time: set to", "time: kept from the RTC")):
+            self.events.append((self.virt_ms / 1000, "clock"))
         m = _BOOT_LINE.match(line)
         if m:
+            self.events.append((self.virt_ms / 1000, "boot"))
             self.boots += 1
             pending = [r for r in self.resets if r["restored_ml"] is None]
             if pending:
@@ -452,6 +511,9 @@ class FirmwareBoard:
                 self.bounce_edges = int(fault.arg or 2)
             elif kind == "bounce_off":
                 self.bounce_edges = 0
+            elif kind in ("button_down", "button_up"):
+                self.buttons[int(fault.arg or 0)] = 0 if kind == "button_down" else 1
+                self._buttons_changed = True
             elif kind == "call":
                 fault.arg(self)
 
@@ -465,14 +527,22 @@ class FirmwareBoard:
         self.exchanges += 1
         new_ms = self.virt_ms + max(ms, 1)
         n = self._pulses_until(new_ms)
-        self._last_pulses = n
+        # In flight: pulses of the last counter_poll_s (5 s) and a bit: the firmware takes them
+        # from its counter once a poll, and a callback or settle timer may add them a little later.
+        self._recent.append((new_ms, n))
+        while self._recent and self._recent[0][0] < new_ms - IN_FLIGHT_MS:
+            self._recent.popleft()
+        self._last_pulses = sum(k for _t, k in self._recent)
         self.power.add(state_of(kind, radio), new_ms - self.virt_ms)
         self.virt_ms = new_ms
         self._apply_faults(new_ms)
         extra = ""
+        if self._buttons_changed:
+            self._buttons_changed = False
+            extra += "".join(f" btn{p}={v}" for p, v in self.buttons.items())
         if self._kill in ("power_loss", "brownout"):
             # The cut lands inside one of the next flash operations, or wherever the CPU is.
-            extra = f" cut={self._rng.randint(1, 12)}"
+            extra += f" cut={self._rng.randint(1, 12)}"
         if self.clock is not None and self._clock_id is not None:
             self.clock.advance(self._clock_id, new_ms)
         else:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 KINDS = ("power_loss", "watchdog", "brownout", "wifi_down", "wifi_up", "ntp_down", "ntp_up", "ntp_bogus",
-         "ntp_short", "clock_jump", "bounce_on", "bounce_off", "call")
+         "ntp_short", "clock_jump", "bounce_on", "bounce_off", "button_down", "button_up", "call")
 RESETS = ("power_loss", "watchdog", "brownout")
 
 
@@ -24,6 +24,7 @@ class Fault:
     wifi_down / wifi_up, ntp_down / ntp_up: the link or the NTP server goes away / returns.
     clock_jump: the board's RTC wall clock jumps by `arg` seconds.
     bounce_on (arg = chatter edges per transition) / bounce_off: reed contact bounce.
+    button_down / button_up: a person presses / releases the button on pin `arg` (default 0, BOOT).
     call: `arg(board)` runs in the board's thread with virtual time paused (broker stop/start).
     """
 

@@ -18,6 +18,7 @@ ERASE_US = 45000  # sector erase, typical, Winbond W25Q32 / GigaDevice GD25Q32 d
 PAGE_US = 700  # page program (256 B), typical
 READ_US = 25  # one small SPI read, call overhead included
 
+_FF = b"\xff" * 256
 cut_after = -1  # power cut at this many more program/erase operations (-1: none)
 debt_us = 0  # flash time not yet charged to virtual time
 erases = 0
@@ -41,14 +42,18 @@ class FlashDev:
             fresh = True
         self.fresh = fresh
         self._f = open(path, "r+b")
-        self._wear_path = path + ".wear"
+        # Erases per block, 4 bytes each, kept in a host file (not in this small heap).
+        wear_path = path + ".wear"
         try:
-            with open(self._wear_path, "rb") as f:
-                self._wear = bytearray(f.read())
+            ok = os.stat(wear_path)[6] == 4 * blocks
         except OSError:
-            self._wear = bytearray(4 * blocks)
-        if len(self._wear) != 4 * blocks:
-            self._wear = bytearray(4 * blocks)
+            ok = False
+        if not ok:
+            with open(wear_path, "wb") as f:
+                for _ in range(blocks):
+                    f.write(b"\0\0\0\0")
+        self._wear = open(wear_path, "r+b")
+        self._word = bytearray(4)
 
     def readblocks(self, block, buf, offset=0):
         global debt_us
@@ -85,17 +90,18 @@ class FlashDev:
     def _erase(self, block):
         global erases, debt_us
         erases += 1
-        w = struct.unpack_from("<I", self._wear, 4 * block)[0] + 1
-        struct.pack_into("<I", self._wear, 4 * block, w)
-        with open(self._wear_path, "wb") as f:
-            f.write(self._wear)
+        self._wear.seek(4 * block)
+        self._wear.readinto(self._word)
+        struct.pack_into("<I", self._word, 0, struct.unpack("<I", self._word)[0] + 1)
+        self._wear.seek(4 * block)
+        self._wear.write(self._word)
         torn = _cut()
         self._f.seek(block * BLOCK)
-        if torn:  # an interrupted erase leaves the block partly erased
-            k = _simctl.rand() % BLOCK
-            self._f.write(b"\xff" * k)
-        else:
-            self._f.write(b"\xff" * BLOCK)
+        left = _simctl.rand() % BLOCK if torn else BLOCK  # an interrupted erase leaves the block partly erased
+        while left:
+            k = min(left, 256)
+            self._f.write(_FF[:k] if k < 256 else _FF)
+            left -= k
         if torn:
             _die()
         debt_us += ERASE_US
@@ -110,9 +116,6 @@ class FlashDev:
             self._erase(arg)
             return 0
         return 0
-
-
-_FF = b"\xff" * 256
 
 
 def _erased(data):

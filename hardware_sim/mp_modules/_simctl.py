@@ -31,7 +31,12 @@ reset_cause = int(os.getenv("WM_SIM_RESET_CAUSE") or "1")
 # ESP32 RTC_CNTL reset reason of CPU 0 (rtc_get_reset_reason): 1 power-on, 15 brown-out, ...
 reset_reason = int(os.getenv("WM_SIM_RESET_REASON") or "1")
 mp_version = tuple(int(x) for x in (os.getenv("WM_SIM_MP_VERSION") or "1.26").split("."))
-sensor = os.getenv("WM_SIM_SENSOR") or "reed"  # what is wired to the counter pin: reed or hall
+sensor = os.getenv("WM_SIM_SENSOR") or "reed"
+counter_pin = int(os.getenv("WM_SIM_COUNTER_PIN") or "4")  # the pin the meter's sensor is wired to
+buttons = {}  # other input pins held to a level by the host (a button pressed: 0)
+for _b in (os.getenv("WM_SIM_BUTTONS") or "").split(","):
+    if "=" in _b:
+        buttons[int(_b.split("=")[0])] = int(_b.split("=")[1])  # what is wired to the counter pin: reed or hall
 seed = int(os.getenv("WM_SIM_SEED") or "1")
 wifi_ssid = os.getenv("WM_SIM_WIFI_SSID") or "sim"
 wifi_key = os.getenv("WM_SIM_WIFI_KEY") or "sim"
@@ -72,7 +77,9 @@ def _answer(line):
     rtc_offset_ms += int(parts[6])
     for extra in parts[7:]:
         key, _, value = extra.partition("=")
-        if key == "cut":  # a power cut at the n-th flash program or erase from now
+        if key.startswith("btn"):
+            buttons[int(key[3:])] = int(value)
+        elif key == "cut":  # a power cut at the n-th flash program or erase from now
             import _flashdev
 
             _flashdev.cut_after = int(value)

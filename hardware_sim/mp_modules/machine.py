@@ -38,7 +38,7 @@ _timers = []
 _now_us = None  # while a scheduled callback runs: its virtual time
 
 # The meter line: future transitions (t_us, level), the level now, pulse timing estimate.
-_line = []
+_line = []  # future transitions as small ints t_us * 2 + level (no tuple per entry: this heap is small)
 _level = 1
 _gap_us = 60000000
 _free_us = 0
@@ -55,16 +55,30 @@ def _active_level():
     return 0
 
 
+_acc_n = 0
+_acc_us = 0
+
+
 def _pulse_transitions(t0, t1, n):
-    """Add n pulses whose closings fall in [t0, t1) to the line, with bounce for a reed."""
-    global _gap_us, _free_us
+    """Add n pulses whose closings fall in [t0, t1) to the line, with bounce for a reed.
+
+    A pulse stays closed for about a third of the time between pulses (from the recent
+    pulse rate), 20 ms to 2 s; a closing never comes before the previous opening.
+    """
+    global _gap_us, _free_us, _acc_n, _acc_us
     span = t1 - t0
-    if span >= 1000000 or n >= 2:
-        _gap_us = span // n if n else max(_gap_us, span)
+    _acc_n += n
+    _acc_us += span
+    if _acc_us >= 2000000:
+        _gap_us = _acc_us // _acc_n if _acc_n else max(_gap_us, _acc_us)
+        _acc_n = 0
+        _acc_us = 0
     if not n:
         return
-    gap = span // n if n >= 2 else _gap_us
+    gap = min(span // n if n >= 2 else _gap_us, _gap_us)
     width = min(max(gap * 35 // 100, 20000), 2000000)
+    if _free_us > t1 + 2000000:  # behind the household: catch up with short pulses
+        width = 20000
     step = span // n
     for k in range(n):
         close = t0 + k * step + (_simctl.rand() % max(1, step // 4))
@@ -79,21 +93,21 @@ def _add_edge(t, level):
     chatter = 0
     if _simctl.sensor == "reed":
         chatter = 1 + _simctl.rand() % 3 + _simctl.bounce_edges
-    _line.append((t, level))
+    _line.append(t * 2 + level)
     for j in range(chatter):
         t += int(_simctl.uniform(20, 300))
-        _line.append((t, 1 - level))
+        _line.append(t * 2 + 1 - level)
         t += int(_simctl.uniform(20, 300))
-        _line.append((t, level))
+        _line.append(t * 2 + level)
 
 
 def _level_at(t_us):
     """The line's level at t_us (transitions before t_us already applied to _level)."""
     lv = _level
-    for t, level in _line:
-        if t > t_us:
+    for v in _line:
+        if v >> 1 > t_us:
             break
-        lv = level
+        lv = v & 1
     return lv
 
 
@@ -118,6 +132,8 @@ class Pin:
         if v is not None:
             self._out = v
             return None
+        if self.id != _simctl.counter_pin:
+            return _simctl.buttons.get(self.id, 1)  # pulled up, not pressed
         t = _now_us if _now_us is not None else _simctl.virt_ms * 1000
         return _level_at(t)
 
@@ -279,7 +295,7 @@ def _window(t0_ms, t1_ms, pulses, kind):
     seq = 0
     held = {}  # kind "flash": the GPIO interrupt is held until the flash operation ends
     while True:
-        t_edge = _line[0][0] if _line and _line[0][0] < t1 else None
+        t_edge = _line[0] >> 1 if _line and _line[0] >> 1 < t1 else None
         tm = _next_timer(t1)
         t_tm = tm._due_us if tm is not None else None
         t_call = calls[0][0] if calls else None
@@ -308,8 +324,9 @@ def _window(t0_ms, t1_ms, pulses, kind):
                 seq += 1
                 calls.sort()
             continue
-        t, level = _line.pop(0)
-        after = _line[0][0] if _line else None
+        v = _line.pop(0)
+        t, level = v >> 1, v & 1
+        after = _line[0] >> 1 if _line else None
         for c in _counters:
             c._transition(t, level, after)
         if level == _level:
@@ -317,7 +334,7 @@ def _window(t0_ms, t1_ms, pulses, kind):
         _level = level
         want = Pin.IRQ_FALLING if level == 0 else Pin.IRQ_RISING
         for p in _irq_pins:
-            if p._handler is None or not p._trigger & want:
+            if p._handler is None or not p._trigger & want or p.id != _simctl.counter_pin:
                 continue
             if kind == "flash":
                 held[id(p)] = p
@@ -440,8 +457,21 @@ class RTC:
         return None
 
     def datetime(self, dt=None):
+        """Get or set the wall clock (year, month, day, weekday, hours, minutes, seconds, subseconds)."""
         import time
 
         if dt is None:
-            return time.localtime()
+            t = time.gmtime(time.time())
+            return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
+        y, m, d = dt[0], dt[1], dt[2]
+        y2 = y - (m <= 2)
+        era = y2 // 400
+        yoe = y2 - era * 400
+        doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+        days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+        unix_s = days * 86400 + dt[4] * 3600 + dt[5] * 60 + dt[6]
+        _simctl.rtc_offset_ms = unix_s * 1000 - _simctl.epoch_ms - _simctl.virt_ms
+        import sys
+
+        sys.stdout.write("@@t %d\n" % _simctl.rtc_offset_ms)  # the host keeps the RTC across resets
         return None

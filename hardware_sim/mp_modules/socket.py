@@ -42,11 +42,11 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
 class socket(io.IOBase):
     """usocket.socket behind the simulated link; a stream the port's ssl can wrap."""
 
-    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0):
-        self._s = usocket.socket(af, type, proto)
+    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0, _accepted=None):
+        self._s = _accepted if _accepted is not None else usocket.socket(af, type, proto)
         self._timeout_s = None
         self._awaiting = False  # a request was written: the next read waits one round trip
-        self._server = False
+        self._server = _accepted is not None  # a connection a client made to the board's access point
 
     def _dead(self, op):
         wait_s = 120 if self._timeout_s is None else self._timeout_s
@@ -127,12 +127,7 @@ class socket(io.IOBase):
 
     def accept(self):
         conn, addr = self._s.accept()
-        s = socket.__new__(socket)
-        s._s = conn
-        s._timeout_s = None
-        s._awaiting = False
-        s._server = True
-        return s, addr
+        return socket(_accepted=conn), addr
 
     def sendto(self, data, addr):
         if not _link_ok():

@@ -20,7 +20,7 @@ def make_board(tmp_path, meter_id: str, port: int, start_s: int, duration_s: int
                faults=None, l_per_pulse: float = 0.5, drain_s: int = 900, ntp_up: bool = True,
                leaks: list[Leak] | None = None, extra: dict | None = None, heap: str | None = None,
                household: Household | None = None, broker_host: str = "127.0.0.1",
-               files: dict[str, bytes] | None = None, site_text: str | None = None,
+               files: dict[str, bytes] | None = None, site_text: str | None = None, speed: float = 0.0,
                **board_kw) -> FirmwareBoard:
     """A board running the real firmware against the broker on `port`.
 
@@ -33,7 +33,7 @@ def make_board(tmp_path, meter_id: str, port: int, start_s: int, duration_s: int
                       site_text=site_text)
     return FirmwareBoard(cfg, PulseSource(house, ml), tmp_path / meter_id, start_s * 1000,
                          draw_until_ms=duration_s * 1000, stop_ms=(duration_s + drain_s) * 1000,
-                         faults=faults, ntp_up=ntp_up, seed=seed, heap=heap, **board_kw)
+                         faults=faults, ntp_up=ntp_up, seed=seed, heap=heap, speed=speed, **board_kw)
 
 
 def run_script(tmp_path, script: str, duration_s: int = 60, faults=None, flow_lph: float = 0.0,

@@ -186,10 +186,11 @@ def test_an_oversized_mqtt_message_is_dropped_without_allocating_it(mosquitto, p
     start = sim_start(days_ago=1)
 
     def big(_board):
-        publish(mosquitto.port, "wm/v1/big-1/config", json.dumps({"v": 1, "id": "x" * 30000}))
+        # 60 KB: within mosquitto's 64 KiB packet limit, far beyond what a board can allocate at once
+        publish(mosquitto.port, "wm/v1/big-1/config", json.dumps({"v": 1, "id": "x" * 60000}))
         time.sleep(0.2)
 
-    board = make_board(tmp_path, "big-1", mosquitto.port, start, 2 * H, l_per_pulse=1.0, heap="64k",
+    board = make_board(tmp_path, "big-1", mosquitto.port, start, 2 * H, l_per_pulse=1.0, heap="80k",
                        household=ScriptedFlow([(0, 2 * H)], 30.0), faults=[Fault(1800, "call", big)])
     run_boards([board], 2 * H + 900)
     assert board.repl_at_ms == [] and board.resets == [], list(board.log)[-8:]
@@ -201,8 +202,9 @@ def test_missing_or_bad_site_file_starts_safe_mode_not_the_repl(mosquitto, tmp_p
     from tests.hardware_sim.safe_mode import configure_through_portal
 
     start = sim_start(days_ago=1)
+    # Paced at 100x: the person with the phone works in real time.
     boards = [make_board(tmp_path, name, mosquitto.port, start, 1800, site_text=text, drain_s=60,
-                         household=ScriptedFlow([(0, 1800)], 30.0))
+                         household=ScriptedFlow([(0, 1800)], 30.0), speed=100.0)
               for name, text in (("site-missing", ""), ("site-bad", "{not json"))]
     for b in boards:
         b.faults.append(Fault(300, "call", configure_through_portal(b, mosquitto.port)))
