@@ -7,7 +7,7 @@ APT_PACKAGES := mosquitto mosquitto-clients influxdb tesseract-ocr postgresql ch
 	fonts-dejavu-core fonts-liberation openssl
 PYTEST_ARGS ?=
 
-.PHONY: help demo test bench system-deps venv firmware flash ocr-model lint clean
+.PHONY: help demo test bench system-deps venv mp-deps firmware flash ocr-model lint clean
 
 help:
 	@echo "make demo    - broker, ingest, API and simulated meters; prints URL and token"
@@ -21,7 +21,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[ocr,db,firmware,test]'
 	touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed $(VENV)/.mpdeps
+
+# MicroPython packages for the firmware build (the ULP assembler), fetched from PyPI at install time.
+$(VENV)/.mpdeps: $(VENV)/.installed devservices/mp_deps.py
+	$(PY) -m devservices.mp_deps
+	touch $@
+
+mp-deps: $(VENV)/.mpdeps
 
 # System packages the tests start themselves (no services are left running).
 system-deps:

@@ -27,12 +27,13 @@ class Counter:
     """Pulses since the last take(); mode and fallback say how they are counted."""
 
     def __init__(self, pin_no, sensor="reed", edge="falling", pull="up", debounce_ms=5, mode="auto",
-                 timer_id=0):
+                 timer_id=0, ulp_period_ms=5):
         pulls = {"up": machine.Pin.PULL_UP, "down": machine.Pin.PULL_DOWN, "none": None}
         self._pin_no = pin_no
         self._pin = machine.Pin(pin_no, machine.Pin.IN, pulls[pull])
         self._active = 0 if edge == "falling" else 1
         self._debounce_ms = max(1, debounce_ms)
+        self._ulp_period_ms = ulp_period_ms
         self._count = 0
         self._closed = self._pin.value() == self._active
         self._last = 0
@@ -60,10 +61,10 @@ class Counter:
         try:
             import ulp
 
-            self._ulp = ulp.PulseCounter(self._pin_no, self._active)
+            self._ulp = ulp.PulseCounter(self._pin_no, self._active, self._ulp_period_ms)
         except (ImportError, AttributeError, ValueError, OSError) as err:
             return "no ULP (%s)" % err
-        self._last = self._ulp.value()
+        self._last = self._ulp.last()
         return None
 
     def _start_pcnt(self, edge, _timer_id):
@@ -102,6 +103,7 @@ class Counter:
             now = self._ulp.value()
             n = (now - self._last) % _SPAN
             self._last = now
+            self._ulp.keep(now)  # in RTC slow memory: a deep sleep does not lose the bookmark
             return n
         if self._hw is not None:
             now = self._hw.value()

@@ -18,7 +18,7 @@ from pathlib import Path
 from hardware_sim.clock import VirtualClock
 from hardware_sim.faults import RESETS, Fault
 from hardware_sim.household import PulseSource
-from hardware_sim.power import PowerMeter, state_of
+from hardware_sim.power import PowerMeter, state_of, ulp_ma
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE_DIR = REPO_ROOT / "firmware"
@@ -206,6 +206,7 @@ class FirmwareBoard:
         self._deep_ms = 0
         self._sleep_pulses = 0
         self._sleep_span_ms = 0
+        self._ulp_duty = 0.0
         self._thread: threading.Thread | None = None
         self._proc: subprocess.Popen[str] | None = None
         self._real_t0 = 0.0
@@ -271,9 +272,11 @@ class FirmwareBoard:
         provision = self._provision()
         env = dict(os.environ)
         sim_dir, fw_dir = compiled_dirs() if self.heap else (SIM_MODULES_DIR, FIRMWARE_DIR)
-        if self.firmware_dir is not None:
+        path = f"{sim_dir}:{fw_dir}:.frozen"
+        if self.firmware_dir is not None:  # another program, which may use firmware modules
+            path = f"{sim_dir}:{self.firmware_dir}:{fw_dir}:.frozen"
             fw_dir = self.firmware_dir
-        env["MICROPYPATH"] = f"{sim_dir}:{fw_dir}:.frozen"
+        env["MICROPYPATH"] = path
         env["WM_SIM_EPOCH_MS"] = str(self.epoch_ms)
         env["WM_SIM_START_MS"] = str(self.virt_ms)
         env["WM_SIM_RTC_OFFSET_MS"] = str(self.rtc_offset_ms)
@@ -292,7 +295,9 @@ class FirmwareBoard:
         env["WM_SIM_BUTTONS"] = ",".join(f"{p}={v}" for p, v in self.buttons.items())
         env["WM_SIM_WAKE_PULSES"] = str(self._sleep_pulses)  # for the ULP model (esp32.py)
         env["WM_SIM_WAKE_SPAN_MS"] = str(self._sleep_span_ms)
+        env["WM_SIM_RTC_SLOW"] = str(self.state_dir / "rtc_slow.json")
         self._sleep_pulses = 0
+        self._sleep_span_ms = 0
         if not self.ap_port:
             from devservices.ports import free_port
 
@@ -362,6 +367,7 @@ class FirmwareBoard:
         self.power.add("boot", ms)
         if cause == _DEEPSLEEP_RESET:  # the ULP (if the firmware left it running) still counts
             self._sleep_pulses += n
+            self._sleep_span_ms += ms
             self._apply_faults(self.virt_ms)
             return True
         lost = n * self.pulses.ml_per_pulse
@@ -407,7 +413,9 @@ class FirmwareBoard:
                 elif line.startswith("@@t "):  # the firmware set the RTC's wall clock
                     self.rtc_offset_ms = int(line[4:])
                 elif line.startswith("@@d "):
-                    self._deep_ms = int(line[4:])
+                    parts = line.split()
+                    self._deep_ms = int(parts[1])
+                    self._ulp_duty = int(parts[2]) / 1e6 if len(parts) > 2 else 0.0
                 elif line.startswith("@@r "):
                     self_reset = line[4:].strip()
                 elif line.startswith("@@q"):
@@ -423,6 +431,7 @@ class FirmwareBoard:
         if killed in ("power_loss", "brownout"):
             kind = killed
             self.rtc_path.unlink(missing_ok=True)
+            (self.state_dir / "rtc_slow.json").unlink(missing_ok=True)
             self.rtc_offset_ms = _RTC_POWER_ON_MS - self.epoch_ms - self.virt_ms
             self._record_reset(kind)
             return _PWRON_RESET, _REASON[kind]
@@ -447,6 +456,8 @@ class FirmwareBoard:
             step = min(end, self.virt_ms + 60_000)
             n += self._pulses_until(step)
             self.power.add("deep", step - self.virt_ms)
+            if self._ulp_duty:
+                self.power.add_charge(ulp_ma(self._ulp_duty), step - self.virt_ms)
             self.virt_ms = step
             self._apply_faults(step)
             if self.clock is not None and self._clock_id is not None:

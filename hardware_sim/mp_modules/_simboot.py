@@ -42,7 +42,19 @@ def _run(path):
     exec(code, {"__name__": "__main__", "__file__": path})
 
 
+def _wake():
+    """After a deep sleep: the ULP (if it was left running) counted the pulses of the sleep."""
+    import esp32
+    import machine
+
+    esp32._load_slow()
+    if esp32._ulp["running"] and _simctl.wake_span_ms:
+        t1 = _simctl.virt_ms * 1000
+        machine._replay_sleep(t1 - _simctl.wake_span_ms * 1000, t1, _simctl.wake_pulses)
+
+
 def main():
+    _wake()
     dev = _mount()
     src = os.getenv("WM_SIM_PROVISION") or ""
     if dev.fresh and src:

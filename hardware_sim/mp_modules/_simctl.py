@@ -118,7 +118,10 @@ def busy(ms, kind):
 
 def deepsleep(ms):
     """The chip powers down; the host restarts this firmware after ms (reset cause deep sleep)."""
-    sys.stdout.write("@@d %d\n" % int(ms))
+    import esp32
+
+    duty = esp32.ulp_duty() if esp32._ulp["running"] else 0.0
+    sys.stdout.write("@@d %d %d\n" % (int(ms), int(duty * 1000000)))
     raise SystemExit(4)
 
 

@@ -276,6 +276,18 @@ def _run(start, fn, arg):
         _now_us = None
 
 
+_esp32_mod = None
+
+
+def _esp32():
+    global _esp32_mod
+    if _esp32_mod is None:
+        import esp32
+
+        _esp32_mod = esp32
+    return _esp32_mod
+
+
 def _next_timer(t1):
     due = None
     for tm in _timers:
@@ -310,6 +322,7 @@ def _window(t0_ms, t1_ms, pulses, kind):
             continue
         nxt = min(x for x in (t_edge, t_tm, t_call, 1 << 62) if x is not None)
         if nxt == 1 << 62:
+            _esp32()._ulp_until(t1, _level)
             break
         if t_call is not None and nxt == t_call and (t_edge is None or t_call < t_edge):
             start, _s, fn, arg = calls.pop(0)
@@ -327,6 +340,7 @@ def _window(t0_ms, t1_ms, pulses, kind):
         v = _line.pop(0)
         t, level = v >> 1, v & 1
         after = _line[0] >> 1 if _line else None
+        _esp32()._ulp_until(t, _level)
         for c in _counters:
             c._transition(t, level, after)
         if level == _level:
@@ -412,7 +426,21 @@ def lightsleep(ms=None):
 
 
 def deepsleep(ms=None):
+    _esp32()._save_slow()
     _simctl.deepsleep(ms or 0)
+
+
+def _replay_sleep(t0_us, t1_us, n):
+    """Pulses that came while the chip slept: only the ULP (if running) saw them."""
+    global _level
+    _pulse_transitions(t0_us, t1_us, n)
+    _line.sort()
+    ulp = _esp32()
+    while _line and _line[0] >> 1 < t1_us:
+        v = _line.pop(0)
+        ulp._ulp_until(v >> 1, _level)
+        _level = v & 1
+    ulp._ulp_until(t1_us, _level)
 
 
 class WDT:

@@ -32,3 +32,14 @@ def test_syntax_error_fails_the_build(tmp_path, capsys):
 def test_cli_exit_code(tmp_path):
     assert main(["--out", str(tmp_path / "fw")]) == 0
     assert (tmp_path / "fw" / "app.mpy").exists()
+
+
+def test_ulp_program_matches_its_source():
+    """firmware/ulp_prog.py is what micropython-esp32-ulp makes of firmware/ulp_counter.S today."""
+    from devservices.build_firmware import ULP_MODULE, assemble_ulp, ulp_module_text
+
+    binary, symbols = assemble_ulp()
+    assert binary[:4] == b"ulp\x00"
+    assert {"entry", "count", "taken", "magic"} <= set(symbols)
+    assert ULP_MODULE.read_text() == ulp_module_text(binary, symbols), \
+        "ulp_prog.py is stale: python -m devservices.build_firmware --ulp"

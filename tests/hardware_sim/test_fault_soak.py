@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from hardware_sim.clock import VirtualClock
 from hardware_sim.faults import Fault, outage, random_plan
 from hardware_sim.fleet import run_boards
 from hardware_sim.household import Leak
@@ -55,7 +56,9 @@ def _plans(mosquitto) -> dict[str, dict]:
 def test_litres_survive_every_fault(mosquitto, pipeline, tmp_path):
     """Two simulated days of three boards in a 64 KiB heap, with every fault many times."""
     start = sim_start(days_ago=3)
-    boards = [make_board(tmp_path, meter, mosquitto.port, start, DURATION_S, heap="80k", **kw)
+    # One virtual clock: soak-c's broker outage is everyone's, at the same virtual time.
+    clock = VirtualClock(slack_ms=120_000)
+    boards = [make_board(tmp_path, meter, mosquitto.port, start, DURATION_S, heap="80k", clock=clock, **kw)
               for meter, kw in _plans(mosquitto).items()]
     run_boards(boards, DURATION_S + 900)
     stop = start + DURATION_S + 900
