@@ -19,7 +19,8 @@ _CONFIG_MAX = const(1024)  # a config request is a few dozen bytes; larger messa
 class Meter:
     """One water meter; hardware objects are passed in so a simulator can supply its own."""
 
-    def __init__(self, cfg, clock, counter, wifi, flash, rtc, reset_cause="unknown", watchdog=None, packet=None):
+    def __init__(self, cfg, clock, counter, wifi, flash, rtc, reset_cause="unknown", watchdog=None, packet=None,
+                 rtc_gap_s=0):
         self.cfg = cfg
         self.clock = clock
         self.counter = counter
@@ -59,14 +60,17 @@ class Meter:
         self.last_error = None
         self.boot_committed = False
         self.batch_total_ml = 0
-        self.rtc_gap_s = 0  # battery mode: how long the deep sleep was
+        self.rtc_gap_s = rtc_gap_s  # battery mode: how long a deep sleep may have lasted
         self._restore()
         self.time = TimeSync(clock, cfg["ntp_host"], cfg["ntp_resync_s"], self.last_ts)
         if self.rtc.flags & store.FLAG_SYNCED and reset_cause in ("watchdog", "deepsleep", "soft", "hard"):
             # The RTC ran on through this reset: believe it if it is just after the last reading.
             rtc_s = clock.rtc_unix_s()
             gap_s = self.rtc_gap_s if self.rtc_gap_s else 2 * self.interval_s + cfg["wdt_s"] + 60
-            if self.last_ts <= rtc_s <= self.last_ts + gap_s and self.time.seed(rtc_s):
+            woke = self.rtc.next_upload_s  # battery mode: when this wake was due
+            expected = (self.last_ts <= rtc_s <= self.last_ts + gap_s
+                        or (reset_cause == "deepsleep" and woke and -600 < rtc_s - woke < 600))
+            if expected and self.time.seed(rtc_s):
                 self.next_due_s = (rtc_s // self.interval_s + 1) * self.interval_s
             else:
                 print("time: RTC %d not believed (last reading %d)" % (rtc_s, self.last_ts))
@@ -98,6 +102,9 @@ class Meter:
         self.acked = min(acked, self.seq)
         self.sent_ts = self.last_ts
         self.boot = max(saved.get("boot", 0), boot, commit[0] if commit else 0) + 1
+        if source == "rtc" and self.reset_cause == "deepsleep":
+            self.boot = boot  # a wake from deep sleep goes on with the same boot (battery mode)
+            self.boot_committed = True
         self.interval_s = saved.get("interval_s", self.cfg["interval_s"])
         self.ml_per_pulse = saved.get("ml_per_pulse", config.ml_from_litres(self.cfg["l_per_pulse"]))
         self.cfg_last = saved.get("cfg_last")
@@ -117,6 +124,18 @@ class Meter:
 
     def _save_rtc(self):
         self.rtc.save(self._state())
+
+    @property
+    def next_upload_s(self):
+        return self.rtc.next_upload_s
+
+    @next_upload_s.setter
+    def next_upload_s(self, value):
+        self.rtc.next_upload_s = value
+
+    def save_sleep(self):
+        """Everything RTC memory must hold through a deep sleep."""
+        self._save_rtc()
 
     def _commit(self):
         """The commit record in flash: the total, and a seq lease 16 readings ahead."""

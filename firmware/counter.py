@@ -27,13 +27,14 @@ class Counter:
     """Pulses since the last take(); mode and fallback say how they are counted."""
 
     def __init__(self, pin_no, sensor="reed", edge="falling", pull="up", debounce_ms=5, mode="auto",
-                 timer_id=0, ulp_period_ms=5):
+                 timer_id=0, ulp_period_ms=5, ulp_debounce=3):
         pulls = {"up": machine.Pin.PULL_UP, "down": machine.Pin.PULL_DOWN, "none": None}
         self._pin_no = pin_no
         self._pin = machine.Pin(pin_no, machine.Pin.IN, pulls[pull])
         self._active = 0 if edge == "falling" else 1
         self._debounce_ms = max(1, debounce_ms)
         self._ulp_period_ms = ulp_period_ms
+        self._ulp_debounce = ulp_debounce
         self._count = 0
         self._closed = self._pin.value() == self._active
         self._last = 0
@@ -61,7 +62,7 @@ class Counter:
         try:
             import ulp
 
-            self._ulp = ulp.PulseCounter(self._pin_no, self._active, self._ulp_period_ms)
+            self._ulp = ulp.PulseCounter(self._pin_no, self._active, self._ulp_period_ms, self._ulp_debounce)
         except (ImportError, AttributeError, ValueError, OSError) as err:
             return "no ULP (%s)" % err
         self._last = self._ulp.last()

@@ -59,8 +59,11 @@ def _boot(packet):
     # Count first: every second before this is water that is not counted.
     import counter
 
+    battery = cfg["mode"] == "battery"
+    # The ULP samples every 5 ms awake (mains), every 50 ms in battery mode: a tenth of the current,
+    # and still 100 ms per level (debounce 2), so up to 5 pulses a second.
     ctr = counter.Counter(cfg["counter_pin"], cfg["sensor"], cfg["edge"], cfg["pull"], cfg["debounce_ms"],
-                          cfg["counter"])
+                          cfg["counter"], ulp_period_ms=50 if battery else 5, ulp_debounce=2 if battery else 3)
     gc.collect()
     # The modules one at a time with a collection after each, so their load-time garbage
     # does not splinter the heap.
@@ -68,7 +71,7 @@ def _boot(packet):
                  "timesync", "app"):
         __import__(name)
         gc.collect()
-    if cfg["mode"] == "battery":
+    if battery:
         import battery
 
         battery.main(cfg, ctr, packet)

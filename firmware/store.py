@@ -34,7 +34,8 @@ RTC_RECS = const(64)  # readings RTC memory holds (battery mode: an hour of minu
 _RTC_HEAD = const(40)  # state record
 _RTC_N = const(40)  # then: count of readings (2 bytes), flags (2 bytes), then the readings
 _RTC_FLAGS = const(42)
-_RTC_RECS_AT = const(44)
+_RTC_NEXT = const(44)  # battery mode: unix time of the next upload (4 bytes)
+_RTC_RECS_AT = const(48)
 FLAG_SYNCED = const(1)  # the RTC's wall clock was set from a checked NTP answer
 _RTC_ERR_AT = const(_RTC_RECS_AT + RTC_RECS * REC_LEN)  # then an error note from the last crash
 RTC_BYTES = const(_RTC_ERR_AT + 84)
@@ -140,6 +141,7 @@ class Rtc:
         count, flags = struct.unpack_from("<HH", self.buf, _RTC_N) if self.state else (0, 0)
         self.count = count if count <= RTC_RECS else 0
         self.flags = flags
+        self.next_upload_s = struct.unpack_from("<I", self.buf, _RTC_NEXT)[0] if self.state else 0
         note = bytes(self.buf[_RTC_ERR_AT:_RTC_ERR_AT + 84])
         self.note = note[3:].split(b"\0")[0].decode() if note[:3] == b"\nE " else None
 
@@ -175,7 +177,7 @@ class Rtc:
 
     def save(self, state_record):
         self.buf[:_RTC_HEAD] = state_record
-        struct.pack_into("<HH", self.buf, _RTC_N, self.count, self.flags)
+        struct.pack_into("<HHI", self.buf, _RTC_N, self.count, self.flags, self.next_upload_s)
         self.buf[_RTC_ERR_AT:_RTC_ERR_AT + 3] = b"\0\0\0"  # the note has been read by now
         self.mem.write(self.buf)
 

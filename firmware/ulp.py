@@ -45,6 +45,28 @@ class PulseCounter:
     def value(self):
         return _get(ulp_prog.COUNT)
 
+    # -- minute slots (battery mode) ----------------------------------------------------
+    def start_minutes(self, runs_per_slot, runs_to_first, first_ts):
+        """Slots every runs_per_slot runs, the first after runs_to_first; it holds minute first_ts."""
+        _set(ulp_prog.PER_MIN, runs_per_slot)
+        _set(ulp_prog.TICKS, runs_per_slot - runs_to_first)
+        machine.mem32[_MEM + 4 * ulp_prog.CPU_IDX] = _get(ulp_prog.IDX)
+        machine.mem32[_MEM + 4 * ulp_prog.CPU_TS] = first_ts
+
+    def minutes(self):
+        """(ts, count) of every slot written since the last call, oldest first (at most 64)."""
+        end = _get(ulp_prog.IDX)
+        i = machine.mem32[_MEM + 4 * ulp_prog.CPU_IDX] & 63
+        ts = machine.mem32[_MEM + 4 * ulp_prog.CPU_TS]
+        out = []
+        while i != end:
+            out.append((ts, _get(ulp_prog.RING + i)))
+            ts += 60
+            i = (i + 1) & 63
+        machine.mem32[_MEM + 4 * ulp_prog.CPU_IDX] = end
+        machine.mem32[_MEM + 4 * ulp_prog.CPU_TS] = ts
+        return out
+
     def last(self):
         return _get(ulp_prog.TAKEN)
 

@@ -138,9 +138,9 @@ _RTC_GPIO_IN = 0x3FF48424
 
 
 def _exec(level):
-    """One run of the ULP program with the meter line at `level`; True when it changed memory."""
+    """One run of the ULP program with the meter line at `level`; the words it changed (addr, old, new)."""
     r = [0, 0, 0, 0]
-    changed = False
+    changed = []
     zero = False
     ovf = False
     pc = _ulp["pc0"]
@@ -186,7 +186,7 @@ def _exec(level):
             old = _rtc_slow_word(addr)
             new = (old & 0xFFFF0000) | r[w & 3]
             if new != old:
-                changed = True
+                changed.append((addr, old, new))
                 _rtc_slow_set(addr, new)
         elif op == 2:  # REG_RD
             reg = _REG_BASES[(w >> 8) & 3] + 4 * (w & 0xFF)
@@ -214,20 +214,54 @@ def _exec(level):
 
 
 def _ulp_until(t_us, level):
-    """Run the ULP at its period up to t_us with the line at `level` (skipping once nothing changes)."""
+    """Run the ULP at its period up to t_us with the line at `level`.
+
+    Runs that change nothing are skipped (the next ones, with the same level, change nothing
+    either). Runs that only add 1 to one word (a tick counter) are fast-forwarded as far as
+    a probe run still does only that: the program's other paths depend on that word
+    monotonically (true of ulp_counter.S), so the first run that does more comes on time.
+    """
     if not _ulp["running"]:
         return
     period = _ulp["period_us"]
     while _ulp["next_us"] < t_us:
         changed = _exec(level)
         _ulp["next_us"] += period
+        left = (t_us - _ulp["next_us"]) // period
+        if left <= 0:
+            continue
         if not changed:
-            # Nothing changed: the next runs with the same level change nothing either.
-            skip = (t_us - _ulp["next_us"]) // period
-            if skip > 0:
-                _ulp["next_us"] += skip * period
-                _ulp["runs"] += skip
-                _ulp["instr"] += skip * 12
+            _ulp["next_us"] += left * period
+            _ulp["runs"] += left
+            _ulp["instr"] += left * 12
+        elif left > 4 and len(changed) == 1 and changed[0][2] == changed[0][1] + 1:
+            k = _tick_ahead(changed[0][0], level, left)
+            if k:
+                _rtc_slow_set(changed[0][0], _rtc_slow_word(changed[0][0]) + k)
+                _ulp["next_us"] += k * period
+                _ulp["runs"] += k
+                _ulp["instr"] += k * 20
+
+
+def _tick_ahead(addr, level, left):
+    """How many runs (<= left) may be skipped by adding their +1s to the word at addr at once."""
+    runs, instr = _ulp["runs"], _ulp["instr"]
+    base = _rtc_slow_word(addr)
+    lo, hi = 0, left
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        _rtc_slow_set(addr, base + mid)
+        ch = _exec(level)
+        ok = len(ch) == 1 and ch[0][0] == addr and ch[0][2] == ch[0][1] + 1
+        for a, old, _new in reversed(ch):  # undo the probe (no copy of the memory: this heap is small)
+            _rtc_slow_set(a, old)
+        _rtc_slow_set(addr, base)
+        if ok:
+            lo = mid
+        else:
+            hi = mid - 1
+    _ulp["runs"], _ulp["instr"] = runs, instr
+    return lo
 
 
 def ulp_duty():
