@@ -33,6 +33,9 @@ class Meter:
         self.t_readings = protocol.topic(prefix, self.meter_id, "readings")
         self.t_status = protocol.topic(prefix, self.meter_id, "status")
         self.t_config = protocol.topic(prefix, self.meter_id, "config")
+        self.t_ota = protocol.topic(prefix, self.meter_id, "ota")
+        self.ota_request = None
+        self.ota_result = None
         # One packet buffer for the life of the board, allocated before the heap fragments;
         # batches are built straight into it (MQTTClient.payload_buffer).
         self.packet = packet if packet is not None else bytearray(_PAYLOAD_BYTES + 128)
@@ -83,7 +86,7 @@ class Meter:
         loss: the commit record and the newest reading in flash, whichever is newer, and a
         seq above the commit's lease, so no published seq is used twice.
         """
-        saved = self.flash.load_json(store.CONFIG_FILE) or {}
+        saved = self.saved = self.flash.load_json(store.CONFIG_FILE) or {}
         self.last_error = self.rtc.note
         commit = store.unpack_state(self.flash.read(store.COMMIT_FILE))
         self.lease = commit[6] if commit else 0
@@ -113,10 +116,9 @@ class Meter:
               % (self.total_ml, self.seq, self.acked, self.boot, source, self.reset_cause, self.counter.mode))
 
     def _save_config(self):
-        self.flash.save_json(store.CONFIG_FILE, {
-            "boot": self.boot, "interval_s": self.interval_s, "ml_per_pulse": self.ml_per_pulse,
-            "cfg_last": self.cfg_last,
-        })
+        self.saved.update({"boot": self.boot, "interval_s": self.interval_s, "ml_per_pulse": self.ml_per_pulse,
+                           "cfg_last": self.cfg_last})
+        self.flash.save_json(store.CONFIG_FILE, self.saved)
 
     def _state(self, lease=None):
         return store.pack_state(self.boot, self.seq, self.acked, self.dropped, self.total_ml, self.last_ts,
@@ -336,6 +338,8 @@ class Meter:
             fields["last_error"] = self.last_error
         if self.config_result is not None:
             fields["config"] = self.config_result
+        if self.ota_result is not None:
+            fields["ota"] = self.ota_result
         return fields
 
     def _feed(self):
@@ -343,8 +347,12 @@ class Meter:
             self.watchdog.feed()
 
     def _on_message(self, topic, msg):
-        if topic == self.t_config.encode() and msg:
+        if not msg:
+            return
+        if topic == self.t_config.encode():
             self.config_request = bytes(msg)  # msg is the client's receive buffer: copy the small request
+        elif topic == self.t_ota.encode():
+            self.ota_request = bytes(msg)
 
     def connect(self):
         cfg = self.cfg
@@ -364,6 +372,8 @@ class Meter:
                            retain=True, qos=1)
             self.announced = True
         client.subscribe(self.t_config, qos=1)
+        client.subscribe(self.t_ota, qos=1)
+        self._confirm_update()
         print("mqtt: connected as", self.meter_id)
 
     def link_up(self):
@@ -436,6 +446,9 @@ class Meter:
         if self.config_request is not None:
             msg, self.config_request = self.config_request, None
             self.apply_config(msg)
+        if self.ota_request is not None:
+            msg, self.ota_request = self.ota_request, None
+            self.apply_ota(msg)
 
     def _publish_status(self):
         try:
@@ -478,6 +491,45 @@ class Meter:
             self.config_result["error"] = error
         print("config:", self.config_result)
         self._publish_status()
+
+    # -- updates over the air -----------------------------------------------------
+    def _confirm_update(self):
+        """A pending update has reached the broker: it works, keep it (else main.py rolls it back)."""
+        import ota
+
+        if ota.pending(self.flash):
+            ota.confirm(self.flash)
+
+    def apply_ota(self, msg):
+        """Fetch, check and stage an announced update, then restart into it (docs/protocol.md, ota)."""
+        import ota
+
+        req = None
+        try:
+            req = json.loads(msg)
+            version = req["version"]
+            key = "%s:%s" % (version, req["sha256"])
+            if version == config.FW_VERSION or key == self.saved.get("ota_failed"):
+                return
+            modulus = int(self.flash.read(self.cfg["ota_key"]).strip(), 16)
+            print("ota: fetching", version)
+            ota.fetch(self.flash, req, self.ca or self.flash.read(self.cfg["mqtt_ca"]), modulus, self._feed)
+        except (ota.OTAError, OSError, ValueError, KeyError, TypeError, AttributeError, IndexError,
+                MQTTException) as err:
+            print("ota: update refused:", err)
+            self.ota_result = {"version": req.get("version") if isinstance(req, dict) else None,
+                               "ok": False, "error": str(err)}
+            self.saved["ota_failed"] = key if "key" in locals() else None
+            self._save_config()
+            self._publish_status()
+            return
+        self.ota_result = {"version": version, "ok": True}
+        self._publish_status()
+        print("ota: %s staged; restarting" % version)
+        import machine
+
+        self._drop_link()
+        machine.reset()
 
     # -- main loop -----------------------------------------------------------------
     def step(self):

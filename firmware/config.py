@@ -13,6 +13,7 @@ DEFAULTS = {
     "mqtt_password": None,
     "mqtt_tls": False,
     "mqtt_ca": "ca.crt",  # PEM of the CA that signed the broker's certificate (file in flash)
+    "ota_key": "ota_key.hex",  # RSA-2048 public modulus (hex) that signs updates (file in flash)
     "keepalive_s": 120,
     "topic_prefix": "wm/v1",
     "interval_s": 60,
