@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(image)
     print(json.dumps(announcement(image, args.version, args.url, args.key)))
-    print(f"publish that (retained, QoS 1) on wm/v1/<meter>/ota; serve {args.out} at the url", file=sys.stderr)
+    print(f"publish that (retained, QoS 1) on wm/v1/<meter>/ota; serve {args.out} at the url",
+          file=sys.stderr)
     return 0
 
 

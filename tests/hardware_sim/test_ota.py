@@ -76,7 +76,8 @@ def signing(tmp_path_factory):
     # refuses): it cannot confirm itself.
     fw = image_files.__globals__["FIRMWARE_DIR"]
     broken = pack(image_files(march=None, replace={
-        "config.py": (fw / "config.py").read_text().replace('FW_VERSION = "0.2.0"', 'FW_VERSION = "0.3.1-broken"'),
+        "config.py": (fw / "config.py").read_text().replace('FW_VERSION = "0.2.0"',
+                                                            'FW_VERSION = "0.3.1-broken"'),
         "mqtt_client.py": (fw / "mqtt_client.py").read_text().replace('b"\\x00\\x04MQTT\\x04"',
                                                                        'b"\\x00\\x04MQTT\\x03"')}))
     assert broken != pack(image_files(march=None)), "the broken image differs"
@@ -175,7 +176,8 @@ def test_power_cut_mid_update_and_an_update_that_never_confirms(mosquitto, pipel
                         Fault(3 * H, "call", _announce(mosquitto.port, "ota-3", broken))], hours=6)
         board_ref.append(board)
         run_boards([board], 6 * H + 900)
-        fws = [d["fw"] for t, d in status.messages if t == "wm/v1/ota-3/status" and d.get("state") == "online"]
+        fws = [d["fw"] for t, d in status.messages
+               if t == "wm/v1/ota-3/status" and d.get("state") == "online"]
         assert fws[0] == "0.2.0" and NEW in fws, fws  # the retained announcement came back after the cut
         assert "0.3.1-broken" not in fws, "the broken update never reached the broker"
         assert fws[-1] == NEW, "rolled back to the last good firmware"
