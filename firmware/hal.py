@@ -141,7 +141,7 @@ class RtcMemory:
         self._rtc = machine.RTC()
 
     def read(self):
-        return bytes(self._rtc.memory())
+        return self._rtc.memory()
 
     def write(self, data):
         self._rtc.memory(data)

@@ -131,7 +131,7 @@ def sim_heap_overhead(sim_dir: Path) -> int:
             if out.returncode != 0:
                 raise SimulatorError(f"cannot measure the simulator's heap use: {out.stdout}{out.stderr}")
             # plus room for what they hold at run time (edges in flight, callbacks, littlefs caches)
-            _overhead[key] = int(out.stdout.split()[-1]) + 16 * 1024
+            _overhead[key] = int(out.stdout.split()[-1]) + 24 * 1024
         return _overhead[key]
 
 

@@ -81,11 +81,15 @@ def _rtc_slow_set(offset, value):
 
 
 def _save_slow():
-    """Before deep sleep: RTC slow memory and the ULP's state go to the host file."""
+    """Before deep sleep: RTC slow memory and the ULP's state go to the host file (line by line:
+    this heap is small)."""
     if not _SLOW_PATH:
         return
     with open(_SLOW_PATH, "w") as f:
-        json.dump({"mem": [[k, v] for k, v in _slow.items()], "ulp": _ulp}, f)
+        f.write("%d %d %d %d %d %d\n" % (1 if _ulp["running"] else 0, _ulp["pc0"], _ulp["period_us"],
+                                        _ulp["next_us"], _ulp["runs"], _ulp["instr"]))
+        for k, v in _slow.items():
+            f.write("%d %d\n" % (k, v))
 
 
 def _load_slow():
@@ -95,12 +99,15 @@ def _load_slow():
         return
     try:
         with open(_SLOW_PATH) as f:
-            doc = json.load(f)
+            head = f.readline().split()
+            for line in f:
+                k, v = line.split()
+                _slow[int(k)] = int(v)
     except (OSError, ValueError):
         return
-    for k, v in doc["mem"]:
-        _slow[k] = v
-    _ulp.update(doc["ulp"])
+    if len(head) == 6:
+        _ulp["running"] = head[0] == "1"
+        _ulp["pc0"], _ulp["period_us"], _ulp["next_us"], _ulp["runs"], _ulp["instr"] = (int(x) for x in head[1:])
 
 
 class ULP:
