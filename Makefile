@@ -48,16 +48,19 @@ demo: venv
 bench: system-deps venv
 	$(PY) -m bench
 
+# Both modes, production builds: build/firmware/mains and build/firmware/battery (docs/firmware.md).
 firmware: venv
 	rm -rf build/firmware
 	$(PY) -m devservices.build_firmware --out build/firmware
 
+MODE ?= mains
 flash: firmware
-	@test -n "$(PORT)" || (echo "usage: make flash PORT=/dev/ttyUSB0" && exit 2)
+	@test -n "$(PORT)" || (echo "usage: make flash PORT=/dev/ttyUSB0 [MODE=battery]" && exit 2)
 	@echo "a board that still holds .py sources runs those before .mpy: clear it once with"
 	@echo "  $(VENV)/bin/mpremote connect $(PORT) fs rm -r :"
-	$(VENV)/bin/mpremote connect $(PORT) fs cp -r build/firmware/. :
-	@echo "copy your site_config.json too: $(VENV)/bin/mpremote connect $(PORT) fs cp site_config.json :"
+	$(VENV)/bin/mpremote connect $(PORT) fs cp -r build/firmware/$(MODE)/. :
+	@echo "then the files devservices.provision wrote for this meter (site_config.json, ca.crt, ota_key.hex):"
+	@echo "  $(VENV)/bin/mpremote connect $(PORT) fs cp provisioned/METER_ID/* :"
 
 # The wheel CNN ships in ocr_reader/models/wheels_cnn.npz; this rebuilds it from synthetic photos with
 # fixed seeds (jax, the `train` extra, is installed only here; see docs/ocr.md for the time it takes).

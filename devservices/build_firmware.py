@@ -114,23 +114,53 @@ def build(out: Path, march: str | None = ESP32_MARCH, src: Path = FIRMWARE_DIR) 
     return written
 
 
+MODES = ("mains", "battery")
+
+
+def build_mode(out: Path, mode: str, production: bool = True, march: str | None = ESP32_MARCH) -> list[Path]:
+    """One flashable build: every module compiled, plus buildinfo.mpy (default mode, production flag).
+
+    A production build disables Ctrl-C on the serial console (startup.py), so the board cannot
+    be dropped into the REPL; a development build keeps it.
+    """
+    if mode not in MODES:
+        raise BuildError(f"mode must be one of {', '.join(MODES)}")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp)
+        for f in FIRMWARE_DIR.glob("*.py"):
+            shutil.copyfile(f, src / f.name)
+        (src / "buildinfo.py").write_text(
+            f'"""Written by devservices/build_firmware.py."""\n\n'
+            f'MODE = "{mode}"\nPRODUCTION = {production}\n')
+        return build(out, march=march, src=src)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m devservices.build_firmware", description=__doc__)
     p.add_argument("--out", type=Path, default=Path("build/firmware"))
     p.add_argument("--march", default=ESP32_MARCH, help="mpy-cross -march (default xtensawin, the ESP32)")
+    p.add_argument("--mode", choices=(*MODES, "both"), default="both",
+                   help="default mode of the build (the site file may override it); "
+                        "both: OUT/mains, OUT/battery")
+    p.add_argument("--development", action="store_true", help="keep Ctrl-C into the REPL (not for the field)")
     p.add_argument("--ulp", action="store_true", help="re-assemble firmware/ulp_counter.S into ulp_prog.py")
     args = p.parse_args(argv)
     try:
         if args.ulp:
             ULP_MODULE.write_text(ulp_module_text(*assemble_ulp()))
             print(f"wrote {ULP_MODULE}")
-        files = build(args.out, args.march or None)
+        modes = MODES if args.mode == "both" else (args.mode,)
+        for mode in modes:
+            out = args.out / mode if args.mode == "both" else args.out
+            files = build_mode(out, mode, production=not args.development, march=args.march or None)
+            size = sum(f.stat().st_size for f in files)
+            print(f"{mode}: {len(files)} files, {size} bytes, -march={args.march}, "
+                  f"{'development' if args.development else 'production'} build in {out}")
     except BuildError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    for f in files:
-        print(f"{f}  {f.stat().st_size} bytes")
-    print(f"built {len(files)} files for -march={args.march} in {args.out}")
     return 0
 
 

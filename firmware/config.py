@@ -38,6 +38,13 @@ DEFAULTS = {
     "ha_prefix": "homeassistant",
 }
 
+try:  # the build's default mode (devservices/build_firmware.py); the site file may override it
+    import buildinfo
+
+    DEFAULTS["mode"] = buildinfo.MODE
+except ImportError:  # running from source
+    pass
+
 LIMITS = {
     "interval_s": (10, 3600, "s"),
     "l_per_pulse": (0.001, 1000, "L"),
