@@ -28,6 +28,7 @@ user {name}
 topic read wm/v1/+/readings
 topic read wm/v1/+/status
 topic write wm/v1/+/config
+topic write wm/v1/+/ota
 """
 
 

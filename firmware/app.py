@@ -372,7 +372,10 @@ class Meter:
                            retain=True, qos=1)
             self.announced = True
         client.subscribe(self.t_config, qos=1)
-        client.subscribe(self.t_ota, qos=1)
+        try:
+            client.subscribe(self.t_ota, qos=1)
+        except MQTTException as err:  # an older broker ACL without the ota topic: no updates, still a meter
+            print("mqtt: no update announcements:", err)
         self._confirm_update()
         print("mqtt: connected as", self.meter_id)
 
