@@ -11,7 +11,8 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make demo    - broker, ingest, API and simulated meters; prints URL and token"
-	@echo "make test    - install what the tests need (apt + venv) and run them"
+	@echo "make test    - install what the tests need (apt + venv), run make lint, then the tests"
+	@echo "make lint    - ruff, import contracts (lint-imports), mypy"
 	@echo "make bench   - benchmarks at full size (ratios against raw baselines)"
 	@echo "make firmware / make flash PORT=/dev/ttyUSB0 - build and flash the ESP32 firmware"
 
@@ -19,6 +20,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[ocr,db,firmware,test]'
+	# The OCR text detector's model ships inside this wheel; --no-deps: it would pull opencv-python.
+	$(PY) -m pip install --quiet --no-deps 'rapidocr-onnxruntime==1.4.4'
 	touch $@
 
 venv: $(VENV)/.installed $(VENV)/.mpdeps
@@ -39,7 +42,7 @@ system-deps:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-test: system-deps venv
+test: system-deps venv lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: venv
@@ -62,15 +65,21 @@ flash: firmware
 	@echo "then the files devservices.provision wrote for this meter (site_config.json, ca.crt, ota_key.hex):"
 	@echo "  $(VENV)/bin/mpremote connect $(PORT) fs cp provisioned/METER_ID/* :"
 
-# The wheel CNN ships in ocr_reader/models/wheels_cnn.npz; this rebuilds it from synthetic photos with
-# fixed seeds (jax, the `train` extra, is installed only here; see docs/ocr.md for the time it takes).
+# The wheel CNN ships in ocr_reader/models/wheels_cnn.npz (+ .onnx). This fine-tunes the render-trained
+# stage (wheels_cnn_renders.npz, rebuilt from synthetic photos by `python -m ocr_reader.train --real`)
+# on the real wheel crops in ../shared/data (WM_OCR_DATA_DIR) of the training makers, with fixed seeds
+# (jax and onnx, the `train` extra, are installed only here; docs/ocr.md: sources, licences, time).
 ocr-model: venv
 	$(MAKE) system-deps APT_PACKAGES="$$($(PY) -c 'from ocr_reader.synth import TRAIN_FONT_PACKAGES as p; print(*p)')"
 	$(PY) -m pip install --quiet -e '.[train]'
-	$(PY) -m ocr_reader.train
+	$(PY) -m ocr_reader.train --init ocr_reader/models/wheels_cnn_renders.npz
 
+# ruff; the import contracts of pyproject.toml (layers, independence, no cycles: docs/architecture.md);
+# mypy on the product packages.
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf build .pytest_cache

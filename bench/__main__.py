@@ -18,7 +18,11 @@ def main(argv: list[str]) -> int:
         print(f"\n=== bench.{name} ===", flush=True)
         t0 = time.monotonic()
         try:
-            importlib.import_module(f"bench.{name}").main()
+            module = importlib.import_module(f"bench.{name}")
+            if not hasattr(module, "main"):  # a helper module (leak_scenarios), not a benchmark
+                print("(helper module, no benchmark)")
+                continue
+            module.main()
         except Exception:  # one broken benchmark must not hide the others' figures
             traceback.print_exc()
             failed.append(name)

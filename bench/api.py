@@ -21,11 +21,11 @@ from pathlib import Path
 
 import httpx
 
-from dashboard_api.flow import InfluxFlows
 from devservices.influx import Influx
 from devservices.ports import free_port, wait_listening
 from ingest.rollup import backfill
-from ingest.store.influx import InfluxStore
+from storage.readings.flows import InfluxFlows
+from storage.readings.influx import InfluxStore
 
 BATCH_LINES = 10_000
 WRITERS = 2
@@ -125,7 +125,7 @@ def main() -> None:
             flush=True,
         )
 
-        store = InfluxStore(influx.url, db)
+        store = InfluxStore.at(influx.url, db)
         t0 = time.monotonic()
         backfill(store, progress=False)
         store.close()
@@ -138,10 +138,9 @@ def main() -> None:
         port = free_port()
         env = {
             **os.environ,
-            "WM_API_STORE_URL": influx.store_url(db),
+            "WM_STORAGE_READINGS_URL": influx.store_url(db),
             "WM_API_TOKENS": token,
-            "WM_API_BILLING_DB_URL": f"sqlite:///{work}/billing.db",
-            "WM_API_VEE_DB_URL": f"sqlite:///{work}/vee.db",
+            "WM_STORAGE_SQL_URL": f"sqlite:///{work}/wm.db",
             "WM_API_PHOTO_DIR": str(work / "photos"),
         }
         server = subprocess.Popen(
@@ -216,7 +215,8 @@ def main() -> None:
             f"InfluxDB alone {u_raw:.1f} ms; ratio {u_api / u_raw:.1f}x"
         )
         print(
-            f"  the API's own request ({len(grid_stmts)} statements: hourly roll-ups, baseline, firsts) "
+            f"  the API's own request ({len(grid_stmts)} statements: hourly span roll-ups, anchor, firsts, "
+            "newest hour) "
             f"straight to InfluxDB: p95 {u_grid:.1f} ms; API ratio to it {u_api / u_grid:.1f}x"
         )
         print(

@@ -16,7 +16,7 @@ import time
 from datetime import date, timedelta
 
 from billing.forecast import History, backtest, days_in_month, forecast_history, month_start, next_month
-from billing.tariffs import tariff_for
+from core.tariffs import tariff_for
 from hardware_sim.household import DAY_S, Household
 
 HOUSEHOLDS = 10

@@ -26,12 +26,12 @@ import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from core.readings import Reading
 from devservices.influx import Influx
 from devservices.mosquitto import Mosquitto
 from devservices.ports import free_port
-from ingest.model import Reading
-from ingest.store.influx import InfluxStore
-from ingest.store.lineproto import reading_line
+from storage.readings.influx import InfluxStore
+from storage.readings.lineproto import reading_line
 
 T0 = 1_764_000_000
 REPO = Path(__file__).resolve().parents[1]
@@ -150,7 +150,7 @@ def end_to_end(
         for p in procs:
             p.terminate()
             p.wait()
-    store = InfluxStore(influx.url, "bench_e2e")
+    store = InfluxStore.at(influx.url, "bench_e2e")
     stored = store.count_all_readings()
     store.close()
     assert stored == n, f"stored {stored} of {n}"
@@ -159,7 +159,7 @@ def end_to_end(
 
 def raw_influx(influx: Influx, meter_ids: list[str], minutes: int) -> float:
     """Line-protocol points/s, 5,000 per /write, one writer."""
-    store = InfluxStore(influx.url, "bench_raw")
+    store = InfluxStore.at(influx.url, "bench_raw")
     lines = [reading_line(Reading(m, T0 + 60 * i, i * 1500, i, 1)) for i in range(minutes) for m in meter_ids]
     t0 = time.monotonic()
     for k in range(0, len(lines), 5000):

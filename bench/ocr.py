@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ocr_reader.api import BadImage, read_photo
+from ocr_reader.scoring import is_correct, within_one
 from ocr_reader.synth import render_photo
 
 BENCH_SEED = 777_001  # training uses ocr_reader.train.TRAIN_SEED and the "train" fonts
@@ -28,27 +29,6 @@ class Scores:
     accepted_correct: float  # share correct among the accepted
     median_ms: float
     rejected_bad_image: int
-
-
-def is_correct(read_units: int, value_units: float, n_wheels: int) -> bool:
-    """Exact shown reading; when the last wheel is near halfway, either neighbouring digit counts."""
-    modulus = 10**n_wheels
-    shown = int(np.floor(value_units + 0.5)) % modulus
-    if read_units == shown:
-        return True
-    frac = value_units - np.floor(value_units)
-    return abs(frac - 0.5) < 0.2 and read_units in {
-        int(np.floor(value_units)) % modulus,
-        int(np.ceil(value_units)) % modulus,
-    }
-
-
-def within_one(read_units: int, value_units: float, n_wheels: int) -> bool:
-    """Reading within one last-wheel unit of the shown reading (modulo the counter's wrap)."""
-    modulus = 10**n_wheels
-    shown = int(np.floor(value_units + 0.5)) % modulus
-    diff = (read_units - shown) % modulus
-    return diff in (0, 1, modulus - 1)
 
 
 def photo_set(n: int, seed: int, font_set: str = "heldout") -> list:

@@ -24,8 +24,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from devservices.influx import Influx
 from devservices.mosquitto import Mosquitto
 from ingest.config import IngestSettings
-from ingest.store.influx import InfluxStore
 from ingest.worker import IngestWorker
+from storage.readings.influx import InfluxStore
 
 T0 = 1_764_000_000
 METERS = 1000
@@ -77,13 +77,12 @@ def main() -> None:
     influx = Influx(work / "influx")
     broker.start()
     influx.start()
-    store = InfluxStore(influx.url, "outage")
+    store = InfluxStore.at(influx.url, "outage")
     worker = IngestWorker(
         IngestSettings(
             broker_host="127.0.0.1",
             broker_port=broker.port,
             client_id="outage-ingest",
-            store_url=influx.store_url("outage"),
             retry_max_s=5.0,
             state_path=str(work / "state.db"),
         ),

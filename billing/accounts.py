@@ -9,18 +9,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billing.db import MAX_BINDINGS_PER_RESIDENT, Account, Meter, Resident, ResidentAccount, utcnow
-from billing.errors import Conflict, Invalid, NotFound
-from billing.tariffs import UnknownUtility, tariff_for
+from billing.errors import Conflict, NotFound
+from core.tariffs import tariff_for
 
 
 def validate_number(utility: str, account_number: str) -> str:
-    """The account number if valid for the utility; Invalid naming the expected format otherwise."""
-    try:
-        return tariff_for(utility).validate_account_number(account_number)
-    except UnknownUtility as err:
-        raise Invalid(str(err.args[0])) from err
-    except ValueError as err:
-        raise Invalid(str(err)) from err
+    """The account number if valid for the utility; Invalid (UnknownUtility, BadAccountNumber) otherwise."""
+    return tariff_for(utility).validate_account_number(account_number)
 
 
 def create_account(
@@ -102,7 +97,7 @@ def bind(
     count = session.scalar(
         select(func.count()).select_from(ResidentAccount).where(ResidentAccount.resident_id == resident_id)
     )
-    if count >= MAX_BINDINGS_PER_RESIDENT:
+    if (count or 0) >= MAX_BINDINGS_PER_RESIDENT:
         raise Conflict(f"at most {MAX_BINDINGS_PER_RESIDENT} accounts can be bound; unbind one first")
     row = ResidentAccount(
         resident_id=resident_id, account_id=account.id, name=name or account.account_number, group=group

@@ -43,6 +43,7 @@ class AlertChange:
 def alert_json(alert: Alert, account: Account | None = None) -> dict:
     """The public form of an alert (API and deliveries)."""
     account = account or alert.account
+    assert account is not None  # alerts.account_id is a non-null foreign key
     return {
         "id": alert.id,
         "account_id": alert.account_id,
@@ -61,6 +62,8 @@ def alert_json(alert: Alert, account: Account | None = None) -> dict:
 
 def _enqueue(session: Session, alert: Alert, event: str, delivery: Delivery, now: datetime) -> None:
     account = session.get(Account, alert.account_id)
+    if account is None:
+        raise NotFound(f"no account {alert.account_id}")
     payload = {"event": f"alert.{event}", "alert": alert_json(alert, account)}
     for url in delivery.webhooks:
         session.add(

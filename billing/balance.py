@@ -12,16 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.alerts import Delivery, raise_alert, resolve
 from billing.db import Account, Alert, LedgerEntry
-from billing.ledger import daily_volumes
-from billing.money import litres, yuan
-from billing.tariffs import Tariff, tariff_for
+from billing.errors import NotFound
+from billing.ledger import account_tariff, daily_volumes
+from core.money import yuan
+from core.tariffs import Tariff
+from core.units import to_litres
 
 MAX_DAYS = 366
 
@@ -33,11 +35,11 @@ class WarningRules:
     low_balance_yuan: Decimal = Decimal("20")
     days_left_warning: int = 7
     recent_days: int = 7
-    tz: ZoneInfo = ZoneInfo("Asia/Shanghai")
 
     @classmethod
-    def from_settings(cls, s) -> WarningRules:
-        return cls(s.low_balance_yuan, s.days_left_warning, s.recent_days, ZoneInfo(s.timezone))
+    def from_settings(cls, s: Any) -> WarningRules:
+        """The rules of a BillingSettings."""
+        return cls(s.low_balance_yuan, s.days_left_warning, s.recent_days)
 
 
 def days_left(
@@ -70,7 +72,7 @@ def recent_rate(session: Session, account_id: int, today: date, n_days: int) -> 
     """Mean litres per day over the last `n_days` charged days before `today` (None without any)."""
     vols = daily_volumes(session, account_id, since=today - timedelta(days=n_days))
     vals = [v for d, v in vols.items() if d < today]
-    return litres(sum(vals, Decimal(0)) / len(vals)) if vals else None
+    return to_litres(sum(vals, Decimal(0)) / len(vals)) if vals else None
 
 
 @dataclass
@@ -88,8 +90,10 @@ def evaluate(
 ) -> Evaluation:
     """Open or resolve this account's balance warnings; records `last_evaluated_at`."""
     account = session.get(Account, account_id)
-    tariff = tariff_for(account.utility)
-    today = now.astimezone(rules.tz).date()
+    if account is None:
+        raise NotFound(f"no account {account_id}")
+    tariff = account_tariff(account)
+    today = now.astimezone(tariff.zone).date()
     threshold = account.low_balance_yuan if account.low_balance_yuan is not None else rules.low_balance_yuan
     used = period_used(session, account_id, tariff, today)
     rate = recent_rate(session, account_id, today, rules.recent_days)
@@ -137,7 +141,7 @@ def evaluate(
     )
 
     for leak in _live_leaks(session, account_id):
-        leak_l = litres(Decimal(str(leak.details.get("rate_lph", 0))) * 24)
+        leak_l = to_litres(Decimal(str(leak.details.get("rate_lph", 0))) * 24)
         normal = rate if rate is not None else Decimal(0)
         cost_day = yuan(tariff.charge(used + normal, leak_l))
         with_leak = days_left(account.balance, tariff, today, used, normal + leak_l)
@@ -174,9 +178,11 @@ def evaluate(
             Alert.account_id == account_id, Alert.kind == "leak_cost", Alert.state != "resolved"
         )
     ):
-        leak = session.get(Alert, stale.details.get("leak_alert_id"))
-        if leak is None or leak.state == "resolved":
-            resolved.append(resolve(session, delivery, stale.dedupe_key, "leak resolved", now=now))
+        source = session.get(Alert, stale.details.get("leak_alert_id"))
+        if source is None or source.state == "resolved":
+            done = resolve(session, delivery, stale.dedupe_key, "leak resolved", now=now)
+            if done is not None:
+                resolved.append(done)
     account.last_evaluated_at = now
     return Evaluation(account_id, account.balance, rate, left, opened, resolved)
 

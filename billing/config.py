@@ -10,16 +10,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class BillingSettings(BaseSettings):
-    """Database URL, warning thresholds and alert delivery targets."""
+    """Warning thresholds and alert delivery targets.
+
+    The database is the utility's SQL database (storage.config.StorageSettings.sql_url); local days
+    are in each account's utility zone (core.tariffs), so neither is a billing setting.
+    """
 
     model_config = SettingsConfigDict(env_prefix="WM_BILLING_")
 
-    db_url: str = "sqlite:///billing.db"
     low_balance_yuan: Decimal = Field(Decimal("20"), ge=0)
     days_left_warning: int = Field(7, ge=1, le=365)
     evaluate_every_s: int = Field(6 * 3600, ge=60, le=6 * 3600)  # the payment apps check every 6 h
     recent_days: int = Field(7, ge=1, le=60)  # consumption rate = mean of this many charged days
-    timezone: str = "Asia/Shanghai"
     # Comma-separated webhook URLs that receive every alert event.
     webhooks: str = ""
     mqtt_alerts: bool = True
@@ -49,4 +51,5 @@ class BillingSettings(BaseSettings):
 
 @lru_cache
 def get_billing_settings() -> BillingSettings:
+    """Billing settings from the environment, once."""
     return BillingSettings()

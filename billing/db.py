@@ -1,21 +1,18 @@
 """Relational model (SQLAlchemy 2.x): accounts, residents, meters, ledger, payments, alerts, outbox.
 
-One URL picks the database: `sqlite:///path.db` / `sqlite://` (embedded default) or
-`postgresql+psycopg://user@host:port/db` (production). Money columns are NUMERIC and map to
-Decimal; nothing here ever holds money as float.
+The tables live in the utility's SQL database (storage.sql: one engine factory for every table set;
+`sqlite:///path.db` embedded, `postgresql+psycopg://user@host:port/db` in production). Money columns
+are NUMERIC and map to Decimal; nothing here ever holds money as float.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -23,42 +20,16 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    create_engine,
-    event,
     text,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
-from sqlalchemy.pool import StaticPool
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage import sql
+from storage.sql import UtcDateTime, utcnow
 
 MAX_BINDINGS_PER_RESIDENT = 15
 Money = Numeric(14, 2, asdecimal=True)
 Litres = Numeric(16, 3, asdecimal=True)
-
-
-class UtcDateTime(TypeDecorator):
-    """Timezone-aware UTC datetimes on both SQLite (which keeps naive text) and PostgreSQL."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: pass an aware (UTC) datetime")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -221,61 +192,31 @@ class OutboxMessage(Base):
     __table_args__ = (Index("ix_outbox_pending", "delivered_at", "next_attempt_at"),)
 
 
-class Database:
-    """Engine + sessions for one URL (SQLite by default)."""
-
-    def __init__(self, url: str = "sqlite://"):
-        self.url = url
-        self.engine: Engine = _engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
+class Database(sql.Database):
+    """The utility's database with billing's tables (storage.sql.Database plus create/drop of them)."""
 
     def create_all(self) -> None:
-        """Create missing tables (idempotent)."""
-        Base.metadata.create_all(self.engine)
+        """Create billing's missing tables (idempotent)."""
+        self.create_tables(Base.metadata)
 
     def drop_all(self) -> None:
+        """Drop billing's tables (tests)."""
         Base.metadata.drop_all(self.engine)
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session in a transaction: committed on success, rolled back on any error."""
-        with self._sessions() as session, session.begin():
-            yield session
 
-    def dispose(self) -> None:
-        self.engine.dispose()
-
-
-def _engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        memory = url in ("sqlite://", "sqlite:///:memory:")
-        kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": 30}}
-        if memory:
-            kwargs["poolclass"] = StaticPool  # one shared in-memory database, not one per connection
-        engine = create_engine(url, **kwargs)
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):
-            # Let SQLAlchemy own transactions (pysqlite's implicit BEGIN defers locks); enforce FKs.
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            if not memory:
-                cur.execute("PRAGMA journal_mode=WAL")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _begin(conn):
-            # IMMEDIATE: take the write lock up front so read-then-write (balances) cannot interleave.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    if url.startswith("postgresql"):
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
-    raise ValueError(
-        f"unsupported database URL {url.split(':', 1)[0]!r}: use sqlite:// or postgresql+psycopg://"
-    )
+__all__ = [
+    "MAX_BINDINGS_PER_RESIDENT",
+    "Account",
+    "Alert",
+    "ApiToken",
+    "Base",
+    "Database",
+    "LedgerEntry",
+    "Meter",
+    "OutboxMessage",
+    "Payment",
+    "Resident",
+    "ResidentAccount",
+    "UtcDateTime",
+    "utcnow",
+]

@@ -1,21 +1,9 @@
-"""Domain errors, mapped to HTTP status codes once in billing.api."""
+"""Billing's domain errors: the core kinds (dashboard_api/errors.py maps each kind to HTTP once)."""
 
 from __future__ import annotations
 
+from core.errors import Conflict, DomainError, Invalid, NotFound
 
-class BillingError(Exception):
-    """Base: a request the domain refuses; nothing was changed."""
+BillingError = DomainError  # the base every billing refusal derives from
 
-    status = 400
-
-
-class NotFound(BillingError):
-    status = 404
-
-
-class Invalid(BillingError):
-    status = 422
-
-
-class Conflict(BillingError):
-    status = 409
+__all__ = ["BillingError", "Conflict", "Invalid", "NotFound"]

@@ -18,18 +18,18 @@ from __future__ import annotations
 import calendar
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from billing.db import Account
-from billing.ledger import DEFAULT_TZ, daily_volumes
-from billing.money import litres
-from billing.tariffs import Tariff, tariff_for
+from billing.ledger import account_tariff, daily_volumes
+from core.tariffs import Tariff
+from core.units import to_litres as litres
 
 BACKTEST_MONTHS = 6
 ARIMA_WINDOW_DAYS = 180
@@ -97,6 +97,7 @@ def baseline_month_total(h: History, as_of: date, month: date) -> float | None:
         trend = recent / ly_recent if recent is not None and ly_recent else 1.0
         seasonal = ly_rate * min(max(trend, 0.5), 2.0)  # a holiday month must not double the year
     current = h.mean_rate(m0, min(as_of, m1), min_days=3) if as_of > m0 else None
+    rate: float | None
     if seasonal is not None and current is not None:
         w = observed_days / days_in_month(m0)
         rate = w * current + (1 - w) * seasonal
@@ -206,7 +207,7 @@ def backtest(h: History, as_of: date, months: int = BACKTEST_MONTHS) -> Backtest
                     errors[name].append(abs(pred - actual) / actual * 100)
     mape = {m: (sum(e) / len(e) if e and len(e) == cases else None) for m, e in errors.items()}
     scored = {m: v for m, v in mape.items() if v is not None}
-    chosen = min(scored, key=scored.get) if scored else "baseline"
+    chosen = min(scored, key=lambda m: scored[m]) if scored else "baseline"
     return Backtest(mape, cases, chosen)
 
 
@@ -257,7 +258,7 @@ class Forecast:
 
 
 def forecast_history(
-    daily_l: dict[date, float | Decimal], as_of: date, tariff: Tariff, account: str = ""
+    daily_l: Mapping[date, float | Decimal], as_of: date, tariff: Tariff, account: str = ""
 ) -> Forecast:
     """Forecast this month (containing `as_of`) and next month from daily litres before `as_of`."""
     h = History({d: float(v) for d, v in daily_l.items() if d < as_of})
@@ -265,6 +266,7 @@ def forecast_history(
     if not h.daily:
         notes.append("no consumption history yet: no forecast")
         return Forecast(account, as_of, "none", [], Backtest({m: None for m in METHODS}, 0, "none"), 0, notes)
+    assert h.first is not None
     history_days = (as_of - h.first).days
     if not h.has_year(as_of):
         notes.append(
@@ -296,13 +298,12 @@ def forecast_history(
     return Forecast(account, as_of, bt.chosen, months, bt, history_days, notes)
 
 
-def forecast_account(
-    session: Session, account: Account, now: datetime, tz: ZoneInfo = DEFAULT_TZ
-) -> Forecast:
-    """Forecast from the account's charged daily volumes in the ledger."""
-    today = now.astimezone(tz).date()
+def forecast_account(session: Session, account: Account, now: datetime) -> Forecast:
+    """Forecast from the account's charged daily volumes in the ledger (days local to its utility)."""
+    tariff = account_tariff(account)
+    today = now.astimezone(tariff.zone).date()
     daily = daily_volumes(session, account.id, since=_shift_year(today, -2))
-    return forecast_history(daily, today, tariff_for(account.utility), account.key)
+    return forecast_history(daily, today, tariff, account.key)
 
 
 def mape(pred: list[float], actual: list[float]) -> float:

@@ -21,18 +21,31 @@ log = logging.getLogger(__name__)
 
 
 class LeakAlertLike(Protocol):
-    meter: str
-    kind: str
-    started_at: Any
-    detected_at: Any
-    rate_lph: float
-    confidence: float
-    evidence: Any
+    """What the sink reads of a leak alert (leaks.model.LeakAlert; read-only)."""
+
+    @property
+    def meter(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def started_at(self) -> Any: ...
+    @property
+    def detected_at(self) -> Any: ...
+    @property
+    def rate_lph(self) -> float: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def evidence(self) -> Any: ...
 
 
 class LeakEventLike(Protocol):
-    kind: str
-    alert: LeakAlertLike
+    """What the sink reads of a leak event (leaks.model.LeakEvent; read-only)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def alert(self) -> LeakAlertLike: ...
 
 
 def _iso(t: Any) -> str | None:

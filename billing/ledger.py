@@ -1,10 +1,13 @@
 """The prepaid ledger: every balance change is one entry with a unique key, so each happens once.
 
-Daily charges are per meter and day under the account's tiered tariff. The tier position is the
-account's volume already charged in the billing period (earlier days, then earlier meters of the
-same day, by meter id). Charges are rounded so they telescope: the period's charges add up to the
-rounded cost of the period's volume, never drifting by a fen. Recomputing a day whose volume
-changed posts a correction of the difference; recomputing an unchanged day posts nothing.
+Daily charges are per meter and local day (the utility's zone) under the account's tiered tariff.
+The litres come from a `Consumption` callable the caller wires in: in production the validated
+series (vee.service.VeeConsumption, docs/billing.md "One bill"); billing never reads readings.
+The tier position is the account's volume already charged in the billing period (earlier days,
+then earlier meters of the same day, by meter id). Charges are rounded so they telescope: the
+period's charges add up to the rounded cost of the period's volume, never drifting by a fen.
+Recomputing a day whose volume changed posts a correction of the difference; recomputing an
+unchanged day posts nothing.
 """
 
 from __future__ import annotations
@@ -12,20 +15,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from billing.db import Account, LedgerEntry, Meter, utcnow
-from billing.errors import Invalid, NotFound
-from billing.money import litres, parse_amount
-from billing.tariffs import tariff_for
+from billing.db import Account, Database, LedgerEntry, Meter, utcnow
+from billing.errors import Conflict, Invalid, NotFound
+from core.money import parse_amount
+from core.tariffs import Tariff, tariff_for
+from core.units import to_litres
 
 Consumption = Callable[[str, date], float | int | Decimal]  # (meter_id, local day) -> litres
 KINDS = ("charge", "topup", "correction")
-DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def account_tariff(account: Account) -> Tariff:
+    """The tariff of the account's utility (its prices, periods and time zone)."""
+    return tariff_for(account.utility)
+
+
+def utility_zone(db: Database, meter_id: str) -> str | None:
+    """The IANA zone the ledger counts a meter's days in (its account's utility's), or None if unbound."""
+    with db.session() as s:
+        meter = s.get(Meter, meter_id)
+        return None if meter is None else account_tariff(meter.account).zone_name
 
 
 def lock_account(session: Session, account_id: int) -> Account:
@@ -109,7 +123,7 @@ def _period_volume_before(
             LedgerEntry.meter_id < meter_id,
         )
     )
-    return Decimal(earlier_days) + Decimal(same_day)
+    return Decimal(earlier_days or 0) + Decimal(same_day or 0)
 
 
 def charge_day(
@@ -117,12 +131,12 @@ def charge_day(
 ) -> list[LedgerEntry]:
     """Charge every meter of the account for one local day; idempotent. Returns entries posted."""
     account = lock_account(session, account_id)
-    tariff = tariff_for(account.utility)
+    tariff = account_tariff(account)
     start = tariff.period_start(day)
     posted = []
     meters = session.scalars(select(Meter).where(Meter.account_id == account_id).order_by(Meter.meter_id))
     for meter in list(meters):
-        volume = litres(consumption(meter.meter_id, day))
+        volume = to_litres(consumption(meter.meter_id, day))
         before = _period_volume_before(session, account_id, start, day, meter.meter_id)
         amount = -tariff.charge(before, volume)
         prior = list(
@@ -151,7 +165,7 @@ def charge_day(
                 now=now,
             )
         else:
-            had_vol = sum((e.volume_l for e in prior), Decimal(0))
+            had_vol = sum((e.volume_l or Decimal(0) for e in prior), Decimal(0))
             had_amount = sum((e.amount for e in prior), Decimal(0))
             if had_vol == volume and had_amount == amount:
                 continue
@@ -186,11 +200,28 @@ def charge_through(
     through: date,
     consumption: Consumption,
     first_day: date | None = None,
-    tz: ZoneInfo = DEFAULT_TZ,
     now: datetime | None = None,
 ) -> list[LedgerEntry]:
-    """Charge, in order, every day after the last charged one up to `through` (inclusive)."""
-    account = lock_account(session, account_id)
+    """Charge, in order, every day after the last charged one up to `through` (inclusive).
+
+    Days are local days in the account's utility zone (core.tariffs). `consumption` is called inside
+    this transaction: give precomputed litres (ledger.precomputed) when it reads the same database.
+    """
+    lock_account(session, account_id)
+    posted = []
+    for day in days_to_charge(session, account_id, through, first_day):
+        posted += charge_day(session, account_id, day, consumption, now=now)
+    return posted
+
+
+def days_to_charge(
+    session: Session, account_id: int, through: date, first_day: date | None = None
+) -> list[date]:
+    """The local days after the last charged one up to `through`: from `first_day`, else from the
+    first meter's installation (or the account's creation) when nothing was charged yet."""
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id}")
     last = last_charged_day(session, account_id)
     if last is not None:
         day = last + timedelta(days=1)
@@ -198,12 +229,33 @@ def charge_through(
         day = first_day
     else:
         installed = session.scalar(select(func.min(Meter.installed_at)).where(Meter.account_id == account_id))
-        day = (installed or account.created_at).astimezone(tz).date()
-    posted = []
-    while day <= through:
-        posted += charge_day(session, account_id, day, consumption, now=now)
-        day += timedelta(days=1)
-    return posted
+        day = (installed or account.created_at).astimezone(account_tariff(account).zone).date()
+    return [day + timedelta(days=k) for k in range((through - day).days + 1)]
+
+
+def meter_ids(session: Session, account_id: int) -> list[str]:
+    """The account's meters, in the order charge_day charges them."""
+    return list(
+        session.scalars(select(Meter.meter_id).where(Meter.account_id == account_id).order_by(Meter.meter_id))
+    )
+
+
+class MissingVolume(Conflict):
+    """A meter-day whose litres were not computed before the charging transaction (retry the run)."""
+
+
+def precomputed(volumes: dict[tuple[str, date], Decimal]) -> Consumption:
+    """A Consumption over litres computed before the transaction (a meter added since: MissingVolume)."""
+
+    def daily(meter_id: str, day: date) -> Decimal:
+        try:
+            return volumes[(meter_id, day)]
+        except KeyError as err:
+            raise MissingVolume(
+                f"no litres computed for {meter_id} on {day}; the next run charges it"
+            ) from err
+
+    return daily
 
 
 def correction(
@@ -241,4 +293,5 @@ def daily_volumes(session: Session, account_id: int, since: date | None = None) 
     )
     if since is not None:
         q = q.where(LedgerEntry.day >= since)
-    return {d: Decimal(v) for d, v in session.execute(q.group_by(LedgerEntry.day).order_by(LedgerEntry.day))}
+    rows = session.execute(q.group_by(LedgerEntry.day).order_by(LedgerEntry.day))
+    return {d: Decimal(v) for d, v in rows if d is not None and v is not None}

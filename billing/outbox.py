@@ -126,7 +126,7 @@ class Dispatcher:
             claimed = []
             for msg_id in (i for i in ids if targets[i] in open_targets):
                 # Conditional update: if another dispatcher got there first, it matches no row.
-                got = s.execute(
+                got = s.execute(  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
                     update(OutboxMessage)
                     .where(
                         OutboxMessage.id == msg_id,
@@ -222,8 +222,13 @@ class Dispatcher:
     def pending(self) -> int:
         """Rows not yet delivered."""
         with self.db.session() as s:
-            return s.scalar(
-                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.delivered_at.is_(None))
+            return (
+                s.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.delivered_at.is_(None))
+                )
+                or 0
             )
 
     def start(self, poll_s: float = 0.5) -> None:

@@ -14,7 +14,7 @@ from billing.accounts import find_account
 from billing.db import LedgerEntry, Payment, utcnow
 from billing.errors import Conflict, Invalid
 from billing.ledger import lock_account, post
-from billing.money import AmountError, parse_amount
+from core.money import AmountError, parse_amount
 
 
 def _txn_key(provider: str, transaction_id: str) -> str:
@@ -150,9 +150,8 @@ def reconcile(
         else:
             report.matched += 1
     for line in statement or []:
-        key = (provider or "", line.transaction_id)
-        p = payments.get(key)
-        if p is None:
+        found = payments.get((provider or "", line.transaction_id))
+        if found is None:
             report.paid_not_credited.append(
                 {
                     "provider": provider,
@@ -163,23 +162,23 @@ def reconcile(
                     "source": "statement",
                 }
             )
-        elif p.amount != line.amount:
+        elif found.amount != line.amount:
             report.amount_mismatches.append(
                 {
                     "provider": provider,
                     "transaction_id": line.transaction_id,
                     "paid": str(line.amount),
-                    "credited": str(p.amount),
+                    "credited": str(found.amount),
                 }
             )
     statement_ids = {line.transaction_id for line in statement} if statement is not None else None
-    for key, e in credits.items():
+    for entry_key, e in credits.items():
         if since and e.created_at < since or until and e.created_at >= until:
             continue
         payment = session.get(Payment, e.payment_id) if e.payment_id is not None else None
         if payment is None:
             report.credits_without_payment.append(
-                {"ledger_entry_id": e.id, "key": key, "amount": str(e.amount)}
+                {"ledger_entry_id": e.id, "key": entry_key, "amount": str(e.amount)}
             )
         elif (
             statement_ids is not None
@@ -189,7 +188,7 @@ def reconcile(
             report.credits_without_payment.append(
                 {
                     "ledger_entry_id": e.id,
-                    "key": key,
+                    "key": entry_key,
                     "amount": str(e.amount),
                     "transaction_id": payment.transaction_id,
                     "reason": "not in provider statement",

@@ -1,4 +1,4 @@
-"""`python -m dashboard_api`: serve the API with uvicorn (settings from WM_API_* env)."""
+"""`python -m dashboard_api`: serve the API with uvicorn (settings from WM_API_* and WM_STORAGE_* env)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dashboard_api.app import create_app
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Serve until interrupted."""
     p = argparse.ArgumentParser(prog="python -m dashboard_api")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)

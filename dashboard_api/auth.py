@@ -1,25 +1,24 @@
 """Who is calling: utility operators see everything, residents only their own accounts.
 
 Tokens are bearer tokens, kept only as SHA-256 hashes. Utility operator tokens come from
-settings (WM_API_TOKENS); other tokens are resolved by `app.state.token_lookup`, a
-callable hash -> Principal | None that the accounts service installs (billing/).
+settings (WM_API_TOKENS); other tokens are resolved by `app.state.token_lookup`, a callable
+hash -> (role, subject) | None over the accounts database (billing.tokens.make_token_lookup).
 """
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dashboard_api.config import ApiSettings, get_settings, hash_token
+from core.auth import Role, hash_token
+from dashboard_api.config import ApiSettings, get_settings
 
 _bearer = HTTPBearer(auto_error=False)
-
-Role = Literal["utility", "resident"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +31,7 @@ class Principal:
 
     @property
     def is_utility(self) -> bool:
+        """Whether the caller is a utility operator."""
         return self.role == "utility"
 
 
@@ -54,10 +54,11 @@ async def get_principal(
     lookup = getattr(request.app.state, "token_lookup", None)
     # Operator tokens are checked above without leaving the event loop; the accounts lookup
     # may touch a database, so it runs in the thread pool.
-    principal = await run_in_threadpool(lookup, digest) if lookup else None
-    if principal is None:
+    found = await run_in_threadpool(lookup, digest) if lookup else None
+    if found is None:
         raise _unauthorized("invalid token")
-    return principal
+    role, subject = found
+    return Principal(role, subject, digest)
 
 
 async def require_utility(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:

@@ -1,36 +1,34 @@
-"""API settings (env prefix WM_API_), validated once; tokens kept only as SHA-256 hashes."""
+"""API settings (env prefix WM_API_), validated once; tokens kept only as SHA-256 hashes.
+
+Where the data lives is `storage` (storage.config.StorageSettings, env WM_STORAGE_): the readings store
+and the utility's SQL database (accounts, ledger, VEE edits) — one URL and one default each.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-def hash_token(token: str) -> str:
-    """SHA-256 hex digest of a bearer token (what is stored and compared)."""
-    return hashlib.sha256(token.encode()).hexdigest()
+from core.auth import hash_token
+from core.timezones import DEFAULT_TZ, check_zone
+from storage.config import StorageSettings
 
 
 class ApiSettings(BaseSettings):
-    """Where readings are, and who may read them."""
+    """Who may read, what a query may cost, and where photos go."""
 
     model_config = SettingsConfigDict(env_prefix="WM_API_")
 
-    store_url: str = "influx://127.0.0.1:8086/water"
+    storage: StorageSettings = Field(default_factory=StorageSettings)
     # Comma-separated bearer tokens of utility operators; required, no default.
     tokens: str = Field(..., min_length=1)
-    default_tz: str = "Asia/Shanghai"
+    # Zone of queries that name none (the utility's zone: core.tariffs); IANA names only.
+    default_tz: str = DEFAULT_TZ
     # Cap on the fine buckets one usage query walks (hourly for 1d/1mo): bounds time and memory.
     max_intervals: int = 50000
-    # Accounts, residents, alerts and resident tokens (billing/); SQLAlchemy URL.
-    billing_db_url: str = "sqlite:///wm_billing.db"
-    # Validation, estimation and editing state (vee/): edits, audit, review items, lifecycle.
-    vee_db_url: str = "sqlite:///wm_vee.db"
     # Uploaded meter photos, content-addressed (sha256) under this directory.
     photo_dir: Path = Path("wm_photos")
     photo_max_bytes: int = Field(10_000_000, ge=1024, le=100_000_000)
@@ -53,11 +51,7 @@ class ApiSettings(BaseSettings):
     @field_validator("default_tz")
     @classmethod
     def _known_zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as err:
-            raise ValueError(f"default_tz {v!r} is not an IANA time zone") from err
-        return v
+        return check_zone(v)
 
     @model_validator(mode="after")
     def _night_window(self) -> ApiSettings:
@@ -67,10 +61,14 @@ class ApiSettings(BaseSettings):
 
     @property
     def token_hashes(self) -> frozenset[str]:
+        """SHA-256 hashes of the operator tokens."""
         return frozenset(hash_token(t.strip()) for t in self.tokens.split(",") if t.strip())
 
 
 @lru_cache
 def get_settings() -> ApiSettings:
     """Settings from the environment, once (tests override this dependency)."""
-    return ApiSettings()  # type: ignore[call-arg]
+    return ApiSettings()  # tokens come from the environment (WM_API_TOKENS)
+
+
+__all__ = ["ApiSettings", "get_settings", "hash_token"]

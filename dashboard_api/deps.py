@@ -1,43 +1,80 @@
-"""Shared dependencies: settings, store, directory, and callers (dashboard_api.auth)."""
+"""Shared dependencies as Annotated aliases: settings, store, flows, databases, services and callers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
 
+from billing.db import Database
 from dashboard_api.auth import AnyCaller, Principal, UtilityCaller
 from dashboard_api.config import ApiSettings, get_settings
 from dashboard_api.directory import Directory
-from dashboard_api.flow import FlowSource
-from dashboard_api.influxql import InfluxQL
-from ingest.store.base import Store
+from storage.readings.base import Store
+from storage.readings.conn import InfluxConnection
+from storage.readings.flows import FlowSource
+from vee.config import VeeConfig
+from vee.db import VeeDb
+from vee.service import VeeService
 
 # Dependencies that only read app.state are `async def`: FastAPI runs a plain `def` dependency in
 # its thread pool, and each such hop cost milliseconds per request on a busy machine.
 
 
 async def get_store(request: Request) -> Store:
+    """The readings store."""
     return request.app.state.store
 
 
 async def get_directory(request: Request) -> Directory:
+    """Who owns which meters."""
     return request.app.state.directory
 
 
 async def get_flows(request: Request) -> FlowSource:
+    """Usage grids and flows for many meters."""
     return request.app.state.flows
 
 
-async def get_influxql(request: Request) -> InfluxQL | None:
-    return request.app.state.influxql
+async def get_influx(request: Request) -> InfluxConnection | None:
+    """The InfluxDB connection, or None on other stores."""
+    return request.app.state.influx
+
+
+async def get_database(request: Request) -> Database:
+    """The utility's SQL database (accounts, ledger, VEE edits)."""
+    return request.app.state.database
+
+
+def billing_tx(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the route returns, rolled back on any error."""
+    with request.app.state.database.session() as session:
+        yield session
+
+
+async def get_clock(request: Request) -> Callable[[], datetime]:
+    """The wall clock (tests install a virtual one as app.state.billing_clock)."""
+    return getattr(request.app.state, "billing_clock", None) or (lambda: datetime.now(UTC))
+
+
+async def get_vee(request: Request) -> VeeService:
+    """The VEE service over the app's store and database."""
+    db: VeeDb = request.app.state.vee_db
+    cfg: VeeConfig = request.app.state.vee_config
+    return VeeService(request.app.state.store, db, cfg)
 
 
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 DirectoryDep = Annotated[Directory, Depends(get_directory)]
 FlowsDep = Annotated[FlowSource, Depends(get_flows)]
-InfluxQLDep = Annotated[InfluxQL | None, Depends(get_influxql)]
+InfluxDep = Annotated[InfluxConnection | None, Depends(get_influx)]
+BillingTx = Annotated[Session, Depends(billing_tx, scope="function")]
+ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
+VeeDep = Annotated[VeeService, Depends(get_vee)]
 
 NOT_FOUND_METER = "meter not found"
 
@@ -54,12 +91,16 @@ def check_meter_visible(caller: Principal, directory: Directory, meter_id: str) 
 Caller = UtilityCaller  # routes that only operators may use
 __all__ = [
     "AnyCaller",
+    "BillingTx",
     "Caller",
+    "ClockDep",
     "DirectoryDep",
     "FlowsDep",
+    "InfluxDep",
     "SettingsDep",
     "StoreDep",
     "UtilityCaller",
+    "VeeDep",
     "check_meter_visible",
     "get_store",
 ]

@@ -6,10 +6,11 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from dashboard_api.flow import FlowSource
-from dashboard_api.timegrid import Every, boundaries, common_step_s, night_windows
-from dashboard_api.usage import Interval, check_grid, night_hours_ml, usage_from_grid
-from ingest.store.base import Store
+from core.errors import Invalid
+from core.timegrid import Every, boundaries, common_step_s, night_windows
+from core.usage import Interval, check_grid, night_hours_ml, usage_from_grid
+from storage.readings.base import Store
+from storage.readings.flows import FlowSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,7 @@ class UsageReport:
     stop_s: int
     intervals: list[Interval]
     total_ml: int
-    resets: int
+    resets: int  # segment breaks (core.consumption)
     peak_flow_lpm: float | None
     peak_flow_at_s: int | None  # end of the step that held the peak
     night_min_ml_per_h: int | None
@@ -42,14 +43,14 @@ class UsageReport:
 
 
 def usage_report(store: Store, flows: FlowSource, meters: list[str], spec: ReportSpec) -> UsageReport:
-    """Sum each meter's exact usage per interval; raise ValueError when the range is too fine.
+    """Sum each meter's exact usage per interval; Invalid when the range is too fine.
 
     `store` is kept for callers; the readings come through `flows` (batched per request on InfluxDB).
     """
     bounds = boundaries(spec.start_s, spec.stop_s, spec.every, spec.zone, spec.max_steps)
     step_s = common_step_s(bounds)
     if (bounds[-1] - bounds[0]) // step_s > spec.max_steps:
-        raise ValueError(f"more than {spec.max_steps} steps of {step_s} s: use a shorter range")
+        raise Invalid(f"more than {spec.max_steps} steps of {step_s} s: use a shorter range")
     n = len(bounds) - 1
     used = [0] * n
     seen = [False] * n
@@ -69,7 +70,7 @@ def usage_report(store: Store, flows: FlowSource, meters: list[str], spec: Repor
         for i, iv in enumerate(one.intervals):
             used[i] += iv.used_ml
             seen[i] = seen[i] or iv.readings
-        resets += one.resets
+        resets += one.breaks
         for h, ml in night_hours_ml(one, windows).items():
             night_sum[h] = night_sum.get(h, 0) + ml
             night_count[h] = night_count.get(h, 0) + 1
@@ -80,7 +81,8 @@ def usage_report(store: Store, flows: FlowSource, meters: list[str], spec: Repor
         i = bisect_right(bounds, s) - 1
         if 0 <= i < n:
             lpm = round(lpm, 3)
-            peaks[i] = lpm if peaks[i] is None else max(peaks[i], lpm)
+            held = peaks[i]
+            peaks[i] = lpm if held is None else max(held, lpm)
             if peak is None or lpm > peak:
                 peak, peak_at = lpm, s + step_s
 

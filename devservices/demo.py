@@ -47,16 +47,16 @@ class _Stopper:
         self.event.set()
 
 
-def _seed_accounts(billing_url: str, meters: int) -> str:
+def _seed_accounts(sql_url: str, meters: int) -> str:
     """One Guangzhou account per demo meter, 50 yuan each; a resident owning the first. Returns its token."""
     from datetime import UTC, datetime
 
     from billing.accounts import bind, create_account
-    from billing.auth import issue_token
     from billing.db import Database
     from billing.payments import notify
+    from billing.tokens import issue_token
 
-    db = Database(billing_url)
+    db = Database(sql_url)
     db.create_all()
     now = datetime.now(UTC)
     with db.session() as s:
@@ -123,8 +123,12 @@ def main(argv: list[str] | None = None) -> int:
             store_kind = f"embedded SQLite store {STATE_DIR / 'water.db'}"
 
         from ingest.config import IngestSettings
-        from ingest.store import open_store
         from ingest.worker import IngestWorker
+        from storage.config import StorageSettings
+        from storage.readings import open_store
+
+        sql_url = f"sqlite:///{(STATE_DIR / 'wm.db').resolve()}"
+        storage = StorageSettings(readings_url=store_url, sql_url=sql_url)
 
         host, port = broker.address.split(":")
         worker = IngestWorker(
@@ -133,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                 broker_port=int(port),
                 client_id="demo-ingest",
                 state_path=str((STATE_DIR / "ingest-state.db").resolve()),
-                store_url=store_url,
+                storage=storage,
                 batch_wait_s=0.2,
             ),
             open_store(store_url),
@@ -148,14 +152,11 @@ def main(argv: list[str] | None = None) -> int:
 
         token = secrets.token_urlsafe(24)
         api_port = _port(args.port)
-        billing_url = f"sqlite:///{(STATE_DIR / 'billing.db').resolve()}"
-        resident_token = _seed_accounts(billing_url, args.meters)
+        resident_token = _seed_accounts(sql_url, args.meters)
         app = create_app(
             ApiSettings(
-                store_url=store_url,
+                storage=storage,
                 tokens=token,
-                billing_db_url=billing_url,
-                vee_db_url=f"sqlite:///{(STATE_DIR / 'vee.db').resolve()}",
                 photo_dir=(STATE_DIR / "photos").resolve(),
             )
         )
@@ -190,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
 
         alerts = AlertService(
             open_store(store_url),
-            Database(billing_url),
-            BillingSettings(db_url=billing_url, mqtt_host=host, mqtt_port=int(port)),
+            Database(sql_url),
+            BillingSettings(mqtt_host=host, mqtt_port=int(port)),
             STATE_DIR / "monitor.json",
             MqttPublisher(host, int(port), "demo-monitor"),
         )

@@ -66,7 +66,8 @@ class Influx(ServiceProcess):
 
     def start(self) -> None:
         self.config_path.write_text(
-            CONFIG.format(port=self.port, rpc_port=self.rpc_port, workdir=self.workdir))
+            CONFIG.format(port=self.port, rpc_port=self.rpc_port, workdir=self.workdir)
+        )
         self._launch()
         try:
             wait_listening(self.port, timeout_s=30)

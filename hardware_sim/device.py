@@ -93,7 +93,7 @@ def compiled_dirs() -> tuple[Path, Path]:
     import hashlib
     import tempfile
 
-    from devservices.build_firmware import build
+    from hardware_sim.mpy_build import build
 
     digest = hashlib.sha256()
     for src in (SIM_MODULES_DIR, FIRMWARE_DIR):
@@ -298,10 +298,12 @@ class FirmwareBoard:
         env["WM_SIM_RTC_SLOW"] = str(self.state_dir / "rtc_slow.json")
         self._sleep_pulses = 0
         self._sleep_span_ms = 0
-        if not self.ap_port:
-            from devservices.ports import free_port
+        if not self.ap_port:  # where the board's set-up access point serves port 80
+            import socket
 
-            self.ap_port = free_port()
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.ap_port = s.getsockname()[1]
         env["WM_SIM_AP_PORT"] = str(self.ap_port)
         cmd = [micropython_binary()]
         if self.heap:

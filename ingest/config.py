@@ -1,31 +1,38 @@
-"""Ingest settings, validated once at start (env prefix WM_INGEST_)."""
+"""Ingest settings, validated once at start (env prefix WM_INGEST_; wM-Bus intake WM_WMBUS_)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.consumption import MAX_FLOW_LPM
+from storage.config import StorageSettings
+
+NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # MQTT client ids and share groups
+
 
 class IngestSettings(BaseSettings):
-    """Where to read from and write to, and how much to hold in flight."""
+    """Where to read from, how much to hold in flight; the store URL is `storage.readings_url`."""
 
     model_config = SettingsConfigDict(env_prefix="WM_INGEST_")
 
+    storage: StorageSettings = Field(default_factory=StorageSettings)
     broker_host: str = "127.0.0.1"
     broker_port: int = Field(1883, ge=1, le=65535)
     broker_user: str | None = None
     broker_password: str | None = None
     broker_ca_file: str | None = None  # set: connect with TLS, verifying the broker against this CA
-    client_id: str = Field("wm-ingest-0", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    client_id: str = Field("wm-ingest-0", pattern=NAME_PATTERN)
     topic_prefix: str = "wm/v1"
     # How several workers split the stream (docs/ingest.md):
     # share_group set: subscribe to $share/<group>/... (EMQX, HiveMQ, mosquitto >= 2.0.12);
     # shard_count > 1: every worker subscribes to all readings and keeps meters whose hash
     # falls in its shard_index (safe on mosquitto 2.0.11, costs N x broker fan-out).
-    share_group: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    share_group: str | None = Field(None, pattern=NAME_PATTERN)
     shard_index: int = Field(0, ge=0)
     shard_count: int = Field(1, ge=1, le=1024)
-    store_url: str = "influx://127.0.0.1:8086/water"
     # Per-meter state (sequence, boot, last total, open gaps): a SQLite file shared by the
     # workers of one node; it must outlive workers (docs/ingest.md, "Per-meter state").
     # None keeps it in memory (tests, demos): gaps and resets are then judged per run only.
@@ -42,10 +49,22 @@ class IngestSettings(BaseSettings):
     # minute readings from one meter arriving at once (docs/ingest.md, "Flood limit").
     flood_burst: int = Field(1000, ge=1)
     flood_rate_per_s: float = Field(1.0, gt=0)
-    # Flow above this between two consecutive readings is reported as `impossible_flow`.
-    max_flow_lpm: float = Field(1000.0, gt=0)
+    # Flow above this between two consecutive readings is reported as `impossible_flow`; the same
+    # bound tells an upward register set from use (core.consumption).
+    max_flow_lpm: float = Field(MAX_FLOW_LPM, gt=0)
     metrics_port: int | None = Field(None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _store_url(cls, data: Any) -> Any:
+        # `store_url=` (the setting before storage.readings_url owned it) is read for one release.
+        if isinstance(data, dict) and "store_url" in data:
+            data = dict(data)
+            url = data.pop("store_url")
+            if url is not None and "storage" not in data:
+                data["storage"] = StorageSettings(readings_url=url)
+        return data
 
     @model_validator(mode="after")
     def _check_shard(self) -> IngestSettings:
@@ -54,3 +73,31 @@ class IngestSettings(BaseSettings):
         if self.share_group and self.shard_count > 1:
             raise ValueError("use either share_group or shard_count > 1, not both")
         return self
+
+
+class WmbusSettings(IngestSettings):
+    """The wM-Bus intake (wmbusmeters JSON on MQTT): the ingest's settings plus its topic and id prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="WM_WMBUS_")
+
+    client_id: str = Field("wm-wmbus-bridge", pattern=NAME_PATTERN)
+    topic: str = "wmbusmeters/#"
+    meter_prefix: str = Field("", pattern=r"^[A-Za-z0-9_-]{0,16}$")
+    batch_max: int = Field(500, ge=1, le=100000)  # a telegram every few minutes per meter at most
+
+
+def cli_overrides(broker: str | None, store: str | None, **values: object) -> dict[str, object]:
+    """Settings overrides from command-line flags: HOST:PORT, a store URL, and the flags that were given.
+
+    ValueError names a malformed --broker.
+    """
+    out: dict[str, object] = {}
+    if broker:
+        host, _, port = broker.rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"--broker must be HOST:PORT, got {broker!r}")
+        out.update(broker_host=host, broker_port=int(port))
+    if store:
+        out["storage"] = StorageSettings(readings_url=store)
+    out.update({k: v for k, v in values.items() if v is not None})
+    return out

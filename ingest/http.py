@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ingest.payload import METER_ID_RE
+from core.ids import METER_ID_RE
 from ingest.state import StateDB
 from ingest.worker import IngestWorker
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import re
 import time
-from decimal import Decimal, InvalidOperation
 
-from ingest.model import Reading
+from core.ids import METER_ID_RE
+from core.readings import Reading
+from core.units import BadVolume, ml_from_litres
 
 MAX_PAYLOAD_BYTES = 8192
 MAX_BATCH = 60
 MIN_TS_S = 1577836800  # 2020-01-01T00:00:00Z
 MAX_FUTURE_S = 300
 MAX_TOTAL_L = 10**12
-METER_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 class PayloadError(ValueError):
@@ -39,15 +38,12 @@ def _total_ml(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PayloadError("schema", "total_l must be a number")
     try:
-        dec = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    except InvalidOperation as err:
-        raise PayloadError("bad_total", f"total_l {value!r} is not a finite number") from err
-    if not dec.is_finite() or dec < 0 or dec > MAX_TOTAL_L:
+        ml = ml_from_litres(value, exact=True)
+    except BadVolume as err:
+        raise PayloadError("bad_total", f"total_l {value!r}: {err}") from err
+    if not 0 <= ml <= MAX_TOTAL_L * 1000:
         raise PayloadError("bad_total", f"total_l must be 0..1e12 L, got {value!r}")
-    ml = dec * 1000
-    if ml != ml.to_integral_value():
-        raise PayloadError("bad_total", f"total_l {value!r} has more than 3 decimals")
-    return int(ml)
+    return ml
 
 
 def _int_field(obj: dict, key: str, lo: int, hi: int) -> int:

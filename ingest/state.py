@@ -5,7 +5,8 @@ The state lives in a SQLite file shared by every worker of a node, updated in on
 workers handling the same meter (a `$share` group deals messages round robin) see each
 other's updates in order and a restarted or different worker continues where the last
 one stopped. Readings are classified here; none is refused here: the register is what
-the device said, and the usage API treats a lower total as a reset.
+the device said. What counts as a reset is the one consumption rule's segment break
+(core.consumption), so the ingest's `reset` count and the usage API's `resets` agree.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ingest.model import Reading
-from ingest.store.base import StoreError
+from core.consumption import Mark, Rule
+from core.readings import Reading
+from storage.readings.base import StoreError
 
 MAX_OPEN_GAPS = 16  # ranges of missing seqs remembered per meter; older ones count as lost
 
@@ -28,7 +30,7 @@ DUPLICATE = "duplicate"  # already stored: a redelivery or a replay of a stored 
 LATE = "late"  # older than the newest, fills a known gap (replayed out of order)
 GAP = "gap"  # seqs skipped: `missing` counts them
 NEW_BOOT = "new_boot"  # boot counter changed
-RESET = "reset"  # total lower than before (register set, board replaced)
+RESET = "reset"  # a segment break by core.consumption (register reset or set, board replaced)
 SEQ_RESTART = "seq_restart"  # newer reading with a lower seq (board replaced / flash wiped)
 TOTAL_DECREASE = "total_decrease"  # total fell within one boot: the device broke the protocol
 IMPOSSIBLE_FLOW = "impossible_flow"  # more litres per minute than any meter passes
@@ -66,8 +68,11 @@ def _fill_gap(state: MeterState, seq: int) -> bool:
     return False
 
 
-def classify(state: MeterState | None, r: Reading, max_flow_lpm: float) -> tuple[MeterState, list[str]]:
-    """The meter's state after reading r, and the events r caused."""
+def classify(
+    state: MeterState | None, r: Reading, max_flow_lpm: float, rule: Rule | None = None
+) -> tuple[MeterState, list[str]]:
+    """The meter's state after reading r, and the events r caused (device readings: seq and boot)."""
+    rule = rule or Rule(max_flow_lpm=max_flow_lpm)
     if state is None:
         return MeterState(r.meter, r.boot, r.seq, r.ts_s, r.total_ml, readings=1), [NEW]
     events: list[str] = []
@@ -93,12 +98,16 @@ def classify(state: MeterState | None, r: Reading, max_flow_lpm: float) -> tuple
         state.missing += r.seq - state.seq - 1
         state.open_gaps.append([state.seq + 1, r.seq - 1])
         del state.open_gaps[:-MAX_OPEN_GAPS]
-    if r.total_ml < state.total_ml:
+    # Only a drop or a new boot can break a segment: the common reading skips building Marks.
+    breaks = (r.total_ml < state.total_ml or r.boot != state.boot) and rule.breaks(
+        Mark(state.ts_s, state.total_ml, state.boot), Mark(r.ts_s, r.total_ml, r.boot)
+    )
+    if breaks:
         events.append(RESET)
         state.resets += 1
-        if r.boot == state.boot:
-            events.append(TOTAL_DECREASE)
-    elif (r.total_ml - state.total_ml) / 1000 > max_flow_lpm * (r.ts_s - state.ts_s) / 60:
+    if r.total_ml < state.total_ml and r.boot == state.boot:
+        events.append(TOTAL_DECREASE)  # a pulse counter never runs back within a boot
+    elif not breaks and (r.total_ml - state.total_ml) / 1000 > max_flow_lpm * (r.ts_s - state.ts_s) / 60:
         events.append(IMPOSSIBLE_FLOW)
     state.anomalies += sum(e in (SEQ_RESTART, TOTAL_DECREASE, IMPOSSIBLE_FLOW) for e in events)
     state.boot, state.seq, state.ts_s, state.total_ml = r.boot, r.seq, r.ts_s, r.total_ml
@@ -158,6 +167,7 @@ class StateDB:
 
     def __init__(self, path: str, max_flow_lpm: float = 1000.0):
         self.max_flow_lpm = max_flow_lpm
+        self.rule = Rule(max_flow_lpm=max_flow_lpm)
         self._lock = threading.Lock()  # one connection, used by the writer and the HTTP thread
         self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -173,7 +183,10 @@ class StateDB:
             ).fetchall()
             for row in rows:
                 gaps = row[13]
-                out[row[0]] = MeterState(*row[:13], [] if gaps == "[]" else json.loads(gaps), row[14])
+                counts = dict(zip(_COLUMNS[:13], row[:13], strict=True))
+                out[row[0]] = MeterState(
+                    **counts, open_gaps=[] if gaps == "[]" else json.loads(gaps), updated_s=row[14]
+                )
         return out
 
     def apply(self, readings: list[Reading]) -> Counter[str]:
@@ -190,7 +203,7 @@ class StateDB:
             self._db.execute("BEGIN IMMEDIATE")  # serialises workers: each sees the last one's states
             states: dict[str, MeterState | None] = dict(self._load(sorted({r.meter for r in readings})))
             for r in readings:
-                st, evs = classify(states.get(r.meter), r, self.max_flow_lpm)
+                st, evs = classify(states.get(r.meter), r, self.max_flow_lpm, self.rule)
                 st.updated_s = now
                 states[r.meter] = st
                 events.update(evs)

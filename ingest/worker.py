@@ -28,13 +28,14 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from core.readings import Reading, Rejection
 from ingest import metrics
 from ingest.config import IngestSettings
 from ingest.flood import FloodLimit
-from ingest.model import Reading, Rejection
-from ingest.payload import PayloadError, meter_from_topic, parse_batch
+from ingest.intake import DeviceIntake, Intake
+from ingest.payload import PayloadError
 from ingest.state import DUPLICATE, GAP, StateDB
-from ingest.store.base import Store, StoreError
+from storage.readings.base import Store, StoreError
 
 log = logging.getLogger("ingest")
 _IDLE_GAP_S = 0.02
@@ -56,12 +57,20 @@ def shard_of(meter: str, shard_count: int) -> int:
 
 
 class IngestWorker:
-    """One worker; several can share the stream (see docs/ingest.md)."""
+    """One worker; several can share the stream (see docs/ingest.md). `intake` picks the message
+    format: the device protocol by default, or wmbusmeters JSON (ingest.wmbus.WmbusIntake)."""
 
-    def __init__(self, settings: IngestSettings, store: Store, state: StateDB | None = None):
+    def __init__(
+        self,
+        settings: IngestSettings,
+        store: Store,
+        state: StateDB | None = None,
+        intake: Intake | None = None,
+    ):
         self.settings = settings
         self.store = store
-        if state is None and settings.state_path is None:
+        self.intake: Intake = intake or DeviceIntake(settings.topic_prefix)
+        if state is None and settings.state_path is None and self.intake.tracks_state:
             log.warning("per-meter state kept in memory only: set WM_INGEST_STATE_PATH to keep it")
         self.state = state or StateDB(settings.state_path or ":memory:", settings.max_flow_lpm)
         self.flood = FloodLimit(settings.flood_burst, settings.flood_rate_per_s)
@@ -92,7 +101,7 @@ class IngestWorker:
     @property
     def topic(self) -> str:
         """The subscription: plain, or a $share group member."""
-        base = f"{self.settings.topic_prefix}/+/readings"
+        base = self.intake.subscription()
         return f"$share/{self.settings.share_group}/{base}" if self.settings.share_group else base
 
     # -- MQTT side -----------------------------------------------------------------
@@ -130,7 +139,7 @@ class IngestWorker:
 
     def _on_message(self, client, _userdata, msg):
         metrics.RECEIVED.inc()
-        if self.settings.shard_count > 1 and not self._mine(msg.topic):
+        if self.settings.shard_count > 1 and not self._mine(msg.topic, msg.payload):
             client.ack(msg.mid, 1)  # another shard's worker stores it from its own session
             metrics.SKIPPED.inc()
             return
@@ -143,9 +152,9 @@ class IngestWorker:
             except queue.Full:
                 continue
 
-    def _mine(self, topic: str) -> bool:
+    def _mine(self, topic: str, payload: bytes) -> bool:
         try:
-            meter = meter_from_topic(topic, self.settings.topic_prefix)
+            meter = self.intake.key(topic, payload)
         except PayloadError:
             return self.settings.shard_index == 0  # shard 0 dead-letters unparseable topics
         return shard_of(meter, self.settings.shard_count) == self.settings.shard_index
@@ -178,16 +187,14 @@ class IngestWorker:
         rejections: list[Rejection] = []
         for m in batch:
             try:
-                meter = meter_from_topic(m.topic, self.settings.topic_prefix)
+                meter = self.intake.key(m.topic, m.payload)
                 if not m.dup and not self.flood.allow(meter, m.received_s):
                     raise PayloadError(
                         "flood",
                         f"meter {meter} is over {self.settings.flood_burst} messages "
                         f"+ {self.settings.flood_rate_per_s}/s",
                     )
-                readings.extend(
-                    parse_batch(m.topic, m.payload, now_s=m.received_s, prefix=self.settings.topic_prefix)
-                )
+                readings.extend(self.intake.parse(m.topic, m.payload, m.received_s))
             except PayloadError as err:
                 rejections.append(Rejection(m.topic, err.reason, err.detail, m.payload, m.received_s))
         return readings, rejections
@@ -200,7 +207,7 @@ class IngestWorker:
                 self.store.write_readings(readings)
                 if rejections:
                     self.store.write_rejections(rejections)
-                events = self.state.apply(readings)
+                events = self.state.apply(readings) if self.intake.tracks_state else Counter[str]()
                 metrics.BATCH_SECONDS.observe(time.monotonic() - t0)
                 if self.store_failing_since_s is not None:
                     log.info(

@@ -4,6 +4,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+
+from core.timezones import UTC_TZ, check_zone, utc_offset_s, zone
+
+QUARTER_S = 900
+
+
+@lru_cache(maxsize=65536)
+def _offset_s(tz: str, quarter_index: int) -> int:
+    # Since 1970 every IANA offset change falls on a quarter hour of UTC, so the offset at a quarter's
+    # start holds for all of it; caching per quarter keeps the per-minute detector cheap.
+    return utc_offset_s(quarter_index * QUARTER_S, zone(tz))
 
 
 def _check_range(name: str, value: float, lo: float, hi: float, unit: str) -> None:
@@ -17,8 +29,8 @@ def _check_range(name: str, value: float, lo: float, hi: float, unit: str) -> No
 class LeakConfig:
     """Every threshold of every rule; docs/leaks.md explains each one."""
 
-    # Local time: timestamps are UTC; local time = ts + tz_offset_s (only the night rules need it).
-    tz_offset_s: int = 0
+    # Local time for the night and day rules: an IANA zone, asked at every instant (DST-correct).
+    tz: str = UTC_TZ
 
     # Continuous flow: every hour of the last window_h hours carried at least min_lph.
     continuous_window_h: int = 24
@@ -71,9 +83,9 @@ class LeakConfig:
     update_rate_change: float = 0.2
 
     def __post_init__(self) -> None:
-        _check_range("tz_offset_s", self.tz_offset_s, -14 * 3600, 14 * 3600, "s")
-        if self.tz_offset_s % 60:
-            raise ValueError(f"tz_offset_s must be whole minutes, got {self.tz_offset_s}")
+        if not isinstance(self.tz, str):
+            raise ValueError(f"tz must be an IANA zone name, got {self.tz!r}")
+        check_zone(self.tz)
         _check_range("continuous_window_h", self.continuous_window_h, 6, 168, "h")
         _check_range("continuous_min_lph", self.continuous_min_lph, 0.1, 1000, "L/h")
         _check_range("night_start_h", self.night_start_h, 0, 23, "h")
@@ -117,6 +129,10 @@ class LeakConfig:
             if f.type in ("int",) and not isinstance(getattr(self, f.name), int):
                 raise ValueError(f"{f.name} must be an integer, got {getattr(self, f.name)!r}")
 
+    def local_s(self, ts_s: int) -> int:
+        """Wall-clock seconds in `tz` at instant ts_s (epoch seconds shifted by the offset then in force)."""
+        return ts_s + _offset_s(self.tz, ts_s // QUARTER_S)
+
     @property
     def night_hours(self) -> int:
         """Length of the night window in hours."""
@@ -130,6 +146,8 @@ class LeakConfig:
     def from_dict(cls, data: dict) -> LeakConfig:
         """Build from a dict; unknown keys are refused by name."""
         known = {f.name for f in fields(cls)}
+        # tz_offset_s froze one UTC offset (wrong across DST); saved states may still carry it.
+        data = {k: v for k, v in data.items() if k != "tz_offset_s"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown leak config keys: {', '.join(unknown)}")

@@ -167,12 +167,12 @@ class LeakDetector:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> LeakDetector:
-        """Restore a detector saved with to_dict."""
+    def from_dict(cls, data: Mapping, config: LeakConfig | None = None) -> LeakDetector:
+        """Restore a detector saved with to_dict; `config` (configured now) wins over the saved one."""
         if not isinstance(data, Mapping) or data.get("version") != STATE_VERSION:
             raise ValueError(f"leak detector state must be a dict with version {STATE_VERSION}")
         try:
-            det = cls(LeakConfig.from_dict(data["config"]))
+            det = cls(config or LeakConfig.from_dict(data["config"]))
             det._meters = {str(m): MeterState.from_dict(s) for m, s in data["meters"].items()}
         except (KeyError, TypeError, AttributeError) as err:
             raise ValueError(f"bad leak detector state: {err!r}") from err
@@ -229,7 +229,7 @@ class LeakDetector:
             if f:
                 found.append(f)
         nh = cfg.night_hours
-        if ((end_s + cfg.tz_offset_s) // HOUR_S) % 24 == cfg.night_end_h and avail_h >= nh:
+        if (cfg.local_s(end_s) // HOUR_S) % 24 == cfg.night_end_h and avail_h >= nh:
             night = st.hours[-nh:]
             f = None
             if len(st.night_baseline) >= cfg.night_min_baseline_nights:
@@ -286,7 +286,7 @@ class LeakDetector:
     # ---- minutes: bursts and refills ---------------------------------------------------------------------
 
     def _roll_day(self, st: MeterState, ts: int) -> None:
-        day = (ts + self.config.tz_offset_s) // DAY_S
+        day = self.config.local_s(ts) // DAY_S
         if day != st.day_id:
             if st.day_id is not None and st.day_present >= FULL_DAY_MINUTES and not st.day_alerted:
                 st.day_maxes.append(st.day_max_l)
@@ -362,7 +362,7 @@ class LeakDetector:
     def _minute_toilet(self, meter_id: str, st: MeterState, ts: int, litres: float, usable: bool,
                        events: list[LeakEvent]) -> None:
         cfg = self.config
-        local_s = ts + cfg.tz_offset_s
+        local_s = cfg.local_s(ts)
         night_id = (local_s - cfg.night_start_h * HOUR_S) // DAY_S
         if night_id != st.night_id:
             st.night_id, st.night_refills, st.rf_minutes, st.night_vol_l = night_id, [], 0, 0.0

@@ -1,4 +1,8 @@
-"""`python -m monitor`: leak detection, balance warnings and alert delivery for a running pipeline."""
+"""`python -m monitor`: leak detection, balance warnings and alert delivery for a running pipeline.
+
+Settings: WM_MONITOR_* (monitor.config), WM_BILLING_* (thresholds, delivery), WM_VEE_* (validation),
+WM_STORAGE_* (the readings store and the utility's database, shared with the API).
+"""
 
 from __future__ import annotations
 
@@ -11,28 +15,47 @@ from pathlib import Path
 from billing.config import BillingSettings
 from billing.db import Database
 from billing.outbox import MqttPublisher
-from ingest.store import open_store
+from monitor.config import MonitorSettings
 from monitor.service import AlertService
+from storage.config import StorageSettings
+from storage.readings import open_store
+from vee.config import get_vee_settings
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the alert service until SIGTERM/SIGINT."""
     p = argparse.ArgumentParser(prog="python -m monitor", description=__doc__)
-    p.add_argument("--store", required=True, help="readings store URL (as for the ingest)")
-    p.add_argument("--state", type=Path, default=Path("monitor_state.json"), help="detector state file")
-    p.add_argument("--poll", type=float, default=30.0, help="seconds between polls")
+    p.add_argument("--store", help="readings store URL (default WM_STORAGE_READINGS_URL)")
+    p.add_argument("--state", type=Path, help="detector state file (default WM_MONITOR_STATE_PATH)")
+    p.add_argument("--poll", type=float, help="seconds between polls (default WM_MONITOR_POLL_S)")
     args = p.parse_args(argv)
+    overrides: dict = {}
+    if args.store:
+        overrides["storage"] = StorageSettings(readings_url=args.store)
+    if args.state:
+        overrides["state_path"] = args.state
+    if args.poll:
+        overrides["poll_s"] = args.poll
+    settings = MonitorSettings(**overrides)
     logging.basicConfig(level=logging.INFO)
-    settings = BillingSettings()
-    db = Database(settings.db_url)
+    billing = BillingSettings()
+    db = Database(settings.storage.sql_url)
     db.create_all()
-    mqtt = (
-        MqttPublisher(settings.mqtt_host, settings.mqtt_port, "wm-monitor") if settings.mqtt_alerts else None
+    mqtt = MqttPublisher(billing.mqtt_host, billing.mqtt_port, "wm-monitor") if billing.mqtt_alerts else None
+    service = AlertService(
+        open_store(settings.storage.readings_url),
+        db,
+        billing,
+        settings.state_path,
+        mqtt,
+        leak_config=settings.leak_config(),
+        vee_config=get_vee_settings().config(),
+        lookback_s=settings.lookback_s,
     )
-    service = AlertService(open_store(args.store), db, settings, args.state, mqtt)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    service.run(stop, args.poll)
+    service.run(stop, settings.poll_s)
     return 0
 
 

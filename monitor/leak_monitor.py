@@ -1,9 +1,9 @@
 """Feeds each meter's per-minute use from the readings store to the leak detector.
 
-Minute use comes from register totals (dashboard_api.usage, exact millilitres); minutes
-with no reading are not fed (the detector treats them as missing, never as a leak).
-A per-meter cursor and the detector's state are saved after every poll, so a restart
-resumes where it stopped without feeding a minute twice.
+Minute use comes from register totals by the one consumption rule (storage.readings.usage →
+core.consumption, exact millilitres); minutes with no reading are not fed (the detector treats them
+as missing, never as a leak). A per-meter cursor and the detector's state are saved after every poll,
+so a restart resumes where it stopped without feeding a minute twice.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from dashboard_api.usage import usage
-from ingest.store.base import Store
+from core.units import DAY_S, MINUTE_S, ML_PER_L
 from leaks.detector import LeakDetector
 from leaks.model import LeakEvent
+from storage.readings.base import Store
+from storage.readings.usage import usage
 
 log = logging.getLogger("monitor")
 
-MINUTE_S = 60
-CHUNK_S = 86400  # at most a day of minutes per store query
+CHUNK_S = DAY_S  # at most a day of minutes per store query
 
 
 class LeakMonitor:
@@ -34,7 +34,7 @@ class LeakMonitor:
         detector: LeakDetector,
         on_event: Callable[[LeakEvent], object] | None = None,
         state_path: Path | None = None,
-        lookback_s: int = 2 * 86400,
+        lookback_s: int = 2 * DAY_S,
     ):
         self.store = store
         self.detector = detector
@@ -48,7 +48,8 @@ class LeakMonitor:
         if self.state_path and self.state_path.exists():
             doc = json.loads(self.state_path.read_text())
             self.cursors = {k: int(v) for k, v in doc["cursors"].items()}
-            self.detector = LeakDetector.from_dict(doc["detector"])
+            # The thresholds configured now win over the saved ones; the meters' state carries on.
+            self.detector = LeakDetector.from_dict(doc["detector"], config=self.detector.config)
 
     def _save(self) -> None:
         if not self.state_path:
@@ -67,7 +68,7 @@ class LeakMonitor:
                 stop = min(cursor + CHUNK_S, last_s)
                 for iv in usage(self.store, meter.meter, cursor, stop, MINUTE_S).intervals:
                     if iv.readings:
-                        events.extend(self.detector.update(meter.meter, iv.start_s, iv.used_ml / 1000))
+                        events.extend(self.detector.update(meter.meter, iv.start_s, iv.used_ml / ML_PER_L))
                 cursor = stop
             self.cursors[meter.meter] = cursor
         for event in events:

@@ -1,4 +1,9 @@
-"""The alert service: leak monitor → leak alerts → balance warnings → outbox delivery, on a loop."""
+"""The alert service: leak monitor → leak alerts → balance warnings → outbox delivery, on a loop.
+
+This is where billing meets the validated series (docs/billing.md, "One bill"): the balance
+scheduler charges each day with the litres of VEE's series (vee.service.VeeConsumption), built afresh
+for every run; billing never imports vee, nor vee billing.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,23 @@ import logging
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from billing.alerts import Delivery
 from billing.balance import WarningRules
 from billing.config import BillingSettings
-from billing.consumption import store_consumption
 from billing.db import Database
 from billing.leak_alerts import LeakAlertSink
+from billing.ledger import Consumption, utility_zone
 from billing.outbox import Dispatcher, MqttPublisher
 from billing.scheduler import BalanceScheduler
-from ingest.store.base import Store
+from core.timezones import DEFAULT_TZ
 from leaks.config import LeakConfig
 from leaks.detector import LeakDetector
 from monitor.leak_monitor import LeakMonitor
+from storage.readings.base import Store
+from vee.config import VeeConfig
+from vee.db import VeeDb
+from vee.service import VeeConsumption, VeeService
 
 log = logging.getLogger("monitor")
 
@@ -34,21 +42,43 @@ class AlertService:
         settings: BillingSettings,
         state_path: Path | None = None,
         mqtt: MqttPublisher | None = None,
+        leak_config: LeakConfig | None = None,
+        vee_config: VeeConfig | None = None,
+        lookback_s: int = 2 * 86400,
     ):
-        tz = ZoneInfo(settings.timezone)
-        offset_s = int(datetime.now(tz).utcoffset().total_seconds())
         self.rules = WarningRules.from_settings(settings)
         self.delivery = (
             Delivery.from_settings(settings) if mqtt else Delivery(tuple(settings.webhook_urls), None)
         )
         self.sink = LeakAlertSink(db, self.delivery, self.rules)
         self.leaks = LeakMonitor(
-            store, LeakDetector(LeakConfig(tz_offset_s=offset_s)), self.sink.handle, state_path
+            store,
+            LeakDetector(leak_config or LeakConfig(tz=DEFAULT_TZ)),
+            self.sink.handle,
+            state_path,
+            lookback_s,
         )
+        self.vee = VeeService(store, VeeDb(db), vee_config or VeeConfig())
         self.scheduler = BalanceScheduler(
-            db, store_consumption(store, tz), self.rules, self.delivery, every_s=settings.evaluate_every_s
+            db,
+            rules=self.rules,
+            delivery=self.delivery,
+            every_s=settings.evaluate_every_s,
+            per_run=self.consumption,
         )
         self.dispatcher = Dispatcher(db, mqtt=mqtt)
+        self.db = db
+
+    def consumption(self) -> Consumption:
+        """Litres per meter and local day from the validated series, fresh for one charging run."""
+        zones: dict[str, str] = {}
+
+        def tz_of(meter_id: str) -> str:
+            if meter_id not in zones:
+                zones[meter_id] = utility_zone(self.db, meter_id) or self.vee.cfg.tz
+            return zones[meter_id]
+
+        return VeeConsumption(self.vee, tz_of)
 
     def poll(self, now: datetime | None = None) -> dict[str, int]:
         """Run each stage once; a failing stage is logged and the others still run."""
@@ -69,6 +99,7 @@ class AlertService:
         return counts
 
     def run(self, stop: threading.Event, poll_s: float = 30.0) -> None:
+        """Poll until `stop` is set."""
         while not stop.is_set():
             self.poll()
             stop.wait(poll_s)

@@ -12,7 +12,7 @@ import pytest
 
 from devservices.influx import Influx
 from devservices.mosquitto import Mosquitto
-from ingest.store.influx import InfluxStore
+from storage.readings.influx import InfluxStore
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +26,7 @@ def influx(tmp_path_factory) -> Iterator[Influx]:
 @pytest.fixture
 def influx_store(influx) -> Iterator[InfluxStore]:
     """A fresh database per test."""
-    store = InfluxStore(influx.url, f"t_{secrets.token_hex(4)}")
+    store = InfluxStore.at(influx.url, f"t_{secrets.token_hex(4)}")
     yield store
     store.close()
 

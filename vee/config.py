@@ -1,9 +1,17 @@
-"""VEE thresholds, validated once when the config is built (docs/vee.md lists every rule)."""
+"""VEE thresholds, validated once when the config is built (docs/vee.md lists every rule), and the
+settings that build them from the environment (WM_VEE_)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.consumption import MAX_FLOW_LPM, REVERSE_FLOW_MAX_ML
+from core.consumption import Rule as ConsumptionRule
+from core.timezones import DEFAULT_TZ, check_zone
 from vee.model import Rule
 
 DEFAULT_EXCLUDED = frozenset(
@@ -18,7 +26,9 @@ class VeeConfig:
     max_future_s: int = 300
     # A same-boot drop up to this is reverse flow (held at the previous total); larger is an
     # unannounced reset or swap (a new segment).
-    reverse_flow_max_ml: int = 50_000
+    reverse_flow_max_ml: int = REVERSE_FLOW_MAX_ML
+    # A rise on a new boot faster than this is an upward register set (a new segment).
+    max_flow_lpm: float = MAX_FLOW_LPM
     # A reading that jumps this far above/below both consistent neighbours is a spike.
     spike_min_ml: int = 1_000_000
     # Consecutive accepted readings further apart than this get estimated points in between.
@@ -36,7 +46,7 @@ class VeeConfig:
     photo_min_confidence: float = 0.8
     # Rules whose failure keeps a reading out of the validated series until an operator confirms it.
     excluded_rules: frozenset[str] = field(default=DEFAULT_EXCLUDED)
-    tz: str = "Asia/Shanghai"
+    tz: str = DEFAULT_TZ
 
     def __post_init__(self) -> None:
         positive = (
@@ -64,9 +74,45 @@ class VeeConfig:
         unknown = set(self.excluded_rules) - {r.value for r in Rule}
         if unknown:
             raise ValueError(f"excluded_rules has unknown rules: {sorted(unknown)}")
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        check_zone(self.tz)
+        if not self.max_flow_lpm > 0:
+            raise ValueError("max_flow_lpm must be > 0 L/min")
 
-        try:
-            ZoneInfo(self.tz)
-        except (ZoneInfoNotFoundError, ValueError) as err:
-            raise ValueError(f"unknown IANA time zone {self.tz!r}") from err
+    @property
+    def rule(self) -> ConsumptionRule:
+        """The one consumption rule with these thresholds."""
+        return ConsumptionRule(self.reverse_flow_max_ml, self.max_flow_lpm)
+
+
+class VeeSettings(BaseSettings):
+    """VEE's settings (env WM_VEE_): the zone its days and estimates use, and the main thresholds."""
+
+    model_config = SettingsConfigDict(env_prefix="WM_VEE_")
+
+    default_tz: str = Field(DEFAULT_TZ, description="IANA zone of local days, profiles and review rules")
+    reverse_flow_max_ml: int = Field(REVERSE_FLOW_MAX_ML, ge=0)
+    photo_min_confidence: float = Field(0.8, ge=0, le=1)
+    gap_s: int = Field(3600, gt=0)
+    max_estimation_s: int = Field(3 * 86400, gt=0)
+
+    @field_validator("default_tz")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        return check_zone(v)
+
+    def config(self) -> VeeConfig:
+        """The validated thresholds."""
+        return VeeConfig(
+            reverse_flow_max_ml=self.reverse_flow_max_ml,
+            photo_min_confidence=self.photo_min_confidence,
+            gap_s=self.gap_s,
+            estimate_step_s=min(3600, self.gap_s),
+            max_estimation_s=self.max_estimation_s,
+            tz=check_zone(self.default_tz),
+        )
+
+
+@lru_cache
+def get_vee_settings() -> VeeSettings:
+    """VEE settings from the environment, once."""
+    return VeeSettings()

@@ -1,23 +1,19 @@
-"""VEE state in a relational database (any SQLAlchemy URL; SQLite default): edits, review items, lifecycle."""
+"""VEE state in the utility's SQL database (storage.sql; tables `vee_*`): edits, review items, lifecycle."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from sqlalchemy import BigInteger, Boolean, Index, String, Text, UniqueConstraint, create_engine, select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import BigInteger, Boolean, Index, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from storage.sql import Database
 from vee.lifecycle import EventKind, LifecycleEvent
 from vee.model import Edit, EditAction, Finding, ReasonCode
 
-DEFAULT_URL = "sqlite:///vee.db"
-
-
-class VeeDbError(RuntimeError):
-    """The VEE database did not answer or refused a write."""
+T = TypeVar("T")
 
 
 class Base(DeclarativeBase):
@@ -137,28 +133,18 @@ def _review(row: ReviewRow) -> ReviewItem:
 
 
 class VeeDb:
-    """Repository over one database URL (e.g. sqlite:///vee.db, postgresql+psycopg://…)."""
+    """Repository over the utility's database (tables created on first use).
 
-    def __init__(self, url: str = DEFAULT_URL):
-        try:
-            if url.startswith("sqlite") and (url.endswith(":memory:") or url in ("sqlite://", "sqlite:///")):
-                # One shared connection, so every thread sees the same in-memory database.
-                self.engine = create_engine(
-                    url, connect_args={"check_same_thread": False}, poolclass=StaticPool
-                )
-            else:
-                self.engine = create_engine(url, pool_pre_ping=True)
-            Base.metadata.create_all(self.engine)
-        except (SQLAlchemyError, ImportError, ValueError) as err:  # bad URL, missing driver, no server
-            raise VeeDbError(f"cannot open VEE database {url.rsplit('@', 1)[-1]!r}: {err}") from err
-        self._session = sessionmaker(self.engine, expire_on_commit=False)
+    Database errors leave as storage.sql.StorageError / StorageConflict, like billing's.
+    """
 
-    def _run(self, fn):
-        try:
-            with self._session.begin() as s:
-                return fn(s)
-        except SQLAlchemyError as err:
-            raise VeeDbError(f"VEE database: {err}") from err
+    def __init__(self, db: Database | str):
+        self.db = db if isinstance(db, Database) else Database(db)
+        self._owned = not isinstance(db, Database)
+        self.db.create_tables(Base.metadata)
+
+    def _run(self, fn: Callable[[Session], T]) -> T:
+        return self.db.run(fn)
 
     # -- edits (the audit trail) -------------------------------------------------------
     def add_edit(self, edit: Edit) -> Edit:
@@ -286,4 +272,6 @@ class VeeDb:
         )
 
     def close(self) -> None:
-        self.engine.dispose()
+        """Dispose of the engine when this repository opened it."""
+        if self._owned:
+            self.db.dispose()

@@ -6,7 +6,8 @@ import csv
 import io
 from datetime import UTC, datetime
 
-from vee.series import Series
+from core.units import litres_text as _litres
+from vee.model import Series
 
 NGSI_LD_CONTEXT = [
     "https://raw.githubusercontent.com/smart-data-models/dataModel.WaterConsumption/master/context.jsonld",
@@ -29,12 +30,6 @@ CSV_COLUMNS = [
 
 def _iso(ts_s: int) -> str:
     return datetime.fromtimestamp(ts_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _litres(ml: int) -> str:
-    sign = "-" if ml < 0 else ""
-    ml = abs(ml)
-    return f"{sign}{ml // 1000}.{ml % 1000:03d}"
 
 
 def _points(series: Series, start_s: int | None, stop_s: int | None):
@@ -62,7 +57,7 @@ def to_csv(series: Series, start_s: int | None = None, stop_s: int | None = None
                 p.status.value,
                 p.segment,
                 ";".join(p.flags),
-                p.source,
+                p.source.value if p.source else "",
                 "" if p.raw_ml is None else _litres(p.raw_ml),
             ]
         )

@@ -5,14 +5,10 @@ from __future__ import annotations
 from bisect import bisect_right
 from datetime import datetime, timedelta
 from statistics import median
-from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
+from core.timezones import zone
 from vee.config import VeeConfig
-from vee.model import Finding, Rule, Status
-
-if TYPE_CHECKING:
-    from vee.series import Series
+from vee.model import Finding, Rule, Series, Status
 
 
 def _flag(series: Series, ts_s: int, rule: Rule, detail: str) -> None:
@@ -51,7 +47,7 @@ def high_low(series: Series, cfg: VeeConfig) -> None:
     pts = [p for p in series.points if p.status != Status.ESTIMATED]
     if len(pts) < 2:
         return
-    tz = ZoneInfo(cfg.tz)
+    tz = zone(cfg.tz)
     first, last = pts[0].ts_s, pts[-1].ts_s
     day = datetime.fromtimestamp(first, tz).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
         days=1

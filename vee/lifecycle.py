@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 
+from core.errors import Invalid
 from vee.model import Window
 
 
@@ -45,11 +46,11 @@ class LifecycleEvent:
         }[self.kind]
         missing = [name for name in need if getattr(self, name) is None]
         if missing:
-            raise ValueError(f"{self.kind.value} event needs {', '.join(missing)}")
+            raise Invalid(f"{self.kind.value} event needs {', '.join(missing)}")
         for name in ("read_ml", "new_read_ml"):
             value = getattr(self, name)
             if value is not None and value < 0:
-                raise ValueError(f"{name} must be >= 0 ml")
+                raise Invalid(f"{name} must be >= 0 ml")
 
 
 def windows(point: str, events: Iterable[LifecycleEvent]) -> list[Window]:
@@ -64,17 +65,15 @@ def windows(point: str, events: Iterable[LifecycleEvent]) -> list[Window]:
         e.check()
         if e.kind == EventKind.INSTALL:
             if current is not None:
-                raise ValueError(
-                    f"install at {e.ts_s}: {current.meter} is still installed; swap or remove it"
-                )
+                raise Invalid(f"install at {e.ts_s}: {current.meter} is still installed; swap or remove it")
             current = Window(e.meter or "", e.ts_s, None, e.read_ml, None)  # check(): meter is set
             continue
         if current is None:
             if out:
-                raise ValueError(f"{e.kind.value} at {e.ts_s}: no meter is installed")
+                raise Invalid(f"{e.kind.value} at {e.ts_s}: no meter is installed")
             current = Window(e.meter or "")  # installed before records began
         if current.meter != e.meter:
-            raise ValueError(f"{e.kind.value} at {e.ts_s} names {e.meter}, but {current.meter} is installed")
+            raise Invalid(f"{e.kind.value} at {e.ts_s} names {e.meter}, but {current.meter} is installed")
         out.append(Window(current.meter, current.start_s, e.ts_s, current.initial_ml, e.read_ml))
         current = (
             Window(e.new_meter or "", e.ts_s, None, e.new_read_ml, None) if e.kind == EventKind.SWAP else None
@@ -104,7 +103,7 @@ def occupancies(events: Iterable[LifecycleEvent]) -> list[Occupancy]:
         elif e.kind == EventKind.MOVE_OUT:
             e.check()
             if e.account not in open_:
-                raise ValueError(f"move-out of {e.account} at {e.ts_s} without a move-in")
+                raise Invalid(f"move-out of {e.account} at {e.ts_s} without a move-in")
             assert e.account is not None  # check() above
             out.append(Occupancy(e.account, open_.pop(e.account), e.ts_s))
     out.extend(Occupancy(a, t, None) for a, t in open_.items())

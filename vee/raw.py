@@ -1,12 +1,9 @@
-"""Read a meter's raw readings from the ingest store (never written back: raw stays raw).
-
-Uses the store contract's `Store.readings(meter, start_s, stop_s)`.
-"""
+"""Read a meter's raw readings from the readings store (never written back: raw stays raw)."""
 
 from __future__ import annotations
 
-from ingest.model import Reading
-from ingest.store.base import Store
+from core.readings import Reading
+from storage.readings.base import Store
 
 
 def fetch_readings(store: Store, meter: str, start_s: int, stop_s: int) -> list[Reading]:

@@ -1,99 +1,26 @@
 """Build the validated series of one service point from raw readings, edits and lifecycle windows.
 
-Raw readings are never changed: this module derives points from them. Within a segment (one
-physical register between resets) the validated value never decreases; consumption is the
-cumulative sum of per-segment differences, so over any period it equals the register difference
-and can be neither negative nor counted twice (docs/vee.md, "Consumption").
+Raw readings are never changed: this module derives points from them. Segments and reverse flow
+follow the one consumption rule (core.consumption): within a segment (one physical register between
+resets) the validated value is the running maximum, so consumption, the cumulative growth of it,
+over any period equals the register difference and can be neither negative nor counted twice
+(docs/vee.md, "Consumption").
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
-from ingest.model import Reading
-from vee import estimate
+from core.consumption import Mark
+from core.errors import Conflict
+from core.readings import Reading, Source
+from vee import estimate, history_rules
 from vee.config import VeeConfig
-from vee.model import Edit, EditAction, Finding, Point, Rule, Status, Window
+from vee.model import Edit, EditAction, Finding, Point, Rule, Series, Status, Window
 from vee.validate import Candidate, dedupe, mark_clock_skew, mark_future, mark_photo, mark_spikes
 
-LIFECYCLE_SOURCE = "lifecycle"
-MANUAL_SOURCE = "manual"
-
-
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """Consumption in (start_s, end_s]; estimated when any of it comes from a gap estimate."""
-
-    start_s: int
-    end_s: int
-    used_ml: int
-    estimated: bool
-
-
-@dataclass(slots=True)
-class Series:
-    """The validated series of one point: ordered points, findings, and estimated spans."""
-
-    point: str
-    points: list[Point]
-    findings: list[Finding]
-    estimated_spans: list[tuple[int, int]] = field(default_factory=list)
-    edited_ts: list[int] = field(default_factory=list)
-    _ts: list[int] = field(default_factory=list, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._ts = [p.ts_s for p in self.points]
-
-    def consumption_at(self, t_s: int) -> int:
-        """Cumulative consumption (ml) at t_s; flat before the first and after the last point."""
-        pts = self.points
-        if not pts:
-            return 0
-        i = bisect_right(self._ts, t_s) - 1
-        if i < 0:
-            return pts[0].cum_ml
-        a = pts[i]
-        if i + 1 >= len(pts):
-            return a.cum_ml
-        b = pts[i + 1]
-        if b.segment != a.segment or b.ts_s == a.ts_s:
-            return a.cum_ml
-        # Integer interpolation: floor keeps it monotone and exact at both ends.
-        return a.cum_ml + (b.cum_ml - a.cum_ml) * (t_s - a.ts_s) // (b.ts_s - a.ts_s)
-
-    def consumption(self, start_s: int, stop_s: int) -> int:
-        """Millilitres used in (start_s, stop_s]."""
-        if stop_s < start_s:
-            raise ValueError("stop must not be before start")
-        return self.consumption_at(stop_s) - self.consumption_at(start_s)
-
-    def uses_estimates(self, start_s: int, stop_s: int) -> bool:
-        """Whether any consumption in (start_s, stop_s] comes from an estimated gap."""
-        return any(a < stop_s and b > start_s for a, b in self.estimated_spans)
-
-    def uses_edits(self, start_s: int, stop_s: int) -> bool:
-        return any(start_s < t <= stop_s for t in self.edited_ts) or any(
-            start_s < p.ts_s <= stop_s and p.status == Status.EDITED for p in self.points
-        )
-
-    def intervals(self, start_s: int, stop_s: int, every_s: int) -> list[Interval]:
-        """Consumption per (start+k·every, start+(k+1)·every], the last one cut at stop."""
-        if every_s <= 0:
-            raise ValueError("every_s must be > 0")
-        out = []
-        t = start_s
-        prev = self.consumption_at(t)
-        while t < stop_s:
-            end = min(t + every_s, stop_s)
-            cur = self.consumption_at(end)
-            out.append(Interval(t, end, cur - prev, self.uses_estimates(t, end)))
-            prev, t = cur, end
-        return out
-
-    def findings_for(self, ts_s: int) -> list[Finding]:
-        return [f for f in self.findings if f.ts_s == ts_s]
+LIFECYCLE_SOURCE = Source.LIFECYCLE
+MANUAL_SOURCE = Source.MANUAL
 
 
 def _apply_edits(cands: list[Candidate], edits: Iterable[Edit]) -> None:
@@ -103,9 +30,9 @@ def _apply_edits(cands: list[Candidate], edits: Iterable[Edit]) -> None:
         c = by_key.get((e.meter, e.ts_s))
         if e.action == EditAction.REPLACE:
             if e.value_ml is None or e.value_ml < 0:
-                raise ValueError(f"replace edit at {e.ts_s} needs a value >= 0 ml")
+                raise Conflict(f"stored replace edit at {e.ts_s} has no value >= 0 ml")
             if c is None:
-                c = Candidate(e.meter, e.ts_s, e.value_ml, 0, None, MANUAL_SOURCE, None)
+                c = Candidate(e.meter, e.ts_s, e.value_ml, 0, None, MANUAL_SOURCE, None, None)
                 cands.append(c)
                 by_key[(e.meter, e.ts_s)] = c
             c.total_ml = e.value_ml
@@ -124,63 +51,76 @@ def _window_candidates(cands: list[Candidate], w: Window) -> list[Candidate]:
     if w.final_ml is not None and w.end_s is not None:
         inside = [c for c in inside if c.ts_s != w.end_s]  # the lifecycle read is the operator's
         inside.append(
-            Candidate(w.meter, w.end_s, w.final_ml, 0, None, LIFECYCLE_SOURCE, None, status=Status.LIFECYCLE)
+            Candidate(
+                w.meter, w.end_s, w.final_ml, 0, None, LIFECYCLE_SOURCE, None, None, status=Status.LIFECYCLE
+            )
         )
     if w.initial_ml is not None and w.start_s is not None:
         inside.insert(
             0,
             Candidate(
-                w.meter, w.start_s, w.initial_ml, 0, None, LIFECYCLE_SOURCE, None, status=Status.LIFECYCLE
+                w.meter,
+                w.start_s,
+                w.initial_ml,
+                0,
+                None,
+                LIFECYCLE_SOURCE,
+                None,
+                None,
+                status=Status.LIFECYCLE,
             ),
         )
     inside.sort(key=lambda c: (c.ts_s, c.status != Status.LIFECYCLE or c.ts_s != w.start_s))
     return inside
 
 
+def _mark(c: Candidate) -> Mark:
+    return Mark(c.ts_s, c.total_ml, c.boot if c.source == Source.DEVICE else None)
+
+
 def _segment(
     window_cands: list[Candidate], cfg: VeeConfig, segment: int, findings: list[Finding]
 ) -> tuple[list[Point], int]:
-    """Points of one window; a new segment at each reset, values held at the running maximum."""
+    """Points of one window: a new segment at each break of the one rule, values held at the running max."""
     pts: list[Point] = []
+    rule = cfg.rule
     top: int | None = None
-    boot: int | None = None
-    first = True
+    prev: Candidate | None = None
     for c in window_cands:
         if c.excluded(cfg):
             continue
         step_flag = False
-        if top is not None and c.total_ml < top:
-            drop = top - c.total_ml
-            new_boot = c.boot is not None and boot is not None and c.boot != boot
-            if new_boot or drop > cfg.reverse_flow_max_ml:
-                kind = "register reset (new boot)" if new_boot else "unannounced reset or meter swap"
-                findings.append(
-                    Finding(
-                        c.meter,
-                        c.ts_s,
-                        Rule.NEGATIVE_STEP,
-                        f"total fell {drop} ml: {kind}; a new segment starts",
-                    )
-                )
-                segment += 1
-                top = c.total_ml
-                step_flag = True
-            else:
-                step_flag = True
-                findings.append(
-                    Finding(
-                        c.meter,
-                        c.ts_s,
-                        Rule.NEGATIVE_STEP,
-                        f"total fell {drop} ml within boot {c.boot}: reverse flow; held at {top} ml",
-                    )
-                )
-        elif first:
+        if prev is None:
             segment += 1
-            first = False
-        top = c.total_ml if top is None else max(top, c.total_ml)
-        if c.boot is not None:
-            boot = c.boot
+            top = c.total_ml
+        elif rule.breaks(_mark(prev), _mark(c)):
+            step = c.total_ml - prev.total_ml
+            if step > 0:
+                limit = f"{rule.max_flow_lpm:g} L/min"
+                kind = f"total rose {step} ml on a new boot, faster than {limit}: register set"
+            elif prev.boot is not None and c.boot is not None and prev.boot != c.boot:
+                kind = f"total fell {-step} ml: register reset (new boot)"
+            else:
+                kind = f"total fell {-step} ml: unannounced reset or meter swap"
+            findings.append(Finding(c.meter, c.ts_s, Rule.NEGATIVE_STEP, f"{kind}; a new segment starts"))
+            segment += 1
+            top = c.total_ml
+            step_flag = True
+        else:
+            assert top is not None
+            if c.total_ml < top:
+                step_flag = True
+                findings.append(
+                    Finding(
+                        c.meter,
+                        c.ts_s,
+                        Rule.NEGATIVE_STEP,
+                        f"total {top - c.total_ml} ml below the segment's highest within boot {c.boot}: "
+                        f"reverse flow; held at {top} ml",
+                    )
+                )
+            top = max(top, c.total_ml)
+        prev = c
         flags = sorted({*c.failed, *([Rule.NEGATIVE_STEP.value] if step_flag else [])})
         pts.append(
             Point(c.ts_s, c.meter, top, segment, c.status, raw_ml=c.raw_ml, source=c.source, flags=flags)
@@ -216,7 +156,7 @@ def _fill_gaps(pts: list[Point], cfg: VeeConfig) -> tuple[list[Point], list[tupl
         for t, v in estimate.fill_gap(
             a.ts_s, a.total_ml, b.ts_s, b.total_ml, cfg.estimate_step_s, profile, cfg.tz
         ):
-            out.append(Point(t, a.meter, v, a.segment, Status.ESTIMATED, source="estimate"))
+            out.append(Point(t, a.meter, v, a.segment, Status.ESTIMATED, source=Source.ESTIMATE))
     return out, gaps
 
 
@@ -230,8 +170,6 @@ def build_series(
     edits: Iterable[Edit] = (),
 ) -> Series:
     """The validated series of `point` (by default one meter of the same id, installed forever)."""
-    from vee import history_rules
-
     windows = list(windows) if windows else [Window(point)]
     meters = {w.meter for w in windows}
     cands, _conflicts = dedupe([r for r in readings if r.meter in meters])

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 
-from ingest.model import Reading
-from ingest.store.base import Store
+from core.errors import Conflict, Invalid, NotFound
+from core.readings import Reading
+from core.timezones import day_bounds_s, month_bounds_s, zone
+from core.units import litres
+from storage.readings.base import Store
 from vee import lifecycle
 from vee.config import VeeConfig
 from vee.db import VeeDb
 from vee.lifecycle import LifecycleEvent
-from vee.model import Edit, EditAction, ReasonCode
+from vee.model import Edit, EditAction, ReasonCode, Series
 from vee.raw import fetch_readings
-from vee.series import Series, build_series
+from vee.series import build_series
 
 MAX_LOOKAROUND_S = 400 * 86400  # how far to look for a reading that anchors a range edge
 
@@ -54,7 +60,10 @@ class VeeService:
     def view(self, point: str, start_s: int, stop_s: int, now_s: int | None = None) -> SeriesView:
         """The validated series around (start_s, stop_s]; new findings become review items."""
         now = int(time.time()) if now_s is None else now_s
-        wins = lifecycle.windows(point, self.db.events(point))
+        try:
+            wins = lifecycle.windows(point, self.db.events(point))
+        except Invalid as err:  # stored history that contradicts itself: the data, not the request
+            raise Conflict(f"inconsistent lifecycle history of {point}: {err}") from err
         meters = sorted({w.meter for w in wins})
         raw = self._raw(meters, start_s, stop_s)
         series = build_series(point, raw, self.cfg, now, windows=wins, edits=self.db.edits(meters))
@@ -81,9 +90,9 @@ class VeeService:
         meters = self.meters_of(point)
         meter = meter or (meters[0] if len(meters) == 1 else None)
         if meter is None or meter not in meters:
-            raise ValueError(f"name the meter: point {point} has meters {meters}")
+            raise Invalid(f"name the meter: point {point} has meters {meters}")
         if action == EditAction.REPLACE and (value_ml is None or value_ml < 0):
-            raise ValueError("replace needs a total >= 0")
+            raise Invalid("replace needs a total >= 0")
         before = next(
             (
                 e.value_ml
@@ -96,7 +105,7 @@ class VeeService:
             raw = fetch_readings(self.store, meter, ts_s - 1, ts_s)
             before = raw[0].total_ml if raw else None
         if action == EditAction.CONFIRM and before is None:
-            raise LookupError(f"no reading of {meter} at ts {ts_s} to confirm")
+            raise NotFound(f"no reading of {meter} at ts {ts_s} to confirm")
         edit = self.db.add_edit(
             Edit(
                 meter,
@@ -120,3 +129,35 @@ class VeeService:
         lifecycle.windows(event.point, events)
         lifecycle.occupancies(events)
         return self.db.add_event(event)
+
+
+class VeeConsumption:
+    """The ledger's consumption from the validated series (one bill): (meter id, local day) -> litres.
+
+    A day's use is C(day end) − C(day start) in the series built for the day's local month (kept for the
+    life of this object), so the month's day charges add up to the month's validated consumption and
+    VEE's determinants for that month (docs/billing.md, "One bill"). Days are local in the zone
+    `tz_of(meter)` names: the meter's utility's zone, the one the ledger counts days in. Build a new one
+    per charging run.
+    """
+
+    def __init__(
+        self, service: VeeService, tz_of: Callable[[str], str], clock: Callable[[], float] = time.time
+    ):
+        self.service = service
+        self.tz_of = tz_of
+        self.clock = clock
+        self._months: dict[tuple[str, int, int], Series] = {}
+
+    def month_series(self, point: str, year: int, month: int) -> Series:
+        """The validated series of a local month (cached)."""
+        key = (point, year, month)
+        if key not in self._months:
+            start_s, stop_s = month_bounds_s(year, month, zone(self.tz_of(point)))
+            self._months[key] = self.service.view(point, start_s, stop_s, int(self.clock())).series
+        return self._months[key]
+
+    def __call__(self, meter_id: str, day: date) -> Decimal:
+        series = self.month_series(meter_id, day.year, day.month)
+        start_s, stop_s = day_bounds_s(day, zone(self.tz_of(meter_id)))
+        return litres(series.consumption(start_s, stop_s))

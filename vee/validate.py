@@ -5,12 +5,11 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
-from ingest.model import Reading
+from core.readings import Reading, Source
 from vee.config import VeeConfig
 from vee.model import Rule, Status
 
-DEVICE_SOURCE = "device"
-PHOTO_PREFIX = "photo"
+DEVICE_SOURCE = Source.DEVICE
 
 
 @dataclass(slots=True)
@@ -22,8 +21,9 @@ class Candidate:
     total_ml: int
     seq: int
     boot: int | None  # None: no boot of its own (manual or lifecycle reads)
-    source: str
+    source: Source
     raw_ml: int | None
+    confidence: float | None  # a photo reading's recogniser confidence
     status: Status = Status.ACTUAL
     failed: dict[str, str] = field(default_factory=dict)  # rule -> detail
     confirmed: bool = False
@@ -38,15 +38,6 @@ class Candidate:
         return any(rule in cfg.excluded_rules for rule in self.failed)
 
 
-def photo_confidence(source: str) -> float | None:
-    """Confidence of a photo reading from its source tag `photo:0.87`; None when not given."""
-    _, _, tail = source.partition(":")
-    try:
-        return float(tail) if tail else None
-    except ValueError:
-        return None
-
-
 def dedupe(readings: list[Reading]) -> tuple[list[Candidate], list[tuple[Reading, str]]]:
     """One candidate per (meter, ts); identical redeliveries collapse, conflicts are reported."""
     by_key: dict[tuple[str, int], list[Reading]] = {}
@@ -57,12 +48,23 @@ def dedupe(readings: list[Reading]) -> tuple[list[Candidate], list[tuple[Reading
     for group in by_key.values():
         if len(group) == 1:
             r = group[0]
-            out.append(Candidate(r.meter, r.ts_s, r.total_ml, r.seq, r.boot, r.source, r.total_ml))
+            out.append(
+                Candidate(r.meter, r.ts_s, r.total_ml, r.seq, r.boot, r.source, r.total_ml, r.confidence)
+            )
             continue
-        distinct = sorted(set(group), key=lambda r: (r.seq, r.total_ml, r.boot, r.source))
+        distinct = sorted(
+            set(group), key=lambda r: (r.seq, r.total_ml, r.boot, r.source, r.confidence or 0.0)
+        )
         keep = distinct[-1]
         cand = Candidate(
-            keep.meter, keep.ts_s, keep.total_ml, keep.seq, keep.boot, keep.source, keep.total_ml
+            keep.meter,
+            keep.ts_s,
+            keep.total_ml,
+            keep.seq,
+            keep.boot,
+            keep.source,
+            keep.total_ml,
+            keep.confidence,
         )
         if len(distinct) > 1:
             others = ", ".join(f"{r.total_ml} ml (seq {r.seq})" for r in distinct[:-1])
@@ -97,8 +99,8 @@ def mark_future(cands: list[Candidate], now_s: int, cfg: VeeConfig) -> None:
 
 def mark_photo(cands: list[Candidate], cfg: VeeConfig) -> None:
     for c in cands:
-        if c.source.startswith(PHOTO_PREFIX) and c.status == Status.ACTUAL:
-            conf = photo_confidence(c.source)
+        if c.source == Source.PHOTO and c.status == Status.ACTUAL:
+            conf = c.confidence
             if conf is None or conf < cfg.photo_min_confidence:
                 c.fail(
                     Rule.PHOTO_LOW_CONFIDENCE,

@@ -6,21 +6,24 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import orjson
-from fastapi import HTTPException, Query, Response
+from fastapi import Query, Response
 from pydantic import BaseModel, TypeAdapter
 
+from core.errors import Invalid
+from core.timegrid import Every
+from core.timezones import UnknownZone, zone
+from core.units import litres_text
 from dashboard_api.config import ApiSettings
-from dashboard_api.flow import FlowSource
 from dashboard_api.report import ReportSpec, UsageReport, usage_report
-from dashboard_api.timegrid import Every
-from ingest.store.base import Store, StoreError
+from storage.readings.base import Store
+from storage.readings.flows import FlowSource
 
 CSV_MEDIA = "text/csv"
-CSV_RESPONSES = {
+CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {CSV_MEDIA: {"schema": {"type": "string"}}},
         "description": "interval_start,interval_end,used_l,has_readings,peak_flow_lpm",
@@ -52,42 +55,37 @@ async def usage_query(
 
 
 def zone_of(name: str) -> ZoneInfo:
-    """The IANA zone, or 422 naming it."""
+    """The IANA zone, or Invalid (422) naming it."""
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as err:
-        raise HTTPException(422, f"unknown time zone {name!r}") from err
+        return zone(name)
+    except UnknownZone as err:
+        raise Invalid(f"unknown time zone {name!r}") from err
 
 
-def epoch_s(t: datetime, zone: ZoneInfo) -> int:
-    """Whole seconds since 1970 (naive times are in `zone`); 422 when out of range."""
-    aware = t.replace(tzinfo=zone) if t.tzinfo is None else t
+def epoch_s(t: datetime, tz: ZoneInfo) -> int:
+    """Whole seconds since 1970 (naive times are in `tz`); Invalid (422) when out of range."""
+    aware = t.replace(tzinfo=tz) if t.tzinfo is None else t
     try:
         value = int(aware.timestamp())
     except (OverflowError, ValueError, OSError) as err:
-        raise HTTPException(422, f"time {t.isoformat()} is out of range") from err
+        raise Invalid(f"time {t.isoformat()} is out of range") from err
     if not MIN_T_S <= value <= MAX_T_S:
-        raise HTTPException(422, f"time {t.isoformat()} is out of range (1970 to 9998)")
+        raise Invalid(f"time {t.isoformat()} is out of range (1970 to 9998)")
     return value
 
 
 def run_report(
     store: Store, flows: FlowSource, meters: list[str], q: UsageQuery, settings: ApiSettings
 ) -> tuple[UsageReport, ZoneInfo]:
-    """The report, or 422 for a bad range and 503 when the store does not answer."""
-    zone = zone_of(q.tz or settings.default_tz)
-    start_s, stop_s = epoch_s(q.start, zone), epoch_s(q.stop, zone)
+    """The report (Invalid for a bad range: 422; the store's StoreError: 503, both converted once)."""
+    tz = zone_of(q.tz or settings.default_tz)
+    start_s, stop_s = epoch_s(q.start, tz), epoch_s(q.stop, tz)
     if stop_s <= start_s:
-        raise HTTPException(422, "stop must be after start")
+        raise Invalid("stop must be after start")
     spec = ReportSpec(
-        start_s, stop_s, q.every, zone, settings.max_intervals, settings.night_start_h, settings.night_end_h
+        start_s, stop_s, q.every, tz, settings.max_intervals, settings.night_start_h, settings.night_end_h
     )
-    try:
-        return usage_report(store, flows, meters, spec), zone
-    except ValueError as err:
-        raise HTTPException(422, str(err)) from err
-    except StoreError as err:
-        raise HTTPException(503, f"store unavailable: {err}") from err
+    return usage_report(store, flows, meters, spec), tz
 
 
 def _dt(t_s: int | None, zone: ZoneInfo) -> datetime | None:
@@ -120,7 +118,7 @@ def report_fields(r: UsageReport, zone: ZoneInfo, q: UsageQuery) -> dict:
     }
 
 
-def usage_json(model: type[BaseModel], **fields) -> Response:
+def usage_json(model: type[BaseModel], **fields: Any) -> Response:
     """`model(**fields).model_dump_json()` without validating fields the report built itself.
 
     orjson in the model's field order, UTC as "Z": byte-identical to pydantic's output (tested
@@ -146,13 +144,6 @@ def models_json(adapter: TypeAdapter, items: list) -> Response:
     return Response(adapter.dump_json(items), media_type="application/json")
 
 
-def litres_text(ml: int) -> str:
-    """Exact decimal litres from integer millilitres (no float on the way)."""
-    sign = "-" if ml < 0 else ""
-    ml = abs(ml)
-    return f"{sign}{ml // 1000}.{ml % 1000:03d}"
-
-
 def csv_response(r: UsageReport, zone: ZoneInfo, filename: str) -> Response:
     """The intervals as CSV; totals in X-Total-L and a final `total` row."""
     buf = io.StringIO()
@@ -161,8 +152,8 @@ def csv_response(r: UsageReport, zone: ZoneInfo, filename: str) -> Response:
     for i in r.intervals:
         w.writerow(
             [
-                _dt(i.start_s, zone).isoformat(),
-                _dt(i.end_s, zone).isoformat(),
+                datetime.fromtimestamp(i.start_s, zone).isoformat(),
+                datetime.fromtimestamp(i.end_s, zone).isoformat(),
                 litres_text(i.used_ml),
                 int(i.readings),
                 "" if i.peak_flow_lpm is None else f"{i.peak_flow_lpm:.3f}",

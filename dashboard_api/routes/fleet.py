@@ -7,14 +7,14 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import TypeAdapter
 
-from dashboard_api.deps import Caller, DirectoryDep, InfluxQLDep, SettingsDep, StoreDep
-from dashboard_api.fleet import silent_meters, silent_meters_influx, top_consumers
+from core.errors import Invalid
+from dashboard_api.deps import Caller, DirectoryDep, InfluxDep, SettingsDep, StoreDep
 from dashboard_api.routes.common import epoch_s, models_json, zone_of
 from dashboard_api.schemas import AlertOut, ConsumerOut, RejectionOut, SilentMeterOut
-from ingest.store.base import StoreError
+from storage.readings.fleet import silent_meters, silent_meters_influx, top_consumers, top_consumers_influx
 
 _SILENT_LIST = TypeAdapter(list[SilentMeterOut])
 
@@ -38,21 +38,22 @@ router = APIRouter(
 def top(
     _caller: Caller,
     store: StoreDep,
-    ql: InfluxQLDep,
+    ql: InfluxDep,
     settings: SettingsDep,
     start: Annotated[datetime, Query(description="ISO-8601; without an offset, in `tz`")],
     stop: Annotated[datetime, Query(description="ISO-8601; without an offset, in `tz`")],
     tz: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> list[ConsumerOut]:
-    zone = zone_of(tz or settings.default_tz)
-    start_s, stop_s = epoch_s(start, zone), epoch_s(stop, zone)
+    z = zone_of(tz or settings.default_tz)
+    start_s, stop_s = epoch_s(start, z), epoch_s(stop, z)
     if stop_s <= start_s:
-        raise HTTPException(422, "stop must be after start")
-    try:
-        found = top_consumers(store, ql, start_s, stop_s, limit)
-    except StoreError as err:
-        raise HTTPException(503, f"store unavailable: {err}") from err
+        raise Invalid("stop must be after start")
+    found = (
+        top_consumers_influx(ql, start_s, stop_s, limit)
+        if ql
+        else top_consumers(store, start_s, stop_s, limit)
+    )
     return [ConsumerOut(meter_id=c.meter, used_l=c.used_ml / 1000) for c in found]
 
 
@@ -60,14 +61,11 @@ def top(
 def silent(
     _caller: Caller,
     store: StoreDep,
-    ql: InfluxQLDep,
+    ql: InfluxDep,
     hours: Annotated[float, Query(gt=0, le=24 * 365 * 10, description="silence threshold, hours")] = 24.0,
 ) -> Response:
     now_s = int(time.time())
-    try:
-        found = silent_meters_influx(ql, now_s, hours) if ql else silent_meters(store, now_s, hours)
-    except StoreError as err:
-        raise HTTPException(503, f"store unavailable: {err}") from err
+    found = silent_meters_influx(ql, now_s, hours) if ql else silent_meters(store, now_s, hours)
     return models_json(
         _SILENT_LIST,
         [
@@ -92,10 +90,7 @@ def alerts(_caller: Caller, directory: DirectoryDep) -> list[AlertOut]:
 def rejections(
     _caller: Caller, store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[RejectionOut]:
-    try:
-        found = store.rejections(limit)
-    except StoreError as err:
-        raise HTTPException(503, f"store unavailable: {err}") from err
+    found = store.rejections(limit)
     return [
         RejectionOut(
             received_at=datetime.fromtimestamp(r.received_s, UTC),

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from fastapi import APIRouter
 
 from dashboard_api.deps import AnyCaller, DirectoryDep
-from dashboard_api.schemas import AccountOut, AlertOut, MeOut
+from dashboard_api.schemas import AccountSummaryOut, AlertOut, MeOut
 
 router = APIRouter(prefix="/v1", tags=["me"])
 
@@ -26,7 +26,7 @@ def me(caller: AnyCaller, directory: DirectoryDep) -> MeOut:
     return MeOut(
         role="resident",
         subject=caller.subject,
-        accounts=[AccountOut(**asdict(a)) for a in accounts],
+        accounts=[AccountSummaryOut(**asdict(a)) for a in accounts],
         meters=sorted({m for a in accounts for m in a.meters}),
         alerts=[AlertOut(**asdict(a)) for a in directory.open_alerts(ids)],
     )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response
+from fastapi import APIRouter, Depends, Path, Response
 
+from core.ids import METER_ID_PATTERN
 from dashboard_api.deps import (
     AnyCaller,
     Caller,
@@ -26,14 +27,12 @@ from dashboard_api.routes.common import (
     usage_query,
 )
 from dashboard_api.schemas import MeterOut, UsageOut
-from ingest.store.base import StoreError
 
 router = APIRouter(prefix="/v1/meters", tags=["meters"])
 
-METER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
 MeterId = Annotated[str, Path(pattern=METER_ID_PATTERN)]
 Q = Annotated[UsageQuery, Depends(usage_query)]
-DENIED = {
+DENIED: dict[int | str, dict[str, Any]] = {
     401: {"description": "no or unknown token"},
     404: {"description": "no such meter (or not yours)"},
     422: {"description": "bad range, zone or resolution"},
@@ -48,10 +47,7 @@ DENIED = {
     responses={403: {"description": "utility operators only"}},
 )
 def list_meters(_caller: Caller, store: StoreDep) -> list[MeterOut]:
-    try:
-        meters = store.meters()
-    except StoreError as err:
-        raise HTTPException(503, f"store unavailable: {err}") from err
+    meters = store.meters()
     return [
         MeterOut(
             meter_id=m.meter,

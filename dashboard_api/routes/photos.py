@@ -1,29 +1,35 @@
-"""Meter photos: keep, read (ocr_reader), check, then store as a `photo` reading or ask to confirm."""
+"""Meter photos: keep, read (ocr_reader), check, then store as a `photo` reading or ask to confirm.
+
+A stored photo reading carries the recogniser's confidence in its own field (core.readings), so VEE's
+photo rule can judge it; a reading a person confirmed or corrected carries confidence 1.0.
+"""
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from core.ids import METER_ID_PATTERN
+from core.readings import Reading, Source
+from core.units import ML_PER_M3, ml_from_m3
 from dashboard_api.auth import Principal
 from dashboard_api.deps import AnyCaller, DirectoryDep, SettingsDep, StoreDep, check_meter_visible
 from dashboard_api.photos import PHOTO_ID_PATTERN, PhotoStore, RateLimiter
-from dashboard_api.routes.meters import METER_ID_PATTERN
 from dashboard_api.schemas import ConfirmIn, PhotoResultOut
-from ingest.model import Reading
-from ingest.store.base import Store, StoreError
 from ocr_reader.api import BadImage, check_plausibility, read_photo
+from storage.readings.base import Store
 
 router = APIRouter(tags=["photos"])
 
 MeterId = Annotated[str, Path(pattern=METER_ID_PATTERN)]
 PhotoId = Annotated[str, Path(pattern=PHOTO_ID_PATTERN)]
+END_OF_TIME_S = 253_402_300_799  # 9999-12-31T23:59:59Z: "the meter's latest reading"
+CONFIRMED_CONFIDENCE = 1.0  # a person confirmed or typed the value
 # Multipart framing around the photo: boundaries, headers, a file name.
 MULTIPART_OVERHEAD_BYTES = 16 * 1024
 BAD_IMAGE_STATUS = {"too_large": 413, "not_an_image": 415, "unsupported_format": 415}
@@ -47,7 +53,7 @@ UPLOAD_BODY = {
         },
     }
 }
-UPLOAD_ERRORS = {
+UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "no or unknown token"},
     404: {"description": "no such meter (or not yours)"},
     411: {"description": "Content-Length missing"},
@@ -106,14 +112,8 @@ async def _photo_field(request: Request, body: bytes) -> bytes:
 
 def _previous(store: Store, meter_id: str) -> tuple[int | None, int | None]:
     """(total ml, ts) of the meter's latest reading, or (None, None)."""
-    for m in store.meters():
-        if m.meter == meter_id:
-            return m.last_total_ml, m.last_ts_s
-    return None, None
-
-
-def _to_ml(value_m3: float) -> int:
-    return int((Decimal(str(value_m3)) * 1_000_000).to_integral_value())
+    r = store.last_reading(meter_id, END_OF_TIME_S)
+    return (None, None) if r is None else (r.total_ml, r.ts_s)
 
 
 def _out(rec: dict) -> PhotoResultOut:
@@ -124,11 +124,9 @@ def _out(rec: dict) -> PhotoResultOut:
     )
 
 
-def _store_reading(store: Store, meter_id: str, ts_s: int, value_m3: float) -> None:
-    try:
-        store.write_readings([Reading(meter_id, ts_s, _to_ml(value_m3), 0, 0, source="photo")])
-    except StoreError as err:
-        raise HTTPException(503, f"store unavailable: {err}") from err
+def _store_reading(store: Store, meter_id: str, ts_s: int, value_m3: float, confidence: float) -> None:
+    reading = Reading(meter_id, ts_s, ml_from_m3(value_m3), 0, 0, Source.PHOTO, confidence)
+    store.write_readings([reading])
 
 
 def _check_rate(request: Request, caller: Principal) -> None:
@@ -171,11 +169,8 @@ async def upload_photo(
     except BadImage as err:
         raise HTTPException(BAD_IMAGE_STATUS.get(err.reason, 422), f"{err.reason}: {err}") from err
     now_s = int(time.time())
-    try:
-        prev_ml, prev_ts = await run_in_threadpool(_previous, store, meter_id)
-    except StoreError as err:
-        raise HTTPException(503, f"store unavailable: {err}") from err
-    prev_m3 = None if prev_ml is None else prev_ml / 1_000_000
+    prev_ml, prev_ts = await run_in_threadpool(_previous, store, meter_id)
+    prev_m3 = None if prev_ml is None else prev_ml / ML_PER_M3
     plaus = None
     if result.value_m3 is not None:
         plaus = check_plausibility(
@@ -204,8 +199,10 @@ async def upload_photo(
         "status": "needs_confirmation",
         "stored_ts_s": None,
     }
-    if plaus is not None and plaus.ok and not result.needs_review:
-        await run_in_threadpool(_store_reading, store, meter_id, now_s, result.value_m3)
+    if plaus is not None and plaus.ok and not result.needs_review and result.value_m3 is not None:
+        await run_in_threadpool(
+            _store_reading, store, meter_id, now_s, result.value_m3, float(result.confidence)
+        )
         rec.update(status="stored", stored_ts_s=now_s)
     await run_in_threadpool(photos.save_record, rec)
     return _out(rec)
@@ -261,17 +258,14 @@ def confirm_photo(
     value_m3 = body.value_m3 if body.value_m3 is not None else rec["value_m3"]
     if value_m3 is None:
         raise HTTPException(422, "no reading was recognised: send value_m3")
-    try:
-        prev_ml, prev_ts = _previous(store, rec["meter_id"])
-    except StoreError as err:
-        raise HTTPException(503, f"store unavailable: {err}") from err
-    prev_m3 = None if prev_ml is None else prev_ml / 1_000_000
+    prev_ml, prev_ts = _previous(store, rec["meter_id"])
+    prev_m3 = None if prev_ml is None else prev_ml / ML_PER_M3
     elapsed = None if prev_ts is None else max(rec["uploaded_ts_s"] - prev_ts, 0)
     plaus = check_plausibility(value_m3, prev_m3, elapsed, settings.photo_max_flow_m3_per_h)
     if not plaus.ok and not caller.is_utility:
         # A person typed it, but a lower or impossible value needs the utility's eye.
         raise HTTPException(409, f"implausible reading ({plaus.reason}); an operator must confirm it")
-    _store_reading(store, rec["meter_id"], rec["uploaded_ts_s"], value_m3)
+    _store_reading(store, rec["meter_id"], rec["uploaded_ts_s"], value_m3, CONFIRMED_CONFIDENCE)
     rec.update(
         status="confirmed",
         value_m3=value_m3,

@@ -11,10 +11,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from billing.accounts import create_account
-from billing.api import router
-from billing.auth import issue_token, make_token_lookup
 from billing.db import Database
+from billing.tokens import issue_token, make_token_lookup
+from dashboard_api import errors
 from dashboard_api.config import ApiSettings, get_settings
+from dashboard_api.routes import accounts as accounts_routes
+from dashboard_api.routes import alerts as alerts_routes
+from dashboard_api.routes import payments as payments_routes
 
 BEIJING = "0123456789"
 SHANGHAI = "12345678"
@@ -62,16 +65,19 @@ def accounts(db) -> dict[str, int]:
 
 
 class Api:
-    """A TestClient on an app with the billing router and tokens for one operator and two residents."""
+    """A TestClient on an app with the accounts, payments and alerts routes (errors converted once) and
+    tokens for one operator and two residents."""
 
     def __init__(self, db: Database):
         self.operator_token = secrets.token_urlsafe(24)
         app = FastAPI()
-        settings = ApiSettings(store_url="sqlite://", tokens=self.operator_token)
+        settings = ApiSettings(tokens=self.operator_token)
         app.dependency_overrides[get_settings] = lambda: settings
-        app.state.billing_db = db
+        app.state.database = db
         app.state.token_lookup = make_token_lookup(db)
-        app.include_router(router)
+        errors.install(app)
+        for module in (accounts_routes, payments_routes, alerts_routes):
+            app.include_router(module.router)
         self.app = app
         self.client = TestClient(app)
         with db.session() as s:

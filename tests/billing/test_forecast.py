@@ -10,7 +10,7 @@ from decimal import Decimal
 from billing.forecast import days_in_month, forecast_history, next_month
 from billing.ledger import charge_through
 from billing.payments import notify
-from billing.tariffs import tariff_for
+from core.tariffs import tariff_for
 from tests.billing.conftest import SHANGHAI
 
 

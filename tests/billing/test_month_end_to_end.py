@@ -17,7 +17,7 @@ from billing.leak_alerts import LeakAlertSink
 from billing.outbox import Dispatcher
 from billing.payments import notify
 from billing.scheduler import BalanceScheduler
-from billing.tariffs import tariff_for
+from core.tariffs import tariff_for
 from hardware_sim.household import Household, Leak
 from leaks.config import LeakConfig
 from leaks.detector import LeakDetector
@@ -64,7 +64,7 @@ def _run_month(db, hook):
     daily_l: dict[tuple[str, date], float] = defaultdict(float)
     sched = BalanceScheduler(db, lambda meter, day: daily_l[(meter, day)], rules, delivery)
     sink = LeakAlertSink(db, delivery, rules)
-    detector = LeakDetector(LeakConfig(tz_offset_s=8 * 3600))
+    detector = LeakDetector(LeakConfig(tz="Asia/Shanghai"))
     dispatcher = Dispatcher(db, base_backoff_s=0.0, max_backoff_s=0.0)
     t0 = int(START.timestamp())
     leak_events = []

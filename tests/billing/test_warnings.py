@@ -13,7 +13,7 @@ from billing.db import Alert, OutboxMessage
 from billing.leak_alerts import LeakAlertSink
 from billing.payments import notify
 from billing.scheduler import BalanceScheduler
-from billing.tariffs import tariff_for
+from core.tariffs import tariff_for
 from leaks.model import LeakAlert, LeakEvent
 from tests.billing.conftest import BEIJING, GUANGZHOU
 

@@ -11,13 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from billing.accounts import bind, create_account
-from billing.auth import issue_token
 from billing.db import Alert, Database
+from billing.tokens import issue_token
+from core.readings import Reading, Rejection
 from dashboard_api.app import create_app
 from dashboard_api.config import ApiSettings
-from ingest.model import Reading, Rejection
-from ingest.store.sqlite import SqliteStore
 from ocr_reader.synth import PhotoParams
+from storage.config import StorageSettings
+from storage.readings.sqlite import SqliteStore
 
 # 2025-03-01T00:00:00+08:00 (Asia/Shanghai midnight): the sample data starts here.
 T0_S = 1740758400
@@ -112,13 +113,11 @@ def make_env(tmp_path, sample) -> Iterator:
 
     def make(store_url: str | None = None, **overrides) -> ApiEnv:
         store_url = store_url or f"sqlite:///{tmp_path}/readings.db"
-        db_url = f"sqlite:///{tmp_path}/billing-{secrets.token_hex(3)}.db"
+        db_url = f"sqlite:///{tmp_path}/wm-{secrets.token_hex(3)}.db"
         token = secrets.token_urlsafe(24)
         settings = ApiSettings(
-            store_url=store_url,
+            storage=StorageSettings(readings_url=store_url, sql_url=db_url),
             tokens=token,
-            billing_db_url=db_url,
-            vee_db_url=f"sqlite:///{tmp_path}/vee-{secrets.token_hex(3)}.db",
             photo_dir=tmp_path / "photos",
             **overrides,
         )

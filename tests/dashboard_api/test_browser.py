@@ -15,6 +15,7 @@ from dashboard_api.app import create_app
 from dashboard_api.config import ApiSettings
 from devservices.ports import free_port
 from ocr_reader.synth import render_photo
+from storage.config import StorageSettings
 from tests.conftest import ServerThread, wait_for
 from tests.dashboard_api.conftest import EASY, bearer, sample_readings, seed_accounts
 
@@ -33,15 +34,13 @@ CHROMIUM_ARGS = [
 def site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
     token = secrets.token_urlsafe(24)
-    db_url = f"sqlite:///{tmp}/billing.db"
+    db_url = f"sqlite:///{tmp}/wm.db"
     db = Database(db_url)
     ids, alice, _bob = seed_accounts(db)
     app = create_app(
         ApiSettings(
-            store_url=f"sqlite:///{tmp}/readings.db",
+            storage=StorageSettings(readings_url=f"sqlite:///{tmp}/readings.db", sql_url=db_url),
             tokens=token,
-            billing_db_url=db_url,
-            vee_db_url=f"sqlite:///{tmp}/vee.db",
             photo_dir=tmp / "photos",
         )
     )
@@ -120,16 +119,16 @@ def test_photo_upload_through_the_page_then_confirm(browser, site):
     page.click("#confirm")
     expect(page.locator("#photo-status")).to_have_text("confirmed and stored")
     assert app.state.store.count_readings("m-a1") == before + 1
-    assert app.state.store.last_at_or_before("m-a1", 2**31) == 2_500_000
+    assert app.state.store.last_reading("m-a1", 2**31).total_ml == 2_500_000
     page.close()
 
 
 def test_utility_view_lists_fleet_alerts_and_rejections(browser, site):
     app = site["app"]
-    from ingest.model import Rejection
+    from core.readings import Rejection
 
     app.state.store.write_rejections([Rejection("wm/v1/m-q/readings", "bad_json", "not JSON", b"{", 1.0e9)])
-    with Database(app.state.billing_db.url).session() as s:
+    with Database(app.state.database.url).session() as s:
         add_meter(s, s.get(Account, site["ids"]["0000000002"]), "m-new", district="south")
     page = sign_in(browser, site, site["utility"])
     expect(page.locator("#who")).to_have_text("utility: operator")

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ingest.model import Reading
+from core.readings import Reading
 from tests.dashboard_api.conftest import DAYS, T0_S
-from tests.dashboard_api.oracle import peak_lpm, used_per_interval
+from tests.oracle import peak_lpm, used_per_interval
 
 
 def iso(t_s: int) -> str:

@@ -13,8 +13,8 @@ import yaml
 from prometheus_client import REGISTRY
 
 import ingest.metrics  # noqa: F401  (registers the wm_ingest_* metrics)
-from ingest.model import Reading, Rejection
-from ingest.store.influx import InfluxStore
+from core.readings import Reading, Rejection
+from storage.readings.influx import InfluxStore
 
 ROOT = Path(__file__).resolve().parents[2] / "grafana"
 DASHBOARD = ROOT / "dashboards" / "water-metering.json"
@@ -56,7 +56,7 @@ def test_prometheus_queries_name_metrics_the_ingest_exports():
 
 def test_influxql_panels_run_on_influxdb(influx):
     db = f"graf_{secrets.token_hex(3)}"
-    store = InfluxStore(influx.url, db)
+    store = InfluxStore.at(influx.url, db)
     now = int(time.time()) // 60 * 60
     store.write_readings(
         [

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dashboard_api.fleet import silent_meters, silent_meters_influx
-from dashboard_api.flow import InfluxFlows
-from dashboard_api.influxql import InfluxQL
-from ingest.model import Reading
-from ingest.store.lineproto import MEASUREMENT, ROLLUP_MEASUREMENT, ROLLUP_META
-from tests.dashboard_api.oracle import peak_lpm, used_per_interval
+from core.readings import Reading
+from storage.readings.conn import InfluxConnection
+from storage.readings.fleet import silent_meters, silent_meters_influx
+from storage.readings.flows import InfluxFlows
+from storage.readings.lineproto import MEASUREMENT, ROLLUP_MEASUREMENT, ROLLUP_META
+from tests.oracle import peak_lpm, used_per_interval
 
 T0 = 1_740_758_400
 
@@ -49,7 +49,7 @@ def test_peak_flow_with_stored_legacy_or_mixed_readings(make_env, influx, legacy
     env.store.write_readings(rows[legacy_minutes:])
     if legacy_minutes:
         # Readings from before flow_lpm predate the hourly roll-ups too: no backfill, no marker.
-        env.store._query(f'DROP MEASUREMENT "{ROLLUP_META}"', method="POST")
+        env.store.conn.statements([f'DROP MEASUREMENT "{ROLLUP_META}"'], method="POST")
     bounds = [T0 - 3600, T0, T0 + 3600, T0 + 7200, T0 + 10800]
     body = usage(env, "m-z", bounds)
     assert [round(i["used_l"] * 1000) for i in body["intervals"]] == used_per_interval(rows, bounds)[0]
@@ -57,7 +57,7 @@ def test_peak_flow_with_stored_legacy_or_mixed_readings(make_env, influx, legacy
         [peak_lpm({"m-z": rows}, a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
     )
     assert body["peak_flow_lpm"] == pytest.approx(5.0 + (150 * 37) % 900 / 1000)
-    ql = InfluxQL.from_store_url(url)
+    ql = InfluxConnection.from_url(url)
     try:
         grid = InfluxFlows(ql).grids(["m-z"], bounds[0], bounds[-1], 3600)[0]
     finally:
@@ -78,7 +78,7 @@ def test_silent_meters_on_influx_match_the_store_answer(make_env, influx):
             Reading("m-3d", now - 3 * 86400 - 60, 8, 0, 1),
         ]
     )
-    ql = InfluxQL.from_store_url(url)
+    ql = InfluxConnection.from_url(url)
     try:
         for hours in (0.5, 2, 48, 24 * 365 * 10):
             fast = silent_meters_influx(ql, now, hours)
@@ -91,13 +91,13 @@ def test_silent_meters_on_influx_match_the_store_answer(make_env, influx):
 
 def recorded_queries(env) -> list[str]:
     """Every InfluxQL text the API sends from now on."""
-    ql = env.client.app.state.influxql
+    ql = env.client.app.state.influx
     sent: list[str] = []
     raw = ql.raw
 
-    def spy(q: str):
+    def spy(q: str, *args):
         sent.append(q)
-        return raw(q)
+        return raw(q, *args)
 
     ql.raw = spy
     return sent
@@ -118,10 +118,15 @@ def recorded_queries(env) -> list[str]:
 def test_usage_from_hourly_rollups_equals_usage_from_readings(make_env, influx, every, tz, rollup, end):
     url = influx.store_url(f"r_{secrets.token_hex(3)}")
     env = make_env(url)
-    rows, total = [], 0
-    for k in range(0, 12 * 1440, 7):  # a reading every 7 minutes for 12 days, one register reset
-        total = 500 if k == 5 * 1440 else total + (k * 131) % 2_300
-        rows.append(Reading("m-roll", T0 + 60 * k + 11, total, k, 1))
+    rows, total, boot = [], 0, 1
+    for k in range(0, 12 * 1440, 7):  # a reading every 7 minutes for 12 days, resets and reverse flow
+        if k in (5 * 1440, 5 * 1440 + 700):  # a reset on a new boot; another on the same boot (a swap)
+            total, boot = 500, boot + (k == 5 * 1440)
+        elif k % 1000 == 3:
+            total -= 700  # reverse flow, held
+        else:
+            total += (k * 131) % 2_300
+        rows.append(Reading("m-roll", T0 + 60 * k + 11, total, k, boot))
     for i in range(0, len(rows), 500):
         env.store.write_readings(rows[i : i + 500])
     sent = recorded_queries(env)
@@ -138,7 +143,9 @@ def test_usage_from_hourly_rollups_equals_usage_from_readings(make_env, influx, 
     body = r.json()
     bounds = [int(datetime.fromisoformat(i["start"]).timestamp()) for i in body["intervals"]]
     bounds.append(int(datetime.fromisoformat(body["intervals"][-1]["end"]).timestamp()))
-    assert [round(i["used_l"] * 1000) for i in body["intervals"]] == used_per_interval(rows, bounds)[0]
+    used, resets = used_per_interval(rows, bounds)
+    assert [round(i["used_l"] * 1000) for i in body["intervals"]] == used
+    assert body["resets"] == resets
     assert [i["peak_flow_lpm"] for i in body["intervals"]] == pytest.approx(
         [peak_lpm({"m-roll": rows}, a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
     )

@@ -68,7 +68,8 @@ def test_confident_photos_become_photo_readings_in_usage(env):
     assert stored, "the reader should be sure of at least one easy photo"
     # Only plausible, sure readings went in: each later one not lower than the one before.
     assert env.store.count_readings(meter) == len({b["stored_reading_at"] for b in stored})
-    last = env.store.last_at_or_before(meter, int(datetime.now(UTC).timestamp()) + 1)
+    found = env.store.last_reading(meter, int(datetime.now(UTC).timestamp()) + 1)
+    last = None if found is None else found.total_ml
     assert last == round(stored[-1]["value_m3"] * 1_000_000)
     files, records = kept(env)
     assert files == 8 and records == 8  # every photo kept, content-addressed
@@ -118,7 +119,7 @@ def test_resident_corrects_an_unsure_reading_and_it_appears_in_usage(env):
         env.client.post(
             f"/v1/photos/{first['photo_id']}/confirm", headers=env.alice, json={"value_m3": 100.0}
         )
-    base_m3 = env.store.last_at_or_before(meter, 2**31) / 1_000_000
+    base_m3 = env.store.last_reading(meter, 2**31).total_ml / 1_000_000
     # A photo with no usable reading is refused; one that needs review waits for a person.
     pending = None
     for seed in range(8):
@@ -133,7 +134,7 @@ def test_resident_corrects_an_unsure_reading_and_it_appears_in_usage(env):
     )
     assert resp.status_code == 200, resp.text
     assert resp.json()["value_m3"] == corrected and resp.json()["status"] == "confirmed"
-    assert env.store.last_at_or_before(meter, 2**31) == round(corrected * 1_000_000)
+    assert env.store.last_reading(meter, 2**31).total_ml == round(corrected * 1_000_000)
     assert (
         env.client.get(f"/v1/photos/{pending['photo_id']}", headers=env.alice).json()["status"] == "confirmed"
     )

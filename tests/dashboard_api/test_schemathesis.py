@@ -18,6 +18,7 @@ from billing.db import Database
 from dashboard_api.app import create_app
 from dashboard_api.config import ApiSettings
 from devservices.ports import free_port
+from storage.config import StorageSettings
 from tests.conftest import ServerThread, wait_for
 from tests.dashboard_api.conftest import bearer, sample_readings, seed_accounts
 
@@ -28,14 +29,12 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 def live_api(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("schemathesis")
     token = secrets.token_urlsafe(24)
-    db_url = f"sqlite:///{tmp}/billing.db"
+    db_url = f"sqlite:///{tmp}/wm.db"
     _ids, alice, _bob = seed_accounts(Database(db_url))
     app = create_app(
         ApiSettings(
-            store_url=f"sqlite:///{tmp}/readings.db",
+            storage=StorageSettings(readings_url=f"sqlite:///{tmp}/readings.db", sql_url=db_url),
             tokens=token,
-            billing_db_url=db_url,
-            vee_db_url=f"sqlite:///{tmp}/vee.db",
             photo_dir=tmp / "photos",
             photo_max_bytes=200_000,
         )
@@ -53,7 +52,12 @@ def live_api(tmp_path_factory):
 # The document is built from the routes alone (no store is opened); calls go to the live server.
 # (schemathesis.pytest.from_fixture does not work with pytest 9 here: 'Function' has no '_nodeid'.)
 schema = schemathesis.openapi.from_dict(
-    create_app(ApiSettings(tokens="schema-only-token-0000", store_url="sqlite://")).openapi()
+    create_app(
+        ApiSettings(
+            tokens="schema-only-token-0000",
+            storage=StorageSettings(readings_url="sqlite://", sql_url="sqlite://"),
+        )
+    ).openapi()
 )
 
 

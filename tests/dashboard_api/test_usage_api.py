@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.dashboard_api.conftest import DAYS, T0_S
-from tests.dashboard_api.oracle import local_bounds, night_min_ml, peak_lpm, used_per_interval
+from tests.oracle import local_bounds, night_min_ml, peak_lpm, used_per_interval
 
 SH = ZoneInfo("Asia/Shanghai")
 START = datetime.fromtimestamp(T0_S, SH)

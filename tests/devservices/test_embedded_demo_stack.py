@@ -5,8 +5,8 @@ from __future__ import annotations
 from devservices.embedded_broker import EmbeddedBroker
 from hardware_sim.fleet import FleetSpec, run_fleet
 from ingest.config import IngestSettings
-from ingest.store.sqlite import SqliteStore
 from ingest.worker import IngestWorker
+from storage.readings.sqlite import SqliteStore
 from tests.conftest import sim_start, wait_for
 
 
@@ -19,7 +19,6 @@ def test_firmware_readings_reach_sqlite_through_the_embedded_broker(tmp_path):
             broker_host="127.0.0.1",
             broker_port=broker.port,
             client_id="emb-ingest",
-            store_url=f"sqlite:///{tmp_path / 'water.db'}",
             state_path=str(tmp_path / "state.db"),
         ),
         store,
@@ -44,7 +43,7 @@ def test_firmware_readings_reach_sqlite_through_the_embedded_broker(tmp_path):
         truth = {m: round(v["registered_l"] * 1000) for m, v in summary["meters"].items()}
         stop = start + duration_s + 75
         wait_for(
-            lambda: all(store.last_at_or_before(m, stop) == ml for m, ml in truth.items()),
+            lambda: all(store.last_reading(m, stop).total_ml == ml for m, ml in truth.items()),
             timeout_s=60,
             what="final totals in the SQLite store",
         )
@@ -56,7 +55,7 @@ def test_firmware_readings_reach_sqlite_through_the_embedded_broker(tmp_path):
             what="every minute reading",
         )
         for meter in truth:
-            assert store.last_at_or_before(meter, start) == 0
+            assert store.last_reading(meter, start).total_ml == 0
     finally:
         worker.stop()
         store.close()

@@ -13,22 +13,22 @@ from dashboard_api.app import create_app
 from dashboard_api.config import ApiSettings
 from hardware_sim.fleet import FleetSpec, run_fleet
 from ingest.config import IngestSettings
-from ingest.store.influx import InfluxStore
 from ingest.worker import IngestWorker
+from storage.config import StorageSettings
+from storage.readings.influx import InfluxStore
 from tests.conftest import sim_start, wait_for
-from tests.ingest.test_rollup import rollups_match
+from tests.storage.test_rollup import rollups_match
 
 
 @pytest.mark.timeout(300)
 def test_firmware_litres_reach_influx_and_api_exactly(mosquitto, influx, tmp_path):
     db = f"e2e_{secrets.token_hex(3)}"
-    store = InfluxStore(influx.url, db)
+    store = InfluxStore.at(influx.url, db)
     worker = IngestWorker(
         IngestSettings(
             broker_host="127.0.0.1",
             broker_port=mosquitto.port,
             client_id="e2e-ingest",
-            store_url=influx.store_url(db),
         ),
         store,
     )
@@ -57,7 +57,7 @@ def test_firmware_litres_reach_influx_and_api_exactly(mosquitto, influx, tmp_pat
 
     # The last reading of each meter must be stored; then compare everything.
     def all_stored():
-        return all(store.last_at_or_before(m, stop) == ml for m, ml in truth.items())
+        return all(store.last_reading(m, stop).total_ml == ml for m, ml in truth.items())
 
     wait_for(all_stored, timeout_s=60, what="final readings in InfluxDB")
     # The drain readings after the last draw carry the same total: wait for every one of them.
@@ -72,10 +72,8 @@ def test_firmware_litres_reach_influx_and_api_exactly(mosquitto, influx, tmp_pat
     token = secrets.token_urlsafe(24)
     app = create_app(
         ApiSettings(
-            store_url=influx.store_url(db),
+            storage=StorageSettings(readings_url=influx.store_url(db), sql_url=f"sqlite:///{tmp_path}/wm.db"),
             tokens=token,
-            billing_db_url=f"sqlite:///{tmp_path}/billing.db",
-            vee_db_url=f"sqlite:///{tmp_path}/vee.db",
         )
     )
     with TestClient(app) as client:
@@ -84,7 +82,7 @@ def test_firmware_litres_reach_influx_and_api_exactly(mosquitto, influx, tmp_pat
         assert sorted(m["meter_id"] for m in meters) == sorted(truth)
         for meter, ml in truth.items():
             # First reading at boot holds total 0 at `start`: usage from start is the truth.
-            assert store.last_at_or_before(meter, start) == 0
+            assert store.last_reading(meter, start).total_ml == 0
             resp = client.get(
                 f"/v1/meters/{meter}/usage",
                 headers=auth,
@@ -128,10 +126,10 @@ def test_api_is_reachable_over_http(influx, tmp_path):
     token = secrets.token_urlsafe(24)
     port = free_port()
     settings = ApiSettings(
-        store_url=influx.store_url("docs_check"),
+        storage=StorageSettings(
+            readings_url=influx.store_url("docs_check"), sql_url=f"sqlite:///{tmp_path}/wm.db"
+        ),
         tokens=token,
-        billing_db_url=f"sqlite:///{tmp_path}/billing.db",
-        vee_db_url=f"sqlite:///{tmp_path}/vee.db",
     )
     server = ServerThread(create_app(settings), port)
     server.start()

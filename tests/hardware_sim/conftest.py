@@ -11,8 +11,8 @@ import pytest
 from hardware_sim.device import BoardConfig, FirmwareBoard
 from hardware_sim.household import Household, Leak, PulseSource
 from ingest.config import IngestSettings
-from ingest.store.influx import InfluxStore
 from ingest.worker import IngestWorker
+from storage.readings.influx import InfluxStore
 from tests.conftest import sim_start  # noqa: F401  (the simulator tests import it from here)
 
 

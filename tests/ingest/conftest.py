@@ -18,8 +18,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import REGISTRY
 
 from ingest.config import IngestSettings
-from ingest.store.sqlite import SqliteStore
 from ingest.worker import IngestWorker
+from storage.readings.sqlite import SqliteStore
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = 1_764_000_000  # 2025-11-24T16:00:00Z, a minute boundary

@@ -7,7 +7,7 @@ import threading
 
 from tests.conftest import wait_for
 from tests.ingest.conftest import T0, batch, metric, publish_many
-from tests.ingest.test_rollup import rollups_match
+from tests.storage.test_rollup import rollups_match
 
 METERS = 20
 READINGS = 90
@@ -82,7 +82,7 @@ def test_distinct_points_equal_truth_under_duplicates_and_redelivery(
         points = {ts: ml for (m, ts), ml in truth.items() if m == meter}
         assert influx_store.count_readings(meter) == len(points)
         for ts in sorted(points)[::17]:
-            assert influx_store.last_at_or_before(meter, ts) == points[ts]
+            assert influx_store.last_reading(meter, ts).total_ml == points[ts]
     # the hourly roll-ups agree with what was stored, despite redelivery and late replays
     stored = [r for meter in {m for m, _ts in truth} for r in influx_store.readings(meter, 0, 2**31)]
     wait_for(lambda: rollups_match(influx_store, stored), what="roll-ups equal to the readings")

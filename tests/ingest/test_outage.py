@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from devservices.influx import Influx
-from ingest.store.influx import InfluxStore
+from storage.readings.influx import InfluxStore
 from tests.conftest import wait_for
 from tests.ingest.conftest import T0, batch, metric, publish_many
 
@@ -32,7 +32,7 @@ def own_influx(tmp_path) -> Iterator[Influx]:
 
 
 def test_influx_down_holds_acks_then_backlog_drains(own_influx, mosquitto, start_worker):
-    store = InfluxStore(own_influx.url, "outage")
+    store = InfluxStore.at(own_influx.url, "outage")
     worker = start_worker(store, client_id="outage-ingest", retry_max_s=0.5)
     publish_many(mosquitto.port, msgs(10, range(0, 20)), "o-pub-1")
     wait_for(lambda: store.count_all_readings() == 200, what="readings before the outage")
@@ -58,7 +58,7 @@ def test_influx_down_holds_acks_then_backlog_drains(own_influx, mosquitto, start
     assert worker.health()["store_ok"]
     for m in range(10):
         assert store.count_readings(f"o-{m}") == 60
-        assert store.last_at_or_before(f"o-{m}", T0 + 60 * 59) == 59 * 2500
+        assert store.last_reading(f"o-{m}", T0 + 60 * 59).total_ml == 59 * 2500
     store.close()
 
 

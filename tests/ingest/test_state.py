@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ingest.model import Reading
+from core.readings import Reading
 from ingest.state import StateDB, classify
 
 T0 = 1_764_000_000
@@ -54,8 +54,19 @@ def test_register_set_is_new_boot_and_reset_not_an_anomaly():
 
 
 def test_total_decrease_within_a_boot_is_an_anomaly():
+    # a 1 L drop on one boot: held by the consumption rule (no reset), flagged as a protocol violation
     _, events = run([rd(0, 0, 5000), rd(1, 1, 4000)])
+    assert events == Counter(new=2, total_decrease=1)
+    # beyond the reverse-flow limit (50 L) the same drop is also a reset (a new segment)
+    _, events = run([rd(0, 0, 500_000), rd(1, 1, 400_000)])
     assert events == Counter(new=2, reset=1, total_decrease=1)
+
+
+def test_upward_register_set_on_a_new_boot_is_a_reset_not_impossible_flow():
+    """set_total_l starts a new boot (protocol v1): a rise no meter could pass is a new segment."""
+    state, events = run([rd(0, 0, 5000), rd(1, 1, 5_000_000_000, boot=2)])
+    assert events == Counter(new=2, new_boot=1, reset=1)
+    assert state.anomalies == 0
 
 
 def test_board_replaced_restarts_sequence_without_a_gap():

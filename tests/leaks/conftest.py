@@ -1,10 +1,10 @@
-"""Fixtures for the leak tests: household minutes with leaks put in by leaks.evaluate."""
+"""Fixtures for the leak tests: household minutes with leaks put in by bench.leak_scenarios."""
 
 from __future__ import annotations
 
 import pytest
 
-from leaks.evaluate import T0_S, InjectedLeak, Scenario, household_minutes
+from bench.leak_scenarios import T0_S, InjectedLeak, Scenario, household_minutes
 
 H = 3600
 D = 86400

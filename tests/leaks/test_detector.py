@@ -7,9 +7,9 @@ import random
 
 import pytest
 
+from bench.leak_scenarios import T0_S, InjectedLeak
 from leaks.config import LeakConfig
 from leaks.detector import LeakDetector, detect_series
-from leaks.evaluate import T0_S, InjectedLeak
 from leaks.model import BURST, BURST_HISTORY, CONTINUOUS, DRIPPING, NIGHT_FLOOR, RUNNING_TOILET
 from tests.leaks.conftest import LEAK_FREE_SEEDS, D, H
 
@@ -176,10 +176,10 @@ def test_detect_series_takes_a_dict_or_pairs_and_refuses_bad_items(make_series):
         detect_series("m1", [(T0_S, 1.0), (T0_S, 2.0)])
 
 
-def test_tz_offset_moves_the_night_window(make_series):
+def test_the_zone_moves_the_night_window(make_series):
     # The same household 8 h east: its local night is 16:00-21:00 UTC.
     leak = InjectedLeak("drip", 4 * D + 12 * H, 9 * D, 5.0)
     shifted = [(ts - 8 * H, v) for ts, v in make_series(12, 9, leak)]
-    alerts = detect_series("m1", shifted, LeakConfig(tz_offset_s=8 * H))
+    alerts = detect_series("m1", shifted, LeakConfig(tz="Asia/Shanghai"))
     assert [a.kind for a in alerts] == [NIGHT_FLOOR]
     assert alerts[0].detected_at == T0_S + 5 * D + 5 * H - 8 * H

@@ -8,12 +8,12 @@ from sqlalchemy import select
 
 from billing.accounts import create_account
 from billing.config import BillingSettings
-from billing.db import Alert, Database, OutboxMessage
+from billing.db import Alert, Database, LedgerEntry, OutboxMessage
 from billing.payments import notify
+from core.readings import Reading
 from hardware_sim.household import Household, Leak
-from ingest.model import Reading
-from ingest.store.sqlite import SqliteStore
 from monitor.service import AlertService
+from storage.readings.sqlite import SqliteStore
 
 DAY_S = 86400
 
@@ -46,7 +46,7 @@ def test_burst_in_stored_readings_raises_leak_alert_and_balance_warning(tmp_path
     service = AlertService(
         store,
         db,
-        BillingSettings(db_url="sqlite://", mqtt_alerts=False),
+        BillingSettings(mqtt_alerts=False),
         state_path=tmp_path / "monitor.json",
     )
     service.leaks.lookback_s = 3 * DAY_S
@@ -60,12 +60,23 @@ def test_burst_in_stored_readings_raises_leak_alert_and_balance_warning(tmp_path
         assert leak[0].meter_id == "gz-burst"
         assert "leak_cost" in kinds, kinds
         assert s.scalar(select(OutboxMessage).limit(1)) is None  # no webhooks, no MQTT configured
+    assert service.scheduler.failures == 0
+    # The leak's evaluation marked the account evaluated; its finished days are charged on the next run,
+    # with the litres of VEE's validated series (they read the same database the ledger writes).
+    with db.session() as s:
+        account_id = s.scalars(select(Alert.account_id)).first()
+    service.scheduler.evaluate_account(account_id, datetime.fromtimestamp(t0 + 3 * DAY_S + 60, UTC))
+    with db.session() as s:
+        charges = s.scalars(select(LedgerEntry).where(LedgerEntry.kind == "charge")).all()
+        assert sorted({e.day.isoformat() for e in charges}) == ["2026-03-02", "2026-03-03", "2026-03-04"]
+        charged_ml = sum(round(e.volume_l * 1000) for e in charges)
+    assert charged_ml == store.last_reading("gz-burst", t0 + 3 * DAY_S).total_ml  # every litre, once
 
     # A restarted service resumes from its saved cursor: no minute is fed twice, no new alert.
     again = AlertService(
         store,
         db,
-        BillingSettings(db_url="sqlite://", mqtt_alerts=False),
+        BillingSettings(mqtt_alerts=False),
         state_path=tmp_path / "monitor.json",
     )
     assert again.leaks.cursors == service.leaks.cursors

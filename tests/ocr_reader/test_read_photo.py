@@ -8,9 +8,9 @@ import json
 import numpy as np
 from PIL import Image
 
-from bench.ocr import is_correct, within_one
 from ocr_reader.api import BadImage, PhotoReading, read_photo
 from ocr_reader.recognise import tesseract_digits
+from ocr_reader.scoring import is_correct, within_one
 from ocr_reader.synth import available_fonts, random_wheel_style, render_counter
 
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
+from core.readings import Reading
 from dashboard_api.app import create_app
-from dashboard_api.auth import Principal
 from dashboard_api.config import ApiSettings, hash_token
-from ingest.model import Reading
-from ingest.store.sqlite import SqliteStore
+from storage.config import StorageSettings
+from storage.readings.sqlite import SqliteStore
 
 T0 = 1_767_196_800  # 2026-01-01T00:00:00+08:00 (Asia/Shanghai)
 HOUR = 3600
@@ -35,18 +35,16 @@ def api(tmp_path):
     operator, resident = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     app = create_app(
         ApiSettings(
-            store_url=f"sqlite:///{path}",
+            storage=StorageSettings(
+                readings_url=f"sqlite:///{path}", sql_url=f"sqlite:///{tmp_path / 'wm.db'}"
+            ),
             tokens=operator,
-            billing_db_url=f"sqlite:///{tmp_path / 'billing.db'}",
-            vee_db_url=f"sqlite:///{tmp_path / 'vee.db'}",
             photo_dir=tmp_path / "photos",
         )
     )
     with TestClient(app) as client:  # create_app mounts vee.api.router and opens vee_db
         # The app resolves resident tokens through billing; this test needs only one resident.
-        app.state.token_lookup = lambda h: (
-            Principal("resident", "r-1", h) if h == hash_token(resident) else None
-        )
+        app.state.token_lookup = lambda h: ("resident", "r-1") if h == hash_token(resident) else None
         client.headers["Authorization"] = f"Bearer {operator}"
         yield client, resident
 
@@ -83,7 +81,7 @@ def test_edit_changes_usage_charges_and_audit(api):
     assert det1["volume_l"] == pytest.approx(480.0) and det1["charge_fen"] == 240 and det1["edited"]
 
     bad = client.get("/v1/vee/meters/m-1/determinants", params={**params, "table": "atlantis"})
-    assert bad.status_code == 422 and "unknown tier table" in bad.json()["detail"]
+    assert bad.status_code == 422 and "unknown utility" in bad.json()["detail"]
 
     audit = client.get("/v1/vee/meters/m-1/audit").json()
     assert [(a["action"], a["reason_code"], a["total_before_l"], a["total_l"], a["note"]) for a in audit] == [

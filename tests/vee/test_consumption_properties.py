@@ -9,7 +9,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.store.sqlite import SqliteStore
+from storage.readings.sqlite import SqliteStore
 from tests.vee.truth import Truth, deliveries, histories
 from vee.config import VeeConfig
 from vee.model import Status

@@ -6,10 +6,11 @@ import secrets
 
 import pytest
 
-from ingest.model import Reading
-from ingest.store.sqlite import SqliteStore
+from core.readings import Reading
+from storage.readings.sqlite import SqliteStore
+from storage.sql import StorageError
 from vee.config import VeeConfig
-from vee.db import VeeDb, VeeDbError
+from vee.db import VeeDb
 from vee.lifecycle import EventKind, LifecycleEvent
 from vee.model import EditAction, ReasonCode
 from vee.service import VeeService
@@ -73,7 +74,8 @@ def test_edits_review_items_and_events_survive_a_reopen(db_url):
 
 
 def test_bad_database_url_is_a_clear_error():
-    with pytest.raises(VeeDbError, match="cannot open VEE database"):
+    with pytest.raises(StorageError, match="unsupported database URL 'nosuchdialect'"):
         VeeDb("nosuchdialect://x")
-    with pytest.raises(VeeDbError, match="cannot open VEE database"):
-        VeeDb("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    with pytest.raises(StorageError, match="cannot create tables in '127.0.0.1:1/none'") as err:
+        VeeDb("postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
+    assert "secret" not in str(err.value).split(":", 1)[0]

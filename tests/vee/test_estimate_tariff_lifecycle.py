@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.model import Reading
+from core.readings import Reading
+from core.tariffs import tariff_for
+from core.timezones import month_bounds_s, zone
 from vee import estimate, lifecycle, tariff
 from vee.config import VeeConfig
 from vee.lifecycle import EventKind, LifecycleEvent
@@ -56,22 +59,20 @@ def test_tier_determinants_beijing_annual_and_guangzhou_monthly():
     rs[-1] = Reading("m", T0 + 365 * D, 300_000_000, 365, 0)
     s = build_series("m", rs, VeeConfig(gap_s=2 * D, estimate_step_s=H), NOW)
     start, stop = T0, T0 + 365 * D
-    d = tariff.determinants(s, start, stop, tariff.BEIJING, "Asia/Shanghai")
+    d = tariff.determinants(s, start, stop, tariff_for("beijing"))
     assert d.tier_ml == [180_000_000, 80_000_000, 40_000_000] and d.volume_ml == 300_000_000
     assert d.charge_fen == 180 * 500 + 80 * 700 + 40 * 900
     # A December bill continues the year's tier position; its tiers still sum to its volume.
-    dec = tariff.determinants(
-        s, *tariff.month_bounds(2026, 12, "Asia/Shanghai"), tariff.BEIJING, "Asia/Shanghai"
-    )
+    sh = zone("Asia/Shanghai")
+    dec = tariff.determinants(s, *month_bounds_s(2026, 12, sh), tariff_for("beijing"))
     assert dec.tier_ml[0] == 0 and sum(dec.tier_ml) == dec.volume_ml > 0
-    jan = tariff.determinants(
-        s, *tariff.month_bounds(2026, 1, "Asia/Shanghai"), tariff.GUANGZHOU, "Asia/Shanghai"
-    )
+    jan = tariff.determinants(s, *month_bounds_s(2026, 1, sh), tariff_for("guangzhou"))
     assert jan.tier_ml == [21_000_000, 31 * per_day - 21_000_000, 0]
 
 
-def test_billing_month_follows_the_time_zone():
+def test_billing_month_follows_the_utilitys_time_zone():
     # 1 m³ drawn at 2026-01-31 20:00 UTC, which is already February 1st 04:00 in Shanghai.
+    # A billing month starts at local midnight in the utility's zone (the tariff record's).
     t = 1_769_889_600
     rs = [
         Reading("m", t - H, 0, 0, 0),
@@ -80,27 +81,12 @@ def test_billing_month_follows_the_time_zone():
         Reading("m", t + H, 1_000_000, 3, 0),
     ]
     s = build_series("m", rs, VeeConfig(), NOW)
-    sh = tariff.determinants(
-        s, *tariff.month_bounds(2026, 1, "Asia/Shanghai"), tariff.GUANGZHOU, "Asia/Shanghai"
-    )
-    utc = tariff.determinants(s, *tariff.month_bounds(2026, 1, "UTC"), tariff.GUANGZHOU, "UTC")
-    ny = tariff.determinants(
-        s, *tariff.month_bounds(2026, 1, "America/New_York"), tariff.GUANGZHOU, "America/New_York"
-    )
-    assert (sh.volume_ml, utc.volume_ml, ny.volume_ml) == (0, 1_000_000, 1_000_000)
-
-
-def test_tier_table_as_data_and_bad_tables():
-    t = tariff.TierTable.from_dict({"name": "x", "period": "monthly", "bounds_m3": [10, 20]})
-    assert t.bounds_ml == [10_000_000, 20_000_000]
-    for bad in (
-        {"name": "x", "period": "weekly", "bounds_m3": [1]},
-        {"name": "x", "period": "annual", "bounds_m3": [20, 10]},
-        {"name": "x", "period": "annual"},
-        {"name": "x", "period": "annual", "bounds_m3": [1], "prices_fen_per_m3": [1]},
-    ):
-        with pytest.raises(ValueError):
-            tariff.TierTable.from_dict(bad)
+    volumes = []
+    for name in ("Asia/Shanghai", "UTC", "America/New_York"):
+        utility = replace(tariff_for("guangzhou"), zone_name=name)
+        d = tariff.determinants(s, *month_bounds_s(2026, 1, zone(name)), utility)
+        volumes.append((d.volume_ml, d.tier_ml[0]))
+    assert volumes == [(0, 0), (1_000_000, 1_000_000), (1_000_000, 1_000_000)]
 
 
 def test_swap_keeps_consumption_continuous():
@@ -141,7 +127,7 @@ def test_lifecycle_errors_name_the_problem():
 
 
 def test_move_in_move_out_proration():
-    start, stop = tariff.month_bounds(2026, 4, "Asia/Shanghai")  # 30 days
+    start, stop = month_bounds_s(2026, 4, zone("Asia/Shanghai"))  # 30 days
     events = [
         LifecycleEvent("p", EventKind.MOVE_IN, start + 10 * D, account="a1"),
         LifecycleEvent("p", EventKind.MOVE_OUT, start + 25 * D, account="a1"),
@@ -158,14 +144,3 @@ def test_move_in_move_out_proration():
     assert sum(s.consumption(*lifecycle.overlap(o, start, stop)) for o in occ) == s.consumption(
         start + 10 * D, stop
     )
-
-
-def test_tables_come_from_billing_when_it_has_them():
-    from billing.tariffs import tariff_for
-
-    bj = tariff.table_for("beijing")
-    assert bj.bounds_m3 == (180, 260) and bj.period == "annual"
-    assert bj.prices_fen_per_m3 == tuple(int(t.yuan_per_m3 * 100) for t in tariff_for("beijing").tiers)
-    assert tariff.table_for("guangzhou").bounds_m3 == (21, 27)
-    with pytest.raises(ValueError, match="unknown tier table"):
-        tariff.table_for("atlantis")

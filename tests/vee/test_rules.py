@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.model import Reading
+from core.readings import Reading, Source
 from vee.config import VeeConfig
 from vee.model import Edit, EditAction, ReasonCode, Rule, Status
 from vee.series import build_series
@@ -86,8 +86,8 @@ def test_future_reading_is_flagged_and_excluded():
 
 def test_low_confidence_photo_until_confirmed():
     rs = hourly(3) + [
-        Reading("m", T0 + 3 * H, 1_030_000, 0, 0, "photo:0.41"),
-        Reading("m", T0 + 4 * H, 1_040_000, 0, 0, "photo:0.95"),
+        Reading("m", T0 + 3 * H, 1_030_000, 0, 0, Source.PHOTO, 0.41),
+        Reading("m", T0 + 4 * H, 1_040_000, 0, 0, Source.PHOTO, 0.95),
     ]
     s = build_series("m", rs, CFG, NOW)
     assert rules_at(s, T0 + 3 * H) == {"photo_low_confidence"}
@@ -96,6 +96,12 @@ def test_low_confidence_photo_until_confirmed():
     ok = Edit("m", T0 + 3 * H, EditAction.CONFIRM, ReasonCode.FIELD_CHECK, "op", NOW)
     s2 = build_series("m", rs, CFG, NOW, edits=[ok])
     assert [p.status for p in s2.points if p.ts_s == T0 + 3 * H] == [Status.ACTUAL]
+
+
+def test_photo_reading_without_a_confidence_is_low_confidence():
+    """A photo reading that carries no confidence at all cannot be judged: it waits for an operator."""
+    rs = hourly(3) + [Reading("m", T0 + 3 * H, 1_030_000, 0, 0, Source.PHOTO)]
+    assert rules_at(build_series("m", rs, CFG, NOW), T0 + 3 * H) == {"photo_low_confidence"}
 
 
 def test_zero_consumption_for_n_days():

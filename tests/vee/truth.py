@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
-from ingest.model import Reading
+from core.readings import Reading
 from vee.model import Window
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z

@@ -1,0 +1,26 @@
+"""Domain errors: what went wrong, never how to say it over HTTP (dashboard_api/errors.py maps them)."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base: a request the domain refuses; nothing was changed."""
+
+
+class Invalid(DomainError, ValueError):
+    """Input that breaks a domain rule (a bad id, amount, zone, range...)."""
+
+
+class NotFound(DomainError, LookupError):
+    """The thing asked for does not exist (or is not the caller's to see)."""
+
+
+class Conflict(DomainError):
+    """The request contradicts the current state (a duplicate, a second binding...)."""
+
+
+class Unavailable(DomainError):
+    """A backend (readings store, database) did not answer; retrying later may work.
+
+    Its message may name the backend's own error: interfaces must not show it to callers.
+    """

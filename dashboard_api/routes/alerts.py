@@ -1,0 +1,46 @@
+"""Alerts of the caller's accounts, and acknowledging one."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from billing import alerts as alerts_mod
+from billing.access import accounts_for_resident
+from billing.db import Alert
+from billing.errors import NotFound
+from dashboard_api.auth import AnyCaller
+from dashboard_api.deps import BillingTx, ClockDep
+from dashboard_api.routes.accounts import visible_account
+
+router = APIRouter(prefix="/v1", tags=["accounts"])
+
+
+@router.get("/alerts", summary="Alerts of the caller's accounts, newest first")
+def get_alerts(
+    caller: AnyCaller,
+    s: BillingTx,
+    state: Annotated[Literal["open", "acknowledged", "resolved", "live"] | None, Query()] = None,
+    account_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict]:
+    if account_id is not None:
+        visible_account(s, caller, account_id)
+        ids: list[int] | None = [account_id]
+    elif caller.is_utility:
+        ids = None
+    else:
+        ids = [a.id for a in accounts_for_resident(s, caller.subject)]
+    return [alerts_mod.alert_json(a) for a in alerts_mod.list_alerts(s, ids, state, limit)]
+
+
+@router.post("/alerts/{alert_id}/acknowledge", summary="Acknowledge an alert")
+def acknowledge_alert(
+    alert_id: Annotated[int, Path(ge=1, le=2**31 - 1)], caller: AnyCaller, s: BillingTx, clock: ClockDep
+) -> dict:
+    alert = s.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}")
+    visible_account(s, caller, alert.account_id)
+    return alerts_mod.alert_json(alerts_mod.acknowledge(s, alert_id, caller.subject, clock()))

@@ -1,0 +1,129 @@
+"""Response models of the usage, fleet, photo and /me routes (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class MeterOut(BaseModel):
+    meter_id: str
+    last_reading_at: datetime
+    last_total_l: float
+
+
+class IntervalOut(BaseModel):
+    start: datetime
+    end: datetime
+    used_l: float = Field(description="litres used in (start, end]")
+    has_readings: bool
+    peak_flow_lpm: float | None = Field(None, description="highest flow in the interval, L/min")
+
+
+class UsageBase(BaseModel):
+    start: datetime = Field(description="start of the first bucket (requested start rounded down in `tz`)")
+    stop: datetime = Field(description="end of the last bucket (requested stop rounded up in `tz`)")
+    every: str
+    tz: str
+    unit: str = "L"
+    total_l: float
+    resets: int = Field(
+        description="segment breaks in the range: register reset or set, board swap (docs/consumption.md)"
+    )
+    peak_flow_lpm: float | None = Field(description="highest flow between consecutive readings, L/min")
+    peak_flow_at: datetime | None
+    night_min_l_per_h: float | None = Field(
+        description="litres in the quietest whole night hour (local 02:00-05:00 by default); "
+        ">0 every night hints a leak"
+    )
+    night_min_at: datetime | None
+    intervals: list[IntervalOut]
+
+
+class UsageOut(UsageBase):
+    meter_id: str
+
+
+class AccountUsageOut(UsageBase):
+    account_id: int
+    meters: list[str]
+
+
+class GroupUsageOut(UsageBase):
+    district: str | None
+    building: str | None
+    meters: list[str]
+
+
+class RejectionOut(BaseModel):
+    received_at: datetime
+    topic: str
+    reason: str
+    detail: str
+    payload: str
+
+
+class AccountSummaryOut(BaseModel):
+    """An account in /v1/me: id, key, name, balance and meters."""
+
+    account_id: int
+    key: str
+    name: str
+    balance_yuan: str = Field(description="decimal text, e.g. '12.30'")
+    meters: list[str]
+
+
+class AlertOut(BaseModel):
+    alert_id: int
+    account_id: int
+    meter_id: str | None
+    kind: str
+    state: str
+    title: str
+    opened_at: datetime
+
+
+class MeOut(BaseModel):
+    role: Literal["utility", "resident"]
+    subject: str
+    accounts: list[AccountSummaryOut]
+    meters: list[str]
+    alerts: list[AlertOut]
+
+
+class ConsumerOut(BaseModel):
+    meter_id: str
+    used_l: float = Field(
+        description="litres used in (start, stop] by the one consumption rule (docs/consumption.md): "
+        "use on both sides of a reset counts, water is never counted twice"
+    )
+
+
+class SilentMeterOut(BaseModel):
+    meter_id: str
+    last_reading_at: datetime
+    silent_h: float
+
+
+class PhotoResultOut(BaseModel):
+    photo_id: str = Field(description="the upload's id, for /v1/photos/{photo_id}/confirm")
+    meter_id: str
+    sha256: str
+    status: Literal["stored", "needs_confirmation", "rejected", "confirmed"]
+    reading: str | None
+    value_m3: float | None
+    confidence: float
+    needs_review: bool
+    review_reason: str | None
+    plausible: bool
+    plausibility_reason: str | None
+    previous_m3: float | None
+    stored_reading_at: datetime | None
+
+
+class ConfirmIn(BaseModel):
+    value_m3: float | None = Field(
+        None, ge=0, le=1e9, description="the corrected reading; omit to accept the recognised one"
+    )
