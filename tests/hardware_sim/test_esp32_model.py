@@ -9,6 +9,16 @@ from __future__ import annotations
 from hardware_sim.faults import Fault, outage
 from tests.hardware_sim.conftest import run_script, script_lines
 
+# A station that joins the simulated access point (a program's first lines).
+JOIN = """
+import network, time
+w = network.WLAN(network.STA_IF)
+w.active(True)
+w.connect("sim", "sim")
+while not w.isconnected():
+    time.sleep_ms(100)
+"""
+
 
 def test_wlan_connect_while_connecting_raises_and_status_moves_in_virtual_time(tmp_path):
     script = """
@@ -57,13 +67,7 @@ except OSError as e:
 
 
 def test_access_point_outage_beacon_timeout_and_driver_reconnects_by_itself(tmp_path):
-    script = """
-import network, time
-w = network.WLAN(network.STA_IF)
-w.active(True)
-w.connect("sim", "sim")
-while not w.isconnected():
-    time.sleep_ms(100)
+    script = JOIN + """
 print("R up")
 seen = []
 for i in range(60):
@@ -170,13 +174,8 @@ time.sleep_ms(30000)
 
 
 def test_ntp_bogus_answer_is_2036_and_a_short_one_raises_value_error(tmp_path):
-    script = """
-import ntptime, time, network
-w = network.WLAN(network.STA_IF)
-w.active(True)
-w.connect("sim", "sim")
-while not w.isconnected():
-    time.sleep_ms(100)
+    script = JOIN + """
+import ntptime
 for i in range(3):
     try:
         print("R ntp", ntptime.time())
