@@ -196,6 +196,8 @@ class FirmwareBoard:
         self.events: list[tuple[float, str]] = []
         self.ap_port = 0
         self.buttons: dict[int, int] = {}  # pin -> level held by a person (0 = pressed)
+        # While set and not done, virtual time stands still (a person doing something in real time).
+        self.hold: threading.Event | None = None
         self._buttons_changed = False
         self._rng = random.Random(seed)
         self._seed = seed
@@ -538,6 +540,12 @@ class FirmwareBoard:
         if self.virt_ms >= self.stop_ms:
             return "q\n"
         self.exchanges += 1
+        if self.hold is not None:
+            if not self.hold.is_set():
+                time.sleep(0.002)
+                return (f"t {self.virt_ms} 0 {1 if self.wifi_up else 0} {self.ntp_mode} "
+                        f"{self.bounce_edges} 0\n")
+            self.hold = None
         new_ms = self.virt_ms + max(ms, 1)
         n = self._pulses_until(new_ms)
         # In flight: pulses of the last counter_poll_s (5 s) and a bit: the firmware takes them

@@ -14,28 +14,35 @@ def configure_through_portal(board, broker_port: int, fields: dict | None = None
 
     The page is served by the firmware itself on the simulated access point (its port 80 is
     board.ap_port here); the thread retries until the board listens, then posts the form.
+    Virtual time stands still meanwhile (board.hold): the board keeps serving, no time passes.
     """
     form = {"meter_id": board.meter_id, "wifi_ssid": board.wifi[0], "wifi_password": board.wifi[1],
             "broker_host": "127.0.0.1", "broker_port": str(broker_port)}
     form.update(fields or {})
     result: dict = {}
 
+    done = threading.Event()
+
     def person() -> None:
         url = f"http://127.0.0.1:{board.ap_port}/"
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                page = httpx.get(url, timeout=5)
-                result["page"] = page.text
-                resp = httpx.post(url, content=urllib.parse.urlencode(form),
-                                  headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=5)
-                result["status"] = resp.status_code
-                result["answer"] = resp.text
-                return
-            except httpx.HTTPError:
-                time.sleep(0.05)
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    page = httpx.get(url, timeout=10)
+                    result["page"] = page.text
+                    form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+                    resp = httpx.post(url, content=urllib.parse.urlencode(form), headers=form_type, timeout=10)
+                    result["status"] = resp.status_code
+                    result["answer"] = resp.text
+                    return
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+        finally:
+            done.set()
 
-    def call(_board) -> None:
+    def call(b) -> None:
+        b.hold = done
         threading.Thread(target=person, daemon=True).start()
 
     call.result = result  # type: ignore[attr-defined]

@@ -202,9 +202,8 @@ def test_missing_or_bad_site_file_starts_safe_mode_not_the_repl(mosquitto, tmp_p
     from tests.hardware_sim.safe_mode import configure_through_portal
 
     start = sim_start(days_ago=1)
-    # Paced at 100x: the person with the phone works in real time.
     boards = [make_board(tmp_path, name, mosquitto.port, start, 1800, site_text=text, drain_s=60,
-                         household=ScriptedFlow([(0, 1800)], 30.0), speed=100.0)
+                         household=ScriptedFlow([(0, 1800)], 30.0))
               for name, text in (("site-missing", ""), ("site-bad", "{not json"))]
     for b in boards:
         b.faults.append(Fault(300, "call", configure_through_portal(b, mosquitto.port)))

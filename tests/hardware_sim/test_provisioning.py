@@ -25,7 +25,7 @@ def test_secrets_leave_the_site_file_for_nvs(mosquitto, tmp_path):
 
 def test_factory_reset_with_the_boot_button_then_set_up_page(mosquitto, pipeline, tmp_path):
     start = sim_start(days_ago=1)
-    board = make_board(tmp_path, "prov-2", mosquitto.port, start, 3600, l_per_pulse=1.0, speed=100.0,
+    board = make_board(tmp_path, "prov-2", mosquitto.port, start, 3600, l_per_pulse=1.0,
                        household=ScriptedFlow([(0, 3600)], 30.0), drain_s=300)
     person = configure_through_portal(board, mosquitto.port)
     board.faults.extend([
