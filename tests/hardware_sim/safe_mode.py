@@ -32,7 +32,8 @@ def configure_through_portal(board, broker_port: int, fields: dict | None = None
                     page = httpx.get(url, timeout=10)
                     result["page"] = page.text
                     form_type = {"Content-Type": "application/x-www-form-urlencoded"}
-                    resp = httpx.post(url, content=urllib.parse.urlencode(form), headers=form_type, timeout=10)
+                    body = urllib.parse.urlencode(form)
+                    resp = httpx.post(url, content=body, headers=form_type, timeout=10)
                     result["status"] = resp.status_code
                     result["answer"] = resp.text
                     return
