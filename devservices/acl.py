@@ -1,9 +1,9 @@
 """Who may publish and subscribe to what, once, for mosquitto (acl.conf) and the embedded broker.
 
 A meter's MQTT user name is its meter id: it publishes only its own `readings` and `status` and reads only
-its own `config` (docs/protocol.md). Services get a role: the ingest reads readings and status; only the
-operator writes `config` (and reads status); the alert service writes alerts; `loadgen` (benchmarks only)
-publishes readings for any meter. Nothing anonymous.
+its own `config` and `ota` (docs/protocol.md). Services get a role: the ingest reads readings and status;
+only the operator writes `config` and `ota` (and reads status); the alert service writes alerts;
+`loadgen` (benchmarks only) publishes readings for any meter. Nothing anonymous.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ PREFIX = "wm/v1"
 # A meter also announces itself to Home Assistant (docs/protocol.md, discovery); mosquitto 2.0.11 answers a
 # denied QoS 1 publish with a reason code paho (3.1.1) takes for a protocol error, dropping the meter.
 METER_PUBLISH = ("{p}/{u}/readings", "{p}/{u}/status", "homeassistant/sensor/wm_{u}/total/config")
-METER_SUBSCRIBE = ("{p}/{u}/config",)
+METER_SUBSCRIBE = ("{p}/{u}/config", "{p}/{u}/ota")  # its config and its update announcements
 ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     "ingest": {"publish": (), "subscribe": ("{p}/+/readings", "{p}/+/status")},
-    "operator": {"publish": ("{p}/+/config",), "subscribe": ("{p}/+/status", "{p}/+/config")},
+    "operator": {"publish": ("{p}/+/config", "{p}/+/ota"), "subscribe": ("{p}/+/status", "{p}/+/config")},
     "alerts": {"publish": ("{p}/alerts/#",), "subscribe": ()},
     "loadgen": {"publish": ("{p}/+/readings",), "subscribe": ()},
     "wmbus-gateway": {"publish": ("wmbusmeters/#",), "subscribe": ()},  # wmbusmeters' MQTT output

@@ -20,7 +20,7 @@ from hardware_sim.clock import VirtualClock
 from hardware_sim.device import BoardConfig, FirmwareBoard, SimulatorError
 from hardware_sim.faults import random_plan
 from hardware_sim.household import Courtyard, Household, Leak, PulseSource
-from hardware_sim.install import install_register
+from hardware_sim.install import register_files
 from hardware_sim.leak_plan import LeakPlanError, leaked_ml, load_plan, parse_plan, random_leaks, shifted
 from hardware_sim.light_fleet import LightFleet, LightLinkConfig
 from hardware_sim.light_meter import LightMeter
@@ -197,12 +197,13 @@ def run_fleet(spec: FleetSpec) -> dict:
                 light_meter.resume(*register)
             lights.append(light_meter)
             continue
+        files: dict[str, bytes] = {}
         if register is not None:
-            total_ml, seq, boot, _ts = register
-            install_register(state_root / meter_id, total_ml, seq, boot)
+            total_ml, seq, boot, last_ts_s = register
+            files = register_files(total_ml, seq, boot, last_ts_s)
         user, password = spec.credentials.get(meter_id, (None, None))
         board = BoardConfig(meter_id, spec.broker_host, spec.broker_port, spec.l_per_pulse,
-                            spec.interval_s, mqtt_user=user, mqtt_password=password)
+                            spec.interval_s, mqtt_user=user, mqtt_password=password, files=files)
         faults = []
         if spec.fault_every_s:
             faults = random_plan(spec.seed * 31 + i, spec.duration_s, spec.fault_every_s)

@@ -2,7 +2,8 @@
 
 A retrofit board goes onto a meter that has counted for years; the installer gives it the register's
 total so it counts on from there. Here that is the firmware's own commit record (firmware/store.py,
-loaded as plain Python), written into the board's flash directory before its first power-on.
+loaded as plain Python), handed to the board as an installer file: the simulated boot copies it onto
+the fresh littlefs flash before the firmware's first power-on, as `mpremote fs cp` would.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ import importlib.util
 import sys
 import types
 from functools import cache
-from pathlib import Path
 from types import ModuleType
 
 from hardware_sim.device import FIRMWARE_DIR, SimulatorError
 
-STORE_MAGIC = b"WMr1"  # the commit-record layout this installer writes (firmware/store.py)
+STORE_MAGIC = b"WMr3"  # the commit-record layout this installer writes (firmware/store.py)
 
 
 @cache
@@ -31,10 +31,11 @@ def firmware_store() -> ModuleType:
     return module
 
 
-def install_register(flash_dir: Path, total_ml: int, seq: int, boot: int) -> None:
-    """Give a board's flash the commit record of a register at total_ml (last reading seq, boot)."""
+def register_files(total_ml: int, seq: int, boot: int, last_ts_s: int) -> dict[str, bytes]:
+    """Installer files that start a board at register total_ml (last reading seq at last_ts_s, boot)."""
     store = firmware_store()
     if getattr(store, "_MAGIC", None) != STORE_MAGIC:
         raise SimulatorError("firmware/store.py changed its commit record: update hardware_sim/install.py")
-    flash_dir.mkdir(parents=True, exist_ok=True)
-    (flash_dir / store.COMMIT_FILE).write_bytes(store.pack_state(boot, seq, seq, 0, total_ml))
+    # acked = seq: every reading up to seq is stored already; the lease is seq itself, so the board's
+    # next reading is seq + 1 and its next commit leases 16 ahead.
+    return {store.COMMIT_FILE: store.pack_state(boot, seq, seq, 0, total_ml, last_ts_s, seq)}
