@@ -44,11 +44,18 @@ def _handler(worker: IngestWorker) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # a scraper that gave up (broken pipe) is not the worker's error
+
+
 class OpsServer:
     """Serve the ops endpoints of one worker on a thread."""
 
     def __init__(self, worker: IngestWorker, host: str, port: int):
-        self.httpd = ThreadingHTTPServer((host, port), _handler(worker))
+        self.httpd = _Server((host, port), _handler(worker))
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="ingest-http", daemon=True)
 

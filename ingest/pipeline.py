@@ -18,6 +18,7 @@ A meter with no state in a partition that is not authoritative (statelog.py) tak
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections import Counter
@@ -171,7 +172,24 @@ class Pipeline:
         )
 
     def process(self, msgs: list[Msg]) -> Outcome:
-        """Validate, judge and store one batch; StoreError (nothing to acknowledge) on a store failure."""
+        """Validate, judge and store one batch; StoreError (nothing to acknowledge) on a store failure.
+
+        On any failure every state the batch touched is put back as it was, so the retry sees the batch
+        as new again (the state log only ever holds confirmed batches).
+        """
+        undo: dict[str, MeterState | None] = {}
+        try:
+            return self._process(msgs, undo)
+        except BaseException:
+            states = self.parts.states
+            for meter, old in undo.items():
+                if old is None:
+                    states.pop(meter, None)
+                else:
+                    states[meter] = old
+            raise
+
+    def _process(self, msgs: list[Msg], undo: dict[str, MeterState | None]) -> Outcome:
         out = Outcome()
         states = self.parts.states
         tracks = self.intake.tracks_state
@@ -222,6 +240,8 @@ class Pipeline:
             k = len(batch_msgs)
             batch_msgs.append(m)
             seen = pending.setdefault(meter, {})
+            if meter not in undo:
+                undo[meter] = _copy(states.get(meter))
             for r in rs:
                 st = states.get(meter)
                 if st is None:
@@ -250,7 +270,7 @@ class Pipeline:
         written = self._write_new(news, base)
         # 2. Older readings: one look-up per 100 meters, then late ones through the query path.
         late = self._judge_old(olds, pending, out, conflicts, batch_msgs, changed)
-        late += self._unknown(unknown, out, changed)
+        late += self._unknown(unknown, out, changed, undo)
         if late:
             rebuilt = self.store.write_late([r for r, _m in late])
             for meter, h in rebuilt.items():
@@ -329,7 +349,11 @@ class Pipeline:
         return late
 
     def _unknown(
-        self, unknown: dict[str, list[tuple[Reading, Msg]]], out: Outcome, changed: set[str]
+        self,
+        unknown: dict[str, list[tuple[Reading, Msg]]],
+        out: Outcome,
+        changed: set[str],
+        undo: dict[str, MeterState | None],
     ) -> list[tuple[Reading, Msg]]:
         """Meters without state in a non-authoritative partition: checked against the store, written
         through its query path, and their state taken from what the store then knows."""
@@ -367,6 +391,7 @@ class Pipeline:
             for meter in keep_meters:
                 tail = tails.get(meter)
                 if tail is not None:
+                    undo.setdefault(meter, None)
                     newest, hour = tail
                     st = first(newest)
                     st.hour = hour
@@ -374,6 +399,16 @@ class Pipeline:
                     changed.add(meter)
         out.written += len(keep)
         return []
+
+
+def _copy(st: MeterState | None) -> MeterState | None:
+    """A copy of a state that the batch's changes cannot reach (its gap list is copied too)."""
+    if st is None:
+        return None
+    dup = copy.copy(st)
+    if st.open_gaps:
+        dup.open_gaps = [list(g) for g in st.open_gaps]
+    return dup
 
 
 def _judge_stored(st: MeterState, r: Reading, known_ml: int, out: Outcome, texts: list[str]) -> None:

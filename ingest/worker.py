@@ -199,6 +199,7 @@ class IngestWorker:
         with self._cond:
             while len(self._queue) >= self.settings.queue_max and not self._stop.is_set():
                 self._cond.wait(0.5)  # full: stop reading; the broker and TCP hold the rest
+                sub.ping_if_due()  # but stay alive: a store outage must not cost the broker connection
             self._queue.extend(mine)
             self._cond.notify_all()
 
@@ -257,27 +258,9 @@ class IngestWorker:
                     "store write failed, holding batch unacked",
                     extra={"fields": {"messages": len(msgs), "error": str(err)[:300], "retry_in_s": delay}},
                 )
-                # The pipeline's in-memory state may hold part of the failed batch: reload it from the
-                # partitions' durable logs, which only ever hold confirmed batches.
-                self._reload_state()
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.settings.retry_max_s)
         return None
-
-    def _reload_state(self) -> None:
-        s = self.settings
-        self.parts.close()
-        owned = sorted(self._owned)
-        state_dir = s.state_path
-        if state_dir and s.share_group:
-            state_dir = f"{state_dir}/{s.client_id}"
-        if state_dir is None:
-            # In memory only: forget the partition (the store's query path rebuilds what it needs).
-            self.parts.states.clear()
-            self.parts.authoritative = dict.fromkeys(owned, False)
-            return
-        self.parts = Partitions(s.partitions, owned, state_dir, self.store, fsync=s.state_fsync)
-        self.pipeline.parts = self.parts
 
     def _refresh_registry(self) -> None:
         if time.monotonic() - self._last_refresh >= self.settings.registry_refresh_s:
