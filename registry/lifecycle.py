@@ -192,6 +192,11 @@ class Registry:
         with self.db.session() as s:
             return [_record(r) for r in s.execute(q).scalars()]
 
+    def known_ids(self) -> frozenset[str]:
+        """Every registered meter id, whatever its state (decommissioned meters keep their history)."""
+        with self.db.session() as s:
+            return frozenset(s.execute(select(tables.RegistryMeter.meter_id)).scalars())
+
     def active_ids(self) -> frozenset[str]:
         """Every active meter id (the fleet views and the leak monitor list these)."""
         return tables.active_meters(self.db)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.readings import Reading
+from tests.dashboard_api.conftest import T0_S
+
 
 @pytest.fixture
 def env(make_env):
@@ -69,3 +72,15 @@ def test_every_registry_route_is_tested(env):
     routes = {(m, r.path) for r in router.routes for m in r.methods}
     normal = {(m, p.replace("m-a1", "{meter_id}")) for m, p, _b in CALLS}
     assert routes == normal
+
+
+def test_the_fleet_list_shows_registered_meters(env):
+    """Issue 17: meters nobody registered were listed; once the registry holds meters, only those are."""
+    c, op = env.client, env.utility
+    env.store.write_readings([Reading("stranger", T0_S + 60, 1000, 1, 1)])
+    assert "stranger" in {m["meter_id"] for m in c.get("/v1/meters", headers=op).json()}  # not migrated yet
+    for m in ("m-a1", "m-a2", "m-b1"):
+        c.post("/v1/registry/meters", json={"meter_id": m}, headers=op)
+    c.post("/v1/registry/meters/m-b1/decommission", headers=op)
+    listed = {m["meter_id"] for m in c.get("/v1/meters", headers=op).json()}
+    assert listed == {"m-a1", "m-a2", "m-b1"}  # a decommissioned meter keeps its history in the list
