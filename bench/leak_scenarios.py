@@ -79,7 +79,7 @@ def household_minutes(sc: Scenario, l_per_pulse: float = 0.0) -> np.ndarray:
         pulses = np.floor(np.cumsum(litres) / l_per_pulse + 1e-9)
         litres = np.diff(pulses, prepend=0.0) * l_per_pulse
     for g0, g1 in sc.gaps:
-        litres[max(0, g0 // 60):min(n, -(-g1 // 60))] = np.nan
+        litres[max(0, g0 // 60) : min(n, -(-g1 // 60))] = np.nan
     return litres
 
 
@@ -143,8 +143,9 @@ def _leak(rng: random.Random, kind: str, days: int) -> InjectedLeak:
     return InjectedLeak("drip", start, end, math.exp(rng.uniform(math.log(1), math.log(300))))
 
 
-def population(seed: int, households: int, weeks: int, with_leaks: bool,
-               gap_share: float = 0.1) -> list[Scenario]:
+def population(
+    seed: int, households: int, weeks: int, with_leaks: bool, gap_share: float = 0.1
+) -> list[Scenario]:
     """Households (seeded from seed) with one leak each (kinds in turn) or none."""
     rng = random.Random(seed)
     days = weeks * 7
@@ -191,14 +192,22 @@ class Report:
 
     def goal_background(self) -> list[LeakResult]:
         """Leaks of at least 4 L/h with data through their first 26 h (the 26 h goal)."""
-        return [r for r in self.leaks if r.leak.rate_lph >= GOAL_BACKGROUND_LPH and not r.gap_in_window
-                and r.leak.end_s - r.leak.start_s >= GOAL_BACKGROUND_DELAY_S
-                and (r.leak.kind != "burst" or r.leak.rate_lph >= GOAL_BURST_LPM * 60)]
+        return [
+            r
+            for r in self.leaks
+            if r.leak.rate_lph >= GOAL_BACKGROUND_LPH
+            and not r.gap_in_window
+            and r.leak.end_s - r.leak.start_s >= GOAL_BACKGROUND_DELAY_S
+            and (r.leak.kind != "burst" or r.leak.rate_lph >= GOAL_BURST_LPM * 60)
+        ]
 
     def goal_bursts(self) -> list[LeakResult]:
         """Bursts of at least 20 L/min with data through their first 20 minutes."""
-        return [r for r in self.leaks if r.leak.kind == "burst" and r.leak.rate_lph >= GOAL_BURST_LPM * 60
-                and not r.gap_in_window]
+        return [
+            r
+            for r in self.leaks
+            if r.leak.kind == "burst" and r.leak.rate_lph >= GOAL_BURST_LPM * 60 and not r.gap_in_window
+        ]
 
     def goals(self) -> dict[str, tuple[float, bool]]:
         """Each goal: (measured figure, met)."""
@@ -211,8 +220,10 @@ class Report:
         return {
             "leaks >= 4 L/h detected within 26 h": (bg_share, bg_share >= GOAL_DETECTED_SHARE),
             "bursts >= 20 L/min detected within 20 min": (burst_share, burst_share == 1.0),
-            "false alarms per 100 household-weeks": (self.false_per_100_weeks,
-                                                     self.false_per_100_weeks <= GOAL_FALSE_PER_100_WEEKS),
+            "false alarms per 100 household-weeks": (
+                self.false_per_100_weeks,
+                self.false_per_100_weeks <= GOAL_FALSE_PER_100_WEEKS,
+            ),
             "detected leaks with rate within +-20 %": (rate_share, rate_share >= GOAL_DETECTED_SHARE),
         }
 
@@ -225,8 +236,13 @@ def _overlaps_gap(sc: Scenario, t0: int, t1: int) -> bool:
     return any(g0 < t1 and g1 > t0 for g0, g1 in sc.gaps)
 
 
-def score(leak_pop: list[Scenario], free_pop: list[Scenario], config: LeakConfig | None = None,
-          l_per_pulse: float = 0.0, run: Callable = run_scenario) -> Report:
+def score(
+    leak_pop: list[Scenario],
+    free_pop: list[Scenario],
+    config: LeakConfig | None = None,
+    l_per_pulse: float = 0.0,
+    run: Callable = run_scenario,
+) -> Report:
     """Run the detector on both populations and score it."""
     rep = Report()
     for sc, alerts in zip(free_pop, _run_all(free_pop, config, l_per_pulse, run), strict=True):
@@ -267,12 +283,18 @@ def confusion_rows(rep: Report) -> list[dict]:
         hit = [r for r in rs if r.delay_s is not None]
         errs = [abs(r.rate_error) for r in hit if r.rate_error is not None]
         delays_h = sorted(r.delay_s / 3600 for r in hit if r.delay_s is not None)
-        rows.append({
-            "kind": kind, "band": band, "leaks": len(rs), "detected": len(hit), "missed": len(rs) - len(hit),
-            "delay_p50_h": statistics.median(delays_h) if delays_h else float("nan"),
-            "delay_max_h": delays_h[-1] if delays_h else float("nan"),
-            "rate_err_p50": statistics.median(errs) if errs else float("nan"),
-            "rate_within_20": sum(1 for e in errs if e <= GOAL_RATE_ERROR),
-            "resolved": sum(1 for r in hit if r.resolved),
-        })
+        rows.append(
+            {
+                "kind": kind,
+                "band": band,
+                "leaks": len(rs),
+                "detected": len(hit),
+                "missed": len(rs) - len(hit),
+                "delay_p50_h": statistics.median(delays_h) if delays_h else float("nan"),
+                "delay_max_h": delays_h[-1] if delays_h else float("nan"),
+                "rate_err_p50": statistics.median(errs) if errs else float("nan"),
+                "rate_within_20": sum(1 for e in errs if e <= GOAL_RATE_ERROR),
+                "resolved": sum(1 for r in hit if r.resolved),
+            }
+        )
     return rows

@@ -16,7 +16,8 @@ from dashboard_api import errors
 from dashboard_api.config import ApiSettings, get_settings
 from dashboard_api.directory import Directory
 from dashboard_api.photos import PhotoStore, RateLimiter
-from dashboard_api.routes import accounts, alerts, fleet, me, meters, payments, photos, usage, vee
+from dashboard_api.routes import accounts, alerts, fleet, me, meters, payments, photos, registry, usage, vee
+from registry import Registry
 from storage.readings import open_store
 from storage.readings.flows import InfluxFlows, StoreFlows
 from storage.readings.influx import InfluxStore
@@ -54,6 +55,7 @@ def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None
         db.create_all()
         app.state.database = db
         app.state.directory = Directory(db)
+        app.state.registry = Registry(db)
         app.state.token_lookup = make_token_lookup(db)
         app.state.photos = PhotoStore(settings.photo_dir)
         app.state.photo_limiter = RateLimiter(settings.photo_uploads_per_hour)
@@ -78,7 +80,7 @@ def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None
     app.dependency_overrides[get_settings] = current_settings
     for module in (meters, usage, fleet, photos, me):
         app.include_router(module.router, responses=COMMON_RESPONSES)
-    for module in (accounts, payments, alerts, vee):
+    for module in (accounts, payments, alerts, vee, registry):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.mount("/dashboard", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import TypeAdapter
 
 from core.errors import Invalid
+from core.ids import METER_ID_PATTERN
 from dashboard_api.deps import Caller, DirectoryDep, InfluxDep, SettingsDep, StoreDep
 from dashboard_api.routes.common import epoch_s, models_json, zone_of
 from dashboard_api.schemas import AlertOut, ConsumerOut, RejectionOut, SilentMeterOut
@@ -88,9 +89,15 @@ def alerts(_caller: Caller, directory: DirectoryDep) -> list[AlertOut]:
     "/rejections", response_model=list[RejectionOut], summary="Rejected readings (dead-letter), newest first"
 )
 def rejections(
-    _caller: Caller, store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    _caller: Caller,
+    store: StoreDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    reason: Annotated[
+        str | None, Query(pattern=r"^[a-z_]{1,32}$", description="only this reason (docs/protocol.md)")
+    ] = None,
+    meter: Annotated[str | None, Query(pattern=METER_ID_PATTERN, description="only this meter's")] = None,
 ) -> list[RejectionOut]:
-    found = store.rejections(limit)
+    found = store.rejections(limit, reason=reason, meter=meter)
     return [
         RejectionOut(
             received_at=datetime.fromtimestamp(r.received_s, UTC),
