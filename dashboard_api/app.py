@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,12 +12,27 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from billing.db import Database
+from billing.sms import DevSmsSink
 from billing.tokens import make_token_lookup
+from billing.verification import Policy
 from dashboard_api import errors
 from dashboard_api.config import ApiSettings, get_settings
 from dashboard_api.directory import Directory
+from dashboard_api.limits import BodyLimit
 from dashboard_api.photos import PhotoStore, RateLimiter
-from dashboard_api.routes import accounts, alerts, fleet, me, meters, payments, photos, usage, vee
+from dashboard_api.routes import (
+    accounts,
+    alerts,
+    audit,
+    bindings,
+    fleet,
+    me,
+    meters,
+    payments,
+    photos,
+    usage,
+    vee,
+)
 from storage.readings import open_store
 from storage.readings.flows import InfluxFlows, StoreFlows
 from storage.readings.influx import InfluxStore
@@ -35,9 +51,26 @@ ERROR_RESPONSES: dict = {
         (403, "utility operators only"),
         (404, "not found (or not yours)"),
         (409, "conflict"),
+        (413, "request body over the limit"),
         (422, "invalid input"),
+        (429, "too many requests or failed attempts; see Retry-After"),
+        (503, "database unavailable"),
     )
 }
+PHOTO_UPLOAD = re.compile(r"^/v1/meters/[^/]+/photos$")
+
+
+def body_limit(settings: ApiSettings):  # noqa: ANN201 (a (method, path) -> bytes | None callable)
+    """The request body limit of each route: photos limit themselves, statements may be larger."""
+
+    def limit_of(method: str, path: str) -> int | None:
+        if PHOTO_UPLOAD.match(path):
+            return None  # routes/photos.py streams and limits the upload itself (photo_max_bytes)
+        if path == "/v1/reconciliation":
+            return settings.max_statement_bytes
+        return settings.max_body_bytes
+
+    return limit_of
 
 
 def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None = None) -> FastAPI:
@@ -47,6 +80,9 @@ def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings.storage.readings_url)
+        app.state.settings = settings
+        app.state.sms = DevSmsSink(settings.sms_sink_file)
+        app.state.verify_policy = Policy()
         app.state.store = store
         app.state.influx = store.conn if isinstance(store, InfluxStore) else None
         app.state.flows = InfluxFlows(store.conn) if isinstance(store, InfluxStore) else StoreFlows(store)
@@ -71,6 +107,7 @@ def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None
         "`Authorization: Bearer <token>`. The dashboard is at /dashboard/.",
     )
     errors.install(app)
+    app.add_middleware(BodyLimit, limit_of=body_limit(settings))
 
     async def current_settings() -> ApiSettings:  # async: no thread-pool hop per request
         return settings
@@ -78,7 +115,7 @@ def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None
     app.dependency_overrides[get_settings] = current_settings
     for module in (meters, usage, fleet, photos, me):
         app.include_router(module.router, responses=COMMON_RESPONSES)
-    for module in (accounts, payments, alerts, vee):
+    for module in (accounts, bindings, audit, payments, alerts, vee):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.mount("/dashboard", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
 
