@@ -37,6 +37,9 @@ class ApiSettings(BaseSettings):
     photo_uploads_per_hour: int = Field(20, ge=1)
     # Highest plausible flow through one household meter, for photo readings.
     photo_max_flow_m3_per_h: float = Field(3.0, gt=0)
+    # A resident's correction that matches none of the photo's candidates is still stored when the
+    # readings around it leave at most this much room (dashboard_api/corrections.py); else an operator.
+    photo_correction_room_m3: float = Field(0.5, ge=0, le=100)
     # Local hours [start, end) whose quietest hour is the "night minimum".
     night_start_h: int = Field(2, ge=0, le=23)
     night_end_h: int = Field(5, ge=1, le=24)

@@ -3,8 +3,12 @@
 A value passes when it fits the readings around the photo (not below the one before, not more than
 the usage bound above it; not above the one after, not more than the bound below it) and either is
 one of the photo's candidates (the recognised value or one of the reader's alternatives, to one unit
-of the last wheel) or lies between two readings that pin it. Otherwise an operator decides, seeing
-both values; nothing is stored until then.
+of the last wheel), or the readings leave it little room: it lies between two readings, or the one
+before is so recent that the usage bound allows at most `max_room_m3` more. Otherwise an operator
+decides, seeing both values; nothing is stored until then.
+
+Why not the usage bound alone: a year after the last reading it allows thousands of m3, and a value
+typed far too high turns every later true reading into a register reset that loses real use.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ def check_correction(
     around: Neighbours,
     ts_s: int,
     max_flow_m3_per_h: float,
+    max_room_m3: float,
 ) -> str | None:
     """None when a resident's value may be stored; else why an operator must decide."""
     if around.prev_m3 is not None and around.prev_ts_s is not None:
@@ -79,4 +84,9 @@ def check_correction(
         return None
     if around.prev_m3 is not None and around.next_m3 is not None:
         return None  # pinned between two readings it fits
+    if (
+        around.prev_ts_s is not None
+        and max_flow_m3_per_h * max(ts_s - around.prev_ts_s, 0) / 3600 <= max_room_m3
+    ):
+        return None  # the reading before is recent enough to leave only a little room
     return "not_a_candidate" if candidates_m3 else "no_history"

@@ -277,7 +277,13 @@ def confirm_photo(
     around = neighbours(store, rec["meter_id"], ts_s)
     candidates = rec.get("candidates_m3") or candidates_of(rec["value_m3"], [])
     check = check_correction(
-        value_m3, candidates, unit_m3(rec.get("reading")), around, ts_s, settings.photo_max_flow_m3_per_h
+        value_m3,
+        candidates,
+        unit_m3(rec.get("reading")),
+        around,
+        ts_s,
+        settings.photo_max_flow_m3_per_h,
+        settings.photo_correction_room_m3,
     )
     photos = _photos(request)
     if check is not None and not caller.is_utility:

@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 
 from billing.accounts import bind, create_account
 from billing.db import Alert, Database
+from billing.hashing import VerifyKey
+from billing.holders import set_contact
 from billing.tokens import issue_token
 from core.readings import Reading, Rejection
 from dashboard_api.app import create_app
@@ -23,6 +25,10 @@ from storage.readings.sqlite import SqliteStore
 # 2025-03-01T00:00:00+08:00 (Asia/Shanghai midnight): the sample data starts here.
 T0_S = 1740758400
 DAYS = 3
+# The server's verification key in these tests, and what the utility holds about each holder.
+VERIFY_KEY_TEXT = "dashboard tests verification key: 32+ characters"
+VERIFY_KEY = VerifyKey(VERIFY_KEY_TEXT.encode())
+HOLDERS = {"0000000001": ("13800000001", "1234"), "0000000002": ("13800000002", "5678")}
 # Meter → account number; accounts 1 (alice) and 2 (bob).
 LAYOUT = {
     "m-a1": ("0000000001", "north", "b1"),
@@ -85,6 +91,7 @@ def seed_accounts(db: Database) -> tuple[dict[str, int], str, str]:
                 if n == number
             ]
             ids[number] = create_account(s, "beijing", number, name=f"holder {number}", meters=meters).id
+            set_contact(s, VERIFY_KEY, ids[number], *HOLDERS[number])
         bind(s, "alice", "beijing", "0000000001")
         bind(s, "bob", "beijing", "0000000002")
         s.add(
@@ -119,6 +126,7 @@ def make_env(tmp_path, sample) -> Iterator:
             storage=StorageSettings(readings_url=store_url, sql_url=db_url),
             tokens=token,
             photo_dir=tmp_path / "photos",
+            verify_key=VERIFY_KEY_TEXT,
             **overrides,
         )
         db = Database(db_url)
