@@ -114,7 +114,9 @@ class Api:
     def bind(self, token: str, utility: str, number: str, **names):  # noqa: ANN003, ANN201
         """Bind with the verification the utility asks for, as a holder would; the verify response."""
         r = self.client.post(
-            "/v1/accounts/bindings", headers=self.h(token), json={"utility": utility, "account_number": number}
+            "/v1/accounts/bindings",
+            headers=self.h(token),
+            json={"utility": utility, "account_number": number},
         )
         assert r.status_code == 202, r.text
         phone, id_last4 = HOLDERS[utility]
