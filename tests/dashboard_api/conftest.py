@@ -172,3 +172,36 @@ EASY = PhotoParams(
     glare_prob=0,
     dirt_prob=0,
 )
+
+
+def save_upload(
+    env: ApiEnv,
+    meter_id: str,
+    value_m3: float | None,
+    ts_s: int,
+    reading: str | None = None,
+    **fields,
+) -> str:
+    """An upload record as the upload route writes it (without running the reader); its photo id."""
+    photos = env.client.app.state.photos
+    rec = {
+        "photo_id": photos.new_id(),
+        "meter_id": meter_id,
+        "sha256": "0" * 64,
+        "uploaded_by": "alice",
+        "uploaded_role": "resident",
+        "uploaded_ts_s": ts_s,
+        "reading": reading if reading is not None else ("" if value_m3 is None else f"{value_m3:09.3f}"),
+        "value_m3": value_m3,
+        "confidence": 0.5,
+        "needs_review": True,
+        "review_reason": "low_confidence",
+        "plausible": True,
+        "plausibility_reason": None,
+        "previous_m3": None,
+        "status": "needs_confirmation",
+        "stored_ts_s": None,
+        **fields,
+    }
+    photos.save_record(rec)
+    return rec["photo_id"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from billing.db import Alert, Delegation, Resident
-from tests.dashboard_api.conftest import T0_S
+from tests.dashboard_api.conftest import T0_S, save_upload
 
 RANGE = {"start": "2025-03-01T00:00:00", "stop": "2025-03-01T06:00:00"}
 PAYMENT = {
@@ -76,26 +76,7 @@ ALL = UTILITY_ONLY + OWN_ONLY + RESIDENT_ONLY + ANY_CALLER
 
 def _fixtures(env) -> dict[str, str]:
     """Alice's upload record, her alert, a delegation of her account to carol; a well-formed request id."""
-    photos = env.client.app.state.photos
-    rec = {
-        "photo_id": photos.new_id(),
-        "meter_id": "m-a1",
-        "sha256": "0" * 64,
-        "uploaded_by": "alice",
-        "uploaded_role": "resident",
-        "uploaded_ts_s": T0_S + 86400,
-        "reading": "01000.5",
-        "value_m3": 1000.5,
-        "confidence": 0.5,
-        "needs_review": True,
-        "review_reason": "low_confidence",
-        "plausible": True,
-        "plausibility_reason": None,
-        "previous_m3": 1.0,
-        "status": "needs_confirmation",
-        "stored_ts_s": None,
-    }
-    photos.save_record(rec)
+    photo = save_upload(env, "m-a1", 1000.5, T0_S + 86400, "01000.5", previous_m3=1.0)
     acct = env.account_ids["alice"]
     with env.db.session() as s:
         alert = s.query(Alert).filter_by(account_id=acct).one()
@@ -106,7 +87,7 @@ def _fixtures(env) -> dict[str, str]:
         s.add(d)
         s.flush()
         ids = {"alert": str(alert.id), "deleg": str(d.id)}
-    return {"acct": str(acct), "photo": rec["photo_id"], "req": "A" * 24, **ids}
+    return {"acct": str(acct), "photo": photo, "req": "A" * 24, **ids}
 
 
 def _call(env, method, path, query, body, headers, ids):
