@@ -19,6 +19,7 @@ from dashboard_api import errors
 from dashboard_api.config import ApiSettings, get_settings
 from dashboard_api.directory import Directory
 from dashboard_api.limits import BodyLimit
+from dashboard_api.openapi_links import add_links
 from dashboard_api.photos import PhotoStore, RateLimiter
 from dashboard_api.routes import (
     accounts,
@@ -118,6 +119,15 @@ def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None
     for module in (accounts, bindings, audit, payments, alerts, vee):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.mount("/dashboard", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
+
+    plain_openapi = app.openapi
+
+    def openapi_with_links() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_links(plain_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi_with_links  # type: ignore[method-assign]
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -8,6 +8,22 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.ids import METER_ID_PATTERN
+from core.tariffs import load_tariffs
+
+# The document lists the known utilities and the digits of an account number; the domain checks them
+# (core.tariffs) and names the exact format of each utility in its 422.
+Utility = Annotated[
+    str, Field(max_length=32, json_schema_extra={"enum": sorted(load_tariffs())}, examples=["beijing"])
+]
+AccountNumber = Annotated[
+    str,
+    Field(
+        max_length=16,
+        json_schema_extra={"pattern": "^[0-9]{8,12}$"},
+        description="the utility's account number: 10 digits (Beijing), 8 (Shanghai), 12 (Guangzhou)",
+        examples=["0123456789"],
+    ),
+]
 
 Amount = Annotated[
     str, Field(description='decimal yuan as a string, at most 2 places, e.g. "50.00"', max_length=20)
@@ -46,8 +62,8 @@ class MeterIn(Strict):
 
 
 class AccountCreate(Strict):
-    utility: str = Field(max_length=32)
-    account_number: str = Field(max_length=16)
+    utility: Utility
+    account_number: AccountNumber
     name: str = Field("", max_length=200)
     group: str | None = Field(None, max_length=100)
     meters: list[MeterIn] = Field(default_factory=list, max_length=50)
@@ -66,8 +82,8 @@ class AccountPatch(Strict):
 class BindIn(Strict):
     """Start binding an account: the utility's account number."""
 
-    utility: str = Field(max_length=32, examples=["beijing"])
-    account_number: str = Field(max_length=16, examples=["0123456789"])
+    utility: Utility
+    account_number: AccountNumber
 
 
 class BindingRequestOut(BaseModel):

@@ -15,9 +15,6 @@ from datetime import UTC, datetime, timedelta
 from billing.db import Account, Alert
 from billing.tokens import issue_token, make_token_lookup
 from devservices.ports import free_port
-from storage.readings.conn import InfluxConnection
-from storage.readings.flows import InfluxFlows
-from storage.readings.influx import InfluxStore
 from tests.dashboard_api.conftest import HOLDERS, T0_S, bearer, save_upload
 
 ALICE_NUMBER = "0000000001"
@@ -363,6 +360,10 @@ def _closed_port() -> int:
 
 def test_outages_answer_503_without_backend_text(make_env, influx):
     """The readings store and the SQL database down: 503 with a fixed text, never host, port or driver."""
+    from storage.readings.conn import InfluxConnection
+    from storage.readings.flows import InfluxFlows
+    from storage.readings.influx import InfluxStore
+
     env = make_env(influx.store_url(f"o_{secrets.token_hex(3)}"))
     app = env.client.app
     port = _closed_port()
