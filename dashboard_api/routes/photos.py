@@ -205,7 +205,7 @@ async def upload_photo(
         "previous_m3": prev_m3,
         "status": "needs_confirmation",
         "stored_ts_s": None,
-        "candidates_m3": candidates_of(result.value_m3, list(getattr(result, "alternatives", None) or [])),
+        "candidates_m3": candidates_of(result.value_m3, result.alternatives),
     }
     if plaus is not None and plaus.ok and not result.needs_review and result.value_m3 is not None:
         await run_in_threadpool(
