@@ -42,7 +42,14 @@ from vee.db import VeeDb
 
 STATIC_DIR = Path(__file__).parent / "static"
 _ERROR = {"content": {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}}
-COMMON_RESPONSES: dict = {401: {"description": "no or unknown bearer token", **_ERROR}}
+COMMON_RESPONSES: dict = {
+    code: {"description": text, **_ERROR}
+    for code, text in (
+        (400, "malformed request body"),
+        (401, "no or unknown bearer token"),
+        (413, "request body over the limit"),
+    )
+}
 # What the accounts and VEE routes answer besides their success codes, so the OpenAPI document lists them.
 ERROR_RESPONSES: dict = {
     code: {"description": text, **_ERROR}

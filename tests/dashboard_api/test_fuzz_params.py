@@ -18,9 +18,13 @@ from hypothesis import strategies as st
 
 from billing.db import Database
 from dashboard_api.app import create_app
-from dashboard_api.config import ApiSettings
-from storage.config import StorageSettings
-from tests.dashboard_api.conftest import VERIFY_KEY_TEXT, bearer, sample_readings, seed_accounts
+from tests.dashboard_api.conftest import (
+    api_settings,
+    bearer,
+    document_only_app,
+    sample_readings,
+    seed_accounts,
+)
 
 HUGE_INTS = [2**31, 2**31 - 1, 2**63, 2**64, 10**20, 10**30, -(2**63), -1, 0]
 ODD_NUMBERS = ["NaN", "nan", "Infinity", "-Infinity", "inf", "1e309", "-0", "1e-400", "0x10", ""]
@@ -124,25 +128,11 @@ def _app(tmp):
     db_url = f"sqlite:///{tmp}/wm.db"
     token = secrets.token_urlsafe(24)
     _ids, alice, _bob = seed_accounts(Database(db_url))
-    app = create_app(
-        ApiSettings(
-            storage=StorageSettings(readings_url=f"sqlite:///{tmp}/readings.db", sql_url=db_url),
-            tokens=token,
-            photo_dir=tmp / "photos",
-            verify_key=VERIFY_KEY_TEXT,
-        )
-    )
+    app = create_app(api_settings(tmp, token, db_url=db_url))
     return app, bearer(token), bearer(alice)
 
 
-OPERATIONS = _operations(
-    create_app(
-        ApiSettings(
-            tokens="schema-only-token-0000",
-            storage=StorageSettings(readings_url="sqlite://", sql_url="sqlite://"),
-        )
-    )
-)
+OPERATIONS = _operations(document_only_app())
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from PIL import Image
 from billing.accounts import add_meter
 from billing.db import Account
 from ocr_reader.synth import render_photo
-from tests.dashboard_api.conftest import EASY
+from tests.dashboard_api.conftest import EASY, save_upload
 
 
 def photo(seed: int, **kw) -> bytes:
@@ -154,31 +154,19 @@ def test_resident_corrects_an_unsure_reading_and_it_appears_in_usage(env):
 
 def test_confirm_without_a_value_when_none_was_read_is_422(env):
     meter = add_photo_meter(env)
-    photos = env.client.app.state.photos
-    rec = {
-        "photo_id": photos.new_id(),
-        "meter_id": meter,
-        "sha256": "1" * 64,
-        "uploaded_by": "alice",
-        "uploaded_role": "resident",
-        "uploaded_ts_s": 1_760_000_000,
-        "reading": "",
-        "value_m3": None,
-        "confidence": 0.0,
-        "needs_review": True,
-        "review_reason": "no_digits",
-        "plausible": False,
-        "plausibility_reason": "no_value",
-        "previous_m3": None,
-        "status": "needs_confirmation",
-        "stored_ts_s": None,
-    }
-    photos.save_record(rec)
-    assert (
-        env.client.post(f"/v1/photos/{rec['photo_id']}/confirm", headers=env.alice, json={}).status_code
-        == 422
+    photo_id = save_upload(
+        env,
+        meter,
+        None,
+        1_760_000_000,
+        "",
+        review_reason="no_digits",
+        plausible=False,
+        plausibility_reason="no_value",
+        confidence=0.0,
     )
-    bad = env.client.post(f"/v1/photos/{rec['photo_id']}/confirm", headers=env.alice, json={"value_m3": -1})
+    assert env.client.post(f"/v1/photos/{photo_id}/confirm", headers=env.alice, json={}).status_code == 422
+    bad = env.client.post(f"/v1/photos/{photo_id}/confirm", headers=env.alice, json={"value_m3": -1})
     assert bad.status_code == 422
 
 
