@@ -72,16 +72,18 @@ def right_on(session: Session, resident_id: str, account_id: int) -> Right | Non
 
 def _account_id_of(
     session: Session, account_id: int | None, meter_id: str | None, alert_id: int | None
-) -> tuple[str, int | None]:
-    """(what was named, for messages; its account id or None when it does not exist)."""
+) -> tuple[str, bool, int | None]:
+    """(what was named, for messages; whether it exists; its account id, None when it has none)."""
     if account_id is not None:
-        return f"account {account_id}", account_id if session.get(Account, account_id) else None
+        found = session.get(Account, account_id) is not None
+        return f"account {account_id}", found, account_id if found else None
     if meter_id is not None:
         meter = session.get(Meter, meter_id)
-        return f"meter {meter_id}", meter.account_id if meter else None
+        # The readings store may know meters billing does not: they exist for operators.
+        return f"meter {meter_id}", True, meter.account_id if meter else None
     if alert_id is not None:
         alert = session.get(Alert, alert_id)
-        return f"alert {alert_id}", alert.account_id if alert else None
+        return f"alert {alert_id}", alert is not None, alert.account_id if alert else None
     raise ValueError("name an account, a meter or an alert")
 
 
@@ -97,12 +99,12 @@ def authorize(
     """The account behind the named object if the caller has `need` on it.
 
     NotFound when it does not exist or the caller has no right on it (the same answer); Denied when
-    the caller sees it but has a lesser right. Operators may do anything to anything that exists; a
-    meter that is on no account is None for them (the readings store may know meters billing does not).
+    the caller sees it but has a lesser right. Operators may do anything to anything that exists; for
+    them an object on no account (a meter only the readings store knows, a utility's own alert) is None.
     """
-    what, acct = _account_id_of(session, account_id, meter_id, alert_id)
+    what, exists, acct = _account_id_of(session, account_id, meter_id, alert_id)
     if who.operator:
-        if acct is None and meter_id is None:
+        if not exists:
             raise NotFound(f"no {what}")
         return None if acct is None else session.get(Account, acct)
     right = None if acct is None else right_on(session, who.resident, acct)
