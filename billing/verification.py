@@ -11,9 +11,11 @@ failure (wrong code, wrong ID digits, unknown account, expired, used or foreign 
 
 Limits (Policy): a code lives 5 minutes, is used once and allows 5 tries; 5 failures on one account
 number in 15 minutes lock that number for 15 minutes, 10 failures by one resident in an hour lock the
-resident for an hour (both RateLimited, with Retry-After); a resident may open 20 requests an hour and
-an account number gets at most 5 codes an hour (SMS bombing). Failures are counted from the audit log
-(billing.audit), which also records who bound, failed or was locked out, when and from where.
+resident for an hour (both RateLimited, with Retry-After); a lock within a day of the last one lasts
+twice as long, up to a day (guessing 11,000 ID-card endings then takes months, not days); a resident
+may open 20 requests an hour and an account number gets at most 5 codes an hour (SMS bombing).
+Failures are counted from the audit log (billing.audit), which also records who bound, failed or was
+locked out, when and from where; one verification runs at a time per resident and per number.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from billing import audit
@@ -54,6 +56,7 @@ class Policy:
     resident_failures: int = 10  # per resident, within resident_window_s
     resident_window_s: int = 3600
     resident_lockout_s: int = 3600
+    max_lockout_s: int = 86_400  # a lock within a day of the last lasts twice as long, up to this
     requests_per_resident_per_h: int = 20
     codes_per_account_per_h: int = 5
 
@@ -74,23 +77,48 @@ def subject_key(utility: str, account_number: str) -> str:
 
 
 def _lock_left_s(
-    session: Session, now: datetime, lockout_s: int, *, resident: str | None = None, key: str | None = None
+    session: Session,
+    now: datetime,
+    base_s: int,
+    cap_s: int,
+    *,
+    resident: str | None = None,
+    key: str | None = None,
 ) -> int:
+    """Seconds until the last lock ends; each lock within a day of the last one lasts twice as long."""
     last = audit.latest(session, "locked", resident=resident, subject_key=key)
     if last is None:
         return 0
+    day_before = last.at - timedelta(hours=24)
+    if key is not None:
+        locks = audit.count(session, "locked", day_before, subject_key=key)
+    else:
+        locks = audit.count(session, "locked", day_before, resident=resident, resident_scope=True)
+    lockout_s = min(base_s * 2 ** max(locks - 1, 0), cap_s)
     left = (last.at + timedelta(seconds=lockout_s) - now).total_seconds()
     return max(0, int(left) + 1) if left > 0 else 0
 
 
 def _check_locks(session: Session, policy: Policy, resident: str, key: str | None, now: datetime) -> None:
-    wait = _lock_left_s(session, now, policy.resident_lockout_s, resident=resident)
+    cap = policy.max_lockout_s
+    wait = _lock_left_s(session, now, policy.resident_lockout_s, cap, resident=resident)
     if wait:
         raise RateLimited("too many failed verifications; try again later", wait)
     if key is not None:
-        wait = _lock_left_s(session, now, policy.account_lockout_s, key=key)
+        wait = _lock_left_s(session, now, policy.account_lockout_s, cap, key=key)
         if wait:
             raise RateLimited("too many failed verifications for this account number; try again later", wait)
+
+
+def _serialize(session: Session, resident: str, key: str | None) -> None:
+    """One verification at a time per resident and per account number, so parallel guesses cannot all
+    slip in before a lock is recorded. PostgreSQL: transaction advisory locks (resident first, then the
+    number: always the same order). SQLite: every write transaction is already one at a time."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for name in (f"resident:{resident}", None if key is None else f"number:{key}"):
+        if name is not None:
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 
 
 def _since(now: datetime, window_s: int, session: Session, **who: str | None) -> datetime:
@@ -119,6 +147,7 @@ def request_binding(
     methods = tariff_for(utility).verification
     skey = subject_key(utility, account_number)
     with db.session() as s:
+        _serialize(s, resident, skey)
         _check_locks(s, policy, resident, skey, now)
         hour_ago = now - timedelta(hours=1)
         if audit.count(s, "requested", hour_ago, resident=resident) >= policy.requests_per_resident_per_h:
@@ -276,9 +305,13 @@ def verify_binding(
         id_last4 = normalize_id_last4(id_last4)
     failed = False
     with db.session() as s:
-        req = s.get(BindingRequest, request_id, with_for_update=True)
+        req = s.get(BindingRequest, request_id)
         if req is not None and req.resident_id != resident:
             req = None  # someone else's request: as if it did not exist
+        # The advisory locks first, then the row (request_binding takes them in that order too).
+        _serialize(s, resident, req.subject_key if req else None)
+        if req is not None:
+            req = s.get(BindingRequest, request_id, with_for_update=True, populate_existing=True)
         _check_locks(s, policy, resident, req.subject_key if req else None, now)
         if req is None:
             _fail(s, policy, resident, None, "no such request", now, origin)

@@ -211,3 +211,51 @@ def test_the_audit_log_says_who_when_and_from_where(db, accounts):
         ("bound", "alice", "203.0.113.8", accounts["beijing"]),
     ]
     assert all(r.at == T0 for r in rows) and rows[1].detail == "wrong code or ID-card digits"
+
+
+def _fail_five(db, number: str, at: datetime) -> None:
+    for i in range(5):
+        ch = request_binding(db, VERIFY_KEY, f"g{at.timestamp()}-{i}", "shanghai", number, at)
+        with pytest.raises(VerificationFailed):
+            verify_binding(db, VERIFY_KEY, f"g{at.timestamp()}-{i}", ch.request_id, at, id_last4="0000")
+
+
+def test_locks_double_within_a_day(db, accounts):
+    """Guessing 11,000 ID-card endings at 5 per 15 minutes would take days; doubling makes it months."""
+    _fail_five(db, SHANGHAI, T0)
+    with pytest.raises(RateLimited) as first:
+        request_binding(db, VERIFY_KEY, "x", "shanghai", SHANGHAI, T0)
+    at = T0 + timedelta(seconds=901)
+    _fail_five(db, SHANGHAI, at)
+    with pytest.raises(RateLimited) as second:
+        request_binding(db, VERIFY_KEY, "x", "shanghai", SHANGHAI, at)
+    assert first.value.retry_after_s == 901 and second.value.retry_after_s == 1801
+    later = at + timedelta(days=1, seconds=1)  # a day without locks: back to 15 minutes
+    _fail_five(db, SHANGHAI, later)
+    with pytest.raises(RateLimited) as third:
+        request_binding(db, VERIFY_KEY, "x", "shanghai", SHANGHAI, later)
+    assert third.value.retry_after_s == 901
+
+
+def test_parallel_guesses_stop_at_the_lock(db, accounts):
+    """Twelve guesses at once on one number: five are judged, the rest meet the lock."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    policy = Policy(resident_failures=100)
+    requests = [
+        (f"p{i}", request_binding(db, VERIFY_KEY, f"p{i}", "shanghai", SHANGHAI, T0, policy).request_id)
+        for i in range(12)
+    ]
+
+    def guess(req):
+        try:
+            verify_binding(db, VERIFY_KEY, req[0], req[1], T0, id_last4="0000", policy=policy)
+        except (VerificationFailed, RateLimited) as err:
+            return type(err).__name__
+        return "bound"
+
+    with ThreadPoolExecutor(12) as pool:
+        outcomes = list(pool.map(guess, requests))
+    assert sorted(outcomes) == ["RateLimited"] * 7 + ["VerificationFailed"] * 5
+    with db.session() as s:
+        assert audit.count(s, "failed", T0 - timedelta(seconds=1), subject_key=f"shanghai:{SHANGHAI}") == 5
