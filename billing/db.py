@@ -125,7 +125,7 @@ class BindingRequest(Base):
     methods: Mapped[str] = mapped_column(String(32))  # comma-separated, e.g. "sms,id_last4"
     code_hmac: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # used or replaced
 

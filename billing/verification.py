@@ -24,7 +24,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from billing import audit
@@ -161,6 +161,8 @@ def request_binding(
         )
         contact = contact_of(s, account.id) if account is not None else None
         phone = contact.phone if contact is not None else None
+        # Requests dead for a day are kept by no rule (their outcome is in the audit log): drop them.
+        s.execute(delete(BindingRequest).where(BindingRequest.expires_at < now - timedelta(days=1)))
         # Earlier open requests of this resident for this number stop working: one live code at a time.
         s.execute(
             update(BindingRequest)

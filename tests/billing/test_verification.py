@@ -259,3 +259,11 @@ def test_parallel_guesses_stop_at_the_lock(db, accounts):
     assert sorted(outcomes) == ["RateLimited"] * 7 + ["VerificationFailed"] * 5
     with db.session() as s:
         assert audit.count(s, "failed", T0 - timedelta(seconds=1), subject_key=f"shanghai:{SHANGHAI}") == 5
+
+
+def test_requests_dead_for_a_day_are_dropped(db, accounts):
+    old = request_binding(db, VERIFY_KEY, "alice", "beijing", BEIJING, T0)
+    request_binding(db, VERIFY_KEY, "bob", "shanghai", SHANGHAI, T0 + timedelta(days=1, minutes=6))
+    with db.session() as s:
+        assert s.get(BindingRequest, old.request_id) is None
+        assert audit.count(s, "requested", T0 - timedelta(seconds=1)) == 2  # the log keeps both
