@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,6 +42,7 @@ from vee.config import VeeConfig, get_vee_settings
 from vee.db import VeeDb
 
 STATIC_DIR = Path(__file__).parent / "static"
+log = logging.getLogger("dashboard_api")
 _ERROR = {"content": {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}}
 COMMON_RESPONSES: dict = {
     code: {"description": text, **_ERROR}
@@ -90,6 +92,10 @@ def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None
         store = open_store(settings.storage.readings_url)
         app.state.settings = settings
         app.state.sms = DevSmsSink(settings.sms_sink_file)
+        log.warning(
+            "SMS gateway: the development sink (%s): binding codes are kept, not sent (docs/security.md)",
+            settings.sms_sink_file or "memory",
+        )
         app.state.verify_policy = Policy()
         app.state.store = store
         app.state.influx = store.conn if isinstance(store, InfluxStore) else None
