@@ -93,6 +93,87 @@ class ResidentAccount(Base):
     account: Mapped[Account] = relationship()
 
 
+class HolderContact(Base):
+    """What the utility holds about an account's holder, for verifying a binding.
+
+    The phone number is kept as given (the SMS gateway needs it); the ID card's last 4 characters only
+    as an HMAC-SHA256 under the server's verification key (billing.hashing): without the key, a copy
+    of the database does not tell them, even by trying all 11,000 possible values.
+    """
+
+    __tablename__ = "holder_contacts"
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    id_last4_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class BindingRequest(Base):
+    """A resident's pending request to bind an account: the code (hashed), its expiry and attempts.
+
+    `account_id` is None when no such account exists: the request is answered and checked exactly as
+    a real one, and can never succeed (no enumeration of account numbers).
+    """
+
+    __tablename__ = "binding_requests"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    resident_id: Mapped[str] = mapped_column(String(64), index=True)
+    subject_key: Mapped[str] = mapped_column(String(64))  # "<utility>:<account number>"
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True
+    )
+    methods: Mapped[str] = mapped_column(String(32))  # comma-separated, e.g. "sms,id_last4"
+    code_hmac: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # used or replaced
+
+
+class AuditEvent(Base):
+    """Who bound, unbound, failed, was locked out, granted or revoked what, when and from where."""
+
+    __tablename__ = "binding_audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    event: Mapped[str] = mapped_column(String(16))
+    resident_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    subject_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    account_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # kept if the account goes
+    origin: Mapped[str] = mapped_column(String(64), default="")  # client address
+    detail: Mapped[str] = mapped_column(String(300), default="")
+
+    __table_args__ = (
+        Index("ix_audit_subject_at", "subject_key", "at"),
+        Index("ix_audit_resident_at", "resident_id", "at"),
+    )
+
+
+class Delegation(Base):
+    """A holder's grant of view or pay rights on one account to another resident (revocable)."""
+
+    __tablename__ = "delegations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    grantor_id: Mapped[str] = mapped_column(String(64))
+    grantee_id: Mapped[str] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"), index=True)
+    rights: Mapped[str] = mapped_column(String(8))  # "view" | "pay"
+    granted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    account: Mapped[Account] = relationship()
+
+    __table_args__ = (
+        Index(
+            "uq_delegation_live",
+            "account_id",
+            "grantee_id",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+
 class Meter(Base):
     """A water meter feeding one account."""
 
@@ -209,8 +290,12 @@ __all__ = [
     "Account",
     "Alert",
     "ApiToken",
+    "AuditEvent",
     "Base",
+    "BindingRequest",
     "Database",
+    "Delegation",
+    "HolderContact",
     "LedgerEntry",
     "Meter",
     "OutboxMessage",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,12 +13,29 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from billing.db import Database
+from billing.sms import DevSmsSink
 from billing.tokens import make_token_lookup
+from billing.verification import Policy
 from dashboard_api import errors
 from dashboard_api.config import ApiSettings, get_settings
 from dashboard_api.directory import Directory
+from dashboard_api.limits import BodyLimit
+from dashboard_api.openapi_links import add_links
 from dashboard_api.photos import PhotoStore, RateLimiter
-from dashboard_api.routes import accounts, alerts, fleet, me, meters, payments, photos, registry, usage, vee
+from dashboard_api.routes import (
+    accounts,
+    alerts,
+    audit,
+    bindings,
+    fleet,
+    me,
+    meters,
+    payments,
+    photos,
+    registry,
+    usage,
+    vee,
+)
 from registry import Registry
 from storage.readings import open_store
 from storage.readings.flows import InfluxFlows, StoreFlows
@@ -25,8 +44,16 @@ from vee.config import VeeConfig, get_vee_settings
 from vee.db import VeeDb
 
 STATIC_DIR = Path(__file__).parent / "static"
+log = logging.getLogger("dashboard_api")
 _ERROR = {"content": {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}}
-COMMON_RESPONSES: dict = {401: {"description": "no or unknown bearer token", **_ERROR}}
+COMMON_RESPONSES: dict = {
+    code: {"description": text, **_ERROR}
+    for code, text in (
+        (400, "malformed request body"),
+        (401, "no or unknown bearer token"),
+        (413, "request body over the limit"),
+    )
+}
 # What the accounts and VEE routes answer besides their success codes, so the OpenAPI document lists them.
 ERROR_RESPONSES: dict = {
     code: {"description": text, **_ERROR}
@@ -36,9 +63,26 @@ ERROR_RESPONSES: dict = {
         (403, "utility operators only"),
         (404, "not found (or not yours)"),
         (409, "conflict"),
+        (413, "request body over the limit"),
         (422, "invalid input"),
+        (429, "too many requests or failed attempts; see Retry-After"),
+        (503, "database unavailable"),
     )
 }
+PHOTO_UPLOAD = re.compile(r"^/v1/meters/[^/]+/photos$")
+
+
+def body_limit(settings: ApiSettings):  # noqa: ANN201 (a (method, path) -> bytes | None callable)
+    """The request body limit of each route: photos limit themselves, statements may be larger."""
+
+    def limit_of(method: str, path: str) -> int | None:
+        if PHOTO_UPLOAD.match(path):
+            return None  # routes/photos.py streams and limits the upload itself (photo_max_bytes)
+        if path == "/v1/reconciliation":
+            return settings.max_statement_bytes
+        return settings.max_body_bytes
+
+    return limit_of
 
 
 def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None = None) -> FastAPI:
@@ -48,6 +92,13 @@ def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings.storage.readings_url)
+        app.state.settings = settings
+        app.state.sms = DevSmsSink(settings.sms_sink_file)
+        log.warning(
+            "SMS gateway: the development sink (%s): binding codes are kept, not sent (docs/security.md)",
+            settings.sms_sink_file or "memory",
+        )
+        app.state.verify_policy = Policy()
         app.state.store = store
         app.state.influx = store.conn if isinstance(store, InfluxStore) else None
         app.state.flows = InfluxFlows(store.conn) if isinstance(store, InfluxStore) else StoreFlows(store)
@@ -73,6 +124,7 @@ def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None
         "`Authorization: Bearer <token>`. The dashboard is at /dashboard/.",
     )
     errors.install(app)
+    app.add_middleware(BodyLimit, limit_of=body_limit(settings))
 
     async def current_settings() -> ApiSettings:  # async: no thread-pool hop per request
         return settings
@@ -80,9 +132,18 @@ def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None
     app.dependency_overrides[get_settings] = current_settings
     for module in (meters, usage, fleet, photos, me):
         app.include_router(module.router, responses=COMMON_RESPONSES)
-    for module in (accounts, payments, alerts, vee, registry):
+    for module in (accounts, bindings, audit, payments, alerts, vee, registry):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.mount("/dashboard", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
+
+    plain_openapi = app.openapi
+
+    def openapi_with_links() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_links(plain_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi_with_links  # type: ignore[method-assign]
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
     def healthz() -> dict[str, str]:

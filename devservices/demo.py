@@ -70,6 +70,7 @@ class Demo:
     server: Any = None
     metrics_url: str = ""
     broker_credentials: dict = field(default_factory=dict)
+    sms_sink: str = ""  # the development SMS sink: binding codes land here (docs/security.md)
 
     def stop(self) -> None:
         """Stop every part, newest first; a part that fails to stop does not keep the rest running."""
@@ -250,14 +251,20 @@ def _start(
     from dashboard_api.config import ApiSettings
 
     operator_token = secrets.token_urlsafe(24)
+    settings = ApiSettings(
+        storage=storage,
+        tokens=operator_token,
+        photo_dir=(state / "photos").resolve(),
+        verify_key_file=(state / "verify.key").resolve(),
+        sms_sink_file=(state / "sms.jsonl").resolve(),
+    )
     db = Database(sql_url)
     with db.session() as s:
         issue_token(s, "utility", OPERATOR)  # the console's operator, also in the database
+        _holder_contacts(s, settings, seeded.plan)
     db.dispose()
     api_port = _port(port)
-    app = create_app(
-        ApiSettings(storage=storage, tokens=operator_token, photo_dir=(state / "photos").resolve())
-    )
+    app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=api_port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True, name="api").start()
     wait_listening(api_port)
@@ -282,6 +289,7 @@ def _start(
         stack=stack,
         server=server,
         metrics_url=f"http://127.0.0.1:{ops.port}/metrics",
+        sms_sink=str(settings.sms_sink_file),
     )
 
     if backfill and is_influx(store_url):
@@ -374,6 +382,25 @@ def _apps() -> list[str]:
     return [name for name in ("resident", "console") if (static / name / "index.html").exists()]
 
 
+def holder_contact(index: int) -> tuple[str, str]:
+    """The demo holder's phone on file and ID-card last 4 (home index i: 1380000iiii, iii + a check digit)."""
+    return f"1380000{index:04d}", f"{index % 1000:03d}{'X' if index % 11 == 10 else index % 11}"
+
+
+def _holder_contacts(session, settings, plan) -> None:  # noqa: ANN001 (Session, ApiSettings, Plan)
+    """What each utility holds about its holders, so residents can bind with verification."""
+    from billing.db import Account
+    from billing.hashing import VerifyKey
+    from billing.holders import set_contact
+
+    key = VerifyKey(settings.verify_key_bytes())
+    for home in plan.homes:
+        account = (
+            session.query(Account).filter_by(utility=home.utility, account_number=home.account_number).one()
+        )
+        set_contact(session, key, account.id, *holder_contact(home.index))
+
+
 def banner(demo: Demo) -> str:
     """Where to look, and who to log in as."""
     plan = demo.seeded.plan
@@ -416,6 +443,13 @@ def banner(demo: Demo) -> str:
         "",
     ]
     lines += [f"  {k:31}: {', '.join(v)}" for k, v in fixtures.items()]
+    unbound = next((h for h in plan.homes if "resident" not in h.roles), None)
+    if demo.sms_sink and unbound is not None:
+        phone, id_last4 = holder_contact(unbound.index)
+        lines.append(
+            f"  {'bind another home':31}: {unbound.utility} account {unbound.account_number} "
+            f"(ID-card last 4: {id_last4}; SMS codes to {phone} land in {demo.sms_sink})"
+        )
     if demo.photo:
         lines.append(
             f"  photo {demo.photo.get('photo_id')}: {demo.photo.get('status')} "

@@ -1,7 +1,10 @@
 """Meter photos: keep, read (ocr_reader), check, then store as a `photo` reading or ask to confirm.
 
 A stored photo reading carries the recogniser's confidence in its own field (core.readings), so VEE's
-photo rule can judge it; a reading a person confirmed or corrected carries confidence 1.0.
+photo rule can judge it; a reading a person confirmed or corrected carries confidence 1.0. A resident's
+confirmation or correction is checked against the photo's candidates and the meter's readings
+(dashboard_api.corrections); one that does not pass waits in the operators' review queue with both
+values and is not stored.
 """
 
 from __future__ import annotations
@@ -10,14 +13,17 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from billing.access import Right
+from core.errors import NotFound
 from core.ids import METER_ID_PATTERN
 from core.readings import Reading, Source
 from core.units import ML_PER_M3, ml_from_m3
-from dashboard_api.auth import Principal
+from dashboard_api.auth import Principal, UtilityCaller
+from dashboard_api.corrections import candidates_of, check_correction, neighbours, unit_m3
 from dashboard_api.deps import AnyCaller, DirectoryDep, SettingsDep, StoreDep, check_meter_visible
 from dashboard_api.photos import PHOTO_ID_PATTERN, PhotoStore, RateLimiter
 from dashboard_api.schemas import ConfirmIn, PhotoResultOut
@@ -157,7 +163,8 @@ async def upload_photo(
     directory: DirectoryDep,
     settings: SettingsDep,
 ) -> PhotoResultOut:
-    await run_in_threadpool(check_meter_visible, caller, directory, meter_id)
+    # Uploading makes readings: holders only (a view or pay delegate gets 403, a stranger 404).
+    await run_in_threadpool(check_meter_visible, caller, directory, meter_id, Right.HOLD)
     if caller.is_utility and not await run_in_threadpool(directory.meter_exists, meter_id):
         raise HTTPException(404, "meter not found")
     _check_rate(request, caller)
@@ -200,6 +207,7 @@ async def upload_photo(
         "previous_m3": prev_m3,
         "status": "needs_confirmation",
         "stored_ts_s": None,
+        "candidates_m3": candidates_of(result.value_m3, result.alternatives),
     }
     if plaus is not None and plaus.ok and not result.needs_review and result.value_m3 is not None:
         await run_in_threadpool(
@@ -210,13 +218,15 @@ async def upload_photo(
     return _out(rec)
 
 
-def _visible_record(request: Request, caller: Principal, directory, photo_id: str) -> dict:
+def _visible_record(
+    request: Request, caller: Principal, directory, photo_id: str, need: Right = Right.VIEW
+) -> dict:
     rec = _photos(request).load_record(photo_id)
     if rec is None:
         raise HTTPException(404, "photo not found")
     try:
-        check_meter_visible(caller, directory, rec["meter_id"])
-    except HTTPException as err:
+        check_meter_visible(caller, directory, rec["meter_id"], need)
+    except NotFound as err:
         raise HTTPException(404, "photo not found") from err
     return rec
 
@@ -236,12 +246,14 @@ def get_photo(
 @router.post(
     "/v1/photos/{photo_id}/confirm",
     response_model=PhotoResultOut,
-    summary="Confirm or correct a recognised reading; then it is stored",
+    summary="Confirm or correct a recognised reading; stored when it passes the checks",
     responses={
+        202: {"description": "the value did not pass the checks: it waits for an operator (needs_operator)"},
         401: {"description": "no or unknown token"},
+        403: {"description": "view or pay delegates may not confirm readings"},
         404: {"description": "no such photo"},
-        409: {"description": "already stored, or implausible (only an operator may override)"},
-        422: {"description": "no value to confirm"},
+        409: {"description": "already stored, rejected, or waiting for an operator"},
+        422: {"description": "no value to confirm, or not a finite number"},
         503: {"description": "store unavailable"},
     },
 )
@@ -249,33 +261,86 @@ def confirm_photo(
     photo_id: PhotoId,
     body: ConfirmIn,
     request: Request,
+    response: Response,
     caller: AnyCaller,
     store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
 ) -> PhotoResultOut:
-    rec = _visible_record(request, caller, directory, photo_id)
-    if rec["status"] in ("stored", "confirmed"):
-        raise HTTPException(409, "this photo's reading is already stored")
+    rec = _visible_record(request, caller, directory, photo_id, Right.HOLD)
+    if rec["status"] in ("stored", "confirmed", "rejected"):
+        raise HTTPException(409, f"this photo's reading is already {rec['status']}")
+    if rec["status"] == "needs_operator" and not caller.is_utility:
+        raise HTTPException(409, "this photo's reading is waiting for an operator")
     value_m3 = body.value_m3 if body.value_m3 is not None else rec["value_m3"]
     if value_m3 is None:
         raise HTTPException(422, "no reading was recognised: send value_m3")
-    prev_ml, prev_ts = _previous(store, rec["meter_id"])
-    prev_m3 = None if prev_ml is None else prev_ml / ML_PER_M3
-    elapsed = None if prev_ts is None else max(rec["uploaded_ts_s"] - prev_ts, 0)
-    plaus = check_plausibility(value_m3, prev_m3, elapsed, settings.photo_max_flow_m3_per_h)
-    if not plaus.ok and not caller.is_utility:
-        # A person typed it, but a lower or impossible value needs the utility's eye.
-        raise HTTPException(409, f"implausible reading ({plaus.reason}); an operator must confirm it")
-    _store_reading(store, rec["meter_id"], rec["uploaded_ts_s"], value_m3, CONFIRMED_CONFIDENCE)
+    ts_s = rec["uploaded_ts_s"]
+    around = neighbours(store, rec["meter_id"], ts_s)
+    candidates = rec.get("candidates_m3") or candidates_of(rec["value_m3"], [])
+    check = check_correction(
+        value_m3,
+        candidates,
+        unit_m3(rec.get("reading")),
+        around,
+        ts_s,
+        settings.photo_max_flow_m3_per_h,
+        settings.photo_correction_room_m3,
+    )
+    photos = _photos(request)
+    if check is not None and not caller.is_utility:
+        # A person typed it, but it fits neither the photo nor the meter: the utility's eye decides.
+        rec.update(status="needs_operator", correction_m3=value_m3, correction_check=check)
+        photos.save_record(rec)
+        photos.queue_for_review(photo_id)
+        response.status_code = 202
+        return _out(rec)
+    _store_reading(store, rec["meter_id"], ts_s, value_m3, CONFIRMED_CONFIDENCE)
     rec.update(
         status="confirmed",
         value_m3=value_m3,
-        plausible=plaus.ok,
-        plausibility_reason=plaus.reason,
-        previous_m3=prev_m3,
-        stored_ts_s=rec["uploaded_ts_s"],
+        plausible=check is None,
+        plausibility_reason=check,
+        previous_m3=around.prev_m3,
+        stored_ts_s=ts_s,
         confirmed_by=caller.subject,
     )
-    _photos(request).save_record(rec)
+    photos.save_record(rec)
+    photos.dequeue(photo_id)
     return _out(rec)
+
+
+@router.post(
+    "/v1/photos/{photo_id}/reject",
+    response_model=PhotoResultOut,
+    summary="Reject a photo's reading (utility): nothing is stored",
+    responses={
+        401: {"description": "no or unknown token"},
+        403: {"description": "utility operators only"},
+        404: {"description": "no such photo"},
+        409: {"description": "already stored or rejected"},
+    },
+)
+def reject_photo(
+    photo_id: PhotoId, request: Request, caller: UtilityCaller, directory: DirectoryDep
+) -> PhotoResultOut:
+    rec = _visible_record(request, caller, directory, photo_id)
+    if rec["status"] in ("stored", "confirmed", "rejected"):
+        raise HTTPException(409, f"this photo's reading is already {rec['status']}")
+    rec.update(status="rejected", rejected_by=caller.subject)
+    photos = _photos(request)
+    photos.save_record(rec)
+    photos.dequeue(photo_id)
+    return _out(rec)
+
+
+@router.get(
+    "/v1/photo-reviews",
+    response_model=list[PhotoResultOut],
+    summary="Readings waiting for an operator, oldest first (utility): the photo's and the resident's value",
+    responses={401: {"description": "no or unknown token"}, 403: {"description": "utility operators only"}},
+)
+def photo_reviews(
+    request: Request, _caller: UtilityCaller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[PhotoResultOut]:
+    return [_out(r) for r in _photos(request).review_queue(limit)]

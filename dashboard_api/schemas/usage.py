@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class MeterOut(BaseModel):
@@ -73,6 +73,9 @@ class AccountSummaryOut(BaseModel):
     name: str
     balance_yuan: str = Field(description="decimal text, e.g. '12.30'")
     meters: list[str]
+    access: Literal["holder", "pay", "view"] = Field(
+        "holder", description="holder: bound with verification; pay/view: delegated by a holder"
+    )
 
 
 class AlertOut(BaseModel):
@@ -111,7 +114,7 @@ class PhotoResultOut(BaseModel):
     photo_id: str = Field(description="the upload's id, for /v1/photos/{photo_id}/confirm")
     meter_id: str
     sha256: str
-    status: Literal["stored", "needs_confirmation", "rejected", "confirmed"]
+    status: Literal["stored", "needs_confirmation", "needs_operator", "rejected", "confirmed"]
     reading: str | None
     value_m3: float | None
     confidence: float
@@ -121,9 +124,25 @@ class PhotoResultOut(BaseModel):
     plausibility_reason: str | None
     previous_m3: float | None
     stored_reading_at: datetime | None
+    candidates_m3: list[float] = Field(
+        default_factory=list,
+        description="the recognised value and the reader's alternatives, most likely first",
+    )
+    correction_m3: float | None = Field(
+        None, description="the value a resident sent that did not pass the checks (status needs_operator)"
+    )
+    correction_check: str | None = Field(
+        None,
+        description="why it waits for an operator: not_a_candidate, lower_than_previous, impossible_jump, "
+        "above_next_reading, below_next_reading_bound, no_history",
+    )
 
 
 class ConfirmIn(BaseModel):
+    """Accept the recognised value ({}) or correct it; refuses unknown fields, NaN and Infinity."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
     value_m3: float | None = Field(
         None, ge=0, le=1e9, description="the corrected reading; omit to accept the recognised one"
     )
