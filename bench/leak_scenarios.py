@@ -382,7 +382,10 @@ def score(pop: list[Scenario], config: LeakConfig | None = None, run: Callable =
                 first = min(matched, key=lambda a: a.detected_at)
                 lr.alert = first
                 lr.delay_s = int(first.detected_at - start_ts)
-                lr.true_litres = leak.litres_between(leak.start_s, first.detected_at - res.t0_s)
+                # The minute before detected_at holds readings up to phase_s into it (the usage rule
+                # books a minute's flow at its last reading): the figures are as of then.
+                data_end_s = first.detected_at - res.t0_s - 60 + sc.phase_s
+                lr.true_litres = leak.litres_between(leak.start_s, data_end_s)
             rep.leaks.append(lr)
         for a in res.alerts:
             if a not in matched:

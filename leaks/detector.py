@@ -81,7 +81,7 @@ class MeterState:
     # Dry stretches per level: the current one, and the ends and lengths of the last long ones
     # (an older stretch no longer than a newer one is dropped: it can never be the answer).
     dry_len: list[int] = field(default_factory=lambda: [0] * len(DRY_LEVELS_LPM))
-    dry_ends: list[list[int]] = field(default_factory=lambda: [[] for _ in DRY_LEVELS_LPM])
+    dry_ends: list[list[list[int]]] = field(default_factory=lambda: [[] for _ in DRY_LEVELS_LPM])
     # Running-toilet refills of the current night.
     night_id: int | None = None
     night_refills: list[list[float]] = field(default_factory=list)
@@ -90,6 +90,7 @@ class MeterState:
     rf_start_s: int = 0
     rf_minutes: int = 0
     rf_vol_l: float = 0.0
+    rf_peak_l: float = 0.0
     # Every short refill-like draw (any time), as start minute and litres: dates a running toilet.
     rf_hist_min: array = field(default_factory=lambda: array("i"))
     rf_hist_l: array = field(default_factory=_f32)
@@ -410,7 +411,7 @@ class LeakDetector:
         times, vols = st.rf_hist_min, st.rf_hist_l
         first = int(finding.evidence["first_refill_s"])
         t, found = float(first), first
-        misses_allowed = max(1, int(2 * HOUR_S // period_s))
+        misses_allowed = max(3, int(4 * HOUR_S // period_s))
         misses = 0
         pending: int | None = None  # a match after misses counts only if the next one matches too
         j = len(times) - 1
@@ -492,17 +493,17 @@ class LeakDetector:
             return  # the burst's own flow would look like a background leak
         avail_h = hk - st.bg_since + 1
         have_h = len(st.hours)
-        exact = self._quantum(st) == 0.0
+        q = self._quantum(st)
         found: list[Finding] = []
         allow = st.bg_allow_lph
         w = cfg.continuous_window_h
         if avail_h >= w and have_h >= w:
-            f = rules.continuous_flow(cfg, _minus(st.f60[-w:], allow), _minus(st.hours[-w:], allow), exact)
+            f = rules.continuous_flow(cfg, _minus(st.f60[-w:], allow), _minus(st.hours[-w:], allow), q)
             if f:
                 found.append(f)
         w = cfg.drip_window_h
         if avail_h >= w and have_h >= w:
-            f = rules.dripping(cfg, _minus(st.f60[-w:], allow), _minus(st.hours[-24:], allow), exact)
+            f = rules.dripping(cfg, _minus(st.f60[-w:], allow), _minus(st.hours[-24:], allow), q)
             if f:
                 found.append(f)
         nh = cfg.night_hours
@@ -513,7 +514,7 @@ class LeakDetector:
             f = None
             if len(st.night_baseline) >= cfg.night_min_baseline_nights:
                 f = rules.night_floor(cfg, floor_l, _minus(st.hours[-nh:], allow),
-                                      statistics.median(st.night_baseline), exact)
+                                      statistics.median(st.night_baseline), q)
             if f:
                 found.append(f)
             elif st.bg_alert is None and all(p == MINUTE_S for p in st.present[-nh:]):
@@ -604,7 +605,7 @@ class LeakDetector:
         if finding.rule == RULE_NIGHT_FLOOR and st.night_baseline:
             base = statistics.median(st.night_baseline)
         hours = _minus(st.hours[-n:], st.bg_allow_lph + base)
-        rate = rules.leak_rate_lph(floor - base, hours, self._quantum(st) == 0.0)
+        rate = rules.leak_rate_lph(floor - base, hours, self._quantum(st))
         if rate <= 0:
             return finding
         kind = finding.kind if finding.kind == RUNNING_TOILET else rules.steady_kind(cfg, rate)
@@ -732,7 +733,7 @@ class LeakDetector:
 
     def _volume_since(self, st: MeterState, ts: int, start_s: int) -> float:
         """Litres from start_s to the end of minute ts (from the ring, then the draw's total)."""
-        minutes = (ts - start_s) // MINUTE_S + 1
+        minutes = -(-(ts + MINUTE_S - start_s) // MINUTE_S)
         if minutes <= RING_MIN:
             return self._recent_sum(st, minutes)
         return st.run_vol_l
@@ -825,9 +826,10 @@ class LeakDetector:
         st.night_vol_l += litres
         if litres >= cfg.toilet_refill_min_l:
             if st.rf_minutes == 0:
-                st.rf_start_s, st.rf_vol_l, st.rf_night_l = ts, 0.0, night_before_l
+                st.rf_start_s, st.rf_vol_l, st.rf_night_l, st.rf_peak_l = ts, 0.0, night_before_l, 0.0
             st.rf_minutes += 1
             st.rf_vol_l += litres
+            st.rf_peak_l = max(st.rf_peak_l, litres)
             return
         if st.rf_minutes == 0:
             return
@@ -843,7 +845,7 @@ class LeakDetector:
         since_s = self._hour_end_s(st.bg_since - 1)
         if not (in_night and start_s >= since_s):
             return
-        st.night_refills.append([start_s, vol_l, st.rf_night_l])
+        st.night_refills.append([start_s, vol_l, st.rf_night_l, st.rf_peak_l])
         if len(st.night_refills) > 200:
             del st.night_refills[0]
         f = rules.running_toilet(cfg, st.night_refills, self._quantum(st))

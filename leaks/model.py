@@ -25,7 +25,9 @@ BURST_RULES = (RULE_SUSTAINED, RULE_FAST, RULE_LONG_DRAW)
 
 UNUSUAL_USE = "unusual_use"
 
-EventKind = Literal["open", "update", "resolve"]
+# open: a new leak; update: its rate or kind changed (deliver it); progress: litres lost so far grew (store
+# it, do not deliver); resolve: it stopped.
+EventKind = Literal["open", "update", "progress", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ class LeakAlert:
 
 @dataclass(frozen=True)
 class LeakEvent:
-    """A change in an alert's life: opened, updated (rate or kind), or resolved."""
+    """A change in an alert's life: opened, updated (rate or kind), progressed (litres so far), resolved."""
 
     kind: EventKind
     alert: LeakAlert

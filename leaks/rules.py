@@ -71,19 +71,21 @@ def trimmed_mean_l(hour_vols: Sequence[float]) -> float:
     return sum(vols) / len(vols)
 
 
-def leak_rate_lph(floor_lph: float, hours_l: Sequence[float], exact: bool, block_h: int = RATE_BLOCK_H) -> float:
+def leak_rate_lph(floor_lph: float, hours_l: Sequence[float], quantum_l: float,
+                  block_h: int = RATE_BLOCK_H) -> float:
     """A steady leak's rate: its floor on exact data, the quietest block of hours on a pulse meter.
 
     With exact litres the least hour-long block is the leak alone (the household is quiet for an hour
     somewhere); whole pulses make that least block low by up to a pulse, so a longer block is averaged.
     """
-    if exact:
+    if quantum_l <= 0:
         return floor_lph
-    return max(background_rate_lph(hours_l, block_h), floor_lph)
+    # The least hour-long block holds a whole number of pulses: at most one short of the leak.
+    return min(max(background_rate_lph(hours_l, block_h), floor_lph), floor_lph + quantum_l)
 
 
 def continuous_flow(cfg: LeakConfig, floors60_l: Sequence[float], hours_l: Sequence[float],
-                    exact: bool = True) -> Finding | None:
+                    quantum_l: float = 0.0) -> Finding | None:
     """Every hour-long block of the window carried continuous_min_lph.
 
     floors60_l are, per hour of the window, the least volume of an hour-long block (sliding by the
@@ -92,7 +94,7 @@ def continuous_flow(cfg: LeakConfig, floors60_l: Sequence[float], hours_l: Seque
     low = min(floors60_l)
     if low < cfg.continuous_min_lph:
         return None
-    rate = leak_rate_lph(low, hours_l, exact)
+    rate = leak_rate_lph(low, hours_l, quantum_l)
     return Finding(
         RULE_CONTINUOUS, steady_kind(cfg, rate), rate,
         round(min(0.99, 0.7 + 0.1 * low / cfg.continuous_min_lph), 3),
@@ -101,12 +103,12 @@ def continuous_flow(cfg: LeakConfig, floors60_l: Sequence[float], hours_l: Seque
 
 
 def dripping(cfg: LeakConfig, floors60_l: Sequence[float], hours_l: Sequence[float],
-             exact: bool = True) -> Finding | None:
+             quantum_l: float = 0.0) -> Finding | None:
     """Every hour-long block of a longer window carried drip_min_lph: a small, steady drip."""
     low = min(floors60_l)
     if low < cfg.drip_min_lph:
         return None
-    rate = leak_rate_lph(low, hours_l[-24:], exact, 6)
+    rate = leak_rate_lph(low, hours_l[-24:], quantum_l, 6)
     return Finding(
         RULE_DRIPPING, steady_kind(cfg, rate), rate,
         round(min(0.95, 0.6 + 0.05 * low / cfg.drip_min_lph), 3),
@@ -115,12 +117,13 @@ def dripping(cfg: LeakConfig, floors60_l: Sequence[float], hours_l: Sequence[flo
 
 
 def night_floor(cfg: LeakConfig, night_floor_lph: float, night_hours_l: Sequence[float],
-                baseline_lph: float, exact: bool = True) -> Finding | None:
+                baseline_lph: float, quantum_l: float = 0.0) -> Finding | None:
     """The night's quietest hour-long block exceeds the household's own night baseline by night_margin_lph."""
     excess = night_floor_lph - baseline_lph
     if excess < cfg.night_margin_lph:
         return None
-    rate = excess if exact else max(trimmed_mean_l(night_hours_l) - baseline_lph, excess)
+    rate = excess if quantum_l <= 0 else min(max(trimmed_mean_l(night_hours_l) - baseline_lph, excess),
+                                             excess + quantum_l)
     return Finding(
         RULE_NIGHT_FLOOR, steady_kind(cfg, rate), rate,
         round(min(0.95, 0.6 + 0.1 * excess / cfg.night_margin_lph), 3),
@@ -132,7 +135,7 @@ def night_floor(cfg: LeakConfig, night_floor_lph: float, night_hours_l: Sequence
 def running_toilet(cfg: LeakConfig, refills: list[list[float]], quantum_l: float) -> Finding | None:
     """The night's refills hold a chain of toilet_min_refills similar ones, one period apart.
 
-    refills are [start_s, litres, night_litres_before] in time order. The chain is built back from the
+    refills are [start_s, litres, night_litres_before, largest minute litres] in time order. The chain is built back from the
     newest refill: each link is a refill of about the same volume one period earlier (within
     toilet_interval_tol, or toilet_interval_tol_min), and one refill may be missing (it merged into a
     flush). A leaking flapper drains the cistern at a steady rate, so its period holds; people's
@@ -154,9 +157,11 @@ def running_toilet(cfg: LeakConfig, refills: list[list[float]], quantum_l: float
     periods = sum(max(1, round(g / period_min)) for g in gaps_min)
     span_s = chain[-1][0] - chain[0][0]
     period_min = span_s / 60.0 / periods
-    single = quantum_l > 0 and all(r[1] < 1.5 * quantum_l for r in chain)
-    if single and periods == len(gaps_min):
-        return None  # single pulses one interval apart: a steady flow, which the floor rules measure better
+    if quantum_l > 0 and all(r[3] < 1.5 * quantum_l for r in chain):
+        # Single pulses only: below a pulse a minute, a steady flow never puts two in one minute, and a
+        # refill of more than a pulse sometimes does; a refill smaller than a pulse cannot be told from
+        # a steady flow, which the floor rules measure better.
+        return None
     # The refills must carry most of the flow in their span (refills[i][2]: the night's volume before
     # refill i), or this is steady flow or ordinary use, not a cistern refilling.
     refill_l = sum(r[1] for r in chain[1:])
@@ -164,8 +169,7 @@ def running_toilet(cfg: LeakConfig, refills: list[list[float]], quantum_l: float
     if refill_l < cfg.toilet_min_share * span_l:
         return None
     mean_l = sum(r[1] for r in chain) / len(chain)
-    # A refill smaller than a pulse shows as one pulse now and then: then only the total is right.
-    rate = refill_l * 3600.0 / span_s if single else mean_l * 60.0 / period_min
+    rate = mean_l * 60.0 / period_min
     return Finding(
         RULE_TOILET, RUNNING_TOILET, rate,
         round(min(0.95, 0.5 + 0.05 * len(chain)), 3),
