@@ -31,8 +31,16 @@ HOUR_S = 3600
 FIRST_DAY = date(2026, 3, 2)  # a Monday; 28 days cross the DST changes of Europe, the US and Australia
 
 KINDS = ("project", "base", "pool", "tank", "irrigation", "night_shift", "guests", "slow_bath", "holiday")
-ZONES = ("Asia/Shanghai", "Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles",
-         "Australia/Sydney", "Asia/Kolkata", "UTC")
+ZONES = (
+    "Asia/Shanghai",
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Australia/Sydney",
+    "Asia/Kolkata",
+    "UTC",
+)
 
 
 @dataclass
@@ -205,15 +213,21 @@ class Home:
         wd = self.clock.weekday(day)
         if wd in p.night_shift_days:
             # Back from the night shift ~07:00, asleep 08:30-15:30, up until leaving ~21:30.
-            return [(self.rng.uniform(6.5, 7.5), self.rng.uniform(8.0, 9.0)),
-                    (self.rng.uniform(15.0, 16.0), self.rng.uniform(21.0, 22.0))]
+            return [
+                (self.rng.uniform(6.5, 7.5), self.rng.uniform(8.0, 9.0)),
+                (self.rng.uniform(15.0, 16.0), self.rng.uniform(21.0, 22.0)),
+            ]
         wake = (p.wake_weekend_h if weekend else p.wake_weekday_h) + self.rng.gauss(0, 0.25)
-        bed = p.bed_h + self.rng.gauss(0, 0.3) + (self.rng.uniform(1.0, 2.5) if day in self.late_nights else 0)
+        bed = (
+            p.bed_h + self.rng.gauss(0, 0.3) + (self.rng.uniform(1.0, 2.5) if day in self.late_nights else 0)
+        )
         if (wd - 1) % 7 in p.night_shift_days:
             wake = max(wake, 9.0)  # sleeps in after the last shift
         if p.works_away and not weekend and wd not in p.night_shift_days:
-            return [(wake, max(wake + 0.3, p.away_from_h + self.rng.gauss(0, 0.2))),
-                    (p.away_to_h + self.rng.gauss(0, 0.4), bed)]
+            return [
+                (wake, max(wake + 0.3, p.away_from_h + self.rng.gauss(0, 0.2))),
+                (p.away_to_h + self.rng.gauss(0, 0.4), bed),
+            ]
         return [(wake, bed)]
 
     def _person_day(self, day: int, p: Person, weekend: bool, out: Draws, showers: list[float]) -> None:
@@ -259,8 +273,12 @@ class Home:
             lo_h = spans[-1][1] + 0.5
             hi_h = 24 + (p.wake_weekend_h if weekend else p.wake_weekday_h) - 0.3
             if hi_h > lo_h:
-                out.add(at(day, rng.uniform(lo_h, hi_h)), fix.toilet_l / fix.toilet_fill_lpm * 60,
-                        fix.toilet_fill_lpm, "toilet")
+                out.add(
+                    at(day, rng.uniform(lo_h, hi_h)),
+                    fix.toilet_l / fix.toilet_fill_lpm * 60,
+                    fix.toilet_fill_lpm,
+                    "toilet",
+                )
         # Taps: hands, teeth, kitchen; short and frequent, bigger around meals.
         for _ in range(_poisson(rng, 14.0 * home_share)):
             lo, hi = fix.tap_lpm
@@ -271,12 +289,18 @@ class Home:
         for _ in range(min(3, _poisson(rng, 0.22 * n * (1.4 if weekend else 1.0)))):
             t = at(day, rng.uniform(8.0, 21.0))
             for k in range(fix.washer_fills):
-                out.add(t + k * rng.uniform(480, 1000), fix.washer_fill_l / fix.washer_lpm * 60, fix.washer_lpm,
-                        "washer")
+                out.add(
+                    t + k * rng.uniform(480, 1000),
+                    fix.washer_fill_l / fix.washer_lpm * 60,
+                    fix.washer_lpm,
+                    "washer",
+                )
         if fix.dishwasher and rng.random() < min(0.95, 0.35 + 0.12 * n):
             t = at(day, rng.uniform(19.5, 22.5))
             for k in range(rng.choice([4, 5, 6])):
-                out.add(t + k * rng.uniform(300, 700), rng.uniform(20, 45), rng.uniform(5.0, 8.0), "dishwasher")
+                out.add(
+                    t + k * rng.uniform(300, 700), rng.uniform(20, 45), rng.uniform(5.0, 8.0), "dishwasher"
+                )
         # Cooking and cleaning: a sink filled now and then.
         for _ in range(_poisson(rng, 1.0 + 0.3 * n)):
             out.add(at(day, rng.uniform(7.0, 21.5)), rng.uniform(40, 150), rng.uniform(5.0, 9.0), "sink")
@@ -364,8 +388,12 @@ def _pool(rng: random.Random, clock: Clock, days: int, out: Draws, notes: dict) 
             minutes = min(300.0, litres / hose_lpm)
             if rng.random() < 0.08:
                 minutes *= rng.uniform(1.3, 1.8)  # forgot the hose for a while
-            out.add(clock.at(day, habit_h + rng.gauss(0, 0.6)), minutes * 60, hose_lpm * rng.uniform(0.95, 1.05),
-                    "pool_topup")
+            out.add(
+                clock.at(day, habit_h + rng.gauss(0, 0.6)),
+                minutes * 60,
+                hose_lpm * rng.uniform(0.95, 1.05),
+                "pool_topup",
+            )
             t += every_d * rng.uniform(0.7, 1.3)
     else:
         valve_lpm = rng.uniform(4.0, 11.0)
@@ -375,11 +403,17 @@ def _pool(rng: random.Random, clock: Clock, days: int, out: Draws, notes: dict) 
             litres = area_m2 * rng.uniform(3, 10)
             fills = rng.choice([1, 1, 2, 3])
             for _ in range(fills):
-                out.add(clock.at(day, rng.uniform(11.0, 23.0)), litres / fills / valve_lpm * 60, valve_lpm, "pool_fill")
+                out.add(
+                    clock.at(day, rng.uniform(11.0, 23.0)),
+                    litres / fills / valve_lpm * 60,
+                    valve_lpm,
+                    "pool_fill",
+                )
 
 
-def _tank(rng: random.Random, clock: Clock, days: int, out: Draws,
-          notes: dict) -> tuple[float, float, float] | None:
+def _tank(
+    rng: random.Random, clock: Clock, days: int, out: Draws, notes: dict
+) -> tuple[float, float, float] | None:
     """A rainwater tank topped up from the mains when it runs low, or a header tank behind a float valve."""
     if rng.random() < 0.5:
         volume_l = rng.uniform(150, 600)
@@ -394,13 +428,17 @@ def _tank(rng: random.Random, clock: Clock, days: int, out: Draws,
     capacity = rng.uniform(100, 500)
     refill_lpm = rng.uniform(2.5, 12.0)
     band_l = rng.uniform(2.0, 30.0)
-    notes.update(tank="header", capacity_l=round(capacity), refill_lpm=round(refill_lpm, 1), band_l=round(band_l))
+    notes.update(
+        tank="header", capacity_l=round(capacity), refill_lpm=round(refill_lpm, 1), band_l=round(band_l)
+    )
     return capacity, refill_lpm, band_l
 
 
 def _irrigation(rng: random.Random, clock: Clock, days: int, out: Draws, notes: dict) -> None:
     """An irrigation controller: zones in turn at a fixed start time on fixed days; a hose in the evening."""
-    zones = [(rng.uniform(6.0, 19.0), rng.choice([5, 8, 10, 12, 15, 20, 25, 30])) for _ in range(rng.randint(1, 6))]
+    zones = [
+        (rng.uniform(6.0, 19.0), rng.choice([5, 8, 10, 12, 15, 20, 25, 30])) for _ in range(rng.randint(1, 6))
+    ]
     if rng.random() < 0.3:
         zones.append((rng.uniform(2.0, 6.0), rng.choice([30, 45, 60, 90])))  # a drip line
     start_h = rng.choice([rng.uniform(3.0, 6.5), rng.uniform(19.0, 22.0)])
@@ -484,10 +522,14 @@ def _slow_baths(rng: random.Random, clock: Clock, home: Home, days: int, out: Dr
         t = clock.at(day, rng.uniform(18.5, 22.5))
         out.add(t, litres / lpm * 60, lpm, "slow_bath")
         if rng.random() < 0.3:  # topped up with hot water later
-            out.add(t + litres / lpm * 60 + rng.uniform(600, 1800), rng.uniform(60, 240), lpm * 1.5, "bath_topup")
+            out.add(
+                t + litres / lpm * 60 + rng.uniform(600, 1800), rng.uniform(60, 240), lpm * 1.5, "bath_topup"
+            )
 
 
-def through_header_tank(litres: np.ndarray, capacity_l: float, refill_lpm: float, band_l: float) -> np.ndarray:
+def through_header_tank(
+    litres: np.ndarray, capacity_l: float, refill_lpm: float, band_l: float
+) -> np.ndarray:
     """What the meter sees behind a header tank: the float valve refills at most refill_lpm.
 
     The valve opens once the level is band_l below full and, like a ball valve, throttles as the level

@@ -205,7 +205,11 @@ def make_leak(rng: random.Random, kind: str, days: int) -> InjectedLeak:
     """A leak of that kind at a random time (mid-minute starts included)."""
     end_all = days * DAY_S
     if kind == "burst":
-        lpm = math.exp(rng.uniform(math.log(20.0), math.log(150))) if rng.random() < 0.75 else rng.uniform(5, 20)
+        lpm = (
+            math.exp(rng.uniform(math.log(20.0), math.log(150)))
+            if rng.random() < 0.75
+            else rng.uniform(5, 20)
+        )
         start = rng.uniform(2 * DAY_S, end_all - DAY_S)
         return InjectedLeak("burst", start, min(end_all, start + rng.uniform(1800, 8 * 3600)), lpm * 60)
     start = rng.uniform(2 * DAY_S, end_all - 3 * DAY_S)
@@ -216,11 +220,19 @@ def make_leak(rng: random.Random, kind: str, days: int) -> InjectedLeak:
         return InjectedLeak("toilet", start, end, refill_l * 3600 / period_s, refill_l, period_s, fill)
     if kind == "drip":
         return InjectedLeak("drip", start, end, math.exp(rng.uniform(math.log(1.0), math.log(DRIP_MAX_LPH))))
-    return InjectedLeak("continuous", start, end, math.exp(rng.uniform(math.log(DRIP_MAX_LPH), math.log(300))))
+    return InjectedLeak(
+        "continuous", start, end, math.exp(rng.uniform(math.log(DRIP_MAX_LPH), math.log(300)))
+    )
 
 
-def population(seed: int, per_kind: int, weeks: int, with_leaks: bool, kinds: Iterable[str] = KINDS,
-               pulses: Iterable[float] = (0.0, 1.0)) -> list[Scenario]:
+def population(
+    seed: int,
+    per_kind: int,
+    weeks: int,
+    with_leaks: bool,
+    kinds: Iterable[str] = KINDS,
+    pulses: Iterable[float] = (0.0, 1.0),
+) -> list[Scenario]:
     """per_kind households of each kind, each with one leak (kinds in turn) or none."""
     rng = random.Random(seed)
     days = weeks * 7
@@ -319,13 +331,22 @@ class Report:
 
     def goal_background(self) -> list[LeakResult]:
         """Background leaks of at least 4 L/h with data through their first 26 h."""
-        return [r for r in self.leaks if r.leak.kind != "burst" and r.leak.rate_lph >= GOAL_BACKGROUND_LPH
-                and not r.gap_in_window and r.leak.end_s - r.leak.start_s >= GOAL_BACKGROUND_DELAY_S]
+        return [
+            r
+            for r in self.leaks
+            if r.leak.kind != "burst"
+            and r.leak.rate_lph >= GOAL_BACKGROUND_LPH
+            and not r.gap_in_window
+            and r.leak.end_s - r.leak.start_s >= GOAL_BACKGROUND_DELAY_S
+        ]
 
     def goal_bursts(self) -> list[LeakResult]:
         """Bursts of at least 20 L/min with data through their first 20 minutes."""
-        return [r for r in self.leaks if r.leak.kind == "burst" and r.leak.rate_lph >= GOAL_BURST_LPM * 60
-                and not r.gap_in_window]
+        return [
+            r
+            for r in self.leaks
+            if r.leak.kind == "burst" and r.leak.rate_lph >= GOAL_BURST_LPM * 60 and not r.gap_in_window
+        ]
 
     def goals(self) -> dict[str, tuple[float, bool]]:
         """Each goal: (measured figure, met)."""
@@ -334,8 +355,9 @@ class Report:
         burst_share = _share(bursts, lambda r: r.delay_s is not None and r.delay_s <= GOAL_BURST_DELAY_S)
         found = [r for r in bg + bursts if r.alert is not None]
         kind_share = _share(found, lambda r: r.kind_right)
-        start_share = _share([r for r in found if r.leak.kind != "burst"],
-                             lambda r: abs(r.start_error_s) <= GOAL_START_S)
+        start_share = _share(
+            [r for r in found if r.leak.kind != "burst"], lambda r: abs(r.start_error_s) <= GOAL_START_S
+        )
         vol = [r for r in found if r.volume_error is not None]
         vol_share = _share(vol, lambda r: abs(r.volume_error) <= GOAL_VOLUME_ERROR)
         rate_share = _share(found, lambda r: abs(r.rate_error) <= GOAL_RATE_ERROR)
@@ -360,8 +382,12 @@ def _overlaps_gap(sc: Scenario, t0: float, t1: float) -> bool:
     return any(g0 < t1 and g1 > t0 and g1 - g0 >= 600 for g0, g1 in sc.gaps)
 
 
-def score(pop: list[Scenario], config: LeakConfig | None = None, run: Callable = run_scenario,
-          progress: Callable[[Iterable], Iterable] | None = None) -> Report:
+def score(
+    pop: list[Scenario],
+    config: LeakConfig | None = None,
+    run: Callable = run_scenario,
+    progress: Callable[[Iterable], Iterable] | None = None,
+) -> Report:
     """Run the detector on every scenario and score it."""
     rep = Report()
     items: Iterable = pop if progress is None else progress(pop)
@@ -392,7 +418,9 @@ def score(pop: list[Scenario], config: LeakConfig | None = None, run: Callable =
                 hs.false_alarms += 1
                 hs.false_by_kind[a.kind] = hs.false_by_kind.get(a.kind, 0) + 1
                 if len(rep.false_examples) < 40:
-                    rep.false_examples.append((sc.meter_id, a.rule, f"{a.rate_lph:.1f} L/h at {a.detected_at}"))
+                    rep.false_examples.append(
+                        (sc.meter_id, a.rule, f"{a.rate_lph:.1f} L/h at {a.detected_at}")
+                    )
     return rep
 
 
@@ -404,8 +432,13 @@ def leak_rows(rep: Report) -> list[dict]:
         if kind == "burst":
             goal = [r for r in rs if r.leak.rate_lph >= GOAL_BURST_LPM * 60 and not r.gap_in_window]
         else:
-            goal = [r for r in rs if r.leak.rate_lph >= GOAL_BACKGROUND_LPH and not r.gap_in_window
-                    and r.leak.end_s - r.leak.start_s >= GOAL_BACKGROUND_DELAY_S]
+            goal = [
+                r
+                for r in rs
+                if r.leak.rate_lph >= GOAL_BACKGROUND_LPH
+                and not r.gap_in_window
+                and r.leak.end_s - r.leak.start_s >= GOAL_BACKGROUND_DELAY_S
+            ]
         rows.append(_row(kind, rs, goal))
     return rows
 
@@ -417,10 +450,14 @@ def house_rows(rep: Report) -> list[dict]:
         rs = [r for r in rep.leaks if r.scenario.house.kind == kind]
         goal = [r for r in rs if r in rep.goal_background() or r in rep.goal_bursts()]
         row = _row(kind, rs, goal)
-        row.update(households=hs.households, weeks=hs.weeks, false=hs.false_alarms,
-                   false_per_100=100.0 * hs.false_alarms / hs.weeks if hs.weeks else float("nan"),
-                   notices_per_100=100.0 * hs.notices / hs.weeks if hs.weeks else float("nan"),
-                   false_by_kind=dict(hs.false_by_kind))
+        row.update(
+            households=hs.households,
+            weeks=hs.weeks,
+            false=hs.false_alarms,
+            false_per_100=100.0 * hs.false_alarms / hs.weeks if hs.weeks else float("nan"),
+            notices_per_100=100.0 * hs.notices / hs.weeks if hs.weeks else float("nan"),
+            false_by_kind=dict(hs.false_by_kind),
+        )
         rows.append(row)
     return rows
 
@@ -433,7 +470,11 @@ def _row(name: str, rs: list[LeakResult], goal: list[LeakResult]) -> dict:
     rate_errs = sorted(abs(r.rate_error) for r in goal_hit if r.rate_error is not None)
     vol_errs = sorted(abs(r.volume_error) for r in goal_hit if r.volume_error is not None)
     return {
-        "name": name, "leaks": len(rs), "detected": len(hit), "goal": len(goal), "goal_detected": len(goal_hit),
+        "name": name,
+        "leaks": len(rs),
+        "detected": len(hit),
+        "goal": len(goal),
+        "goal_detected": len(goal_hit),
         "delay_p50_s": statistics.median(delays) if delays else float("nan"),
         "delay_max_s": delays[-1] if delays else float("nan"),
         "kind_right": _share(goal_hit, lambda r: r.kind_right),
@@ -442,6 +483,8 @@ def _row(name: str, rs: list[LeakResult], goal: list[LeakResult]) -> dict:
         "rate_err_p50": statistics.median(rate_errs) if rate_errs else float("nan"),
         "rate_within_20": _share(goal_hit, lambda r: abs(r.rate_error) <= GOAL_RATE_ERROR),
         "volume_err_p50": statistics.median(vol_errs) if vol_errs else float("nan"),
-        "volume_within_10": _share([r for r in goal_hit if r.volume_error is not None],
-                                   lambda r: abs(r.volume_error) <= GOAL_VOLUME_ERROR),
+        "volume_within_10": _share(
+            [r for r in goal_hit if r.volume_error is not None],
+            lambda r: abs(r.volume_error) <= GOAL_VOLUME_ERROR,
+        ),
     }

@@ -36,8 +36,12 @@ log = logging.getLogger(__name__)
 
 # An update is delivered when the rate moved this much from the last one delivered, or the kind changed.
 DELIVER_RATE_CHANGE = 0.2
-KIND_NAMES = {"drip": "Drip", "continuous": "Continuous leak", "running_toilet": "Running toilet",
-              "burst": "Burst"}
+KIND_NAMES = {
+    "drip": "Drip",
+    "continuous": "Continuous leak",
+    "running_toilet": "Running toilet",
+    "burst": "Burst",
+}
 VERDICTS = ("mine", "not_mine")
 CONTINUOUS_MAX_LPH = 300.0  # a reported flow above this is a burst (leaks.config.continuous_max_lph)
 
@@ -134,8 +138,9 @@ class Figures:
     per_day_yuan: Decimal | None
 
     @classmethod
-    def of(cls, volume_l: float, rate_lph: float, running: bool, tariff: Tariff | None,
-           used_before_l: Decimal) -> Figures:
+    def of(
+        cls, volume_l: float, rate_lph: float, running: bool, tariff: Tariff | None, used_before_l: Decimal
+    ) -> Figures:
         """Litres lost and per day, priced at the tier position the period has reached."""
         vol = to_litres(max(0.0, volume_l))
         per_day = to_litres(max(0.0, rate_lph) * 24) if running else Decimal("0.000")
@@ -153,8 +158,9 @@ def _price(tariff: Tariff, before_l: Decimal, used_l: Decimal) -> Decimal:
 class LeakAlertSink:
     """Stores leak events and notices as alerts and re-evaluates the account's balance at once."""
 
-    def __init__(self, db: Database, delivery: Delivery, rules: WarningRules | None = None,
-                 utility: str | None = None):
+    def __init__(
+        self, db: Database, delivery: Delivery, rules: WarningRules | None = None, utility: str | None = None
+    ):
         self.db = db
         self.delivery = delivery
         self.rules = rules or WarningRules()
@@ -193,12 +199,30 @@ class LeakAlertSink:
                 return SinkResult(existing.id, False, None)  # replayed after a restart: already done
             if event.kind == "resolve":
                 if existing is None:  # opened and resolved within one batch of minutes: both are news
-                    raise_alert(s, self.delivery, account_id=account.id if account else None, kind="leak",
-                                dedupe_key=key, title=title, details=details, meter_id=a.meter, now=when,
-                                opened_at=_dt(a.detected_at))
-                alert = resolve(s, self.delivery, key, "leak stopped", now=when,
-                                details={**details, "feedback": (existing.details or {}).get("feedback")
-                                         if existing else None}, title=title)
+                    raise_alert(
+                        s,
+                        self.delivery,
+                        account_id=account.id if account else None,
+                        kind="leak",
+                        dedupe_key=key,
+                        title=title,
+                        details=details,
+                        meter_id=a.meter,
+                        now=when,
+                        opened_at=_dt(a.detected_at),
+                    )
+                alert = resolve(
+                    s,
+                    self.delivery,
+                    key,
+                    "leak stopped",
+                    now=when,
+                    details={
+                        **details,
+                        "feedback": (existing.details or {}).get("feedback") if existing else None,
+                    },
+                    title=title,
+                )
                 alert_id, delivered = (alert.id if alert else None), alert is not None
             else:
                 prev = (existing.details or {}) if existing is not None else {}
@@ -206,12 +230,22 @@ class LeakAlertSink:
                 details["feedback"] = prev.get("feedback")
                 details["delivered"] = (
                     {"leak_kind": details["leak_kind"], "rate_lph": details["rate_lph"]}
-                    if existing is None or deliver else prev.get("delivered")
+                    if existing is None or deliver
+                    else prev.get("delivered")
                 )
-                change = raise_alert(s, self.delivery, account_id=account.id if account else None,
-                                     kind="leak", dedupe_key=key, title=title, details=details,
-                                     meter_id=a.meter, now=when, opened_at=_dt(a.detected_at),
-                                     deliver_update=deliver)
+                change = raise_alert(
+                    s,
+                    self.delivery,
+                    account_id=account.id if account else None,
+                    kind="leak",
+                    dedupe_key=key,
+                    title=title,
+                    details=details,
+                    meter_id=a.meter,
+                    now=when,
+                    opened_at=_dt(a.detected_at),
+                    deliver_update=deliver,
+                )
                 created, alert_id, delivered = change.created, change.alert.id, change.created or deliver
             s.flush()
             # Warnings are about the balance now (processing time), whatever the leak's data time.
@@ -229,22 +263,40 @@ class LeakAlertSink:
             running = notice.status == "open"
             fig = Figures.of(notice.volume_l, notice.rate_lph, running, tariff, used)
             details = {
-                "leak_kind": "unusual_use", "rule": "unprecedented_draw",
+                "leak_kind": "unusual_use",
+                "rule": "unprecedented_draw",
                 "rate_lph": round(notice.rate_lph, 3),
-                **_money(fig), "started_at": _iso(notice.started_at), "detected_at": _iso(notice.detected_at),
-                "as_of": when.isoformat(), "stopped_at": _iso(notice.stopped_at), "status": notice.status,
-                "confidence": None, "utility": account is None, "minutes": notice.minutes,
+                **_money(fig),
+                "started_at": _iso(notice.started_at),
+                "detected_at": _iso(notice.detected_at),
+                "as_of": when.isoformat(),
+                "stopped_at": _iso(notice.stopped_at),
+                "status": notice.status,
+                "confidence": None,
+                "utility": account is None,
+                "minutes": notice.minutes,
             }
-            title = (f"Unusual use on meter {notice.meter}: {notice.rate_lph / 60:.1f} L/min for "
-                     f"{notice.minutes} min ({fig.volume_l} L) since {_local(notice.started_at, tariff)}"
-                     " - was this you?")
+            title = (
+                f"Unusual use on meter {notice.meter}: {notice.rate_lph / 60:.1f} L/min for "
+                f"{notice.minutes} min ({fig.volume_l} L) since {_local(notice.started_at, tariff)}"
+                " - was this you?"
+            )
             existing = latest_alert(s, key)
             if notice.status == "open":
                 if existing is not None:
                     return SinkResult(existing.id, False, None)
-                change = raise_alert(s, self.delivery, account_id=account.id if account else None,
-                                     kind="unusual_use", dedupe_key=key, title=title, details=details,
-                                     meter_id=notice.meter, now=when, opened_at=when)
+                change = raise_alert(
+                    s,
+                    self.delivery,
+                    account_id=account.id if account else None,
+                    kind="unusual_use",
+                    dedupe_key=key,
+                    title=title,
+                    details=details,
+                    meter_id=notice.meter,
+                    now=when,
+                    opened_at=when,
+                )
                 return SinkResult(change.alert.id, True, None, True)
             reason = "the draw ended" if notice.status == "ended" else "it became a leak alert"
             if existing is not None:
@@ -255,11 +307,15 @@ class LeakAlertSink:
     # ---- residents' word --------------------------------------------------------------------------------
 
     def pending_feedback(self) -> list[LeakFeedback]:
-        """"That was me" answers the monitor has not yet taught the detector, oldest first."""
+        """ "That was me" answers the monitor has not yet taught the detector, oldest first."""
         with self.db.session() as s:
-            return list(s.scalars(select(LeakFeedback).where(LeakFeedback.applied_at.is_(None),
-                                                             LeakFeedback.verdict == "mine")
-                                  .order_by(LeakFeedback.id)))
+            return list(
+                s.scalars(
+                    select(LeakFeedback)
+                    .where(LeakFeedback.applied_at.is_(None), LeakFeedback.verdict == "mine")
+                    .order_by(LeakFeedback.id)
+                )
+            )
 
     def mark_applied(self, feedback_id: int, now: datetime | None = None) -> None:
         """The detector has learned it."""
@@ -269,8 +325,9 @@ class LeakAlertSink:
                 row.applied_at = now or datetime.now(UTC)
 
 
-def record_feedback(s: Session, delivery: Delivery, alert: Alert, verdict: str, by: str,
-                    now: datetime) -> LeakFeedback:
+def record_feedback(
+    s: Session, delivery: Delivery, alert: Alert, verdict: str, by: str, now: datetime
+) -> LeakFeedback:
     """A resident's word on a leak alert or unusual-use notice.
 
     "mine": the alert is resolved and the draw (or flow) queued for the monitor to learn. "not_mine" on
@@ -285,10 +342,17 @@ def record_feedback(s: Session, delivery: Delivery, alert: Alert, verdict: str, 
         raise Conflict(f"alert {alert.id} already has an answer: {d['feedback']['verdict']}")
     started = datetime.fromisoformat(d["started_at"]) if d.get("started_at") else alert.opened_at
     stopped = datetime.fromisoformat(d["stopped_at"]) if d.get("stopped_at") else None
-    row = LeakFeedback(alert_id=alert.id, meter_id=alert.meter_id or "", verdict=verdict, by=by,
-                       started_at=started, stopped_at=stopped,
-                       rate_lph=to_litres(float(d.get("rate_lph") or 0)), created_at=now,
-                       applied_at=None if verdict == "mine" else now)
+    row = LeakFeedback(
+        alert_id=alert.id,
+        meter_id=alert.meter_id or "",
+        verdict=verdict,
+        by=by,
+        started_at=started,
+        stopped_at=stopped,
+        rate_lph=to_litres(float(d.get("rate_lph") or 0)),
+        created_at=now,
+        applied_at=None if verdict == "mine" else now,
+    )
     s.add(row)
     d["feedback"] = {"verdict": verdict, "by": by, "at": now.isoformat()}
     alert.details = d
@@ -298,10 +362,18 @@ def record_feedback(s: Session, delivery: Delivery, alert: Alert, verdict: str, 
         rate = float(d.get("rate_lph") or 0)
         kind = "burst" if rate >= CONTINUOUS_MAX_LPH else "continuous"
         leak = {**d, "leak_kind": kind, "rule": "resident_report", "feedback": None}
-        raise_alert(s, delivery, account_id=alert.account_id, kind="leak",
-                    dedupe_key=f"leak:report:{alert.id}",
-                    title=f"Reported leak on meter {alert.meter_id}: {alert.title.split(': ', 1)[-1]}",
-                    details=leak, meter_id=alert.meter_id, now=now, opened_at=now)
+        raise_alert(
+            s,
+            delivery,
+            account_id=alert.account_id,
+            kind="leak",
+            dedupe_key=f"leak:report:{alert.id}",
+            title=f"Reported leak on meter {alert.meter_id}: {alert.title.split(': ', 1)[-1]}",
+            details=leak,
+            meter_id=alert.meter_id,
+            now=now,
+            opened_at=now,
+        )
     s.flush()
     return row
 
@@ -342,11 +414,15 @@ def _leak_title(a: LeakAlertLike, fig: Figures, tariff: Tariff | None) -> str:
     name = KIND_NAMES.get(a.kind, a.kind)
     money = f" ({fig.cost_yuan} yuan)" if fig.cost_yuan is not None else ""
     if a.status == "resolved":
-        return (f"{name} on meter {a.meter} stopped at {_local(a.stopped_at or a.updated_at, tariff)}: "
-                f"{fig.volume_l} L{money} lost since {_local(a.started_at, tariff)}")
+        return (
+            f"{name} on meter {a.meter} stopped at {_local(a.stopped_at or a.updated_at, tariff)}: "
+            f"{fig.volume_l} L{money} lost since {_local(a.started_at, tariff)}"
+        )
     per_day = f" ({fig.per_day_yuan} yuan)" if fig.per_day_yuan is not None else ""
-    return (f"{name} on meter {a.meter} since {_local(a.started_at, tariff)}: {a.rate_lph:.1f} L/h, "
-            f"{fig.volume_l} L{money} lost so far, {fig.per_day_l} L{per_day} a day if not fixed")
+    return (
+        f"{name} on meter {a.meter} since {_local(a.started_at, tariff)}: {a.rate_lph:.1f} L/h, "
+        f"{fig.volume_l} L{money} lost so far, {fig.per_day_l} L{per_day} a day if not fixed"
+    )
 
 
 def _material_change(before: dict, after: dict) -> bool:
@@ -356,4 +432,3 @@ def _material_change(before: dict, after: dict) -> bool:
         return True
     old, new = float(sent.get("rate_lph") or 0), float(after.get("rate_lph") or 0)
     return abs(new - old) > DELIVER_RATE_CHANGE * max(old, 1e-9)
-

@@ -120,8 +120,13 @@ class LeakConfig:
             raise ValueError("the night window (night_start_h to night_end_h) must span at least 2 hours")
         _check_range("night_margin_lph", self.night_margin_lph, 0.1, 1000, "L/h")
         _check_range("night_baseline_nights", self.night_baseline_nights, 1, 90, "nights")
-        _check_range("night_min_baseline_nights", self.night_min_baseline_nights, 1,
-                     self.night_baseline_nights, "nights")
+        _check_range(
+            "night_min_baseline_nights",
+            self.night_min_baseline_nights,
+            1,
+            self.night_baseline_nights,
+            "nights",
+        )
         _check_range("drip_window_h", self.drip_window_h, 24, 72, "h")
         _check_range("drip_min_lph", self.drip_min_lph, 0.01, 100, "L/h")
         _check_range("toilet_refill_min_l", self.toilet_refill_min_l, 0.001, 100, "L")
@@ -132,8 +137,9 @@ class LeakConfig:
         _check_range("toilet_similar_frac", self.toilet_similar_frac, 0.0, 1.0, "")
         _check_range("toilet_similar_abs_l", self.toilet_similar_abs_l, 0.0, 100, "L")
         _check_range("toilet_interval_min_min", self.toilet_interval_min_min, 1, 600, "min")
-        _check_range("toilet_interval_max_min", self.toilet_interval_max_min, self.toilet_interval_min_min,
-                     1440, "min")
+        _check_range(
+            "toilet_interval_max_min", self.toilet_interval_max_min, self.toilet_interval_min_min, 1440, "min"
+        )
         _check_range("toilet_interval_tol", self.toilet_interval_tol, 0.0, 1.0, "")
         _check_range("toilet_interval_tol_min", self.toilet_interval_tol_min, 0.0, 60.0, "min")
         _check_range("toilet_min_share", self.toilet_min_share, 0.0, 1.0, "")

@@ -32,11 +32,14 @@ HOUR_S = 3600
 DAY_S = 86400
 RING_MIN = 180  # the last three hours, minute by minute: hour-long and 3-hour blocks slide over it
 KEEP_H = 74  # hourly records kept: the longest window (72 h) and a little
-SPREAD_GAP_MIN = 2  # a reading lost for up to 2 minutes: its volume is spread over them (exact for steady flow)
+SPREAD_GAP_MIN = (
+    2  # a reading lost for up to 2 minutes: its volume is spread over them (exact for steady flow)
+)
 # A minute is "dry" at a level when it carried less than that; the ends of long dry stretches date a leak.
 DRY_LEVELS_LPM = (0.002, 0.02, 0.1, 0.5)
 DRY_KEEP = 16
 HABITS_KEEP = 48
+HABIT_SEEN, HABIT_CONFIRMED, HABIT_ALERTED = 0, 1, 2  # how a long draw came to be remembered
 # Whose rate to trust, best first: counted refills, then the longest window of hours.
 RATE_AUTHORITY = (RULE_TOILET, RULE_CONTINUOUS, RULE_LONG_DRAW, RULE_NIGHT_FLOOR, RULE_DRIPPING)
 REFILL_HISTORY = 160  # short refill-like draws remembered (any time of day), to date a running toilet
@@ -103,7 +106,7 @@ class MeterState:
     run_dips: int = 0
     run_vol_l: float = 0.0
     run_alerted: bool = False
-    # Long draws of the last habit_days: [start_s, local minute of day, minutes, L/min, confirmed].
+    # Long draws of the last habit_days: [start_s, local minute of day, minutes, L/min, HABIT_* flag].
     habits: list[list[float]] = field(default_factory=list)
     bg_alert: LeakAlert | None = None
     bg_rate_rule: str = ""
@@ -190,8 +193,9 @@ class LeakDetector:
         if st is None:
             st = self._meters[meter_id] = MeterState()
         if st.last_ts is not None and ts <= st.last_ts:
-            raise ValueError(f"meter {meter_id}: minute {ts} is not after the last one received"
-                             f" ({st.last_ts})")
+            raise ValueError(
+                f"meter {meter_id}: minute {ts} is not after the last one received ({st.last_ts})"
+            )
         events: list[LeakEvent] = []
         if litres > 0.0:
             _learn_quantum(st, litres)
@@ -230,8 +234,9 @@ class LeakDetector:
         """Meters with state."""
         return len(self._meters)
 
-    def confirm_use(self, meter_id: str, start_s: int, end_s: int | None = None,
-                    rate_lph: float | None = None) -> list[LeakEvent]:
+    def confirm_use(
+        self, meter_id: str, start_s: int, end_s: int | None = None, rate_lph: float | None = None
+    ) -> list[LeakEvent]:
         """The resident says the water from start_s (to end_s) was theirs: learn it, close what it opened.
 
         A confirmed draw becomes a habit (a precedent for notices and a schedule for the burst rule); a
@@ -246,7 +251,13 @@ class LeakDetector:
         burst = st.burst_alert
         if burst is not None and burst.started_at <= stop_s and start_s <= now_s:
             rate = rate_lph or burst.rate_lph
-            self._learn(st, burst.started_at, max(1, (stop_s - burst.started_at) // MINUTE_S), rate / 60.0, True)
+            self._learn(
+                st,
+                burst.started_at,
+                max(1, (stop_s - burst.started_at) // MINUTE_S),
+                rate / 60.0,
+                HABIT_CONFIRMED,
+            )
             self._resolve_burst(st, now_s, now_s, events, confirmed=True)
             st.run_alerted = True
         elif st.bg_alert is not None and st.bg_alert.started_at <= stop_s:
@@ -256,7 +267,7 @@ class LeakDetector:
         else:
             minutes = max(1, (stop_s - start_s) // MINUTE_S)
             rate_lpm = (rate_lph / 60.0) if rate_lph else (st.run_vol_l / max(1, st.run_n))
-            self._learn(st, start_s, minutes, rate_lpm, True)
+            self._learn(st, start_s, minutes, rate_lpm, HABIT_CONFIRMED)
         return events
 
     def to_dict(self) -> dict:
@@ -296,8 +307,9 @@ class LeakDetector:
         for k in range(missing, 0, -1):
             self._minute(meter_id, st, ts - k * MINUTE_S, 0.0, False, events)
 
-    def _minute(self, meter_id: str, st: MeterState, ts: int, v: float, usable: bool,
-                events: list[LeakEvent]) -> None:
+    def _minute(
+        self, meter_id: str, st: MeterState, ts: int, v: float, usable: bool, events: list[LeakEvent]
+    ) -> None:
         cfg = self.config
         off = cfg.offset_s(ts)
         hk = (ts + off % HOUR_S) // HOUR_S
@@ -402,7 +414,6 @@ class LeakDetector:
     def _refills_start(self, st: MeterState, finding: Finding) -> int:
         """The first refill of a running toilet: step back one period at a time through the refills seen
         (any time of day) while one of the same volume sits where the next is due; draws may hide a few."""
-        cfg = self.config
         period_s = finding.period_min * MINUTE_S
         vol = float(finding.evidence.get("refill_l", 0.0))
         q = self._quantum(st)
@@ -463,8 +474,17 @@ class LeakDetector:
         st.sum180 = float(sum(ring))
         st.sum60 = float(sum(ring[(i - 60 + k) % RING_MIN] for k in range(60)))
 
-    def _close_hour(self, meter_id: str, st: MeterState, hk: int, vol_l: float, present: int,
-                    f60: float, f180: float, events: list[LeakEvent]) -> None:
+    def _close_hour(
+        self,
+        meter_id: str,
+        st: MeterState,
+        hk: int,
+        vol_l: float,
+        present: int,
+        f60: float,
+        f180: float,
+        events: list[LeakEvent],
+    ) -> None:
         cfg = self.config
         st.hours.append(vol_l)
         st.present.append(present)
@@ -479,7 +499,9 @@ class LeakDetector:
         if bg is not None:
             quiet = present == MINUTE_S and f180 != _INF and f180 < cfg.resolve_fraction * 3 * bg.rate_lph
             if quiet:
-                self._resolve_bg(st, max(bg.started_at, st.h_f180_ts - (RING_MIN - 1) * MINUTE_S), end_s, events)
+                self._resolve_bg(
+                    st, max(bg.started_at, st.h_f180_ts - (RING_MIN - 1) * MINUTE_S), end_s, events
+                )
                 st.bg_since = hk + 1
                 return
             if end_s - bg.updated_at >= PROGRESS_EVERY_S:
@@ -510,20 +532,35 @@ class LeakDetector:
         local_h = ((end_s + cfg.offset_s(end_s - 1)) // HOUR_S) % 24
         if local_h == cfg.night_end_h and avail_h >= nh and have_h >= nh:
             # Hour-long blocks wholly inside the night end in its second hour or later.
-            floor_l = min(st.f60[-(nh - 1):]) - allow
+            floor_l = min(st.f60[-(nh - 1) :]) - allow
             f = None
             if len(st.night_baseline) >= cfg.night_min_baseline_nights:
-                f = rules.night_floor(cfg, floor_l, _minus(st.hours[-nh:], allow),
-                                      statistics.median(st.night_baseline), q)
+                f = rules.night_floor(
+                    cfg, floor_l, _minus(st.hours[-nh:], allow), statistics.median(st.night_baseline), q
+                )
             if f:
                 found.append(f)
             elif st.bg_alert is None and all(p == MINUTE_S for p in st.present[-nh:]):
                 # Only whole nights without a leak teach the baseline: a gap would pull it down.
                 st.night_baseline.append(round(max(0.0, floor_l), 4))
-                del st.night_baseline[:-cfg.night_baseline_nights]
-        found = [f for f in found if self._steady_since(st, f, end_s - HOUR_S * (
-            nh - 1 if f.rule == RULE_NIGHT_FLOOR else cfg.drip_window_h if f.rule == RULE_DRIPPING
-            else cfg.continuous_window_h))]
+                del st.night_baseline[: -cfg.night_baseline_nights]
+        found = [
+            f
+            for f in found
+            if self._steady_since(
+                st,
+                f,
+                end_s
+                - HOUR_S
+                * (
+                    nh - 1
+                    if f.rule == RULE_NIGHT_FLOOR
+                    else cfg.drip_window_h
+                    if f.rule == RULE_DRIPPING
+                    else cfg.continuous_window_h
+                ),
+            )
+        ]
         if found:
             self._background(meter_id, st, found, end_s, events)
 
@@ -548,8 +585,15 @@ class LeakDetector:
             return RUNNING_TOILET
         return finding.kind
 
-    def _background(self, meter_id: str, st: MeterState, found: list[Finding], now_s: int,
-                    events: list[LeakEvent], start_s: int | None = None) -> None:
+    def _background(
+        self,
+        meter_id: str,
+        st: MeterState,
+        found: list[Finding],
+        now_s: int,
+        events: list[LeakEvent],
+        start_s: int | None = None,
+    ) -> None:
         best = min(found, key=lambda f: RATE_AUTHORITY.index(f.rule))
         best = replace(best, kind=self._signature_kind(st, best))
         rules_now = [f.rule for f in found]
@@ -561,8 +605,18 @@ class LeakDetector:
             best = self._rate_since(st, best, start_s)
             evidence = dict(best.evidence, rules=rules_now)
             st.bg_alert = LeakAlert(
-                meter_id, best.kind, start_s, now_s, round(best.rate_lph, 3), best.confidence, evidence,
-                "open", now_s, rule=best.rule, volume_l=_litres(best.rate_lph, start_s, now_s))
+                meter_id,
+                best.kind,
+                start_s,
+                now_s,
+                round(best.rate_lph, 3),
+                best.confidence,
+                evidence,
+                "open",
+                now_s,
+                rule=best.rule,
+                volume_l=_litres(best.rate_lph, start_s, now_s),
+            )
             st.bg_rate_rule, st.bg_period_min = best.rule, best.period_min
             events.append(LeakEvent("open", st.bg_alert))
             return
@@ -584,11 +638,20 @@ class LeakDetector:
                 evidence.update(f.evidence)
             evidence["rules"] = list(bg.evidence.get("rules", [])) + new_rules
             evidence["rate_from"] = st.bg_rate_rule
-            st.bg_alert = replace(bg, kind=kind, rate_lph=rate, started_at=start_s, evidence=evidence,
-                                  updated_at=now_s, volume_l=_litres(rate, start_s, now_s),
-                                  confidence=max(bg.confidence, *(f.confidence for f in found)))
-            # Only a change a crew cares about is sent: the rate or the kind. New agreeing rules are kept.
-            events.append(LeakEvent("update" if changed else "progress", st.bg_alert))
+            st.bg_alert = replace(
+                bg,
+                kind=kind,
+                rate_lph=rate,
+                started_at=start_s,
+                evidence=evidence,
+                updated_at=now_s,
+                volume_l=_litres(rate, start_s, now_s),
+                confidence=max(bg.confidence, *(f.confidence for f in found)),
+            )
+            # Only a change a crew cares about is an event: the rate or the kind. New agreeing rules are
+            # kept, and go out with the next progress.
+            if changed:
+                events.append(LeakEvent("update", st.bg_alert))
 
     def _rate_since(self, st: MeterState, finding: Finding, start_s: int) -> Finding:
         """An hourly rule's rate measured only over the hours after the leak began (not the quiet ones
@@ -614,31 +677,48 @@ class LeakDetector:
     def _progress(self, alert: LeakAlert, now_s: int) -> LeakAlert:
         return replace(alert, updated_at=now_s, volume_l=_litres(alert.rate_lph, alert.started_at, now_s))
 
-    def _resolve_bg(self, st: MeterState, stopped_s: int, now_s: int, events: list[LeakEvent],
-                    confirmed: bool = False) -> None:
+    def _resolve_bg(
+        self, st: MeterState, stopped_s: int, now_s: int, events: list[LeakEvent], confirmed: bool = False
+    ) -> None:
         alert = st.bg_alert
         assert alert is not None
         stopped_s = max(alert.started_at, min(stopped_s, now_s))
         evidence = dict(alert.evidence, confirmed_by_resident=True) if confirmed else alert.evidence
-        done = replace(alert, status="resolved", resolved_at=now_s, updated_at=now_s, stopped_at=stopped_s,
-                       volume_l=_litres(alert.rate_lph, alert.started_at, stopped_s), evidence=evidence)
+        done = replace(
+            alert,
+            status="resolved",
+            resolved_at=now_s,
+            updated_at=now_s,
+            stopped_at=stopped_s,
+            volume_l=_litres(alert.rate_lph, alert.started_at, stopped_s),
+            evidence=evidence,
+        )
         st.bg_alert = None
         events.append(LeakEvent("resolve", done))
 
-    def _resolve_burst(self, st: MeterState, stopped_s: int, now_s: int, events: list[LeakEvent],
-                       confirmed: bool = False) -> None:
+    def _resolve_burst(
+        self, st: MeterState, stopped_s: int, now_s: int, events: list[LeakEvent], confirmed: bool = False
+    ) -> None:
         alert = st.burst_alert
         assert alert is not None
         evidence = dict(alert.evidence, confirmed_by_resident=True) if confirmed else alert.evidence
-        done = replace(alert, status="resolved", resolved_at=now_s, updated_at=now_s,
-                       stopped_at=max(alert.started_at, stopped_s), volume_l=round(st.burst_vol_l, 3),
-                       evidence=evidence)
+        done = replace(
+            alert,
+            status="resolved",
+            resolved_at=now_s,
+            updated_at=now_s,
+            stopped_at=max(alert.started_at, stopped_s),
+            volume_l=round(st.burst_vol_l, 3),
+            evidence=evidence,
+        )
         st.burst_alert = None
         events.append(LeakEvent("resolve", done))
 
     # ---- minutes: draws, bursts and notices ----------------------------------------------------------------
 
-    def _minute_burst(self, meter_id: str, st: MeterState, ts: int, v: float, events: list[LeakEvent]) -> None:
+    def _minute_burst(
+        self, meter_id: str, st: MeterState, ts: int, v: float, events: list[LeakEvent]
+    ) -> None:
         cfg = self.config
         st.hi_n = st.hi_n + 1 if v >= self._burst_floor else 0
         st.fast_n = st.fast_n + 1 if v >= cfg.burst_fast_lpm else 0
@@ -658,14 +738,17 @@ class LeakDetector:
         if alert is not None:
             if v * 60.0 < cfg.resolve_fraction * alert.rate_lph:
                 # Stopped within this minute: the part of it that still flowed at the burst's rate.
-                self._resolve_burst(st, ts + round(MINUTE_S * min(1.0, v * 60.0 / alert.rate_lph)), now_s, events)
+                self._resolve_burst(
+                    st, ts + round(MINUTE_S * min(1.0, v * 60.0 / alert.rate_lph)), now_s, events
+                )
                 st.bg_since = (ts + cfg.offset_s(ts) % HOUR_S) // HOUR_S + 1
                 return
             st.burst_vol_l += v
             rate = self._draw_rate_lph(st, min(st.run_n, 30))
             if abs(rate - alert.rate_lph) > cfg.update_rate_change * alert.rate_lph:
-                st.burst_alert = replace(alert, rate_lph=round(rate, 3), updated_at=now_s,
-                                         volume_l=round(st.burst_vol_l, 3))
+                st.burst_alert = replace(
+                    alert, rate_lph=round(rate, 3), updated_at=now_s, volume_l=round(st.burst_vol_l, 3)
+                )
                 events.append(LeakEvent("update", st.burst_alert))
             return
         if st.run_alerted or st.run_n == 0:
@@ -685,15 +768,24 @@ class LeakDetector:
                 if rate < cfg.continuous_max_lph:
                     if st.bg_alert is None:
                         # A steady flow that never stops: a continuous leak, dated from the draw's start.
-                        f = Finding(RULE_LONG_DRAW, rules.steady_kind(cfg, rate), rate, 0.7,
-                                    {"minutes": st.run_n, "draw_l": round(st.run_vol_l, 3)})
+                        f = Finding(
+                            RULE_LONG_DRAW,
+                            rules.steady_kind(cfg, rate),
+                            rate,
+                            0.7,
+                            {"minutes": st.run_n, "draw_l": round(st.run_vol_l, 3)},
+                        )
                         self._background(meter_id, st, [f], now_s, events, start_s=st.run_start_s)
                     return
                 finding = (RULE_LONG_DRAW, st.run_start_s, 0.7)
-            elif (st.notice is None and st.run_vol_l >= cfg.notice_min_l
-                  and longest < cfg.habit_duration_share * st.run_n):
-                st.notice = UsageNotice(meter_id, st.run_start_s, now_s, round(rate_lpm * 60, 3),
-                                        round(st.run_vol_l, 3), st.run_n)
+            elif (
+                st.notice is None
+                and st.run_vol_l >= cfg.notice_min_l
+                and longest < cfg.habit_duration_share * st.run_n
+            ):
+                st.notice = UsageNotice(
+                    meter_id, st.run_start_s, now_s, round(rate_lpm * 60, 3), round(st.run_vol_l, 3), st.run_n
+                )
                 self._notices.append(st.notice)
         if finding is None:
             return
@@ -702,8 +794,19 @@ class LeakDetector:
         rate = self._draw_rate_lph(st, min(minutes, st.run_n))
         st.burst_vol_l = self._volume_since(st, ts, start_s)
         evidence = {"rules": [rule], "minutes": minutes, "draw_l": round(st.run_vol_l, 3)}
-        st.burst_alert = LeakAlert(meter_id, BURST, start_s, now_s, round(rate, 3), confidence, evidence,
-                                   "open", now_s, rule=rule, volume_l=round(st.burst_vol_l, 3))
+        st.burst_alert = LeakAlert(
+            meter_id,
+            BURST,
+            start_s,
+            now_s,
+            round(rate, 3),
+            confidence,
+            evidence,
+            "open",
+            now_s,
+            rule=rule,
+            volume_l=round(st.burst_vol_l, 3),
+        )
         st.run_alerted = True
         if st.notice is not None:
             self._notices.append(replace(st.notice, status="escalated"))
@@ -711,7 +814,7 @@ class LeakDetector:
         events.append(LeakEvent("open", st.burst_alert))
 
     def _draw_start(self, st: MeterState, ts: int, v: float) -> int:
-        """Start of a draw whose first full minute is ts: inside the minute before if that one carried some."""
+        """Start of a draw whose first full minute is ts (in the minute before if that one carried some)."""
         prev = st.ring[st.ring_i - 2]  # the minute before ts (ts itself is already in the ring)
         if 0.0 < prev < v:
             return ts - round(MINUTE_S * prev / v)
@@ -763,22 +866,35 @@ class LeakDetector:
         return min(floors) if floors else 60.0 * st.run_vol_l / max(1, st.run_n)
 
     def _end_run(self, meter_id: str, st: MeterState, stop_s: int) -> None:
-        """A draw ended at stop_s: learn it as a habit (if it was not a leak) and end its notice."""
+        """A draw ended at stop_s: learn it and end its notice.
+
+        A draw that raised an alert is kept apart (HABIT_ALERTED): it never excuses a long draw, but the
+        same high flow at the same time on several days is a schedule, not a string of bursts.
+        """
         cfg = self.config
-        if st.run_n >= cfg.habit_min_minutes and not st.run_alerted:
-            self._learn(st, st.run_start_s, st.run_n, st.run_vol_l / st.run_n, False)
+        if st.run_n >= cfg.habit_min_minutes and st.burst_alert is None:
+            flag = HABIT_ALERTED if st.run_alerted else HABIT_SEEN
+            self._learn(st, st.run_start_s, st.run_n, st.run_vol_l / st.run_n, flag)
         if st.notice is not None:
             n = st.notice
-            self._notices.append(replace(n, status="ended", stopped_at=stop_s, volume_l=round(st.run_vol_l, 3),
-                                         minutes=st.run_n, rate_lph=round(60.0 * st.run_vol_l / st.run_n, 3)))
+            self._notices.append(
+                replace(
+                    n,
+                    status="ended",
+                    stopped_at=stop_s,
+                    volume_l=round(st.run_vol_l, 3),
+                    minutes=st.run_n,
+                    rate_lph=round(60.0 * st.run_vol_l / st.run_n, 3),
+                )
+            )
             st.notice = None
         st.run_n = st.run_dips = 0
         st.run_vol_l = 0.0
 
-    def _learn(self, st: MeterState, start_s: int, minutes: int, rate_lpm: float, confirmed: bool) -> None:
+    def _learn(self, st: MeterState, start_s: int, minutes: int, rate_lpm: float, flag: int) -> None:
         cfg = self.config
         tod = ((start_s + cfg.offset_s(start_s)) % DAY_S) // MINUTE_S
-        st.habits.append([start_s, tod, minutes, round(rate_lpm, 4), 1 if confirmed else 0])
+        st.habits.append([start_s, tod, minutes, round(rate_lpm, 4), flag])
         horizon = start_s - cfg.habit_days * DAY_S
         st.habits = [h for h in st.habits if h[0] >= horizon][-HABITS_KEEP:]
 
@@ -787,7 +903,7 @@ class LeakDetector:
         tol = self.config.habit_rate_tol
         best = 0.0
         for h in st.habits:
-            if abs(h[3] - rate_lpm) <= tol * rate_lpm:
+            if h[4] != HABIT_ALERTED and abs(h[3] - rate_lpm) <= tol * rate_lpm:
                 best = max(best, h[2])
         return best
 
@@ -806,17 +922,21 @@ class LeakDetector:
         longest = 0.0
         for h in st.habits:
             dt = abs(h[1] - tod)
-            if min(dt, 1440 - dt) <= cfg.habit_burst_window_min and abs(h[3] - rate) <= cfg.habit_burst_rate_tol * rate:
+            if (
+                min(dt, 1440 - dt) <= cfg.habit_burst_window_min
+                and abs(h[3] - rate) <= cfg.habit_burst_rate_tol * rate
+            ):
                 days.add(int(h[0]) // DAY_S)
-                if h[4]:
+                if h[4] == HABIT_CONFIRMED:
                     days.add(-1 - int(h[0]) // DAY_S)  # a confirmed draw counts twice
                 longest = max(longest, h[2])
         return len(days) >= cfg.habit_burst_days and st.run_n <= 1.25 * longest + 5
 
     # ---- minutes: refills --------------------------------------------------------------------------------
 
-    def _minute_toilet(self, meter_id: str, st: MeterState, ts: int, litres: float, off: int,
-                       events: list[LeakEvent]) -> None:
+    def _minute_toilet(
+        self, meter_id: str, st: MeterState, ts: int, litres: float, off: int, events: list[LeakEvent]
+    ) -> None:
         cfg = self.config
         local_s = ts + off
         night_id = (local_s - cfg.night_start_h * HOUR_S) // DAY_S
@@ -896,8 +1016,9 @@ def _pairs(series: Mapping[int, float] | Iterable[tuple[int, float]]) -> list[tu
     return items
 
 
-def detect_series(meter_id: str, series: Mapping[int, float] | Iterable[tuple[int, float]],
-                  config: LeakConfig | None = None) -> list[LeakAlert]:
+def detect_series(
+    meter_id: str, series: Mapping[int, float] | Iterable[tuple[int, float]], config: LeakConfig | None = None
+) -> list[LeakAlert]:
     """Run a fresh detector over a whole series; return each alert in its final state, oldest first."""
     det = LeakDetector(config)
     alerts: dict[str, LeakAlert] = {}

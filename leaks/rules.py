@@ -56,7 +56,7 @@ def background_rate_lph(hour_vols: Sequence[float], block_h: int = RATE_BLOCK_H)
             run += hour_vols[start + block_h - 1] - hour_vols[start - 1]
         if best_sum is None or run < best_sum - 1e-9:
             best_sum, best_start = run, start
-    return trimmed_mean_l(hour_vols[best_start:best_start + block_h])
+    return trimmed_mean_l(hour_vols[best_start : best_start + block_h])
 
 
 def trimmed_mean_l(hour_vols: Sequence[float]) -> float:
@@ -71,8 +71,9 @@ def trimmed_mean_l(hour_vols: Sequence[float]) -> float:
     return sum(vols) / len(vols)
 
 
-def leak_rate_lph(floor_lph: float, hours_l: Sequence[float], quantum_l: float,
-                  block_h: int = RATE_BLOCK_H) -> float:
+def leak_rate_lph(
+    floor_lph: float, hours_l: Sequence[float], quantum_l: float, block_h: int = RATE_BLOCK_H
+) -> float:
     """A steady leak's rate: its floor on exact data, the quietest block of hours on a pulse meter.
 
     With exact litres the least hour-long block is the leak alone (the household is quiet for an hour
@@ -84,8 +85,9 @@ def leak_rate_lph(floor_lph: float, hours_l: Sequence[float], quantum_l: float,
     return min(max(background_rate_lph(hours_l, block_h), floor_lph), floor_lph + quantum_l)
 
 
-def continuous_flow(cfg: LeakConfig, floors60_l: Sequence[float], hours_l: Sequence[float],
-                    quantum_l: float = 0.0) -> Finding | None:
+def continuous_flow(
+    cfg: LeakConfig, floors60_l: Sequence[float], hours_l: Sequence[float], quantum_l: float = 0.0
+) -> Finding | None:
     """Every hour-long block of the window carried continuous_min_lph.
 
     floors60_l are, per hour of the window, the least volume of an hour-long block (sliding by the
@@ -96,36 +98,53 @@ def continuous_flow(cfg: LeakConfig, floors60_l: Sequence[float], hours_l: Seque
         return None
     rate = leak_rate_lph(low, hours_l, quantum_l)
     return Finding(
-        RULE_CONTINUOUS, steady_kind(cfg, rate), rate,
+        RULE_CONTINUOUS,
+        steady_kind(cfg, rate),
+        rate,
         round(min(0.99, 0.7 + 0.1 * low / cfg.continuous_min_lph), 3),
-        {"window_h": len(floors60_l), "floor_lph": round(low, 3)}, floor_lph=low,
+        {"window_h": len(floors60_l), "floor_lph": round(low, 3)},
+        floor_lph=low,
     )
 
 
-def dripping(cfg: LeakConfig, floors60_l: Sequence[float], hours_l: Sequence[float],
-             quantum_l: float = 0.0) -> Finding | None:
+def dripping(
+    cfg: LeakConfig, floors60_l: Sequence[float], hours_l: Sequence[float], quantum_l: float = 0.0
+) -> Finding | None:
     """Every hour-long block of a longer window carried drip_min_lph: a small, steady drip."""
     low = min(floors60_l)
     if low < cfg.drip_min_lph:
         return None
     rate = leak_rate_lph(low, hours_l[-24:], quantum_l, 6)
     return Finding(
-        RULE_DRIPPING, steady_kind(cfg, rate), rate,
+        RULE_DRIPPING,
+        steady_kind(cfg, rate),
+        rate,
         round(min(0.95, 0.6 + 0.05 * low / cfg.drip_min_lph), 3),
-        {"window_h": len(floors60_l), "floor_lph": round(low, 3)}, floor_lph=low,
+        {"window_h": len(floors60_l), "floor_lph": round(low, 3)},
+        floor_lph=low,
     )
 
 
-def night_floor(cfg: LeakConfig, night_floor_lph: float, night_hours_l: Sequence[float],
-                baseline_lph: float, quantum_l: float = 0.0) -> Finding | None:
+def night_floor(
+    cfg: LeakConfig,
+    night_floor_lph: float,
+    night_hours_l: Sequence[float],
+    baseline_lph: float,
+    quantum_l: float = 0.0,
+) -> Finding | None:
     """The night's quietest hour-long block exceeds the household's own night baseline by night_margin_lph."""
     excess = night_floor_lph - baseline_lph
     if excess < cfg.night_margin_lph:
         return None
-    rate = excess if quantum_l <= 0 else min(max(trimmed_mean_l(night_hours_l) - baseline_lph, excess),
-                                             excess + quantum_l)
+    rate = (
+        excess
+        if quantum_l <= 0
+        else min(max(trimmed_mean_l(night_hours_l) - baseline_lph, excess), excess + quantum_l)
+    )
     return Finding(
-        RULE_NIGHT_FLOOR, steady_kind(cfg, rate), rate,
+        RULE_NIGHT_FLOOR,
+        steady_kind(cfg, rate),
+        rate,
         round(min(0.95, 0.6 + 0.1 * excess / cfg.night_margin_lph), 3),
         {"night_floor_lph": round(night_floor_lph, 3), "baseline_lph": round(baseline_lph, 3)},
         floor_lph=excess,
@@ -135,10 +154,10 @@ def night_floor(cfg: LeakConfig, night_floor_lph: float, night_hours_l: Sequence
 def running_toilet(cfg: LeakConfig, refills: list[list[float]], quantum_l: float) -> Finding | None:
     """The night's refills hold a chain of toilet_min_refills similar ones, one period apart.
 
-    refills are [start_s, litres, night_litres_before, largest minute litres] in time order. The chain is built back from the
-    newest refill: each link is a refill of about the same volume one period earlier (within
-    toilet_interval_tol, or toilet_interval_tol_min), and one refill may be missing (it merged into a
-    flush). A leaking flapper drains the cistern at a steady rate, so its period holds; people's
+    refills are [start_s, litres, night_litres_before, largest minute litres] in time order. The chain
+    is built back from the newest refill: each link is a refill of about the same volume one period
+    earlier (within toilet_interval_tol, or toilet_interval_tol_min), and one refill may be missing (it
+    merged into a flush). A leaking flapper drains the cistern at a steady rate, so its period holds; people's
     flushes do not. On a pulse meter (quantum_l > 0) a steady flow also arrives as single pulses at
     regular intervals: a chain of single pulses all one interval apart is left to the floor rules.
     """
@@ -171,11 +190,18 @@ def running_toilet(cfg: LeakConfig, refills: list[list[float]], quantum_l: float
     mean_l = sum(r[1] for r in chain) / len(chain)
     rate = mean_l * 60.0 / period_min
     return Finding(
-        RULE_TOILET, RUNNING_TOILET, rate,
+        RULE_TOILET,
+        RUNNING_TOILET,
+        rate,
         round(min(0.95, 0.5 + 0.05 * len(chain)), 3),
-        {"refills": len(chain), "refill_l": round(mean_l, 3), "interval_min": round(period_min, 1),
-         "first_refill_s": int(chain[0][0])},
-        period_min, rate,
+        {
+            "refills": len(chain),
+            "refill_l": round(mean_l, 3),
+            "interval_min": round(period_min, 1),
+            "first_refill_s": int(chain[0][0]),
+        },
+        period_min,
+        rate,
     )
 
 

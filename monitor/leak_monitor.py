@@ -34,7 +34,7 @@ BACKFILL_CHUNK_S = DAY_S  # a meter's history is read a day at a time
 
 
 class LeakMonitor:
-    """Polls the store; returns the detector's events and hands each to `on_event` (notices to `on_notice`)."""
+    """Polls the store; returns the detector's events and hands each to `on_event`, notices to `on_notice`."""
 
     def __init__(
         self,
@@ -85,7 +85,9 @@ class LeakMonitor:
             folders = {m: MinuteFolder.from_list(v) for m, v in doc["folders"].items()}
         except (ValueError, KeyError, TypeError) as err:
             # An older or damaged state: every meter is analysed again over its stored history.
-            log.warning("monitor state %s not used (%s): starting from the stored history", self.state_path, err)
+            log.warning(
+                "monitor state %s not used (%s): starting from the stored history", self.state_path, err
+            )
             return
         self.detector = detector
         self.folders = folders
@@ -129,8 +131,14 @@ class LeakMonitor:
         for event in events:
             a = event.alert
             if event.kind != "progress":
-                log.info("leak %s on %s: %s at %.1f L/h since %s", event.kind, a.meter, a.kind, a.rate_lph,
-                         a.started_at)
+                log.info(
+                    "leak %s on %s: %s at %.1f L/h since %s",
+                    event.kind,
+                    a.meter,
+                    a.kind,
+                    a.rate_lph,
+                    a.started_at,
+                )
             if self.on_event:
                 self.on_event(event)
         for notice in notices:
@@ -191,8 +199,13 @@ class LeakMonitor:
                 self._feed(meter, f.fold(self.readings.meter_since(meter, a, b)), events, notices)
                 a = b
 
-    def _feed(self, meter: str, minutes: list[tuple[int, float]], events: list[LeakEvent],
-              notices: list[UsageNotice]) -> None:
+    def _feed(
+        self,
+        meter: str,
+        minutes: list[tuple[int, float]],
+        events: list[LeakEvent],
+        notices: list[UsageNotice],
+    ) -> None:
         update = self.detector.update
         for ts, litres in minutes:
             events.extend(update(meter, ts, litres))

@@ -101,7 +101,9 @@ def _run_month(db, hook):
         cost = [a for a in alerts if a.kind == "leak_cost" and a.details["leak_alert_id"] == leak_alert.id]
         # The warning comes in the same transaction (processing time); the leak alert is opened at the
         # data time of the minutes that showed it, the end of the hour closed by this minute.
-        assert len(cost) == 1 and timedelta(0) <= cost[0].opened_at - leak_alert.opened_at <= timedelta(minutes=1)
+        assert len(cost) == 1 and timedelta(0) <= cost[0].opened_at - leak_alert.opened_at <= timedelta(
+            minutes=1
+        )
         d = cost[0].details
         assert Decimal(d["leak_cost_yuan_per_day"]) > 0
         assert (

@@ -147,7 +147,9 @@ def test_leak_on_a_meter_no_account_holds_is_an_alert_for_the_utility(db, accoun
         alert = s.get(Alert, r.alert_id)
         assert alert.account_id is None and alert.meter_id == "nobody" and alert.kind == "leak"
         assert alert.details["utility"] is True and alert.details["tariff"] == "guangzhou"
-        topics = {m.target for m in s.scalars(select(OutboxMessage).where(OutboxMessage.alert_id == alert.id))}
+        topics = {
+            m.target for m in s.scalars(select(OutboxMessage).where(OutboxMessage.alert_id == alert.id))
+        }
         assert "wm/v1/alerts/utility" in topics
 
 

@@ -15,7 +15,11 @@ from leaks.config import LeakConfig
     ("tz", "+08:00", "not an IANA time zone"),
     ("night_end_h", 1, "night window"),
     ("resolve_fraction", 1.5, "resolve_fraction must be between"),
-    ("drip_wet_fraction", "high", "drip_wet_fraction must be a finite number"),
+    ("drip_min_lph", "high", "drip_min_lph must be a finite number"),
+    ("continuous_max_lph", 5.0, "continuous_max_lph must be between"),
+    ("burst_minute_floor", 0.0, "burst_minute_floor must be between"),
+    ("long_draw_leak_h", 0.1, "long_draw_leak_h must be between"),
+    ("toilet_interval_tol", -0.1, "toilet_interval_tol must be between"),
 ])
 def test_bad_threshold_is_refused_by_name(field, value, message):
     with pytest.raises(ValueError, match=message):
