@@ -446,6 +446,7 @@ def _irrigation(rng: random.Random, clock: Clock, days: int, out: Draws, notes: 
     weekdays = set(rng.sample(range(7), rng.randint(2, 4)))
     cycle_soak = rng.random() < 0.25
     notes.update(irrigation_zones=len(zones), start_h=round(start_h, 2), schedule=kind)
+    programs: list[tuple[float, float]] = []
     for day in range(days):
         if kind == "weekdays" and clock.weekday(day) not in weekdays:
             continue
@@ -462,11 +463,15 @@ def _irrigation(rng: random.Random, clock: Clock, days: int, out: Draws, notes: 
                 out.add(t, run_s, lpm, "irrigation")
                 t += run_s + rng.choice([0, 0, 2, 5, 30])
             t_end = t
+        programs.append((clock.at(day, start_h), t_end))
     if rng.random() < 0.4:
+        # Watering by hand what the sprinklers miss (pots, new plants), never while they run.
         hose_lpm = rng.uniform(8.0, 16.0)
         for day in range(days):
             if rng.random() < 0.25:
-                out.add(clock.at(day, rng.uniform(17.5, 20.5)), rng.uniform(8, 40) * 60, hose_lpm, "hose")
+                t, dur_s = clock.at(day, rng.uniform(17.5, 20.5)), rng.uniform(8, 40) * 60
+                if not any(a - 600 < t + dur_s and t < b + 600 for a, b in programs):
+                    out.add(t, dur_s, hose_lpm, "hose")
 
 
 def _night_shift(rng: random.Random, home: Home, notes: dict) -> None:
@@ -546,7 +551,8 @@ def through_header_tank(
             inflow = min(refill_lpm, deficit, max(0.3, deficit * 0.35))
             deficit -= inflow
             out[m] = inflow
-            if deficit <= 0.05:
+            if deficit <= 0.05:  # full: the valve shuts on the last few millilitres
+                out[m] += deficit
                 open_ = False
                 deficit = 0.0
     return out
