@@ -509,7 +509,7 @@ def _holiday(rng: random.Random, home: Home, days: int, notes: dict) -> None:
     length = rng.randint(3, min(14, max(3, days - 4)))
     first = rng.randrange(1, max(2, days - length))
     home.away_days.update(range(first, first + length))
-    if rng.random() < 0.4:
+    if rng.random() < 0.4 and days > 4:
         d = rng.randrange(0, days - 2)
         home.away_days.update((d, d + 1))
     notes.update(away_days=len(home.away_days))

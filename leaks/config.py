@@ -92,7 +92,7 @@ class LeakConfig:
     # History of long draws: kept habit_days; a past draw is a precedent when its rate is within
     # habit_rate_tol and it lasted at least habit_duration_share of the current one.
     habit_days: int = 28
-    habit_min_minutes: int = 10
+    habit_min_minutes: int = 15
     habit_rate_tol: float = 0.35
     habit_duration_share: float = 0.6
     # A sustained burst is held back only for a schedule: draws on habit_burst_days days that started

@@ -37,12 +37,12 @@ SPREAD_GAP_MIN = (
 )
 # A minute is "dry" at a level when it carried less than that; the ends of long dry stretches date a leak.
 DRY_LEVELS_LPM = (0.002, 0.02, 0.1, 0.5)
-DRY_KEEP = 16
-HABITS_KEEP = 48
+DRY_KEEP = 12
+HABITS_KEEP = 32
 HABIT_SEEN, HABIT_CONFIRMED, HABIT_ALERTED = 0, 1, 2  # how a long draw came to be remembered
 # Whose rate to trust, best first: counted refills, then the longest window of hours.
 RATE_AUTHORITY = (RULE_TOILET, RULE_CONTINUOUS, RULE_LONG_DRAW, RULE_NIGHT_FLOOR, RULE_DRIPPING)
-REFILL_HISTORY = 160  # short refill-like draws remembered (any time of day), to date a running toilet
+REFILL_HISTORY = 192  # short refill-like draws remembered (any time of day), to date a running toilet
 PROGRESS_EVERY_S = HOUR_S  # an open alert's litres lost so far are re-sent (silently) this often
 _INF = float("inf")
 
@@ -78,16 +78,19 @@ class MeterState:
     hours: array = field(default_factory=_f32)
     present: array = field(default_factory=lambda: array("B"))
     f60: array = field(default_factory=_f32)
-    f180: array = field(default_factory=_f32)
     bg_since: int = 0  # background windows start at this hour key (after a resolved leak or a long gap)
     night_baseline: list[float] = field(default_factory=list)
     # Dry stretches per level: the current one, and the ends and lengths of the last long ones
     # (an older stretch no longer than a newer one is dropped: it can never be the answer).
     dry_len: list[int] = field(default_factory=lambda: [0] * len(DRY_LEVELS_LPM))
-    dry_ends: list[list[list[int]]] = field(default_factory=lambda: [[] for _ in DRY_LEVELS_LPM])
+    dry_ends: list[array] = field(
+        default_factory=lambda: [array("q") for _ in DRY_LEVELS_LPM]
+    )  # end, len, ...
     # Running-toilet refills of the current night.
     night_id: int | None = None
-    night_refills: list[list[float]] = field(default_factory=list)
+    night_refills: array = field(
+        default_factory=lambda: array("d")
+    )  # start_s, litres, night before, peak, ...
     night_vol_l: float = 0.0
     rf_night_l: float = 0.0
     rf_start_s: int = 0
@@ -96,7 +99,7 @@ class MeterState:
     rf_peak_l: float = 0.0
     # Every short refill-like draw (any time), as start minute and litres: dates a running toilet.
     rf_hist_min: array = field(default_factory=lambda: array("i"))
-    rf_hist_l: array = field(default_factory=_f32)
+    rf_hist_ml: array = field(default_factory=lambda: array("H"))  # refills are at most 12 L: 2 bytes
     # Burst runs: consecutive usable minutes at or above the burst flows.
     hi_n: int = 0
     fast_n: int = 0
@@ -107,7 +110,7 @@ class MeterState:
     run_vol_l: float = 0.0
     run_alerted: bool = False
     # Long draws of the last habit_days: [start_s, local minute of day, minutes, L/min, HABIT_* flag].
-    habits: list[list[float]] = field(default_factory=list)
+    habits: array = field(default_factory=lambda: array("d"))
     bg_alert: LeakAlert | None = None
     bg_rate_rule: str = ""
     bg_period_min: float = 0.0
@@ -126,7 +129,7 @@ class MeterState:
             elif isinstance(v, LeakAlert | UsageNotice):
                 v = v.to_dict()
             elif isinstance(v, list):
-                v = [list(x) if isinstance(x, list) else x for x in v]
+                v = [x.tolist() if isinstance(x, array) else x for x in v]
             data[f.name] = v
         return data
 
@@ -145,6 +148,8 @@ class MeterState:
                 v = array(cur.typecode, v)
                 if name == "ring" and len(v) != RING_MIN:
                     raise ValueError(f"bad meter state: ring must hold {RING_MIN} minutes")
+            elif name == "dry_ends":
+                v = [array("q", x) for x in v]
             elif name in ("bg_alert", "burst_alert") and v is not None:
                 v = LeakAlert.from_dict(v)
             elif name == "notice" and v is not None:
@@ -376,7 +381,9 @@ class LeakDetector:
             return self._refills_start(st, finding)
         level, need_min = self._pause(st, finding, for_start=True)
         floor_s = st.first_ts if st.first_ts is not None else now_s
-        for end_s, length in reversed(st.dry_ends[level]):
+        ends = st.dry_ends[level]
+        for i in range(len(ends) - 2, -1, -2):
+            end_s, length = ends[i], ends[i + 1]
             if length >= need_min:
                 return max(end_s, floor_s)
         return floor_s
@@ -406,7 +413,9 @@ class LeakDetector:
         level, need_min = self._pause(st, finding)
         if st.dry_len[level] >= need_min:
             return False
-        for end_s, length in st.dry_ends[level]:
+        ends = st.dry_ends[level]
+        for i in range(0, len(ends), 2):
+            end_s, length = ends[i], ends[i + 1]
             if end_s >= since_s:
                 return length < need_min
         return True
@@ -419,7 +428,7 @@ class LeakDetector:
         q = self._quantum(st)
         tol_l = max(0.15 * vol, 0.3, 1.01 * q)
         tol_s = max(0.05 * period_s, 2 * MINUTE_S)
-        times, vols = st.rf_hist_min, st.rf_hist_l
+        times, vols_ml = st.rf_hist_min, st.rf_hist_ml
         first = int(finding.evidence["first_refill_s"])
         t, found = float(first), first
         misses_allowed = max(3, int(4 * HOUR_S // period_s))
@@ -433,7 +442,7 @@ class LeakDetector:
                 j -= 1
             k = j
             while k >= 0 and times[k] * MINUTE_S >= due - tol_s:
-                if abs(vols[k] - vol) <= tol_l:
+                if abs(vols_ml[k] / 1000.0 - vol) <= tol_l:
                     best = k
                     break
                 k -= 1
@@ -462,7 +471,7 @@ class LeakDetector:
         self._close_hour(meter_id, st, st.hk, st.h_vol, st.h_present, st.h_f60, st.h_f180, events)
         missing = hk - st.hk - 1
         if missing > KEEP_H:
-            st.hours, st.present, st.f60, st.f180 = _f32(), array("B"), _f32(), _f32()
+            st.hours, st.present, st.f60 = _f32(), array("B"), _f32()
             st.hours_first = st.bg_since = hk
         else:
             for k in range(missing):
@@ -489,10 +498,9 @@ class LeakDetector:
         st.hours.append(vol_l)
         st.present.append(present)
         st.f60.append(f60 if f60 != _INF else 0.0)
-        st.f180.append(f180 if f180 != _INF else 0.0)
-        if len(st.hours) > KEEP_H + 24:
+        if len(st.hours) > KEEP_H + 6:
             cut = len(st.hours) - KEEP_H
-            del st.hours[:cut], st.present[:cut], st.f60[:cut], st.f180[:cut]
+            del st.hours[:cut], st.present[:cut], st.f60[:cut]
             st.hours_first += cut
         end_s = self._hour_end_s(hk)
         bg = st.bg_alert
@@ -894,17 +902,22 @@ class LeakDetector:
     def _learn(self, st: MeterState, start_s: int, minutes: int, rate_lpm: float, flag: int) -> None:
         cfg = self.config
         tod = ((start_s + cfg.offset_s(start_s)) % DAY_S) // MINUTE_S
-        st.habits.append([start_s, tod, minutes, round(rate_lpm, 4), flag])
+        h = st.habits
+        h.extend((start_s, tod, minutes, round(rate_lpm, 4), flag))
         horizon = start_s - cfg.habit_days * DAY_S
-        st.habits = [h for h in st.habits if h[0] >= horizon][-HABITS_KEEP:]
+        drop = 0
+        while drop < len(h) and (h[drop] < horizon or len(h) - drop > 5 * HABITS_KEEP):
+            drop += 5
+        del h[:drop]
 
     def _longest_similar(self, st: MeterState, rate_lpm: float) -> float:
         """Minutes of the longest past draw at about this rate (0 when none): the household's precedent."""
         tol = self.config.habit_rate_tol
         best = 0.0
-        for h in st.habits:
-            if h[4] != HABIT_ALERTED and abs(h[3] - rate_lpm) <= tol * rate_lpm:
-                best = max(best, h[2])
+        h = st.habits
+        for i in range(0, len(h), 5):
+            if h[i + 4] != HABIT_ALERTED and abs(h[i + 3] - rate_lpm) <= tol * rate_lpm:
+                best = max(best, h[i + 2])
         return best
 
     def _scheduled(self, st: MeterState, ts: int) -> bool:
@@ -920,16 +933,17 @@ class LeakDetector:
         rate = self._draw_rate_lph(st, min(st.run_n, cfg.burst_min_minutes)) / 60.0
         days: set[int] = set()
         longest = 0.0
-        for h in st.habits:
-            dt = abs(h[1] - tod)
+        h = st.habits
+        for i in range(0, len(h), 5):
+            dt = abs(h[i + 1] - tod)
             if (
                 min(dt, 1440 - dt) <= cfg.habit_burst_window_min
-                and abs(h[3] - rate) <= cfg.habit_burst_rate_tol * rate
+                and abs(h[i + 3] - rate) <= cfg.habit_burst_rate_tol * rate
             ):
-                days.add(int(h[0]) // DAY_S)
-                if h[4] == HABIT_CONFIRMED:
-                    days.add(-1 - int(h[0]) // DAY_S)  # a confirmed draw counts twice
-                longest = max(longest, h[2])
+                days.add(int(h[i]) // DAY_S)
+                if h[i + 4] == HABIT_CONFIRMED:
+                    days.add(-1 - int(h[i]) // DAY_S)  # a confirmed draw counts twice
+                longest = max(longest, h[i + 2])
         return len(days) >= cfg.habit_burst_days and st.run_n <= 1.25 * longest + 5
 
     # ---- minutes: refills --------------------------------------------------------------------------------
@@ -941,7 +955,7 @@ class LeakDetector:
         local_s = ts + off
         night_id = (local_s - cfg.night_start_h * HOUR_S) // DAY_S
         if night_id != st.night_id:
-            st.night_id, st.night_refills, st.rf_minutes, st.night_vol_l = night_id, [], 0, 0.0
+            st.night_id, st.night_refills, st.rf_minutes, st.night_vol_l = night_id, array("d"), 0, 0.0
         night_before_l = st.night_vol_l
         st.night_vol_l += litres
         if litres >= cfg.toilet_refill_min_l:
@@ -958,17 +972,19 @@ class LeakDetector:
         if minutes > cfg.toilet_refill_max_minutes or vol_l > cfg.toilet_refill_max_l:
             return
         st.rf_hist_min.append(start_s // MINUTE_S)
-        st.rf_hist_l.append(vol_l)
+        st.rf_hist_ml.append(min(65535, round(vol_l * 1000)))
         if len(st.rf_hist_min) > REFILL_HISTORY + 32:
-            del st.rf_hist_min[:32], st.rf_hist_l[:32]
+            del st.rf_hist_min[:32], st.rf_hist_ml[:32]
         in_night = ((local_s // HOUR_S) % 24 - cfg.night_start_h) % 24 < cfg.night_hours
         since_s = self._hour_end_s(st.bg_since - 1)
         if not (in_night and start_s >= since_s):
             return
-        st.night_refills.append([start_s, vol_l, st.rf_night_l, st.rf_peak_l])
-        if len(st.night_refills) > 200:
-            del st.night_refills[0]
-        f = rules.running_toilet(cfg, st.night_refills, self._quantum(st))
+        st.night_refills.extend((start_s, vol_l, st.rf_night_l, st.rf_peak_l))
+        if len(st.night_refills) > 4 * 200:
+            del st.night_refills[:4]
+        nr = st.night_refills
+        refills = [nr[i : i + 4] for i in range(0, len(nr), 4)]
+        f = rules.running_toilet(cfg, refills, self._quantum(st))
         if f and f.rate_lph > st.bg_allow_lph:
             self._background(meter_id, st, [f], ts + MINUTE_S, events)
 
@@ -984,12 +1000,14 @@ def _learn_quantum(st: MeterState, v: float) -> None:
             st.offgrid += 1
 
 
-def _push_dry(ends: list[list[int]], end_s: int, length: int) -> None:
-    while ends and ends[-1][1] <= length:
-        ends.pop()
-    ends.append([end_s, length])
-    if len(ends) > DRY_KEEP:
-        del ends[0]
+def _push_dry(ends: array, end_s: int, length: int) -> None:
+    """Keep (end, length) pairs whose lengths fall as they get newer: an older, shorter stretch is never
+    the latest one long enough for any question."""
+    while ends and ends[-1] <= length:
+        del ends[-2:]
+    ends.extend((end_s, length))
+    if len(ends) > 2 * DRY_KEEP:
+        del ends[:2]
 
 
 def _minus(values: Iterable[float], allow: float) -> list[float]:

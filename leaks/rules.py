@@ -151,7 +151,7 @@ def night_floor(
     )
 
 
-def running_toilet(cfg: LeakConfig, refills: list[list[float]], quantum_l: float) -> Finding | None:
+def running_toilet(cfg: LeakConfig, refills: Sequence[Sequence[float]], quantum_l: float) -> Finding | None:
     """The night's refills hold a chain of toilet_min_refills similar ones, one period apart.
 
     refills are [start_s, litres, night_litres_before, largest minute litres] in time order. The chain
@@ -205,10 +205,10 @@ def running_toilet(cfg: LeakConfig, refills: list[list[float]], quantum_l: float
     )
 
 
-def _best_chain(cfg: LeakConfig, similar: list[list[float]]) -> tuple[list[list[float]], float]:
+def _best_chain(cfg: LeakConfig, similar: list[Sequence[float]]) -> tuple[list[Sequence[float]], float]:
     """The longest chain of refills one period apart, built back from the newest (oldest first)."""
     anchor = similar[-1]
-    best: list[list[float]] = [anchor]
+    best: list[Sequence[float]] = [anchor]
     best_p = 0.0
     for j in range(len(similar) - 2, max(-1, len(similar) - 6), -1):
         gap_min = (anchor[0] - similar[j][0]) / 60.0
