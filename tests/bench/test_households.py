@@ -27,10 +27,15 @@ def test_schedules_follow_local_time_across_dst():
     assert c.weekday(0) == 0
 
 
-@pytest.mark.parametrize(("kind", "tag", "lo_lpm", "hi_lpm"), [
-    ("pool", "pool_topup", 9.0, 19.0), ("irrigation", "irrigation", 2.0, 19.0),
-    ("slow_bath", "slow_bath", 3.0, 8.0), ("tank", "tank_topup", 8.0, 18.0),
-])
+@pytest.mark.parametrize(
+    ("kind", "tag", "lo_lpm", "hi_lpm"),
+    [
+        ("pool", "pool_topup", 9.0, 19.0),
+        ("irrigation", "irrigation", 2.0, 19.0),
+        ("slow_bath", "slow_bath", 3.0, 8.0),
+        ("tank", "tank_topup", 8.0, 18.0),
+    ],
+)
 def test_each_kind_draws_its_habit(kind, tag, lo_lpm, hi_lpm):
     for seed in range(12):
         r = build(HouseholdSpec(kind, seed, 21))

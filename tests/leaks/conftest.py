@@ -1,4 +1,4 @@
-"""Fixtures for the leak tests: household minutes (bench.households kinds) with leaks from bench.leak_scenarios."""
+"""Fixtures for the leak tests: minutes of bench.households kinds, with leaks from bench.leak_scenarios."""
 
 from __future__ import annotations
 
@@ -31,8 +31,18 @@ def series_of(sc: Scenario) -> Series:
 def make_series():
     """Build the minutes of one household of a kind, optionally with one injected leak."""
 
-    def make(kind: str, seed: int, days: int, leak: InjectedLeak | None = None, gaps=(),
-             l_per_pulse: float = 0.0, tz: str = "UTC", phase_s: float = 30.0) -> Series:
-        return series_of(Scenario(HouseholdSpec(kind, seed, days, tz), leak, tuple(gaps), l_per_pulse, phase_s))
+    def make(
+        kind: str,
+        seed: int,
+        days: int,
+        leak: InjectedLeak | None = None,
+        gaps=(),
+        l_per_pulse: float = 0.0,
+        tz: str = "UTC",
+        phase_s: float = 30.0,
+    ) -> Series:
+        return series_of(
+            Scenario(HouseholdSpec(kind, seed, days, tz), leak, tuple(gaps), l_per_pulse, phase_s)
+        )
 
     return make

@@ -8,8 +8,7 @@ import random
 
 import pytest
 
-from bench.households import build
-from bench.households import HouseholdSpec
+from bench.households import HouseholdSpec, build
 from bench.leak_scenarios import InjectedLeak
 from leaks.config import LeakConfig
 from leaks.detector import LeakDetector, detect_series
@@ -43,10 +42,22 @@ def _opened(pairs, config=None):
 # ---- households' own water is not a leak ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("kind", "seed"), [
-    ("project", 2), ("project", 10), ("base", 3), ("pool", 1), ("pool", 4), ("tank", 2), ("irrigation", 5),
-    ("night_shift", 1), ("guests", 2), ("slow_bath", 3), ("holiday", 1),
-])
+@pytest.mark.parametrize(
+    ("kind", "seed"),
+    [
+        ("project", 2),
+        ("project", 10),
+        ("base", 3),
+        ("pool", 1),
+        ("pool", 4),
+        ("tank", 2),
+        ("irrigation", 5),
+        ("night_shift", 1),
+        ("guests", 2),
+        ("slow_bath", 3),
+        ("holiday", 1),
+    ],
+)
 def test_a_leak_free_household_of_each_kind_raises_no_alert_in_three_weeks(make_series, kind, seed):
     s = make_series(kind, seed, 21, l_per_pulse=1.0 if seed % 2 else 0.0, tz="Europe/Berlin")
     assert _opened(s.pairs, LeakConfig(tz="Europe/Berlin")) == []
@@ -82,7 +93,9 @@ def test_guests_showering_together_are_not_a_burst():
 
 def test_a_schedule_above_the_burst_rate_is_held_back_only_on_its_own_time_and_rate():
     def day(d: int, start_min: int, lpm: float, minutes: int):
-        return [(T0 + d * D + 60 * k, lpm if start_min <= k < start_min + minutes else 0.0) for k in range(1440)]
+        return [
+            (T0 + d * D + 60 * k, lpm if start_min <= k < start_min + minutes else 0.0) for k in range(1440)
+        ]
 
     # A controller runs 24 L/min for 25 min at 05:00 every day: the first two days are bursts...
     pairs = [p for d in range(3) for p in day(d, 300, 24.0, 25)]
@@ -135,8 +148,9 @@ def test_dripping_catches_a_drip_below_the_continuous_threshold(make_series):
 
 @pytest.mark.parametrize("l_per_pulse", [0.0, 1.0])
 def test_running_toilet_is_named_by_its_refills_and_dated_by_tracing_them_back(make_series, l_per_pulse):
-    leak = InjectedLeak("toilet", 3 * D + 15 * H + 611, 8 * D, 2.5 * 60 / 20, refill_l=2.5, period_s=1200,
-                        fill_lpm=9.0)
+    leak = InjectedLeak(
+        "toilet", 3 * D + 15 * H + 611, 8 * D, 2.5 * 60 / 20, refill_l=2.5, period_s=1200, fill_lpm=9.0
+    )
     s = make_series("base", 3, 8, leak, l_per_pulse=l_per_pulse)
     [a] = detect_series("m1", s.pairs)
     assert (a.kind, a.rule) == (RUNNING_TOILET, RULE_TOILET)
@@ -157,7 +171,8 @@ def test_a_steady_drip_on_a_pulse_meter_is_a_drip_not_a_running_toilet(make_seri
 
 
 def test_a_burst_starting_mid_minute_is_found_with_two_minutes_to_spare(make_series):
-    """Regression (issue 19): 20 L/min needed 19 whole minutes: a mid-minute start and a 30 s poll missed 20 min."""
+    """Regression (issue 19): 20 L/min needed 19 whole minutes, so a mid-minute start and a 30 s poll
+    missed 20 min."""
     leak = InjectedLeak("burst", 3 * D + 14 * H + 59, 3 * D + 16 * H, 20.0 * 60)
     s = make_series("base", 3, 5, leak, phase_s=59)
     events = _events(s.pairs)
@@ -298,18 +313,21 @@ def test_state_survives_a_restart(make_series):
     assert restored.to_dict() == uninterrupted.to_dict()
 
 
-@pytest.mark.parametrize(("ts", "litres", "message"), [
-    (T0 + 30, 1.0, "multiple of 60"),
-    (T0 + 60.5, 1.0, "whole Unix seconds"),
-    ("now", 1.0, "whole Unix seconds"),
-    (T0 + 120, -1.0, "finite and >= 0"),
-    (T0 + 120, float("nan"), "finite and >= 0"),
-    (T0 + 120, float("inf"), "finite and >= 0"),
-    (T0 + 120, True, "must be a number"),
-    (T0 + 120, "3", "must be a number"),
-    (T0, 1.0, "not after the last one"),
-    (T0 + 60, 1.0, "not after the last one"),
-])
+@pytest.mark.parametrize(
+    ("ts", "litres", "message"),
+    [
+        (T0 + 30, 1.0, "multiple of 60"),
+        (T0 + 60.5, 1.0, "whole Unix seconds"),
+        ("now", 1.0, "whole Unix seconds"),
+        (T0 + 120, -1.0, "finite and >= 0"),
+        (T0 + 120, float("nan"), "finite and >= 0"),
+        (T0 + 120, float("inf"), "finite and >= 0"),
+        (T0 + 120, True, "must be a number"),
+        (T0 + 120, "3", "must be a number"),
+        (T0, 1.0, "not after the last one"),
+        (T0 + 60, 1.0, "not after the last one"),
+    ],
+)
 def test_bad_minute_is_refused_and_changes_nothing(ts, litres, message):
     det = LeakDetector()
     det.update("m1", T0, 1.0)
