@@ -59,8 +59,8 @@ def print_accuracy(rep: ev.Report) -> None:
     """Per leak kind and per household kind, then the goals."""
     print(
         f"\n{'leak kind':11} {'leaks':>5} {'found':>5} {'goal':>4} {'in time':>7} {'TTD p50':>9}"
-        f" {'TTD max':>9} {'kind ok':>7} {'start<1h':>8} {'|start| p50':>11} {'|rate| p50':>10} {'rate<20%':>8}"
-        f" {'|loss| p50':>10} {'loss<10%':>8}"
+        f" {'TTD max':>9} {'kind ok':>7} {'start<1h':>8} {'|start| p50':>11} {'|rate| p50':>10}"
+        f" {'rate<20%':>8} {'|loss| p50':>10} {'loss<10%':>8}"
     )
     for r in ev.leak_rows(rep):
         burst = r["name"] == "burst"
@@ -241,7 +241,8 @@ def _influx_read() -> None:
             n = sum(len(v) for v in got.values())
             print(
                 f"  InfluxDB fleet read: {n:,} readings of {len(got):,} meters in one statement,"
-                f" {took:.1f} s = {n / took:,.0f} readings/s = {n / took / FLEET_RATE:.1f} x the 1M-meter rate"
+                f" {took:.1f} s = {n / took:,.0f} readings/s"
+                f" = {n / took / FLEET_RATE:.1f} x the 1M-meter rate"
             )
             store.close()
         finally:
