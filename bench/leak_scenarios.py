@@ -45,7 +45,7 @@ GOAL_DETECTED_SHARE = 0.95
 LEAK_KINDS = ("drip", "continuous", "toilet", "burst")
 EXPECTED_KIND = {"drip": DRIP, "continuous": CONTINUOUS, "toilet": RUNNING_TOILET, "burst": BURST}
 DRIP_MAX_LPH = 10.0  # the detector's default boundary between a drip and a continuous leak
-TUNE_SEEDS = (11, 12)  # thresholds were tuned on these populations only
+TUNE_SEEDS = (11, 12, 13, 14)  # thresholds were tuned on these populations only
 
 
 @dataclass(frozen=True)

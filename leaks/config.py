@@ -58,8 +58,8 @@ class LeakConfig:
     toilet_refill_min_l: float = 0.3
     toilet_refill_max_minutes: int = 3
     toilet_refill_max_l: float = 12.0
-    toilet_min_refills: int = 5
-    toilet_min_span_min: float = 90.0  # and the chain spans this long: a cistern leaks all night
+    toilet_min_refills: int = 6
+    toilet_min_span_min: float = 120.0  # and the chain spans this long: a cistern leaks all night
     toilet_similar_frac: float = 0.3
     toilet_similar_abs_l: float = 1.0
     toilet_interval_min_min: float = 3.0

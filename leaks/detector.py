@@ -691,36 +691,22 @@ class LeakDetector:
         alert = st.bg_alert
         assert alert is not None
         stopped_s = max(alert.started_at, min(stopped_s, now_s))
-        evidence = dict(alert.evidence, confirmed_by_resident=True) if confirmed else alert.evidence
-        done = replace(
-            alert,
-            status="resolved",
-            resolved_at=now_s,
-            updated_at=now_s,
-            stopped_at=stopped_s,
-            volume_l=_litres(alert.rate_lph, alert.started_at, stopped_s),
-            evidence=evidence,
+        events.append(
+            _resolved(
+                alert, stopped_s, now_s, _litres(alert.rate_lph, alert.started_at, stopped_s), confirmed
+            )
         )
         st.bg_alert = None
-        events.append(LeakEvent("resolve", done))
 
     def _resolve_burst(
         self, st: MeterState, stopped_s: int, now_s: int, events: list[LeakEvent], confirmed: bool = False
     ) -> None:
         alert = st.burst_alert
         assert alert is not None
-        evidence = dict(alert.evidence, confirmed_by_resident=True) if confirmed else alert.evidence
-        done = replace(
-            alert,
-            status="resolved",
-            resolved_at=now_s,
-            updated_at=now_s,
-            stopped_at=max(alert.started_at, stopped_s),
-            volume_l=round(st.burst_vol_l, 3),
-            evidence=evidence,
+        events.append(
+            _resolved(alert, max(alert.started_at, stopped_s), now_s, round(st.burst_vol_l, 3), confirmed)
         )
         st.burst_alert = None
-        events.append(LeakEvent("resolve", done))
 
     # ---- minutes: draws, bursts and notices ----------------------------------------------------------------
 
@@ -998,6 +984,23 @@ def _learn_quantum(st: MeterState, v: float) -> None:
         r = v / q
         if abs(r - round(r)) > 0.02:
             st.offgrid += 1
+
+
+def _resolved(alert: LeakAlert, stopped_s: int, now_s: int, volume_l: float, confirmed: bool) -> LeakEvent:
+    """The resolve event of an alert that stopped at stopped_s, seen at now_s."""
+    evidence = dict(alert.evidence, confirmed_by_resident=True) if confirmed else alert.evidence
+    return LeakEvent(
+        "resolve",
+        replace(
+            alert,
+            status="resolved",
+            resolved_at=now_s,
+            updated_at=now_s,
+            stopped_at=stopped_s,
+            volume_l=volume_l,
+            evidence=evidence,
+        ),
+    )
 
 
 def _push_dry(ends: array, end_s: int, length: int) -> None:
