@@ -43,6 +43,7 @@ HABIT_SEEN, HABIT_CONFIRMED, HABIT_ALERTED = 0, 1, 2  # how a long draw came to 
 # Whose rate to trust, best first: counted refills, then the longest window of hours.
 RATE_AUTHORITY = (RULE_TOILET, RULE_CONTINUOUS, RULE_LONG_DRAW, RULE_NIGHT_FLOOR, RULE_DRIPPING)
 REFILL_HISTORY = 192  # short refill-like draws remembered (any time of day), to date a running toilet
+MAX_PENDING_NOTICES = 10_000
 PROGRESS_EVERY_S = HOUR_S  # an open alert's litres lost so far are re-sent (silently) this often
 _INF = float("inf")
 
@@ -227,6 +228,12 @@ class LeakDetector:
         """Unusual-use notices (opened or ended) since the last call, oldest first."""
         out, self._notices = self._notices, []
         return out
+
+    def _notice(self, notice: UsageNotice) -> None:
+        # A caller that never drains them must not grow without bound: the oldest go first.
+        if len(self._notices) >= MAX_PENDING_NOTICES:
+            del self._notices[: MAX_PENDING_NOTICES // 10]
+        self._notices.append(notice)
 
     def open_alerts(self, meter_id: str) -> list[LeakAlert]:
         """The meter's alerts that are open now."""
@@ -780,7 +787,7 @@ class LeakDetector:
                 st.notice = UsageNotice(
                     meter_id, st.run_start_s, now_s, round(rate_lpm * 60, 3), round(st.run_vol_l, 3), st.run_n
                 )
-                self._notices.append(st.notice)
+                self._notice(st.notice)
         if finding is None:
             return
         rule, start_s, confidence = finding
@@ -803,7 +810,7 @@ class LeakDetector:
         )
         st.run_alerted = True
         if st.notice is not None:
-            self._notices.append(replace(st.notice, status="escalated"))
+            self._notice(replace(st.notice, status="escalated"))
             st.notice = None
         events.append(LeakEvent("open", st.burst_alert))
 
@@ -871,7 +878,7 @@ class LeakDetector:
             self._learn(st, st.run_start_s, st.run_n, st.run_vol_l / st.run_n, flag)
         if st.notice is not None:
             n = st.notice
-            self._notices.append(
+            self._notice(
                 replace(
                     n,
                     status="ended",
