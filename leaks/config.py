@@ -58,15 +58,19 @@ class LeakConfig:
     toilet_refill_min_l: float = 0.3
     toilet_refill_max_minutes: int = 3
     toilet_refill_max_l: float = 12.0
-    toilet_min_refills: int = 6
-    toilet_min_span_min: float = 120.0  # and the chain spans this long: a cistern leaks all night
+    toilet_min_refills: int = 5
+    # People's flushes and taps fall into short chains by chance on a busy night, so a period under
+    # toilet_short_period_min needs toilet_short_min_refills; every chain spans toilet_min_span_min.
+    toilet_short_period_min: float = 40.0
+    toilet_short_min_refills: int = 6
+    toilet_min_span_min: float = 120.0
     toilet_similar_frac: float = 0.3
     toilet_similar_abs_l: float = 1.0
     toilet_interval_min_min: float = 3.0
     toilet_interval_max_min: float = 120.0
-    toilet_interval_tol: float = 0.15
-    toilet_interval_tol_min: float = 2.0
-    toilet_min_share: float = 0.4
+    toilet_interval_tol: float = 0.08
+    toilet_interval_tol_min: float = 1.5
+    toilet_min_share: float = 0.7
 
     # Burst, sustained: min_minutes minutes in a row averaging min_lpm, none below minute_floor x min_lpm
     # (the floor leaves room for readings a few seconds early or late).
@@ -74,7 +78,7 @@ class LeakConfig:
     # reading phase and the monitor's poll before the 20 min goal.
     burst_min_lpm: float = 19.8
     burst_min_minutes: int = 17
-    burst_minute_floor: float = 0.95
+    burst_minute_floor: float = 0.98
     # Burst, fast: fast_minutes minutes in a row each at fast_lpm or more (no household draws that much).
     burst_fast_lpm: float = 60.0
     burst_fast_minutes: int = 8
@@ -134,6 +138,10 @@ class LeakConfig:
         _check_range("toilet_refill_max_l", self.toilet_refill_max_l, self.toilet_refill_min_l, 1000, "L")
         _check_range("toilet_min_refills", self.toilet_min_refills, 3, 100, "refills")
         _check_range("toilet_min_span_min", self.toilet_min_span_min, 0, 600, "min")
+        _check_range("toilet_short_period_min", self.toilet_short_period_min, 0, 600, "min")
+        _check_range(
+            "toilet_short_min_refills", self.toilet_short_min_refills, self.toilet_min_refills, 100, "refills"
+        )
         _check_range("toilet_similar_frac", self.toilet_similar_frac, 0.0, 1.0, "")
         _check_range("toilet_similar_abs_l", self.toilet_similar_abs_l, 0.0, 100, "L")
         _check_range("toilet_interval_min_min", self.toilet_interval_min_min, 1, 600, "min")

@@ -170,6 +170,8 @@ def running_toilet(cfg: LeakConfig, refills: Sequence[Sequence[float]], quantum_
     if len(similar) < k:
         return None
     chain, period_min = _best_chain(cfg, similar)
+    if period_min < cfg.toilet_short_period_min:
+        k = cfg.toilet_short_min_refills
     if len(chain) < k or chain[-1][0] - chain[0][0] < 60.0 * cfg.toilet_min_span_min:
         return None
     gaps_min = [(b[0] - a[0]) / 60.0 for a, b in zip(chain, chain[1:], strict=False)]
