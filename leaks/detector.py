@@ -32,9 +32,8 @@ HOUR_S = 3600
 DAY_S = 86400
 RING_MIN = 180  # the last three hours, minute by minute: hour-long and 3-hour blocks slide over it
 KEEP_H = 74  # hourly records kept: the longest window (72 h) and a little
-SPREAD_GAP_MIN = (
-    2  # a reading lost for up to 2 minutes: its volume is spread over them (exact for steady flow)
-)
+# Up to this many lost readings: the next one's volume is spread over them (exact for a steady flow).
+SPREAD_GAP_MIN = 5
 # A minute is "dry" at a level when it carried less than that; the ends of long dry stretches date a leak.
 DRY_LEVELS_LPM = (0.002, 0.02, 0.1, 0.5)
 DRY_KEEP = 12
