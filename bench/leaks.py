@@ -35,7 +35,7 @@ from leaks.config import LeakConfig
 from leaks.detector import LeakDetector
 from monitor.feed import MinuteFolder
 
-LEAK_SEED, FREE_SEED = 2001, 2002  # never used while tuning (bench.leak_scenarios.TUNE_SEEDS)
+LEAK_SEED, FREE_SEED = 3001, 3002  # never used while tuning (bench.leak_scenarios.TUNE_SEEDS)
 LEAK_PER_KIND = int(os.environ.get("WM_BENCH_LEAK_PER_KIND", "40"))
 FREE_PER_KIND = int(os.environ.get("WM_BENCH_FREE_PER_KIND", "40"))
 LEAK_WEEKS, FREE_WEEKS = 3, 4
