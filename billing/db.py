@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import (
     JSON,
     Date,
+    Engine,
     ForeignKey,
     Index,
     Integer,
@@ -20,9 +21,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    inspect,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.schema import CreateTable
 
 from storage import sql
 from storage.sql import UtcDateTime, utcnow
@@ -227,9 +230,13 @@ class Alert(Base):
 
     __tablename__ = "alerts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    # None: an alert for the utility alone (a leak on a meter no account holds).
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True, nullable=True
+    )
     meter_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    kind: Mapped[str] = mapped_column(String(32))  # "leak" | "balance_low" | "days_left" | "leak_cost"
+    # "leak" | "unusual_use" | "balance_low" | "days_left" | "leak_cost"
+    kind: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16), default="open")
     # One condition = one alert: at most one unresolved alert per dedupe key (partial unique index).
     dedupe_key: Mapped[str] = mapped_column(String(200))
@@ -240,7 +247,7 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    account: Mapped[Account] = relationship()
+    account: Mapped[Account | None] = relationship()
 
     __table_args__ = (
         Index(
@@ -251,6 +258,27 @@ class Alert(Base):
             postgresql_where=text("state != 'resolved'"),
         ),
     )
+
+
+class LeakFeedback(Base):
+    """A resident's (or operator's) word on a leak alert or unusual-use notice, for the monitor to learn.
+
+    verdict "mine": the water was theirs (a pool, a garden, a guest); "not_mine": it was not.
+    """
+
+    __tablename__ = "leak_feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    meter_id: Mapped[str] = mapped_column(String(32))
+    verdict: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    rate_lph: Mapped[Decimal] = mapped_column(Litres)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    __table_args__ = (Index("ix_leak_feedback_pending", "applied_at"),)
 
 
 class OutboxMessage(Base):
@@ -273,11 +301,48 @@ class OutboxMessage(Base):
     __table_args__ = (Index("ix_outbox_pending", "delivered_at", "next_attempt_at"),)
 
 
+def upgrade_alerts(engine: Engine) -> None:
+    """Let alerts.account_id be NULL in a database made before alerts for the utility alone existed.
+
+    PostgreSQL drops the constraint in place; SQLite cannot, so the table is rebuilt (same rows, same
+    ids) with foreign keys off for the copy, as SQLite's documentation prescribes for schema changes.
+    """
+    insp = inspect(engine)
+    if "alerts" not in insp.get_table_names():
+        return
+    col = next((c for c in insp.get_columns("alerts") if c["name"] == "account_id"), None)
+    if col is None or col["nullable"]:
+        return
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE alerts ALTER COLUMN account_id DROP NOT NULL")
+        return
+    table = Base.metadata.tables["alerts"]
+    names = ", ".join(c["name"] for c in insp.get_columns("alerts") if c["name"] in table.columns)
+    ddl = str(CreateTable(table).compile(engine)).replace("CREATE TABLE alerts", "CREATE TABLE alerts_new", 1)
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("PRAGMA foreign_keys=OFF")
+        cur.execute("BEGIN")
+        cur.execute(ddl)
+        cur.execute(f"INSERT INTO alerts_new ({names}) SELECT {names} FROM alerts")
+        cur.execute("DROP TABLE alerts")
+        cur.execute("ALTER TABLE alerts_new RENAME TO alerts")
+        cur.execute("COMMIT")
+        cur.execute("PRAGMA foreign_keys=ON")
+    finally:
+        raw.close()
+    for index in table.indexes:
+        index.create(engine, checkfirst=True)
+
+
 class Database(sql.Database):
     """The utility's database with billing's tables (storage.sql.Database plus create/drop of them)."""
 
     def create_all(self) -> None:
-        """Create billing's missing tables (idempotent)."""
+        """Create billing's missing tables (idempotent); a file from before utility alerts is upgraded."""
+        upgrade_alerts(self.engine)
         self.create_tables(Base.metadata)
 
     def drop_all(self) -> None:
@@ -296,6 +361,7 @@ __all__ = [
     "Database",
     "Delegation",
     "HolderContact",
+    "LeakFeedback",
     "LedgerEntry",
     "Meter",
     "OutboxMessage",

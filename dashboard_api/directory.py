@@ -7,6 +7,7 @@ from datetime import datetime
 
 from billing import access
 from billing.access import RIGHT_NAMES, Right, Who
+from billing.alerts import leak_json
 from billing.db import Account, Database, Meter
 
 
@@ -25,12 +26,13 @@ class AccountInfo:
 @dataclass(frozen=True, slots=True)
 class AlertInfo:
     alert_id: int
-    account_id: int
+    account_id: int | None
     meter_id: str | None
     kind: str
     state: str
     title: str
     opened_at: datetime
+    leak: dict | None = None
 
 
 class Directory:
@@ -83,7 +85,7 @@ class Directory:
         """Unresolved alerts, newest first; only those of `account_ids` when given."""
         with self.db.session() as s:
             return [
-                AlertInfo(a.id, a.account_id, a.meter_id, a.kind, a.state, a.title, a.opened_at)
+                AlertInfo(a.id, a.account_id, a.meter_id, a.kind, a.state, a.title, a.opened_at, leak_json(a))
                 for a in access.open_alerts(s)
                 if account_ids is None or a.account_id in account_ids
             ]

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dashboard_api.schemas.alerts import LeakFigures
+
 
 class MeterOut(BaseModel):
     meter_id: str
@@ -79,13 +81,18 @@ class AccountSummaryOut(BaseModel):
 
 
 class AlertOut(BaseModel):
+    """An open alert in a list: what it is, and for leaks its figures."""
+
     alert_id: int
-    account_id: int
+    account_id: int | None = Field(
+        description="null: an alert for the utility alone (no account holds the meter)"
+    )
     meter_id: str | None
     kind: str
     state: str
     title: str
     opened_at: datetime
+    leak: LeakFigures | None = None
 
 
 class MeOut(BaseModel):
