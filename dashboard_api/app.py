@@ -10,13 +10,30 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from billing.config import get_billing_settings
 from billing.db import Database
+from billing.payments import DevProvider, PaymentProvider
 from billing.tokens import make_token_lookup
 from dashboard_api import errors
 from dashboard_api.config import ApiSettings, get_settings
 from dashboard_api.directory import Directory
 from dashboard_api.photos import PhotoStore, RateLimiter
-from dashboard_api.routes import accounts, alerts, fleet, me, meters, payments, photos, usage, vee
+from dashboard_api.routes import (
+    accounts,
+    alerts,
+    autopay,
+    console,
+    fleet,
+    me,
+    meters,
+    notifications,
+    payments,
+    photos,
+    resident,
+    usage,
+    vee,
+)
+from storage import meter_status
 from storage.readings import open_store
 from storage.readings.flows import InfluxFlows, StoreFlows
 from storage.readings.influx import InfluxStore
@@ -40,8 +57,20 @@ ERROR_RESPONSES: dict = {
 }
 
 
-def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None = None) -> FastAPI:
-    """Build the app; the store and the utility's database are opened at startup from settings."""
+def configured_provider() -> PaymentProvider | None:
+    """The payment provider of the billing settings (WM_BILLING_PAYMENT_PROVIDER), or None."""
+    return DevProvider() if get_billing_settings().payment_provider == "dev" else None
+
+
+def create_app(
+    settings: ApiSettings | None = None,
+    vee_config: VeeConfig | None = None,
+    payment_provider: PaymentProvider | None = None,
+) -> FastAPI:
+    """Build the app; the store and the utility's database are opened at startup from settings.
+
+    `payment_provider` overrides WM_BILLING_PAYMENT_PROVIDER (tests and the demo pass the dev sink).
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -59,6 +88,8 @@ def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None
         app.state.photo_limiter = RateLimiter(settings.photo_uploads_per_hour)
         app.state.vee_db = VeeDb(db)
         app.state.vee_config = vee_config or get_vee_settings().config()
+        meter_status.create_tables(db)
+        app.state.payment_provider = payment_provider or configured_provider()
         yield
         store.close()
         db.dispose()
@@ -78,7 +109,7 @@ def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None
     app.dependency_overrides[get_settings] = current_settings
     for module in (meters, usage, fleet, photos, me):
         app.include_router(module.router, responses=COMMON_RESPONSES)
-    for module in (accounts, payments, alerts, vee):
+    for module in (accounts, payments, alerts, vee, resident, autopay, notifications, console):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.mount("/dashboard", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
 

@@ -43,11 +43,13 @@ def _call(env, method, path, query, body, headers, photo_id="AAAAAAAAAAAAAAAA"):
 def test_every_route_is_in_the_tables(env):
     """A new route fails here until it has a wrong-role test."""
     covered = {p for _m, p, _q, _b in UTILITY_ONLY + OWN_ONLY + ANY_CALLER}
-    from dashboard_api.routes import accounts, alerts, payments
+    from dashboard_api.routes import accounts, alerts, autopay, console, notifications, payments, resident
     from dashboard_api.routes.vee import router as vee_router
 
-    # the accounts database's routes have their role tests in tests/billing/test_api.py
-    billing_paths = {r.path for m in (accounts, alerts, payments) for r in m.router.routes}
+    # the accounts database's routes have their role tests in tests/billing/test_api.py, the apps'
+    # (autopay, console, notifications, resident, payment orders) in tests/apps/test_api.py
+    apps = (autopay, console, notifications, resident)
+    billing_paths = {r.path for m in (accounts, alerts, payments, *apps) for r in m.router.routes}
     vee_paths = {r.path for r in vee_router.routes}  # tested below: operators only
     ours = set(env.client.app.openapi()["paths"]) - billing_paths - vee_paths
     normalise = {
