@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := mosquitto mosquitto-clients influxdb tesseract-ocr postgresql chromium chromium-driver \
-	fonts-dejavu-core fonts-liberation openssl
+	fonts-dejavu-core fonts-liberation fonts-wqy-microhei openssl
 PYTEST_ARGS ?=
 
 .PHONY: help demo test bench system-deps venv web firmware flash ocr-model lint clean

@@ -8,6 +8,9 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from billing import notifications
 from billing.config import get_billing_settings
+from billing.db import Account
+from billing.ledger import account_tariff
+from core.timezones import DEFAULT_TZ
 from dashboard_api.auth import AnyCaller, Principal
 from dashboard_api.deps import BillingTx, ClockDep
 from dashboard_api.schemas.apps import NotificationOut, NotificationsOut, ReadIn
@@ -32,6 +35,11 @@ def get_notifications(
     resident = _resident(caller)
     notifications.sweep(s, resident, clock(), get_billing_settings().notify_webhook or None)
     items = notifications.listing(s, resident, limit, unread_only)
+    zones: dict[int | None, str] = {None: DEFAULT_TZ}
+    for n in items:
+        if n.account_id not in zones:
+            account = s.get(Account, n.account_id)
+            zones[n.account_id] = account_tariff(account).zone_name if account else DEFAULT_TZ
     return NotificationsOut(
         unread=notifications.unread_count(s, resident),
         items=[
@@ -42,6 +50,7 @@ def get_notifications(
                 params=n.params,
                 created_at=n.created_at,
                 read=n.read_at is not None,
+                tz=zones[n.account_id],
             )
             for n in items
         ],

@@ -100,6 +100,7 @@ def my_accounts(caller: AnyCaller, s: BillingTx, clock: ClockDep) -> list[Accoun
                 last_payment_at=paid.get(a.id),
                 meters=[m.meter_id for m in a.meters],
                 live_alerts=len(alerts_mod.list_alerts(s, [a.id], "live")),
+                tz=o.zone,
             )
         )
     return sorted(cards, key=_by_last_payment)

@@ -65,6 +65,7 @@ class AccountCardOut(BaseModel):
     last_payment_at: datetime | None
     meters: list[str]
     live_alerts: int
+    tz: str = Field(description="the utility's IANA zone, for the account's dates and times")
 
 
 class LowBalanceIn(Strict):
@@ -123,6 +124,7 @@ class NotificationOut(BaseModel):
     params: dict
     created_at: datetime
     read: bool
+    tz: str = Field(description="the account's utility zone (the server's default when no account)")
 
 
 class NotificationsOut(BaseModel):
