@@ -46,8 +46,7 @@ function Bar({ t, onLang, onOut, go, showNotif }) {
   return html`<header class="bar">
     <a class="brand" href="#" onClick=${(e) => { e.preventDefault(); go && go({ name: "home" }); }}>${t("app.resident")}</a>
     <nav>
-      ${showNotif && html`<button id="nav-notifications" class="link" onClick=${() => go({ name: "notifications" })}
-        aria-label=${t("nav.notifications")}>${t("nav.notifications")}${unread ? html` <span class="badge" id="unread">${unread}</span>` : ""}</button>`}
+      ${showNotif && html`<button id="nav-notifications" class="link" onClick=${() => go({ name: "notifications" })}>${t("nav.notifications")}${unread ? html` <span class="badge" id="unread">${unread}</span>` : ""}</button>`}
       <button id="lang" class="link" onClick=${onLang} lang=${t.lang === "zh" ? "en" : "zh"}>${t("lang.switch")}</button>
       ${onOut && html`<button id="signout" class="link" onClick=${onOut}>${t("signin.out")}</button>`}
     </nav>
