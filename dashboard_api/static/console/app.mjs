@@ -94,7 +94,7 @@ function Fleet({ t, f, openMeter }) {
 
 function MeterDetail({ t, f, id, back }) {
   const det = useApi(`/v1/fleet/meters/${encodeURIComponent(id)}`);
-  const now = new Date();
+  const [now] = useState(() => new Date());  // fixed when the page opens: the paths stay the same
   const range = { start: new Date(now - 48 * 3600e3).toISOString(), stop: now.toISOString() };
   const usage = useApi(`/v1/meters/${encodeURIComponent(id)}/usage?${new URLSearchParams({ ...range, every: "1h", tz: TZ })}`);
   const day = { start: new Date(now - 24 * 3600e3).toISOString(), stop: now.toISOString() };

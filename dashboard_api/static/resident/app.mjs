@@ -209,8 +209,7 @@ function Forecast({ t, f, id }) {
 }
 
 // Ranges per resolution, as instants (ISO with offset) in the account's zone.
-function rangeFor(every, o) {
-  const now = new Date();
+function rangeFor(every, o, now) {
   const iso = (d) => d.toISOString();
   if (every === "1m") return { start: iso(new Date(now - 3 * 3600e3)), stop: iso(now) };
   if (every === "1h") return { start: iso(new Date(now - 48 * 3600e3)), stop: iso(now) };
@@ -250,7 +249,8 @@ function cumulativeOf(usage, o, tz) {
 
 function Usage({ t, f, id, o }) {
   const [every, setEvery] = useState("1d");
-  const r = rangeFor(every, o);
+  const [now] = useState(() => new Date());  // fixed when the card opens: the query stays the same
+  const r = rangeFor(every, o, now);
   const q = new URLSearchParams({ ...r, every, tz: o.tz });
   const usage = useApi(`/v1/accounts/${id}/usage?${q}`, []);
   const u = usage.data && usage.data.every === every ? usage.data : null;
