@@ -21,6 +21,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[ocr,db,firmware,test]'
+	# The OCR text detector's model ships inside this wheel; --no-deps: it would pull opencv-python.
+	$(PY) -m pip install --quiet --no-deps 'rapidocr-onnxruntime==1.4.4'
 	touch $@
 
 venv: $(VENV)/.installed web
@@ -65,12 +67,14 @@ flash: firmware
 	$(VENV)/bin/mpremote connect $(PORT) fs cp -r build/firmware/. :
 	@echo "copy your site_config.json too: $(VENV)/bin/mpremote connect $(PORT) fs cp site_config.json :"
 
-# The wheel CNN ships in ocr_reader/models/wheels_cnn.npz; this rebuilds it from synthetic photos with
-# fixed seeds (jax, the `train` extra, is installed only here; see docs/ocr.md for the time it takes).
+# The wheel CNN ships in ocr_reader/models/wheels_cnn.npz (+ .onnx). This fine-tunes the render-trained
+# stage (wheels_cnn_renders.npz, rebuilt from synthetic photos by `python -m ocr_reader.train --real`)
+# on the real wheel crops in ../shared/data (WM_OCR_DATA_DIR) of the training makers, with fixed seeds
+# (jax and onnx, the `train` extra, are installed only here; docs/ocr.md: sources, licences, time).
 ocr-model: venv
 	$(MAKE) system-deps APT_PACKAGES="$$($(PY) -c 'from ocr_reader.synth import TRAIN_FONT_PACKAGES as p; print(*p)')"
 	$(PY) -m pip install --quiet -e '.[train]'
-	$(PY) -m ocr_reader.train
+	$(PY) -m ocr_reader.train --init ocr_reader/models/wheels_cnn_renders.npz
 
 # ruff; the import contracts of pyproject.toml (layers, independence, no cycles: docs/architecture.md);
 # mypy on the product packages.

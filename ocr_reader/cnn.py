@@ -68,3 +68,48 @@ def load(path: str) -> dict:
     """Weights from an .npz written by cnn_train.save (float16 on disk, float32 in memory)."""
     with np.load(path) as z:
         return {k: z[k].astype(np.float32) for k in z.files}
+
+
+def to_onnx(params: dict) -> bytes:
+    """The same network as an ONNX graph (NCHW input N x 1 x H x W, softmax output), for onnxruntime.
+
+    Needs the `onnx` package (the `train` extra): only training writes the file.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inits, x = [], [], "x"
+    for name in CONV_LAYERS:
+        w = params[name + "_w"].astype(np.float32).transpose(3, 2, 0, 1)  # HWIO -> OIHW
+        inits += [
+            numpy_helper.from_array(np.ascontiguousarray(w), name + "_w"),
+            numpy_helper.from_array(params[name + "_b"].astype(np.float32), name + "_b"),
+        ]
+        nodes += [
+            helper.make_node("Conv", [x, name + "_w", name + "_b"], [name + "_c"], pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", [name + "_c"], [name + "_r"]),
+            helper.make_node("MaxPool", [name + "_r"], [name + "_p"], kernel_shape=[2, 2], strides=[2, 2]),
+        ]
+        x = name + "_p"
+    # Flatten in NHWC order, as jax does, so the dense weights need no reordering.
+    nodes += [
+        helper.make_node("Transpose", [x], ["nhwc"], perm=[0, 2, 3, 1]),
+        helper.make_node("Flatten", ["nhwc"], ["flat"], axis=1),
+        helper.make_node("Gemm", ["flat", "d1_w", "d1_b"], ["e0"]),
+        helper.make_node("Relu", ["e0"], ["emb"]),
+        helper.make_node("Gemm", ["emb", "out_w", "out_b"], ["z"]),
+        helper.make_node("Softmax", ["z"], ["probs"], axis=1),
+    ]
+    for k in ("d1_w", "d1_b", "out_w", "out_b"):
+        inits.append(numpy_helper.from_array(params[k].astype(np.float32), k))
+    graph = helper.make_graph(
+        nodes,
+        "wheels",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1, None, None])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [None, params["out_b"].shape[0]])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()

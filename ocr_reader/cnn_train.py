@@ -176,11 +176,17 @@ def fit(
     seed: int = 0,
     val: tuple[np.ndarray, np.ndarray] | None = None,
     log=print,
+    init: dict | None = None,
+    lr_peak: float = LR,
 ) -> dict:
-    """Train on prepared crops x (N x H x W x 1) with position labels y; returns numpy weights."""
+    """Train on prepared crops x (N x H x W x 1) with position labels y; returns numpy weights.
+
+    init: start from these weights (fine-tuning) instead of a fresh He initialisation.
+    """
     t_all = positions.soft_targets(y, junk_label)
     rng = np.random.default_rng(seed)
-    params = {k: jnp.asarray(v) for k, v in init_params(seed, x.shape[1], x.shape[2]).items()}
+    start = init if init is not None else init_params(seed, x.shape[1], x.shape[2])
+    params = {k: jnp.asarray(v) for k, v in start.items()}
     m = {k: jnp.zeros_like(v) for k, v in params.items()}
     v = {k: jnp.zeros_like(p) for k, p in params.items()}
     key = jax.random.PRNGKey(seed)
@@ -195,7 +201,7 @@ def fit(
             idx = np.sort(order[i * BATCH : (i + 1) * BATCH])
             step += 1
             # Short warm-up, then cosine decay to 5 % of the peak rate.
-            lr = LR * min(1.0, step / 300) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / total)))
+            lr = lr_peak * min(1.0, step / 300) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / total)))
             key, sub = jax.random.split(key)
             params, m, v, loss = _step(params, m, v, step, lr, x[idx], t_all[idx], sub)
             if i % 100 == 0:

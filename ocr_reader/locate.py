@@ -20,6 +20,7 @@ class Candidate:
     score: float
     aspect: float
     area_frac: float
+    source: str = "frame"  # frame (an outline), text (the text detector), glyphs, given, reference
 
 
 def order_quad(pts: np.ndarray) -> np.ndarray:
@@ -159,6 +160,16 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def overlaps(a: Candidate, b: Candidate) -> bool:
+    """True when two windows cover one place (either's centre inside the other): the same row."""
+    for p, q in ((a, b), (b, a)):
+        c = p.quad.mean(axis=0)
+        poly = q.quad.reshape(-1, 1, 2).astype(np.float32)
+        if cv2.pointPolygonTest(poly, (float(c[0]), float(c[1])), False) >= 0:
+            return True
+    return False
+
+
 def _dedupe(cands: list[Candidate]) -> list[Candidate]:
     """Drop near-duplicates; keep nested outlines (a frame and the wheels inside it both count)."""
     kept: list[Candidate] = []
@@ -218,7 +229,9 @@ def find_digit_rows(bgr: np.ndarray) -> list[Candidate]:
             qw, qh = _sides(quad)
             if not MIN_ASPECT <= qw / max(qh, 1e-6) <= MAX_ASPECT:
                 continue
-            found.append(Candidate(quad / scale, 0.2 * min(1.0, len(row) / 8), qw / qh, qw * qh / (h * w)))
+            found.append(
+                Candidate(quad / scale, 0.2 * min(1.0, len(row) / 8), qw / qh, qw * qh / (h * w), "glyphs")
+            )
     return _dedupe(sorted(found, key=lambda c: -c.score))
 
 

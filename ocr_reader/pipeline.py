@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from ocr_reader.api import PhotoReading
+from ocr_reader.api import PhotoReading, Previous
 from ocr_reader.carry import circ, resolve
 from ocr_reader.dials import CONFIDENT as DIALS_CONFIDENT
 from ocr_reader.dials import combine_with_wheels, read_dials
 from ocr_reader.errors import BadImage
-from ocr_reader.locate import Candidate, find_candidates, find_digit_rows, rectify
+from ocr_reader.finder import text_candidates
+from ocr_reader.locate import Candidate, find_candidates, find_digit_rows, overlaps, rectify
+from ocr_reader.plausibility import check_plausibility
 from ocr_reader.recognise import WheelGuess, tesseract_digits, wheel_model
-from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, is_red, split
+from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, red_wheels, split
 
 MIN_WINDOW_SCORE = 0.15  # locator score below which nothing looks like a counter window
 MIN_FIT = 0.3  # mean wheel agreement below which a window is not a row of wheels
 SECOND_METER_FIT = 0.8  # another window fitting this well (relative to the best) is a second meter
 SECOND_METER_WINDOW_SCORE = 0.7  # ...or a window this clear (find_candidates score) that also fits
 SECOND_METER_MIN_FIT = 0.6  # at least this well
-REVIEW_CONFIDENCE = 0.7  # validation renders: 99.6 % correct among 90 % accepted (docs/ocr.md)
-# A wheel caught between two digits must be read more surely: the smallest threshold that keeps
-# >= 99.5 % correct among accepted on the calibration renders (training fonts, seeds 4_040_404/5,
-# 600 photos: 0.7 -> 99.24 %, 0.8 -> 99.41 %, 0.85 -> 99.80 % at 81 % accepted; docs/ocr.md).
-ROLLING_REVIEW_CONFIDENCE = 0.85
+# Calibrated on real wheel crops of makers the model never saw (real_crops.HELD_OUT_MAKERS, 2,219
+# crops; bench/ocr_real.py prints the reliability curve): the smallest threshold keeping >= 99.5 %
+# of accepted wheels right. Wheels standing on a digit: 0.8 -> 99.46 %, 0.85 -> 99.66 % (docs/ocr.md).
+REVIEW_CONFIDENCE = 0.85
+# A wheel caught between two digits must be read more surely: on the same crops 0.9 -> 99.07 %,
+# 0.95 -> 99.74 % (7 of the 8 wrong at 0.9 from one make, whose wheels roll the other way).
+ROLLING_REVIEW_CONFIDENCE = 0.95
 MAX_CANDIDATES = 4
 PARTIAL_DOUBT_CONFIDENCE = 0.15  # a crop beyond the window read this surely may be a lost wheel
 EXTEND_MIN_CONFIDENCE = 0.85  # every wheel added to a partial window must be read this surely
@@ -36,6 +40,12 @@ EXTEND_FIT_SLACK = 0.02  # ...and the grown window's fit may be this much lower 
 SAME_DIGITS_FIT_SLACK = 0.12
 SAME_DIGITS_MIN_WHEEL = 0.7  # ...and each of its other wheels must be read at least this surely
 DIAL_WHEEL_TOLERANCE = 0.3  # digits; a half-turn misread of the x0.1 dial is 0.5 off
+FRAME_BONUS = 0.1  # a row inside an outlined window is preferred by this much fit (dev photos: serials)
+RIVAL_FIT_MARGIN = 0.15  # another row (or the row turned over) reading within this much is a rival
+# A row no outline confirms may be a serial number: any other row elsewhere that reads as wheels
+# at all (fit >= MIN_FIT) is a rival then (dev photos: serials read as well as counters).
+UNFRAMED_RIVAL_MARGIN = 1.0
+UNFRAMED_MIN_FIT = 0.5  # ...and must itself read at least this well to be a candidate
 USE_TTA = True  # average the chosen cut's wheels over slightly shifted copies (see recognise.py)
 
 
@@ -54,6 +64,10 @@ class Layout:
     extend_px: tuple[int, int]
     maybe_partial: bool = False  # something wheel-like continues beyond the window's ends
     outline_guessed: bool = False  # no framed window was found: the outline was put around glyphs
+    rivals: list = field(default_factory=list)  # other rows that read nearly as well (choose_window)
+    turned: bool = False  # this layout is the chosen row read the other way up
+    framed: bool = False  # an outlined window (locate.find_candidates) holds this row
+    beyond_score: float = 0.0  # how wheel-like the crop one pitch beyond the chain's ends is
 
     @property
     def pitch_px(self) -> float:
@@ -126,6 +140,7 @@ CHAIN_STEPS = 8  # crops per pitch when sliding along the strip to find wheel ce
 CHAIN_MIN_REACH = 2  # pitches the slide reaches beyond the window's ends (more for fewer wheels)
 CHAIN_MIN_PEAK = 0.3  # a wheel centre must score at least this (confidence x (1 - junk))
 CHAIN_GAIN = 0.5  # a chain's score adds (score - this) per wheel: weaker wheels shorten it
+KEEP_WHEEL_MIN = 0.1  # ...unless the equal cut holds the chain's digits plus wheels read this surely
 CHAIN_BETTER_FIT = 0.05  # an equal-pitch cut is replaced by a chain fitting this much better
 
 
@@ -199,7 +214,14 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
         if best is None or total > best_total:
             best_total = total
             x0, x1 = int(round(xs[idx[0]])), int(round(xs[idx[-1]])) + width
-            beyond = [score[i] for i in (idx[0] - CHAIN_STEPS, idx[-1] + CHAIN_STEPS) if 0 <= i < len(score)]
+            left, right = idx[0] - CHAIN_STEPS, idx[-1] + CHAIN_STEPS
+            beyond = [score[i] for i in (left, right) if 0 <= i < len(score)]
+            doubt = [
+                score[i] >= PARTIAL_DOUBT_CONFIDENCE
+                and not (i == right and _only_decimals_lost(crops, idx, i))
+                for i in (left, right)
+                if 0 <= i < len(score)
+            ]
             best = Layout(
                 lay.candidate,
                 ext[:, x0:x1],
@@ -210,9 +232,22 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
                 fit,
                 lay.runner_up_fit,
                 (reach, reach),
-                maybe_partial=len(beyond) < 2 or max(beyond) >= PARTIAL_DOUBT_CONFIDENCE,
+                maybe_partial=len(beyond) < 2 or any(doubt),
+                beyond_score=max(beyond, default=1.0),
             )
     return best
+
+
+def _only_decimals_lost(crops: list[np.ndarray], idx: list[int], beyond: int) -> bool:
+    """True when what continues the row on the right is a red wheel and the row's last one is black.
+
+    Red wheels are decimals, so the black wheels read are the whole m3: the reading is right at
+    the resolution of one m3 (the decimals are simply not read), not a wheel short.
+    """
+    if beyond >= len(crops):
+        return False
+    red = red_wheels([crops[i] for i in idx] + [crops[beyond]])
+    return red[-1] and not any(red[:-1])
 
 
 def _wheel_beyond(bgr: np.ndarray, lay: Layout, pitch_px: float) -> bool:
@@ -228,6 +263,8 @@ def _wheel_beyond(bgr: np.ndarray, lay: Layout, pitch_px: float) -> bool:
         # weakly, and dropping it gives a confident wrong reading, so any wheel-likeness counts.
         g = wheel_model().predict([crops[-1] if side == 1 else crops[0]], tta=True)[0]
         if g.score >= PARTIAL_DOUBT_CONFIDENCE:
+            if side == 1 and _only_decimals_lost(crops, list(range(len(crops) - 1)), len(crops) - 1):
+                continue
             return True
     return False
 
@@ -239,7 +276,7 @@ def _same_digits(a: list[WheelGuess], b: list[WheelGuess]) -> bool:
     )
 
 
-def _contains_reading(outer: Layout, inner: Layout) -> bool:
+def _contains_reading(outer: Layout, inner: Layout, min_other: float = SAME_DIGITS_MIN_WHEEL) -> bool:
     """True when inner's wheels read the same as a run of outer's, whose other wheels read surely."""
     k = inner.n_wheels
     for i in range(outer.n_wheels - k + 1):
@@ -247,7 +284,7 @@ def _contains_reading(outer: Layout, inner: Layout) -> bool:
         if (
             rest
             and _same_digits(inner.guesses, outer.guesses[i : i + k])
-            and min(g.score for g in rest) >= SAME_DIGITS_MIN_WHEEL
+            and min(g.score for g in rest) >= min_other
         ):
             return True
     return False
@@ -260,13 +297,9 @@ def _far_apart(a: Candidate, b: Candidate) -> bool:
     return float(np.linalg.norm(ca - cb)) > 0.8 * width and 0.4 < area_ratio < 2.5
 
 
-def choose_window(bgr: np.ndarray) -> Layout:
-    """The counter window of the one meter in the photo; BadImage when there is none or two."""
-    cands = [c for c in find_candidates(bgr) if c.score >= MIN_WINDOW_SCORE][:MAX_CANDIDATES]
-    layouts = [lay for lay in (best_layout(bgr, c) for c in cands) if lay is not None and lay.fit >= MIN_FIT]
-    if not layouts:
-        return _choose_unframed(bgr)
-    layouts.sort(key=lambda lay: -lay.fit)
+def _choose_framed(bgr: np.ndarray, layouts: list[Layout]) -> Layout:
+    """Among outlined windows: a larger one around the best reading the same holds more wheels."""
+    layouts = sorted(layouts, key=lambda lay: -lay.fit)
     best = layouts[0]
     # A window nested in or around the best one is the same meter; a larger one fitting about as
     # well holds more wheels (a frame around black and red wheels beats the black ones alone).
@@ -288,15 +321,210 @@ def choose_window(bgr: np.ndarray) -> Layout:
         )
         if second and _far_apart(best.candidate, other.candidate):
             raise BadImage("multiple_meters", "the photo shows more than one meter; photograph one at a time")
-    return _settle(bgr, best)
+    return best
+
+
+def choose_window(bgr: np.ndarray, window: np.ndarray | None = None) -> Layout:
+    """The counter window of the one meter in the photo; BadImage when there is none or two.
+
+    window: corners (tl, tr, br, bl) in photo pixels that the resident aligned (guided capture) or
+    that a meter's reference put there; then only that window (grown a little) is read.
+    """
+    if window is not None:
+        return _choose_given(bgr, window)
+    framed_all = [c for c in find_candidates(bgr) if c.score >= MIN_WINDOW_SCORE]
+    # Each outline both ways up: a photo taken upside down has no EXIF to say so.
+    both = [c for f in framed_all[:MAX_CANDIDATES] for c in (f, _turned(f))]
+    framed = [lay for lay in (best_layout(bgr, c) for c in both) if lay is not None and lay.fit >= MIN_FIT]
+    texts = [
+        lay for lay in (best_layout(bgr, c) for c in prescreen(bgr, text_candidates(bgr))) if lay is not None
+    ]
+    # A row inside an outlined window is a counter's; serial numbers and plates are printed on the face.
+    for lay in framed:
+        lay.framed = True
+    for lay in texts:
+        lay.framed = any(overlaps(lay.candidate, f) for f in framed_all[: 2 * MAX_CANDIDATES])
+    # A printed number alone (a photo of a label, a page) is no counter: a row no outline confirms
+    # must read clearly as wheels to be one.
+    texts = [lay for lay in texts if lay.framed or lay.fit >= UNFRAMED_MIN_FIT]
+    pool = framed + texts
+    if not [lay for lay in pool if lay.fit >= MIN_FIT]:
+        return _choose_unframed(bgr)
+    choices = [lay for lay in texts if lay.fit >= MIN_FIT]
+    if framed:
+        choices.append(_choose_framed(bgr, framed))
+    best = max(choices, key=lambda lay: lay.fit + FRAME_BONUS * lay.framed + UPRIGHT_BONUS * _upright(lay))
+    twin = next(
+        (lay for lay in pool if _is_turned(best, lay) and lay.fit >= best.fit - RIVAL_FIT_MARGIN), None
+    )
+    if twin is not None and _red_leads(best.crops) and not _red_leads(twin.crops):
+        best = twin  # red (decimal) wheels end a counter: the other way up is it
+    chosen = _settle(bgr, best)
+    chosen.framed = best.framed
+    chosen.rivals = _rivals(best, pool)
+    return chosen
+
+
+PRESCREEN_KEEP = 6  # text rows (row x direction) read in full after the quick look
+PRESCREEN_TRIM = 0.09  # side frame share of the height in the quick look's cuts
+
+
+def prescreen(bgr: np.ndarray, cands: list[Candidate], keep: int = PRESCREEN_KEEP) -> list[Candidate]:
+    """The candidates whose quick cuts read most like wheels: a few wheel counts, one side trim.
+
+    A detected text row ends near its outer glyphs, so only wheel counts giving wheels 0.4-1.05
+    heights wide are cut; one batched recogniser call for all rows.
+    """
+    if len(cands) <= keep:
+        return cands
+    cuts, owner = [], []
+    for k, c in enumerate(cands):
+        strip = rectify(bgr, c.quad)
+        h, w = strip.shape[:2]
+        for n in WHEEL_COUNTS:
+            pitch = (w - 2 * PRESCREEN_TRIM * h) / n
+            if 0.3 * h <= pitch <= 1.3 * h:
+                cuts.append(split(strip, n, PRESCREEN_TRIM))
+                owner.append(k)
+    if not cuts:
+        return []
+    guesses = wheel_model().predict([crop for cut in cuts for crop in cut])
+    best = np.zeros(len(cands))
+    i = 0
+    for cut, k in zip(cuts, owner, strict=True):
+        best[k] = max(best[k], _fit(guesses[i : i + len(cut)]))
+        i += len(cut)
+    order = np.argsort(-best)[:keep]
+    return [cands[int(k)] for k in order if best[k] > 0]
+
+
+def _rivals(best: Layout, pool: list[Layout]) -> list[Layout]:
+    """Other rows that read nearly as well as wheels: another place, or the same row turned over."""
+    out = []
+    for lay in pool:
+        if lay is best or lay.fit < MIN_FIT:
+            continue
+        same_place = overlaps(best.candidate, lay.candidate)
+        turned = _is_turned(best, lay)
+        margin = RIVAL_FIT_MARGIN if best.framed else UNFRAMED_RIVAL_MARGIN
+        if turned and _red_leads(lay.crops) and not _red_leads(best.crops):
+            continue  # red (decimal) wheels end a counter: turned over, they would lead it
+        if (
+            turned
+            and _upright(best)
+            and _zeros_lead(best)
+            and _zeros_end(lay)
+            and not any(red_wheels(best.crops))
+        ):
+            # Most photos are upright and most counters show leading zeros: with both for the chosen
+            # reading, its turned twin (zeros at the end) is not a rival. When they disagree (an
+            # upright 90000), only a person can tell: the twin stays a rival.
+            continue
+        if (not same_place or turned) and lay.fit >= best.fit - margin:
+            lay.turned = turned
+            out.append(lay)
+    return sorted(out, key=lambda lay: -lay.fit)
+
+
+def _turned(c: Candidate) -> Candidate:
+    """The same window read the other way up (corners turned half a turn)."""
+    return Candidate(np.roll(c.quad, 2, axis=0), c.score, c.aspect, c.area_frac, c.source)
+
+
+UPRIGHT_BONUS = 0.1  # most photos are taken upright: a row read left to right needs a little less fit
+
+
+def _upright(lay: Layout) -> bool:
+    """True when the row reads left to right in the photo (within 60 degrees)."""
+    return float(_direction(lay.candidate)[0]) > 0.5
+
+
+LEADING_ZEROS = 2  # zeros that start a counter far from its full range (most meters); turned, they end it
+
+
+def _digits(lay: Layout) -> str:
+    return "".join(str(int(round(g.position)) % 10) for g in lay.guesses)
+
+
+def _zeros_lead(lay: Layout) -> bool:
+    """True when the row starts with LEADING_ZEROS zeros (and does not end with them)."""
+    d = _digits(lay)
+    return d.startswith("0" * LEADING_ZEROS) and not d.endswith("0" * LEADING_ZEROS)
+
+
+def _zeros_end(lay: Layout) -> bool:
+    """True when the row ends with LEADING_ZEROS zeros (and does not start with them)."""
+    d = _digits(lay)
+    return d.endswith("0" * LEADING_ZEROS) and not d.startswith("0" * LEADING_ZEROS)
+
+
+def _is_turned(a: Layout, b: Layout) -> bool:
+    """True when b is a's row read the other way up."""
+    return (
+        a is not b
+        and overlaps(a.candidate, b.candidate)
+        and float(np.dot(_direction(a.candidate), _direction(b.candidate))) < -0.5
+    )
+
+
+def _red_leads(crops: list[np.ndarray]) -> bool:
+    """True when a row starts with red wheels and ends with black ones (a counter turned over)."""
+    red = red_wheels(crops)
+    return len(red) >= 3 and red[0] and not red[-1]
+
+
+def _direction(c: Candidate) -> np.ndarray:
+    """Unit vector along the window's reading direction (tl -> tr)."""
+    v = (c.quad[1] - c.quad[0]) + (c.quad[2] - c.quad[3])
+    return v / max(float(np.linalg.norm(v)), 1e-9)
+
+
+def _choose_given(bgr: np.ndarray, window: np.ndarray) -> Layout:
+    """The window the resident aligned or the reference placed, taken as a region to search.
+
+    A guided frame is held loosely (tilted, too tall, a little off): the rows the text detector
+    finds inside it (run on the region alone, so a small counter is seen at a higher resolution)
+    compete with the window itself; the best fit wins, with the chain finding its wheels.
+    """
+    quad = np.asarray(window, np.float32).reshape(4, 2)
+    given = Candidate(quad, 1.0, 0.0, 0.0, source="given")
+    x0, y0 = np.floor(quad.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(quad.max(axis=0)).astype(int)
+    pad_x, pad_y = (x1 - x0) // 10, (y1 - y0) // 10
+    h, w = bgr.shape[:2]
+    x0, y0 = max(0, x0 - pad_x), max(0, y0 - pad_y)
+    x1, y1 = min(w, x1 + pad_x), min(h, y1 + pad_y)
+    cands = [given]
+    if x1 - x0 >= 32 and y1 - y0 >= 16:
+        for c in text_candidates(np.ascontiguousarray(bgr[y0:y1, x0:x1]), both_ways=False):
+            c.quad = c.quad + np.array([x0, y0], np.float32)
+            c.source = "given"
+            if overlaps(c, given):
+                cands.append(c)
+    layouts = [lay for lay in (best_layout(bgr, c) for c in prescreen(bgr, cands)) if lay is not None]
+    layouts = [lay for lay in layouts if lay.fit >= MIN_FIT]
+    if not layouts:
+        raise BadImage("no_meter", "no wheels found in the given window")
+    return _settle(bgr, max(layouts, key=lambda lay: lay.fit))
 
 
 def _settle(bgr: np.ndarray, best: Layout) -> Layout:
     """The chosen window's wheels: a chain of wheel centres when it fits better, else equal cuts grown."""
     chained = chain_layout(bgr, best)
-    if chained is not None and (
-        chained.fit >= best.fit + CHAIN_BETTER_FIT
-        or (chained.n_wheels > best.n_wheels and _contains_reading(chained, best))
+    # Dim real wheels read weakly one by one: a chain of the sure ones must not drop wheels that
+    # the equal cut reads as wheels, however weakly, around the same digits (often the leading ones).
+    fuller = (
+        chained is not None
+        and best.n_wheels > chained.n_wheels
+        and _contains_reading(best, chained, KEEP_WHEEL_MIN)
+    )
+    if (
+        chained is not None
+        and not fuller
+        and (
+            chained.fit >= best.fit + CHAIN_BETTER_FIT
+            or (chained.n_wheels > best.n_wheels and _contains_reading(chained, best))
+        )
     ):
         return chained
     return extend_layout(bgr, best)
@@ -324,7 +552,12 @@ def _dial_wheel_residual(last_wheel: float, fraction_m3: float) -> float:
 
 
 def _decimals(red: list[bool]) -> int:
-    """Red wheels at the right are decimals; count the trailing run (at most 4)."""
+    """Red wheels at the right are decimals; count the trailing run (at most 4).
+
+    Every wheel red is a tinted photo (or a red print row), not decimals.
+    """
+    if red and all(red):
+        return 0
     n = 0
     for r in reversed(red):
         if not r:
@@ -346,6 +579,10 @@ def review_reason(consistent: bool, layout: Layout, margin: float, wheels: list[
         return "wheels_disagree_with_carry"
     if layout.outline_guessed:
         return "window_not_outlined"
+    if any(r.turned for r in layout.rivals):
+        return "orientation_uncertain"
+    if layout.rivals:
+        return "another_row_reads_as_wheels"
     if margin < 0.1:
         return "wheel_count_uncertain"
     if layout.maybe_partial:
@@ -359,11 +596,40 @@ def review_reason(consistent: bool, layout: Layout, margin: float, wheels: list[
     return None
 
 
-def read_image(bgr: np.ndarray, engine: str = "wheels") -> PhotoReading:
-    """Read an upright BGR photo with the named engine ("wheels" or "tesseract")."""
-    layout = choose_window(bgr)
-    red = [is_red(c) for c in layout.crops]
+def _quick_reading(layout: Layout, decimals: int | None = None) -> tuple[str, float | None]:
+    """A layout's reading from its search guesses (no shift averaging): for rivals and alternatives."""
+    res = resolve([g.position for g in layout.guesses])
+    if decimals is None:
+        decimals = _decimals(red_wheels(layout.crops))
+    return _format(res.digits, min(decimals, len(res.digits) - 1))
+
+
+def _plausible(value_m3: float | None, previous: Previous | None) -> str | None:
+    """None when the value fits the previous reading and usage bound, else the reason."""
+    if previous is None or value_m3 is None:
+        return None
+    p = check_plausibility(value_m3, previous.value_m3, previous.elapsed_s, previous.max_flow_m3_per_h)
+    return p.reason
+
+
+def read_image(
+    bgr: np.ndarray,
+    engine: str = "wheels",
+    window: np.ndarray | None = None,
+    style: tuple[int, int] | None = None,
+    previous: Previous | None = None,
+) -> PhotoReading:
+    """Read an upright BGR photo with the named engine ("wheels" or "tesseract").
+
+    window: corners in photo pixels to read (guided capture, or a reference's aligned window);
+    style: (wheel count, decimal wheels) a meter's reference knows; previous: the meter's last
+    reading and usage bound, which rule out rows that cannot be this meter's counter.
+    """
+    layout = choose_window(bgr, window)
+    red = red_wheels(layout.crops)
     decimals = _decimals(red)
+    if style is not None and style[0] == layout.n_wheels:
+        decimals = style[1]  # the confirmed photo settled which wheels are decimals
     if engine == "tesseract":
         return _read_tesseract(layout, red)
     guesses = wheel_model().predict(layout.crops, tta=USE_TTA)
@@ -386,8 +652,21 @@ def read_image(bgr: np.ndarray, engine: str = "wheels") -> PhotoReading:
     margin = layout.fit - layout.runner_up_fit
     if margin < 0.1:
         confidence = min(confidence, margin * 5)
+    alternatives = []
+    rivals = []
+    for r in layout.rivals:
+        r_reading, r_value = _quick_reading(r)
+        why = "turned_over" if r.turned else "another_row"
+        # The meter's history rules out rows that cannot be its counter (a serial number, a year).
+        if previous is not None and _plausible(r_value, previous) is not None:
+            continue
+        rivals.append(r)
+        alternatives.append({"reading": r_reading, "value_m3": r_value, "why": why, "fit": round(r.fit, 3)})
+    layout.rivals = rivals
     reason = review_reason(res.consistent, layout, margin, wheels)
-    dials = read_dials(bgr, layout.candidate.quad) if decimals == 0 else None
+    if style is not None and style[0] != layout.n_wheels:
+        reason = reason or "style_differs_from_reference"
+    dials = read_dials(bgr, layout.candidate.quad) if decimals == 0 and window is None else None
     dials_used = False
     if dials is not None and dials.confidence >= DIALS_CONFIDENT:
         if _dial_wheel_residual(guesses[-1].position, dials.value_fraction_m3) > DIAL_WHEEL_TOLERANCE:
@@ -401,6 +680,10 @@ def read_image(bgr: np.ndarray, engine: str = "wheels") -> PhotoReading:
             value = combine_with_wheels([g.position for g in guesses], dials)
             reading = f"{int(value):0{len(guesses)}d}"[-len(guesses) :] + "." + dials.decimals
             decimals = len(dials.decimals)
+    alternatives += _wheel_alternatives(res.positions, decimals, guesses, dials_used)
+    implausible = _plausible(value, previous)
+    if implausible is not None:
+        reason = reason or implausible
     return PhotoReading(
         reading=reading,
         value_m3=value,
@@ -412,7 +695,35 @@ def read_image(bgr: np.ndarray, engine: str = "wheels") -> PhotoReading:
         dials_used=dials_used,
         engine="wheels",
         reason=reason,
+        alternatives=alternatives[:MAX_ALTERNATIVES],
+        window=[[round(float(x), 1), round(float(y), 1)] for x, y in layout_quad(layout)],
+        window_source=layout.candidate.source,
     )
+
+
+MAX_ALTERNATIVES = 4
+
+
+def _wheel_alternatives(
+    positions: list[float], decimals: int, guesses: list[WheelGuess], dials_used: bool
+) -> list[dict]:
+    """Readings one wheel away: the weakest wheel's other neighbour digit (where misreads happen)."""
+    if dials_used or not positions:
+        return []
+    i = int(np.argmin([g.score for g in guesses]))
+    digits = [int(round(p)) % 10 for p in positions]
+    frac = positions[i] - np.floor(positions[i])
+    other = (int(np.floor(positions[i])) + (0 if frac >= 0.5 else 1)) % 10
+    if other == digits[i]:
+        return []
+    alt = digits[:i] + [other] + digits[i + 1 :]
+    reading, value = _format(alt, decimals)
+    return [{"reading": reading, "value_m3": value, "why": f"wheel_{i + 1}_between_digits", "fit": None}]
+
+
+def layout_quad(layout: Layout) -> np.ndarray:
+    """The corners (photo pixels) of the part of the window the wheels were read in."""
+    return layout.candidate.quad
 
 
 def _read_tesseract(layout: Layout, red: list[bool]) -> PhotoReading:

@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 
 from ocr_reader import cnn, positions
-from ocr_reader.wheels import normalise
+from ocr_reader.onnx_session import open_session
+from ocr_reader.wheels import normalise_batch
 
 MODEL_PATH = os.path.join(os.path.dirname(__file__), "models", "wheels_cnn.npz")
 JUNK = -1.0  # position label of a crop that is not one centred wheel
@@ -47,14 +48,21 @@ class WheelModel:
     position and a confidence.
     """
 
-    def __init__(self, path: str = MODEL_PATH):
+    def __init__(self, path: str = MODEL_PATH, use_onnx: bool = True):
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path} is missing: build it with `make ocr-model`")
         self.params = cnn.load(path)
+        # The same weights as an onnxruntime session: 7x faster than numpy on one core.
+        self.session = open_session(os.path.splitext(path)[0] + ".onnx") if use_onnx else None
+        self.crops_read = 0  # work done so far: the tests bound it on hostile images
 
     def probs(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
-        """Class probabilities of crops, one batched forward pass."""
-        return cnn.forward(self.params, cnn.prepare(np.stack([normalise(c) for c in crops_bgr])))[1]
+        """Class probabilities of crops, one batched forward pass (onnxruntime when installed)."""
+        self.crops_read += len(crops_bgr)
+        x = cnn.prepare(normalise_batch(crops_bgr))
+        if self.session is None:
+            return cnn.forward(self.params, x)[1]
+        return self.session.run(None, {"x": np.ascontiguousarray(x.transpose(0, 3, 1, 2))})[0]
 
     def predict(self, crops_bgr: list[np.ndarray], tta: bool = False) -> list[WheelGuess]:
         """Estimate each crop's position; with tta, averaged over slightly shifted copies of it.

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from ocr_reader import cnn
 from ocr_reader.decode import decode_photo
-from ocr_reader.locate import _iou, find_candidates, rectify
+from ocr_reader.locate import Candidate, _iou, find_candidates, overlaps, rectify
 from ocr_reader.recognise import JUNK, MODEL_PATH
 from ocr_reader.synth import FONT_SETS, TRAIN_FONT_PACKAGES, available_fonts, render_photo
 from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, normalise, split
@@ -56,7 +56,7 @@ def _jittered(strip: np.ndarray, x0: float, x1: float, rng: np.random.Generator)
 
 
 def samples_from_photo(
-    seed: int, font_set: str = FONT_SET, n_jitter: int = N_JITTER
+    seed: int, font_set: str = FONT_SET, n_jitter: int = N_JITTER, hard: bool = False
 ) -> tuple[list[np.ndarray], list[float]]:
     """Render one training photo and cut it the ways inference will: aligned wheels and junk.
 
@@ -127,6 +127,50 @@ def samples_from_photo(
                     for _ in range(n_jitter):
                         feats.append(normalise(_jittered(strip, x0, x0 + pitch, jitter_rng)))
                         labels.append(label)
+    if hard:
+        h_feats, h_labels = hard_negatives(bgr, quad_true, truth.positions, rng)
+        feats += h_feats
+        labels += h_labels
+    return feats, labels
+
+
+def turned_is_junk(position: float) -> bool:
+    """True when a wheel at this position, turned upside down, shows no digit (2, 3, 4, 5 or 7 visible)."""
+    frac = position % 1.0
+    shown = [int(np.floor(position)) % 10] if frac < 0.2 else []
+    shown += [int(np.ceil(position)) % 10] if frac > 0.8 else []
+    if not shown:
+        shown = [int(np.floor(position)) % 10, int(np.ceil(position)) % 10]
+    return any(d in (2, 3, 4, 5, 7) for d in shown)
+
+
+def hard_negatives(
+    bgr: np.ndarray, quad_true: np.ndarray, positions: list[float], rng: np.random.Generator
+) -> tuple[list[np.ndarray], list[float]]:
+    """Junk that fools the current model where inference will meet it.
+
+    Other rows of print the text detector proposes (serial numbers, labels), cut the way the
+    current model likes best; and the counter itself upside down (no EXIF), where the turned wheel
+    shows no digit.
+    """
+    from ocr_reader.finder import text_candidates
+    from ocr_reader.pipeline import best_layout, prescreen
+
+    feats: list[np.ndarray] = []
+    labels: list[float] = []
+    true_c = Candidate(quad_true, 1.0, 0.0, 0.0)
+    others = [c for c in text_candidates(bgr) if _iou(c.quad, quad_true) < 0.05 and not overlaps(c, true_c)]
+    for c in prescreen(bgr, others, keep=3):  # the rows (either way up) that look most like wheels
+        lay = best_layout(bgr, c)
+        if lay is not None and lay.fit >= 0.2:
+            feats += [normalise(crop) for crop in lay.crops]
+            labels += [JUNK] * len(lay.crops)
+    n = len(positions)
+    turned = rectify(bgr, np.roll(quad_true, 2, axis=0))
+    for i, crop in enumerate(split(turned, n, 0.09)):
+        if turned_is_junk(positions[n - 1 - i]) and rng.random() < 0.5:
+            feats.append(normalise(crop))
+            labels.append(JUNK)
     return feats, labels
 
 
@@ -136,18 +180,28 @@ def render_samples(
     seed0: int = TRAIN_SEED,
     font_set: str = FONT_SET,
     jitter: int = N_JITTER,
+    hard: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Normalised crops (N x CROP_H x CROP_W uint8) and position labels from n_photos photos."""
     crops: list[np.ndarray] = []
     labels: list[float] = []
     seeds = [seed0 + i for i in range(n_photos)]
-    work = partial(samples_from_photo, font_set=font_set, n_jitter=jitter)
+    work = partial(samples_from_photo, font_set=font_set, n_jitter=jitter, hard=hard)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         rendered = pool.map(work, seeds, chunksize=16)
         for c, lab in tqdm(rendered, total=n_photos, desc="render photos", unit="photo", mininterval=5):
             crops.extend(c)
             labels.extend(lab)
     return np.stack(crops).astype(np.uint8), np.array(labels, np.float32)
+
+
+def save(params: dict, out_path: str) -> None:
+    """Weights as .npz (float16: a third of the size, probabilities move < 1e-3) and the same as .onnx."""
+    os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
+    np.savez_compressed(out_path, **{k: v.astype(np.float16) for k, v in params.items()})
+    stored = cnn.load(out_path)  # the ONNX graph carries exactly the weights the .npz holds
+    with open(os.path.splitext(out_path)[0] + ".onnx", "wb") as f:
+        f.write(cnn.to_onnx(stored))
 
 
 def balance_junk(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -186,7 +240,7 @@ def build(
     params = cnn_train.fit(cnn.prepare(x), y, JUNK, epochs=epochs, seed=0)
     # Half precision on disk: a third of the size, and the probabilities move by < 1e-3.
     os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
-    np.savez_compressed(out_path, **{k: v.astype(np.float16) for k, v in params.items()})
+    save(params, out_path)
     return {
         "photos": n_photos,
         "samples": len(y),
@@ -195,6 +249,68 @@ def build(
         "render_s": round(t_render, 1),
         "seconds": round(time.monotonic() - t0, 1),
     }
+
+
+REAL_COPIES = 6  # each real training crop is seen this many times per epoch (augmented differently)
+REAL_JUNK = 20_000  # straddling cuts of real wheels (real_crops.straddling), labelled junk
+FINETUNE_PHOTOS = 2500  # renders mixed in while fine-tuning, so render styles are not forgotten
+FINETUNE_EPOCHS = 3
+REAL_ROWS = (
+    6000  # counter rows laid out of real wheels (real_crops.composite_rows), sliced as the reader does
+)
+FINETUNE_LR = 6e-4
+
+
+def finetune_real(
+    init_path: str,
+    out_path: str,
+    workers: int,
+    n_photos: int = FINETUNE_PHOTOS,
+    epochs: int = FINETUNE_EPOCHS,
+    cache: str | None = None,
+) -> dict:
+    """Fine-tune a render-trained CNN on real wheel crops of the training makers, plus renders.
+
+    Real crops: haverland's collection (real_crops.py, Apache-2.0) without the held-out makers, which
+    validate the result (printed per epoch) and calibrate the review threshold.
+    """
+    from ocr_reader import cnn_train, real_crops  # jax: only the `train` extra installs it
+
+    t0 = time.monotonic()
+    train = real_crops.load(held_out=False)
+    val = real_crops.load(held_out=True)
+    junk = real_crops.straddling(train.raw, train.maker, REAL_JUNK, seed=7)
+    if cache and os.path.exists(cache):
+        with np.load(cache) as z:
+            xr, yr = z["x"], z["y"]
+    else:
+        os.environ["OCR_WHEEL_MODEL"] = init_path  # hard negatives are mined with the model being tuned
+        xr, yr = render_samples(n_photos, workers, seed0=TRAIN_SEED + 500_000, hard=True)
+        if cache:
+            np.savez(cache, x=xr, y=yr)
+    xr, yr = balance_junk(xr, yr)
+    turned = np.array([turned_is_junk(float(p)) for p in train.y])
+    junk = np.concatenate([junk, train.x[turned][:, ::-1, ::-1]])  # real wheels upside down
+    xc, yc = real_crops.composite_rows(train.raw, train.y, train.maker, REAL_ROWS, seed=11)
+    x = np.concatenate([xr, np.repeat(train.x, REAL_COPIES, axis=0), junk, xc])
+    y = np.concatenate([yr, np.repeat(train.y, REAL_COPIES), np.full(len(junk), JUNK, np.float32), yc])
+    print(
+        f"fine-tune: {len(yr)} render crops, {len(train.y)} real crops x {REAL_COPIES}, "
+        f"{len(junk)} real junk, {len(yc)} crops of rows of real wheels; "
+        f"validating on {len(val.y)} crops of held-out makers"
+    )
+    params = cnn_train.fit(
+        cnn.prepare(x),
+        y,
+        JUNK,
+        epochs=epochs,
+        seed=1,
+        val=(cnn.prepare(val.x), val.y),
+        init=cnn.load(init_path),
+        lr_peak=FINETUNE_LR,
+    )
+    save(params, out_path)
+    return {"samples": len(y), "real": len(train.y), "seconds": round(time.monotonic() - t0, 1)}
 
 
 CALIBRATION_SEED = 4_040_404  # training fonts, a seed neither training nor the bench uses
@@ -231,11 +347,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cache", help="keep rendered crops in this .npz to refit without rendering")
     ap.add_argument("--calibrate", type=int, metavar="N", help="only print review-threshold trade-offs")
+    ap.add_argument(
+        "--real", action="store_true", help="render stage, then fine-tune on real wheel crops (real_crops.py)"
+    )
+    ap.add_argument("--init", help="skip the render build: fine-tune these weights on real crops")
     args = ap.parse_args(argv)
     if args.calibrate:
         calibrate(args.calibrate)
         return 0
-    print(build(args.photos, args.out, args.workers, args.cache, args.epochs))
+    if args.init:
+        print(finetune_real(args.init, args.out, args.workers, cache=args.cache))
+        return 0
+    if not args.real:
+        print(build(args.photos, args.out, args.workers, args.cache, args.epochs))
+        return 0
+    stage1 = os.path.splitext(args.out)[0] + "_renders.npz"  # kept: `make ocr-model` starts from it
+    print(build(args.photos, stage1, args.workers, None, args.epochs))
+    os.remove(os.path.splitext(stage1)[0] + ".onnx")  # the render stage is never run, only tuned
+    print(finetune_real(stage1, args.out, args.workers, cache=args.cache))
     return 0
 
 

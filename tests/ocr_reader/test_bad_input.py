@@ -7,6 +7,7 @@ import struct
 import tracemalloc
 import zlib
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -122,3 +123,51 @@ def _reason_or_none(data: bytes) -> str | None:
 def test_wrong_type_is_a_type_error():
     with pytest.raises(TypeError):
         read_photo("not bytes")  # type: ignore[arg-type]
+
+
+# Crops the recogniser may read for one photo, whatever the photo: framed windows, text rows (quick
+# look, then four in full), the chain along the chosen one, its shifted copies. Time is bounded by it.
+CROP_BUDGET = 4000
+
+
+def _page_of_text(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    img = np.full((1800, 2400, 3), 245, np.uint8)
+    for line in range(45):
+        text = " ".join(
+            "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(3, 9))))
+            if rng.random() < 0.6
+            else "Qmax"
+            for _ in range(int(rng.integers(3, 8)))
+        )
+        cv2.putText(img, text, (40, 40 + line * 39), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (20, 20, 20), 2)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return buf.tobytes()
+
+
+def test_page_of_text_is_bounded_and_never_accepted():
+    from ocr_reader.recognise import wheel_model
+
+    model = wheel_model()
+    for seed in (1, 2):
+        before = model.crops_read
+        try:
+            r = read_photo(_page_of_text(seed))
+            assert r.needs_review, r.reading
+        except BadImage as err:
+            assert err.reason in ("no_meter", "multiple_meters")
+        assert model.crops_read - before <= CROP_BUDGET
+
+
+def test_work_per_photo_is_bounded(heldout_photos):
+    from ocr_reader.recognise import wheel_model
+
+    model = wheel_model()
+    for data, _ in heldout_photos[:8]:
+        before = model.crops_read
+        try:
+            read_photo(data)
+        except BadImage:
+            pass
+        assert model.crops_read - before <= CROP_BUDGET

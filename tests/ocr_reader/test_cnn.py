@@ -34,13 +34,26 @@ def test_conv_matches_a_hand_checked_case():
     w[2, 1, 0, 0] = 2.0  # (dy=+1, dx=0)
     out = cnn.conv3x3(a, w, np.array([0.5], np.float32))[0, 0]
     img = x[0]
-    expected = np.array(
-        [
-            [img[0, 1] + 2 * img[1, 0], img[0, 2] + 2 * img[1, 1], img[0, 3] + 2 * img[1, 2], 2 * img[1, 3]],
-            [img[1, 1] + 2 * img[2, 0], img[1, 2] + 2 * img[2, 1], img[1, 3] + 2 * img[2, 2], 2 * img[2, 3]],
-            [img[2, 1], img[2, 2], img[2, 3], 0.0],
-        ]
-    ) + 0.5
+    expected = (
+        np.array(
+            [
+                [
+                    img[0, 1] + 2 * img[1, 0],
+                    img[0, 2] + 2 * img[1, 1],
+                    img[0, 3] + 2 * img[1, 2],
+                    2 * img[1, 3],
+                ],
+                [
+                    img[1, 1] + 2 * img[2, 0],
+                    img[1, 2] + 2 * img[2, 1],
+                    img[1, 3] + 2 * img[2, 2],
+                    2 * img[2, 3],
+                ],
+                [img[2, 1], img[2, 2], img[2, 3], 0.0],
+            ]
+        )
+        + 0.5
+    )
     assert np.allclose(out, expected)
 
 
@@ -109,3 +122,14 @@ def test_missing_model_file_says_how_to_build_it(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="make ocr-model"):
         WheelModel(str(tmp_path / "none.npz"))
+
+
+def test_onnx_graph_gives_the_numpy_probabilities():
+    """The shipped .onnx carries the .npz's weights: onnxruntime and numpy agree on real-size batches."""
+    from ocr_reader.recognise import MODEL_PATH, WheelModel
+
+    fast, slow = WheelModel(MODEL_PATH), WheelModel(MODEL_PATH, use_onnx=False)
+    assert fast.session is not None and slow.session is None
+    rng = np.random.default_rng(3)
+    crops = [rng.integers(0, 256, (64, int(rng.integers(30, 60)), 3), dtype=np.uint8) for _ in range(300)]
+    assert np.abs(fast.probs(crops) - slow.probs(crops)).max() < 1e-4

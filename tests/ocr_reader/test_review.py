@@ -20,16 +20,30 @@ def _wheels(*confs_rolling: tuple[float, bool]) -> list[dict]:
     return [{"confidence": c, "rolling": r} for c, r in confs_rolling]
 
 
+STILL, ROLLING = pipeline.REVIEW_CONFIDENCE, pipeline.ROLLING_REVIEW_CONFIDENCE
+
+
 def test_a_sure_reading_is_stored():
-    assert pipeline.review_reason(True, _layout(), 0.5, _wheels((0.95, False), (0.9, True))) is None
+    wheels = _wheels((STILL + 0.02, False), (ROLLING + 0.01, True))
+    assert pipeline.review_reason(True, _layout(), 0.5, wheels) is None
 
 
 def test_a_rolling_wheel_must_be_read_more_surely_than_a_still_one():
-    still = _wheels((0.95, False), (0.8, False))
-    rolling = _wheels((0.95, False), (0.8, True))
+    assert STILL < ROLLING
+    between = (STILL + ROLLING) / 2
+    still = _wheels((0.99, False), (between, False))
+    rolling = _wheels((0.99, False), (between, True))
     assert pipeline.review_reason(True, _layout(), 0.5, still) is None
     assert pipeline.review_reason(True, _layout(), 0.5, rolling) == "rolling_wheel_unsure"
-    assert pipeline.review_reason(True, _layout(), 0.5, _wheels((0.6, False))) == "low_confidence"
+    assert pipeline.review_reason(True, _layout(), 0.5, _wheels((STILL - 0.05, False))) == "low_confidence"
+
+
+def test_rival_rows_and_orientation_are_reasons():
+    sure = _wheels((0.99, False))
+    other = _layout()
+    assert pipeline.review_reason(True, _layout(rivals=[other]), 0.5, sure) == "another_row_reads_as_wheels"
+    turned = _layout(turned=True)
+    assert pipeline.review_reason(True, _layout(rivals=[other, turned]), 0.5, sure) == "orientation_uncertain"
 
 
 def test_reasons_come_in_order_of_how_much_they_say():

@@ -124,16 +124,32 @@ def _counter_touching_a_dark_rim(seed: int, digits: str) -> bytes:
 
 
 @pytest.mark.parametrize("seed", [0, 2, 3])  # styles with dark wheels
-def test_a_counter_without_an_outline_is_read_from_its_row_of_glyphs_and_reviewed(seed):
+def test_a_counter_without_an_outline_is_read_from_its_text_row(seed):
     data = _counter_touching_a_dark_rim(seed, "30718")
     # No framed window holds wheels here...
     bgr = decode_photo(data)
     framed = [pipeline.best_layout(bgr, c) for c in pipeline.find_candidates(bgr)[: pipeline.MAX_CANDIDATES]]
     assert all(lay is None or lay.fit < pipeline.MIN_FIT for lay in framed)
-    # ...so the row of glyphs is read, and the reading waits for a person: it could be a serial number.
+    # ...so the text detector's row is read; nothing else on the face reads as wheels.
     r = read_photo(data)
-    assert r.reading == "30718"
-    assert r.needs_review and r.reason == "window_not_outlined"
+    assert r.reading == "30718" and r.window_source == "text"
+
+
+@pytest.mark.parametrize("seed", [0, 2, 3])
+def test_an_unoutlined_row_beside_a_serial_number_waits_for_a_person(seed):
+    """Without an outline, a serial number is as much a row of digits as the counter: review."""
+    data = _counter_touching_a_dark_rim(seed, "30718")
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    cv2.putText(img, "4829615", (210, 330), cv2.FONT_HERSHEY_SIMPLEX, 1.3, (30, 30, 30), 3)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    r = read_photo(buf.tobytes())
+    assert r.needs_review and r.reason in (
+        "another_row_reads_as_wheels",
+        "orientation_uncertain",
+        "low_confidence",
+    )
+    assert r.reading == "30718" or any(a["reading"] == "30718" for a in r.alternatives)
 
 
 def test_digit_rows_outline_glyphs_side_by_side():
@@ -168,3 +184,31 @@ def test_a_page_of_glyphs_is_not_paired_into_rows(monkeypatch):
     assert pipeline.find_digit_rows(img) == []
     # The dark glyphs (640 of them) are never paired up, which would cost O(n^2) in Python.
     assert sizes and max(sizes) < 640
+
+
+def test_leading_zeros_tell_which_way_up_a_counter_is():
+    upright = _lay([0, 0, 6, 8, 6.3], [0.97] * 5)  # 00686, last wheel rolling
+    turned = _lay([9, 8, 9, 0, 0], [0.95] * 5)  # the same wheels read upside down: 98900
+    assert pipeline._zeros_lead(upright) and not pipeline._zeros_end(upright)
+    assert pipeline._zeros_end(turned) and not pipeline._zeros_lead(turned)
+    both = _lay([0, 0, 1, 0, 0], [0.9] * 5)
+    assert not pipeline._zeros_lead(both) and not pipeline._zeros_end(both)
+
+
+def test_turned_twin_is_no_rival_when_upright_and_leading_zeros_agree():
+    """An upright row with leading zeros: its turned twin (zeros at the end) is no rival; the twin
+    of an upright row that ends in zeros stays one (an upright 90000 or a turned 00006: review)."""
+    quad = np.array([[10, 10], [110, 10], [110, 40], [10, 40]], np.float32)
+    up = _lay([0, 0, 6, 8, 9], [0.96] * 5)
+    down = _lay([6, 8, 9, 0, 0], [0.99] * 5)
+    up.candidate = Candidate(quad, 1.0, 4.0, 0.02, "text")
+    down.candidate = Candidate(np.roll(quad, 2, axis=0), 1.0, 4.0, 0.02, "text")
+    assert pipeline._is_turned(up, down) and pipeline._is_turned(down, up)
+    assert pipeline._upright(up) and not pipeline._upright(down)
+    up.fit, down.fit = 0.96, 0.99
+    assert pipeline._rivals(up, [up, down]) == []
+    assert pipeline._rivals(down, [up, down]) == [up] and up.turned
+    round_up = _lay([9, 0, 0, 0, 0], [0.97] * 5)
+    round_down = _lay([0, 0, 0, 0, 6], [0.97] * 5)
+    round_up.candidate, round_down.candidate = up.candidate, down.candidate
+    assert pipeline._rivals(round_up, [round_up, round_down]) == [round_down]

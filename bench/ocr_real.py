@@ -1,0 +1,240 @@
+"""Meter-photo OCR on real data: the 39 dev photos, the held-out makers' wheel crops, tesseract beside it.
+
+Reads `../shared/data` (or WM_OCR_DATA_DIR); says so and skips when it is missing (people outside the
+team have no shared folder: the sources are named in docs/ocr.md). Every figure is printed for one
+run on one core (a spawned child limited to one thread).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ocr_reader.api import BadImage, read_photo
+from ocr_reader.scoring import is_correct, within_one
+
+DEV_DIR = "meter-photos-dev"
+RELIABILITY_BINS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0001)
+
+
+def data_dir() -> str:
+    """The shared data folder (WM_OCR_DATA_DIR, default ../shared/data beside the repository)."""
+    from ocr_reader.real_crops import DATA_DIR
+
+    return DATA_DIR
+
+
+@dataclass
+class DevScores:
+    """Whole-photo figures on the real dev set."""
+
+    engine: str
+    photos: int
+    within_one: float  # integer part within one unit of the last integer wheel
+    accepted: float
+    accepted_correct: float
+    accepted_wrong: int
+    median_ms: float
+    found: int  # the finder's chosen row is the counter (its integer digits match but for one wheel)
+    wrong_row: int  # a reading came from another row (or a badly cut window)
+    none: int  # no_meter / multiple_meters
+    reasons: dict
+
+
+def dev_set(root: str | None = None) -> list[tuple[bytes, dict]]:
+    """The dev photos' bytes and truth rows."""
+    folder = os.path.join(root or data_dir(), DEV_DIR)
+    with open(os.path.join(folder, "truth.jsonl")) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    out = []
+    for row in rows:
+        with open(os.path.join(folder, row["file"]), "rb") as f:
+            out.append((f.read(), row))
+    return out
+
+
+def truth_units(row: dict) -> tuple[float, int]:
+    """(position of the last integer wheel, integer wheel count) of a truth row.
+
+    The last integer wheel moves only while the tenths wheel passes from 9 to 0 (the carry): with
+    decimals .918 it stands 0.18 of the way to the next digit, so 03293.918 shows 03293.
+    """
+    n = len(row["reading"])
+    tenths = 10 * float("0." + row["decimals"]) if row.get("decimals") else 0.0
+    return int(row["reading"]) + max(0.0, tenths - 9.0), n
+
+
+def _int_digits(reading: str, integer_digits: int) -> str:
+    return reading.replace(".", "")[:integer_digits]
+
+
+def _row_found(read: str, truth: str) -> bool:
+    """The read integer digits are the truth's but for at most one wheel (the finder found the row)."""
+    if len(read) != len(truth):
+        return False
+    return sum(a != b for a, b in zip(read, truth, strict=True)) <= 1
+
+
+def _cpu_s() -> float:
+    t = os.times()
+    return time.process_time() + t.children_user + t.children_system
+
+
+def score_dev(photos: list[tuple[bytes, dict]], engine: str = "wheels", log=None) -> DevScores:
+    """Read each dev photo; compare the integer wheels with the truth."""
+    ms, ok1, acc, acc_ok, found, wrong, none = [], 0, 0, 0, 0, 0, 0
+    reasons: dict[str, int] = {}
+    for data, row in photos:
+        t0 = _cpu_s()
+        try:
+            r = read_photo(data, engine=engine)
+        except BadImage as err:
+            ms.append((_cpu_s() - t0) * 1000)
+            none += 1
+            reasons[err.reason] = reasons.get(err.reason, 0) + 1
+            if log:
+                log(f"  {row['reading']:>8s}  {err.reason}")
+            continue
+        ms.append((_cpu_s() - t0) * 1000)
+        value, n = truth_units(row)
+        digits = _int_digits(r.reading, r.integer_digits)
+        good1 = good = False
+        if len(digits) == n and digits.isdigit():
+            good1 = within_one(int(digits), value, n)
+            good = is_correct(int(digits), value, n)
+        ok1 += good1
+        found += _row_found(digits, row["reading"])
+        wrong += not _row_found(digits, row["reading"])
+        key = r.reason or "accepted"
+        reasons[key] = reasons.get(key, 0) + 1
+        if not r.needs_review:
+            acc += 1
+            acc_ok += good
+        if log:
+            flag = "OK " if good else ("~1 " if good1 else "BAD")
+            log(f"  {row['reading']:>8s} {flag} read {r.reading:>12s} {key:28s} conf {r.confidence:.2f}")
+    n = len(photos)
+    return DevScores(
+        engine,
+        n,
+        ok1 / n,
+        acc / n,
+        acc_ok / acc if acc else 0.0,
+        acc - acc_ok,
+        float(np.median(ms)),
+        found,
+        wrong,
+        none,
+        reasons,
+    )
+
+
+def wheel_right(position: float, label: float) -> bool:
+    """The wheel's shown digit read right; half way between two digits, either counts (as is_correct)."""
+    shown = int(np.floor(label + 0.5)) % 10
+    digit = int(np.floor(position + 0.5)) % 10
+    if digit == shown:
+        return True
+    frac = label - np.floor(label)
+    return abs(frac - 0.5) < 0.2 and digit in (int(np.floor(label)) % 10, int(np.ceil(label)) % 10)
+
+
+def score_crops(held_out: bool = True) -> dict:
+    """The recogniser alone on real wheel crops of the held-out makers: accuracy, acceptance, reliability."""
+    from ocr_reader import positions, real_crops
+    from ocr_reader.pipeline import REVIEW_CONFIDENCE, ROLLING_REVIEW_CONFIDENCE
+    from ocr_reader.recognise import wheel_model
+
+    s = real_crops.load(held_out=held_out)
+    probs = wheel_model().probs(s.raw)
+    dec = np.array([positions.decode(p) for p in probs])
+    score = dec[:, 1] * (1 - dec[:, 2])
+    right = np.array([wheel_right(p, y) for p, y in zip(dec[:, 0], s.y, strict=True)])
+    err = np.abs((dec[:, 0] - s.y + 5) % 10 - 5)
+    acc = score >= REVIEW_CONFIDENCE
+    frac = dec[:, 0] % 1.0
+    rolling = (frac > 0.2) & (frac < 0.8)
+    # As the reader judges wheels: steady ones against REVIEW_CONFIDENCE, rolling ones the higher bar.
+    acc_reader = np.where(rolling, score >= ROLLING_REVIEW_CONFIDENCE, score >= REVIEW_CONFIDENCE)
+    curve = []
+    for lo, hi in zip(RELIABILITY_BINS[:-1], RELIABILITY_BINS[1:], strict=True):
+        m = (score >= lo) & (score < hi)
+        curve.append((lo, min(hi, 1.0), int(m.sum()), float(right[m].mean()) if m.any() else float("nan")))
+    makers = {}
+    for mk in sorted(set(s.maker)):
+        m = np.array([x == mk for x in s.maker])
+        makers[mk] = (int(m.sum()), float(right[m].mean()), float(acc[m].mean()))
+    return {
+        "crops": len(s.y),
+        "right": float(right.mean()),
+        "within_0.35": float((err <= 0.35).mean()),
+        "junk": float((dec[:, 2] > 0.5).mean()),
+        "accepted": float(acc.mean()),
+        "right_among_accepted": float(right[acc].mean()) if acc.any() else 0.0,
+        "threshold": REVIEW_CONFIDENCE,
+        "reader_accepted": float(acc_reader.mean()),
+        "reader_right_among_accepted": float(right[acc_reader].mean()) if acc_reader.any() else 0.0,
+        "rolling_threshold": ROLLING_REVIEW_CONFIDENCE,
+        "reliability": curve,
+        "makers": makers,
+    }
+
+
+def _run_all(root: str, n_tesseract: int) -> tuple[DevScores, DevScores, dict]:
+    photos = dev_set(root)
+    wheels = score_dev(photos, "wheels")
+    tess = score_dev(photos[:n_tesseract], "tesseract")
+    return wheels, tess, score_crops(True)
+
+
+def _print_dev(s: DevScores) -> None:
+    print(
+        f"{s.engine:10s} photos={s.photos}  within_one_unit={s.within_one:.1%}  accepted={s.accepted:.1%}  "
+        f"correct_among_accepted={s.accepted_correct:.2%} ({s.accepted_wrong} accepted wrong)  "
+        f"median={s.median_ms:.0f} ms/photo (CPU, one core)"
+    )
+    print(
+        f"{'':10s} finder: counter row found {s.found}, another row {s.wrong_row}, none {s.none}; "
+        f"outcomes {dict(sorted(s.reasons.items(), key=lambda kv: -kv[1]))}"
+    )
+
+
+def main() -> None:
+    """Print the real-data figures (dev photos, held-out crops) and tesseract's on the same photos."""
+    root = data_dir()
+    if not os.path.isdir(os.path.join(root, DEV_DIR)):
+        print(
+            f"real OCR data missing at {root} (set WM_OCR_DATA_DIR): skipped. Sources: docs/ocr.md "
+            "(SCjona/watermeter, laurynas/utility-meter-digitizer, Roboflow brojilo, haverland crops)"
+        )
+        return
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_THREAD_LIMIT"):
+        os.environ[var] = "1"
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        wheels, tess, crops = pool.apply(_run_all, (root, 1000))
+    print(f"real dev photos ({root}/{DEV_DIR}; never trained on; integer wheels scored)")
+    _print_dev(wheels)
+    _print_dev(tess)
+    print(
+        f"real wheel crops, held-out makers ({crops['crops']}): shown digit right {crops['right']:.1%}, "
+        f"within 0.35 digit {crops['within_0.35']:.1%}, called junk {crops['junk']:.1%}; at the review "
+        f"threshold {crops['threshold']}: accepted {crops['accepted']:.1%}, right among accepted "
+        f"{crops['right_among_accepted']:.2%}; steady >= {crops['threshold']} and rolling >= "
+        f"{crops['rolling_threshold']} (as the reader judges): accepted {crops['reader_accepted']:.1%}, "
+        f"right among accepted {crops['reader_right_among_accepted']:.2%}"
+    )
+    print(
+        "  reliability (score bin: crops, share right): "
+        + "; ".join(f"{lo:.2f}-{hi:.2f}: {n}, {r:.1%}" for lo, hi, n, r in crops["reliability"])
+    )
+    for mk, (n, r, a) in crops["makers"].items():
+        print(f"  {mk:34s} n={n:5d} right {r:.1%} accepted {a:.1%}")
+
+
+if __name__ == "__main__":
+    main()

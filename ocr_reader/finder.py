@@ -1,0 +1,113 @@
+"""Counter-window proposals from the learned text detector (textdet.py): rows of print, both ways up.
+
+The detector finds every row of print (the counter, serial numbers, plates, labels, dial numerals)
+at any orientation, but it does not know which is the counter nor which way is up. Each row is
+proposed as a window in both directions (a photo taken upside down or sideways has no EXIF to say
+so); the wheel recogniser decides (pipeline.choose_window): a counter's crops read as wheels, and
+the wrong way up most digits do not.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from ocr_reader import textdet
+from ocr_reader.locate import MAX_ASPECT, Candidate
+
+MAX_ROWS = 6  # rows proposed (each in two directions): the counter is among the clearest rows
+MIN_ROW_ASPECT = 1.5  # long side / short side of a detected row that may hold 4 or more wheels
+WINDOW_HEIGHT_GROWTH = 1.5  # a wheel window is taller than its glyphs (renders: glyphs 0.42-0.82 of it)
+MERGE_MAX_GAP = 1.2  # rows this many heights apart or less along one line are one row (black | red)
+
+
+def _along(a: textdet.TextBox, b: textdet.TextBox) -> bool:
+    """True when b continues a's row: similar height and direction, on a's line, a small gap apart."""
+    ha, hb = a.size[1], b.size[1]
+    if not 0.65 <= ha / max(hb, 1e-6) <= 1.55:
+        return False
+    dang = abs(((a.angle_deg - b.angle_deg) + 90) % 180 - 90)
+    if dang > 12 and min(a.size[0] / ha, b.size[0] / hb) > 1.5:
+        return False
+    t = math.radians(a.angle_deg)
+    ux, uy = math.cos(t), math.sin(t)
+    dx, dy = b.centre[0] - a.centre[0], b.centre[1] - a.centre[1]
+    along, across = dx * ux + dy * uy, -dx * uy + dy * ux
+    gap = abs(along) - (a.size[0] + b.size[0]) / 2
+    return abs(across) <= 0.35 * max(ha, hb) and gap <= MERGE_MAX_GAP * max(ha, hb)
+
+
+def merge_rows(boxes: list[textdet.TextBox]) -> list[textdet.TextBox]:
+    """Join boxes that continue one another along a line (a counter's black and red wheels)."""
+    boxes = list(boxes)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if _along(a, b) or _along(b, a):
+                    pts = np.concatenate([a.quad(), b.quad()])
+                    (cx, cy), (w, h), ang = cv2.minAreaRect(pts)
+                    if w < h:
+                        w, h, ang = h, w, ang - 90
+                    ang = ((ang + 90) % 180) - 90
+                    boxes[j] = textdet.TextBox((cx, cy), (w, h), ang, max(a.score, b.score))
+                    del boxes[i]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes
+
+
+def _directed(box: textdet.TextBox, flip: bool) -> np.ndarray:
+    """The box's corners tl, tr, br, bl read along its angle, or turned half a turn."""
+    w, h = box.size
+    h = h * WINDOW_HEIGHT_GROWTH
+    t = math.radians(box.angle_deg)
+    ux, uy = math.cos(t), math.sin(t)  # along the row
+    vx, vy = -uy, ux  # across it, "down" when the row reads left to right
+    cx, cy = box.centre
+    pts = np.array(
+        [
+            [cx - ux * w / 2 - vx * h / 2, cy - uy * w / 2 - vy * h / 2],
+            [cx + ux * w / 2 - vx * h / 2, cy + uy * w / 2 - vy * h / 2],
+            [cx + ux * w / 2 + vx * h / 2, cy + uy * w / 2 + vy * h / 2],
+            [cx - ux * w / 2 + vx * h / 2, cy - uy * w / 2 + vy * h / 2],
+        ],
+        np.float32,
+    )
+    return np.roll(pts, 2, axis=0) if flip else pts
+
+
+def text_candidates(bgr: np.ndarray, both_ways: bool = True) -> list[Candidate]:
+    """Rows of print that may be the counter, each in both directions, clearest rows first.
+
+    both_ways=False: only the direction closest to left-to-right (a guided frame is held upright).
+    """
+    if not textdet.available():
+        return []
+    rows = [
+        b
+        for b in merge_rows(textdet.detect(bgr))
+        if MIN_ROW_ASPECT <= b.size[0] / max(b.size[1], 1e-6) <= MAX_ASPECT * 1.5
+    ]
+    rows.sort(key=lambda b: -b.score * b.size[0] * b.size[1] ** 0.5)
+    area_img = float(bgr.shape[0] * bgr.shape[1])
+    out = []
+    for b in rows[:MAX_ROWS]:
+        for flip in (False, True) if both_ways else (False,):
+            quad = _directed(b, flip)
+            out.append(
+                Candidate(
+                    quad,
+                    b.score,
+                    b.size[0] / b.size[1],
+                    b.size[0] * b.size[1] * WINDOW_HEIGHT_GROWTH / area_img,
+                    source="text",
+                )
+            )
+    return out

@@ -1,0 +1,82 @@
+"""The learned text detector proposes counter windows: it ships in a wheel, finds rows, both ways up."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+from PIL import Image
+
+from ocr_reader import finder, textdet
+from ocr_reader.api import BadImage, read_photo
+from ocr_reader.decode import decode_photo
+from ocr_reader.locate import Candidate, overlaps
+from ocr_reader.scoring import is_correct
+
+
+def test_detector_model_ships_inside_the_installed_wheel():
+    path = textdet.model_path()
+    assert path is not None and path.endswith("ch_PP-OCRv4_det_infer.onnx")
+    assert "site-packages" in path and os.path.getsize(path) > 1_000_000
+    assert textdet.available()
+
+
+def test_rows_include_the_counter_window(heldout_photos):
+    hits = 0
+    for data, truth in heldout_photos[:12]:
+        bgr = decode_photo(data)
+        scale = bgr.shape[1] / Image.open(io.BytesIO(data)).width
+        true_c = Candidate(np.array(truth.window_quad, np.float32) * scale, 1.0, 0.0, 0.0)
+        hits += any(overlaps(c, true_c) for c in finder.text_candidates(bgr))
+    assert hits >= 11, hits
+
+
+def test_each_row_is_proposed_both_ways_up(one_photo):
+    cands = finder.text_candidates(decode_photo(one_photo[0]))
+    assert cands and len(cands) % 2 == 0
+    for a, b in zip(cands[::2], cands[1::2], strict=True):
+        assert np.allclose(np.roll(a.quad, 2, axis=0), b.quad)
+        assert a.source == b.source == "text"
+
+
+def test_black_and_red_parts_of_a_row_merge_into_one():
+    left = textdet.TextBox((100.0, 50.0), (100.0, 20.0), 0.0, 0.9)
+    right = textdet.TextBox((175.0, 51.0), (40.0, 21.0), 0.0, 0.8)
+    far = textdet.TextBox((400.0, 50.0), (40.0, 20.0), 0.0, 0.8)
+    below = textdet.TextBox((100.0, 120.0), (100.0, 20.0), 0.0, 0.8)
+    rows = finder.merge_rows([left, right, far, below])
+    assert len(rows) == 3
+    merged = max(rows, key=lambda b: b.size[0])
+    assert 140 <= merged.size[0] <= 160 and abs(merged.centre[0] - 127) < 5
+
+
+def _turned(data: bytes) -> bytes:
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(data)).rotate(180).save(buf, "JPEG", quality=92)
+    return buf.getvalue()
+
+
+def test_upside_down_photos_without_exif_are_never_accepted_wrong(heldout_photos):
+    right = accepted_wrong = 0
+    for data, truth in heldout_photos[:16]:
+        try:
+            r = read_photo(_turned(data))
+        except BadImage:
+            continue
+        digits = r.reading.replace(".", "")
+        ok = len(digits) == truth.n_wheels and is_correct(int(digits), truth.value_units, truth.n_wheels)
+        right += ok
+        accepted_wrong += not r.needs_review and not ok
+    assert accepted_wrong == 0
+    assert right >= 10, right
+
+
+def test_sideways_photo_is_read_along_its_row(one_photo):
+    data, truth = one_photo
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(data)).transpose(Image.Transpose.ROTATE_90).save(buf, "JPEG", quality=92)
+    r = read_photo(buf.getvalue())
+    digits = r.reading.replace(".", "")
+    right = len(digits) == truth.n_wheels and is_correct(int(digits), truth.value_units, truth.n_wheels)
+    assert right or r.needs_review
