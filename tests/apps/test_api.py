@@ -344,3 +344,26 @@ def test_the_new_routes_are_all_covered(env):
     for a, b in rename.items():
         ours = {p.replace(a, b) for p in ours}
     assert ours == covered
+
+
+def test_a_guided_window_goes_to_the_reader_and_a_bad_one_is_422(env, monkeypatch):
+    from dashboard_api.routes import photos
+
+    seen = []
+    real = photos.read_photo
+
+    def spy(data, **kw):
+        seen.append(kw.get("window"))
+        return real(data, **kw)
+
+    monkeypatch.setattr(photos, "read_photo", spy)
+    png = b"\x89PNG not really"
+    for window, status in (("0.1,0.3,0.9,0.7", 415), ("0.9,0.3,0.1,0.7", 422), ("a,b,c,d", 422)):
+        r = env.client.post(
+            "/v1/meters/m-a1/photos",
+            headers=env.alice,
+            files={"photo": ("m.png", png, "image/png")},
+            data={"window": window},
+        )
+        assert r.status_code == status, r.text
+    assert seen == [(0.1, 0.3, 0.9, 0.7)]  # the bad windows never reached the reader

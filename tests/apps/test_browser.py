@@ -4,6 +4,7 @@ viewport, no serious or critical axe-core violations; screenshots kept in build/
 
 from __future__ import annotations
 
+import io
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from billing.db import Database
@@ -136,9 +138,11 @@ def check_page(page, name: str) -> None:
           const w = document.documentElement.clientWidth;
           const out = [];
           for (const el of document.querySelectorAll('body *')) {
-            if (el.closest('.table-wrap') && !el.classList.contains('table-wrap')) continue;  // scrolls itself
+            // a table's wrapper scrolls itself: its cells may be wider than the screen
+            if (el.closest('.table-wrap') && !el.classList.contains('table-wrap')) continue;
             const r = el.getBoundingClientRect();
-            if (r.width > 0 && (r.right > w + 1 || r.left < -1)) out.push(el.tagName + '.' + el.className + ' ' + Math.round(r.right));
+            if (r.width > 0 && (r.right > w + 1 || r.left < -1))
+              out.push(el.tagName + '.' + el.className + ' ' + Math.round(r.right));
           }
           return {out: out.slice(0, 5), scroll: document.documentElement.scrollWidth - w};
         }"""
@@ -157,6 +161,15 @@ def chart_values(page, selector: str, series: int = 0) -> list[float | None]:
     return page.evaluate(
         f"""() => echarts.getInstanceByDom(document.querySelector('{selector}'))
               .getOption().series[{series}].data.map(p => p[1])"""
+    )
+
+
+def last_query(page, part: str) -> str:
+    """The query string of the page's latest request whose URL holds `part`."""
+    return page.evaluate(
+        """part => new URL(performance.getEntriesByType('resource').map(e => e.name)
+                 .filter(n => n.includes(part)).pop()).search""",
+        part,
     )
 
 
@@ -191,9 +204,7 @@ def test_resident_account_numbers_equal_the_api(browser, site, viewport):
     ]
     # usage by day: the bars are the API's litres, in order
     page.wait_for_selector("#usage-total[data-every='1d']")
-    q = page.evaluate(
-        "() => new URL(performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('/usage?')).pop()).search"
-    )
+    q = last_query(page, "/usage?")
     usage = httpx.get(site["url"] + f"/v1/accounts/{acct}/usage{q}", headers=bearer(site["alice"])).json()
     assert chart_values(page, "#usage-chart") == [i["used_l"] for i in usage["intervals"]]
     assert sum(v for v in chart_values(page, "#usage-chart") if v) > 0
@@ -289,7 +300,15 @@ def test_warning_level_autopay_and_notifications(browser, site):
 
 def test_photo_with_guided_frame_then_confirm(browser, site):
     app = site["app"]
-    photo = render_photo(np.random.default_rng(1), params=EASY)[0]
+    photo, truth = render_photo(np.random.default_rng(1), params=EASY)
+    width, height = Image.open(io.BytesIO(photo)).size
+    xs, ys = [x for x, _ in truth.window_quad], [y for _, y in truth.window_quad]
+    target = (
+        min(xs) / width - 0.03,
+        min(ys) / height - 0.05,
+        max(xs) / width + 0.03,
+        max(ys) / height + 0.05,
+    )
     page = open_app(browser, site, "alice", "phone")
     page.click(f"li[data-account='{site['ids']['0000000001']}'] .card-body")
     page.select_option("#photo-meter", "m-a1")
@@ -300,16 +319,38 @@ def test_photo_with_guided_frame_then_confirm(browser, site):
     expect(frame).to_be_visible()
     page.wait_for_function("() => document.querySelector('.photo-box img').naturalWidth > 0")
     frame.scroll_into_view_if_needed()
+    img = page.locator(".photo-box img").bounding_box()
+
+    def drag(x: float, y: float, dx: float, dy: float) -> None:
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + dx, y + dy, steps=5)
+        page.mouse.up()
+
+    # align the frame on the counter as a resident would: move its corner there, then size it
+    cur = [float(v) for v in frame.get_attribute("data-window").split(",")]
     box = frame.bounding_box()
-    page.mouse.move(box["x"] + 20, box["y"] + 20)  # drag the frame down a little
-    page.mouse.down()
-    page.mouse.move(box["x"] + 20, box["y"] + 40, steps=4)
-    page.mouse.up()
+    drag(
+        box["x"] + 12,
+        box["y"] + 12,
+        (target[0] - cur[0]) * img["width"],
+        (target[1] - cur[1]) * img["height"],
+    )
+    cur = [float(v) for v in frame.get_attribute("data-window").split(",")]
+    handle = page.locator("#photo-frame .handle").bounding_box()
+    drag(
+        handle["x"] + handle["width"] / 2,
+        handle["y"] + handle["height"] / 2,
+        (target[2] - cur[2]) * img["width"],
+        (target[3] - cur[3]) * img["height"],
+    )
     window = frame.get_attribute("data-window")
-    assert window != "0.1500,0.3800,0.8500,0.6200"
+    got = [float(v) for v in window.split(",")]
+    assert got == pytest.approx(list(target), abs=0.02)  # the frame followed the drags
     page.evaluate(
         """() => { const f = window.fetch; window.__windows = [];
-          window.fetch = (u, o) => { if (o && o.body instanceof FormData) window.__windows.push(o.body.get('window'));
+          window.fetch = (u, o) => {
+            if (o && o.body instanceof FormData) window.__windows.push(o.body.get('window'));
             return f(u, o); }; }"""
     )
     page.click("#photo-send")
@@ -371,9 +412,7 @@ def test_console_fleet_search_filters_and_meter_detail(browser, site, viewport):
     expect(page.locator("#meter-title")).to_contain_text("m-a1")
     usage_el = page.locator("#meter-usage-total")
     expect(usage_el).to_be_visible(timeout=20_000)
-    q = page.evaluate(
-        "() => new URL(performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('/meters/m-a1/usage?')).pop()).search"
-    )
+    q = last_query(page, "/meters/m-a1/usage?")
     usage = httpx.get(site["url"] + f"/v1/meters/m-a1/usage{q}", headers=bearer(site["utility"])).json()
     assert chart_values(page, "#meter-usage-chart") == [i["used_l"] for i in usage["intervals"]]
     page.wait_for_selector("#meter-series-chart")
