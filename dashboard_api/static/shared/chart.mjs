@@ -28,7 +28,7 @@ export function UsageChart({ t, f, usage, tz, tiers, cumulative, label, id }) {
     name: t("usage.used"), type: "bar", data: bars, barMaxWidth: 24, itemStyle: { color: "#1565c0" },
     large: bars.length > 600,
   }];
-  const yAxis = [{ type: "value", name: "L", axisLabel: { formatter: (v) => f.num(v) } }];
+  const yAxis = [{ type: "value", name: "L", axisLabel: { formatter: (v) => f.num(v, 0, 2) } }];
   if (cumulative && tiers) {
     const top = Math.max(...cumulative.map((c) => c[1] ?? 0), 0);
     const areas = tiers
