@@ -20,6 +20,7 @@ from billing.errors import NotFound
 from core.ids import METER_ID_PATTERN
 from dashboard_api.auth import UtilityCaller
 from dashboard_api.deps import BillingTx, ClockDep, StoreDep, VeeDep
+from dashboard_api.routes.vee import review_out
 from dashboard_api.schemas.apps import (
     AlertActionOut,
     AlertAssignIn,
@@ -194,20 +195,7 @@ def review_queue(
     status: Literal["open", "resolved"] | None = "open",
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[ReviewOut]:
-    return [
-        ReviewOut(
-            id=i.id,
-            meter=i.meter,
-            ts=datetime.fromtimestamp(i.ts_s, UTC),
-            rule=i.rule,
-            detail=i.detail,
-            excluded=i.excluded,
-            status=i.status,
-            resolved_by=i.resolved_by,
-            resolution=i.resolution,
-        )
-        for i in vee.db.review_queue(status, limit)
-    ]
+    return [review_out(i) for i in vee.db.review_queue(status, limit)]
 
 
 def _action_out(a) -> AlertActionOut:  # noqa: ANN001
