@@ -318,8 +318,8 @@ def test_photo_with_guided_frame_then_confirm(browser, site):
     frame = page.locator("#photo-frame")
     expect(frame).to_be_visible()
     page.wait_for_function("() => document.querySelector('.photo-box img').naturalWidth > 0")
-    frame.scroll_into_view_if_needed()
-    img = page.locator(".photo-box img").bounding_box()
+    page.wait_for_selector("#usage-total")  # the cards above have loaded: the page stops moving
+    page.wait_for_selector(".forecast-month")
 
     def drag(x: float, y: float, dx: float, dy: float) -> None:
         page.mouse.move(x, y)
@@ -327,23 +327,30 @@ def test_photo_with_guided_frame_then_confirm(browser, site):
         page.mouse.move(x + dx, y + dy, steps=5)
         page.mouse.up()
 
-    # align the frame on the counter as a resident would: move its corner there, then size it
-    cur = [float(v) for v in frame.get_attribute("data-window").split(",")]
-    box = frame.bounding_box()
-    drag(
-        box["x"] + 12,
-        box["y"] + 12,
-        (target[0] - cur[0]) * img["width"],
-        (target[1] - cur[1]) * img["height"],
-    )
-    cur = [float(v) for v in frame.get_attribute("data-window").split(",")]
-    handle = page.locator("#photo-frame .handle").bounding_box()
-    drag(
-        handle["x"] + handle["width"] / 2,
-        handle["y"] + handle["height"] / 2,
-        (target[2] - cur[2]) * img["width"],
-        (target[3] - cur[3]) * img["height"],
-    )
+    # align the frame on the counter as a resident would: move its corner there, then size it (and again
+    # if a card above finished loading and moved the page meanwhile)
+    for _ in range(3):
+        frame.scroll_into_view_if_needed()
+        img = page.locator(".photo-box img").bounding_box()
+        cur = [float(v) for v in frame.get_attribute("data-window").split(",")]
+        box = frame.bounding_box()
+        drag(
+            box["x"] + 12,
+            box["y"] + 12,
+            (target[0] - cur[0]) * img["width"],
+            (target[1] - cur[1]) * img["height"],
+        )
+        cur = [float(v) for v in frame.get_attribute("data-window").split(",")]
+        handle = page.locator("#photo-frame .handle").bounding_box()
+        drag(
+            handle["x"] + handle["width"] / 2,
+            handle["y"] + handle["height"] / 2,
+            (target[2] - cur[2]) * img["width"],
+            (target[3] - cur[3]) * img["height"],
+        )
+        got = [float(v) for v in frame.get_attribute("data-window").split(",")]
+        if got == pytest.approx(list(target), abs=0.02):
+            break
     window = frame.get_attribute("data-window")
     got = [float(v) for v in window.split(",")]
     assert got == pytest.approx(list(target), abs=0.02)  # the frame followed the drags
