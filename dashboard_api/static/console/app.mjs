@@ -75,7 +75,7 @@ function Fleet({ t, f, openMeter }) {
       <label class="check"><input id="fleet-alerts" type="checkbox" checked=${q.with_alerts} onChange=${set("with_alerts")} /> ${t("fleet.withAlerts")}</label>
     </div>
     <${ErrorLine} t=${t} error=${page.error} />
-    ${d && html`<div class="table-wrap"><table id="fleet-table">
+    ${d && html`<div class="table-wrap" tabindex="0"><table id="fleet-table">
       <thead><tr><th>${t("col.meter")}</th><th>${t("col.account")}</th><th>${t("col.place")}</th><th>${t("col.lastSeen")}</th>
         <th>${t("col.state")}</th><th>${t("col.fw")}</th><th>${t("col.rssi")}</th><th>${t("col.battery")}</th><th>${t("col.alerts")}</th></tr></thead>
       <tbody>${d.items.map((m) => html`<tr class="clickable" data-meter=${m.meter_id} onClick=${() => openMeter(m.meter_id)}>
@@ -116,7 +116,7 @@ function MeterDetail({ t, f, id, back }) {
         <span>${t("col.battery")}</span><span>${m.battery_pct !== null ? t("unit.pct", { v: f.num(m.battery_pct) }) : "–"}</span>
       </div>${det.data.installed_at && html`<p class="muted small">${t("meter.installed", { when: f.date(det.data.installed_at, TZ) })}</p>`}</section>
       <section class="card" id="meter-status"><h2>${t("meter.status")}</h2>
-        ${det.data.status.length === 0 ? html`<p class="muted">${t("common.none")}</p>` : html`<div class="table-wrap"><table><thead><tr>
+        ${det.data.status.length === 0 ? html`<p class="muted">${t("common.none")}</p>` : html`<div class="table-wrap" tabindex="0"><table><thead><tr>
           <th>${t("col.when")}</th><th>${t("col.state")}</th><th>${t("col.fw")}</th><th>${t("col.rssi")}</th><th>${t("col.battery")}</th></tr></thead>
           <tbody>${det.data.status.map((s) => html`<tr><td>${f.dateTime(s.ts, TZ)}</td><td>${t.has(`fleet.state.${s.state}`) ? t(`fleet.state.${s.state}`) : s.state}</td>
             <td>${s.fw || "–"}</td><td>${s.rssi_dbm ?? "–"}</td><td>${s.battery_pct ?? "–"}</td></tr>`)}</tbody></table></div>`}</section>
@@ -153,7 +153,7 @@ function AlertsTab({ t, f, openMeter }) {
   return html`<section class="card" id="alerts"><h1>${t("console.alerts")}</h1>
     <${ErrorLine} t=${t} error=${list.error} />
     ${list.data && list.data.length === 0 && html`<p class="muted">${t("alerts.none")}</p>`}
-    ${list.data && html`<div class="table-wrap"><table id="alerts-table"><thead><tr><th>${t("col.when")}</th><th>${t("col.meter")}</th>
+    ${list.data && html`<div class="table-wrap" tabindex="0"><table id="alerts-table"><thead><tr><th>${t("col.when")}</th><th>${t("col.meter")}</th>
       <th>${t("col.kind")}</th><th>${t("col.state")}</th><th>${t("col.detail")}</th></tr></thead>
       <tbody>${list.data.map((a) => html`<tr class="clickable" data-alert=${a.id} onClick=${() => setOpen(a.id === open ? null : a.id)}>
         <td>${f.dateTime(a.opened_at, TZ)}</td>
@@ -213,7 +213,7 @@ function Silent({ t, f, openMeter }) {
   return html`<section class="card" id="silent"><h1>${t("console.silent")}</h1>
     <label>${t("silent.hours")}<input id="silent-hours" type="number" min="1" value=${hours} onInput=${(e) => setHours(e.target.value)} /></label>
     <${ErrorLine} t=${t} error=${list.error} />
-    ${list.data && html`<div class="table-wrap"><table id="silent-table"><thead><tr><th>${t("col.meter")}</th><th>${t("col.lastSeen")}</th><th>${t("col.silentFor")}</th></tr></thead>
+    ${list.data && html`<div class="table-wrap" tabindex="0"><table id="silent-table"><thead><tr><th>${t("col.meter")}</th><th>${t("col.lastSeen")}</th><th>${t("col.silentFor")}</th></tr></thead>
       <tbody>${list.data.map((m) => html`<tr data-meter=${m.meter_id}><td><button class="link" onClick=${() => openMeter(m.meter_id)}>${m.meter_id}</button></td>
         <td>${f.dateTime(m.last_reading_at, TZ)}</td><td data-value=${m.silent_h}>${t("unit.h", { v: f.num(m.silent_h, 0, 1) })}</td></tr>`)}</tbody></table></div>`}
   </section>`;
@@ -228,7 +228,7 @@ function Top({ t, f, openMeter }) {
     <div class="row wrap"><label>${t("top.range")}<input id="top-start" type="date" value=${range.start} onChange=${(e) => setRange({ ...range, start: e.target.value })} /></label>
       <label>–<input id="top-stop" type="date" value=${range.stop} onChange=${(e) => setRange({ ...range, stop: e.target.value })} /></label></div>
     <${ErrorLine} t=${t} error=${list.error} />
-    ${list.data && html`<div class="table-wrap"><table id="top-table"><thead><tr><th>${t("col.meter")}</th><th>${t("col.used")}</th></tr></thead>
+    ${list.data && html`<div class="table-wrap" tabindex="0"><table id="top-table"><thead><tr><th>${t("col.meter")}</th><th>${t("col.used")}</th></tr></thead>
       <tbody>${list.data.map((m) => html`<tr data-meter=${m.meter_id}><td><button class="link" onClick=${() => openMeter(m.meter_id)}>${m.meter_id}</button></td>
         <td data-value=${m.used_l}>${f.volume(m.used_l)}</td></tr>`)}</tbody></table></div>`}
   </section>`;
@@ -245,7 +245,7 @@ function Rejections({ t, f }) {
       <option value="">${t("rej.any")}</option>${reasons.map((r) => html`<option value=${r}>${r}</option>`)}</select></label>
       <label>${t("rej.meter")}<input id="rej-meter" value=${meter} onInput=${(e) => setMeter(e.target.value)} /></label></div>
     <${ErrorLine} t=${t} error=${list.error} />
-    <div class="table-wrap"><table id="rej-table"><thead><tr><th>${t("col.when")}</th><th>${t("col.topic")}</th><th>${t("col.reason")}</th><th>${t("col.detail")}</th></tr></thead>
+    <div class="table-wrap" tabindex="0"><table id="rej-table"><thead><tr><th>${t("col.when")}</th><th>${t("col.topic")}</th><th>${t("col.reason")}</th><th>${t("col.detail")}</th></tr></thead>
       <tbody>${rows.map((r) => html`<tr data-reason=${r.reason}><td>${f.dateTime(r.received_at, TZ)}</td><td>${r.topic}</td><td>${r.reason}</td><td>${r.detail}</td></tr>`)}</tbody></table></div>
   </section>`;
 }
@@ -258,7 +258,7 @@ function Vee({ t, f }) {
   return html`<section class="card" id="vee"><h1>${t("console.vee")}</h1>
     <${ErrorLine} t=${t} error=${queue.error} />
     ${queue.data && queue.data.length === 0 && html`<p class="muted">${t("vee.empty")}</p>`}
-    ${queue.data && queue.data.length > 0 && html`<div class="table-wrap"><table id="vee-table"><thead><tr><th>${t("col.meter")}</th><th>${t("col.when")}</th>
+    ${queue.data && queue.data.length > 0 && html`<div class="table-wrap" tabindex="0"><table id="vee-table"><thead><tr><th>${t("col.meter")}</th><th>${t("col.when")}</th>
       <th>${t("col.rule")}</th><th>${t("col.detail")}</th></tr></thead>
       <tbody>${queue.data.map((i) => html`<tr class="clickable" data-item=${i.id} onClick=${() => setOpen(i)}><td>${i.meter}</td>
         <td>${f.dateTime(i.ts, TZ)}</td><td>${i.rule}</td><td>${i.detail}</td></tr>`)}</tbody></table></div>`}
@@ -293,7 +293,7 @@ function VeeEdit({ t, f, item, onDone }) {
 function Recon({ t, f }) {
   const rep = useApi("/v1/reconciliation");
   const d = rep.data;
-  const table = (id, rows) => html`<div class="table-wrap"><table id=${id}><thead><tr><th>${t("col.txn")}</th><th>${t("col.amount")}</th><th>${t("col.detail")}</th></tr></thead>
+  const table = (id, rows) => html`<div class="table-wrap" tabindex="0"><table id=${id}><thead><tr><th>${t("col.txn")}</th><th>${t("col.amount")}</th><th>${t("col.detail")}</th></tr></thead>
     <tbody>${rows.map((r) => html`<tr><td>${r.transaction_id || r.key || ""}</td><td>${f.money(r.amount ?? r.paid)}</td>
       <td>${r.provider || ""} ${r.reason || r.source || ""} ${r.credited ? `→ ${f.money(r.credited)}` : ""}</td></tr>`)}</tbody></table></div>`;
   return html`<section class="card" id="recon"><h1>${t("console.recon")}</h1>
