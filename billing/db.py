@@ -337,6 +337,86 @@ def upgrade_alerts(engine: Engine) -> None:
         index.create(engine, checkfirst=True)
 
 
+# -- the apps: payment orders, automatic payment, notifications, alert workflow (billing/payments.py,
+# billing/autopay.py, billing/notifications.py, billing/alert_workflow.py) -------------------------
+
+
+class PaymentOrder(Base):
+    """One payment by a resident for one or several accounts; credited once when the provider confirms."""
+
+    __tablename__ = "payment_orders"
+    __table_args__ = (UniqueConstraint("provider", "provider_txn", name="uq_order_txn"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    payer: Mapped[str] = mapped_column(String(64), index=True)  # resident id
+    origin: Mapped[str] = mapped_column(String(16), default="app")  # "app" | "autopay"
+    provider: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | paid | cancelled
+    total: Mapped[Decimal] = mapped_column(Money)
+    provider_txn: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    lines: Mapped[list[PaymentOrderLine]] = relationship(
+        back_populates="order", order_by="PaymentOrderLine.id", cascade="all, delete-orphan"
+    )
+
+
+class PaymentOrderLine(Base):
+    """One account's share of a payment order."""
+
+    __tablename__ = "payment_order_lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("payment_orders.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), nullable=True)
+    order: Mapped[PaymentOrder] = relationship(back_populates="lines")
+
+
+class AutopaySetting(Base):
+    """Automatic payment of one account: top up `amount` when the balance falls below `below`."""
+
+    __tablename__ = "autopay_settings"
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    resident_id: Mapped[str] = mapped_column(String(64), index=True)  # who pays
+    enabled: Mapped[bool] = mapped_column(default=True)
+    below_yuan: Mapped[Decimal] = mapped_column(Money)
+    amount_yuan: Mapped[Decimal] = mapped_column(Money)
+    monthly_cap_yuan: Mapped[Decimal] = mapped_column(Money)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Notification(Base):
+    """One item of a resident's in-app list: a kind and its parameters (the app words it per language)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("resident_id", "key", name="uq_notification"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resident_id: Mapped[str] = mapped_column(String(64), index=True)
+    key: Mapped[str] = mapped_column(String(160))
+    kind: Mapped[str] = mapped_column(String(32))
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True
+    )
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class AlertAction(Base):
+    """An operator's step on an alert: note, assign or resolve; public notes reach the resident."""
+
+    __tablename__ = "alert_actions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # "note" | "assign" | "resolve"
+    by: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text, default="")
+    assignee: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    public: Mapped[bool] = mapped_column(default=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class Database(sql.Database):
     """The utility's database with billing's tables (storage.sql.Database plus create/drop of them)."""
 
@@ -354,8 +434,12 @@ __all__ = [
     "MAX_BINDINGS_PER_RESIDENT",
     "Account",
     "Alert",
+    "AlertAction",
     "ApiToken",
     "AuditEvent",
+
+
+    "AutopaySetting",
     "Base",
     "BindingRequest",
     "Database",
@@ -364,8 +448,11 @@ __all__ = [
     "LeakFeedback",
     "LedgerEntry",
     "Meter",
+    "Notification",
     "OutboxMessage",
     "Payment",
+    "PaymentOrder",
+    "PaymentOrderLine",
     "Resident",
     "ResidentAccount",
     "UtcDateTime",

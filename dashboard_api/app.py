@@ -12,7 +12,9 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from billing.config import get_billing_settings
 from billing.db import Database
+from billing.payments import DevProvider, PaymentProvider
 from billing.sms import DevSmsSink
 from billing.tokens import make_token_lookup
 from billing.verification import Policy
@@ -26,17 +28,22 @@ from dashboard_api.routes import (
     accounts,
     alerts,
     audit,
+    autopay,
     bindings,
+    console,
     fleet,
     me,
     meters,
+    notifications,
     payments,
     photos,
     registry,
+    resident,
     usage,
     vee,
 )
 from registry import Registry
+from storage import meter_status
 from storage.readings import open_store
 from storage.readings.flows import InfluxFlows, StoreFlows
 from storage.readings.influx import InfluxStore
@@ -85,8 +92,20 @@ def body_limit(settings: ApiSettings):  # noqa: ANN201 (a (method, path) -> byte
     return limit_of
 
 
-def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None = None) -> FastAPI:
-    """Build the app; the store and the utility's database are opened at startup from settings."""
+def configured_provider() -> PaymentProvider | None:
+    """The payment provider of the billing settings (WM_BILLING_PAYMENT_PROVIDER), or None."""
+    return DevProvider() if get_billing_settings().payment_provider == "dev" else None
+
+
+def create_app(
+    settings: ApiSettings | None = None,
+    vee_config: VeeConfig | None = None,
+    payment_provider: PaymentProvider | None = None,
+) -> FastAPI:
+    """Build the app; the store and the utility's database are opened at startup from settings.
+
+    `payment_provider` overrides WM_BILLING_PAYMENT_PROVIDER (tests and the demo pass the dev sink).
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -112,6 +131,8 @@ def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None
         app.state.photo_limiter = RateLimiter(settings.photo_uploads_per_hour)
         app.state.vee_db = VeeDb(db)
         app.state.vee_config = vee_config or get_vee_settings().config()
+        meter_status.create_tables(db)
+        app.state.payment_provider = payment_provider or configured_provider()
         yield
         store.close()
         db.dispose()
@@ -132,7 +153,19 @@ def create_app(settings: ApiSettings | None = None, vee_config: VeeConfig | None
     app.dependency_overrides[get_settings] = current_settings
     for module in (meters, usage, fleet, photos, me):
         app.include_router(module.router, responses=COMMON_RESPONSES)
-    for module in (accounts, bindings, audit, payments, alerts, vee, registry):
+    for module in (
+        accounts,
+        bindings,
+        audit,
+        payments,
+        alerts,
+        vee,
+        registry,
+        resident,
+        autopay,
+        notifications,
+        console,
+    ):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.mount("/dashboard", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
 

@@ -247,6 +247,7 @@ def _start(
 
     import uvicorn
 
+    from billing.payments import DevProvider
     from dashboard_api.app import create_app
     from dashboard_api.config import ApiSettings
 
@@ -264,7 +265,7 @@ def _start(
         _holder_contacts(s, settings, seeded.plan)
     db.dispose()
     api_port = _port(port)
-    app = create_app(settings)
+    app = create_app(settings, payment_provider=DevProvider())  # the demo's payments go to the dev sink
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=api_port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True, name="api").start()
     wait_listening(api_port)

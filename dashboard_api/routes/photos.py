@@ -54,7 +54,13 @@ UPLOAD_BODY = {
                             "type": "string",
                             "format": "binary",
                             "description": "JPEG, PNG or WebP photo of the meter's counter",
-                        }
+                        },
+                        "window": {
+                            "type": "string",
+                            "pattern": r"^[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+$",
+                            "description": "guided capture: the frame the counter was aligned in, "
+                            "x0,y0,x1,y1 as fractions of the photo (the reader looks there)",
+                        },
                     },
                 }
             }
@@ -97,7 +103,20 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-async def _photo_field(request: Request, body: bytes) -> bytes:
+def parse_window(text: str | None) -> tuple[float, float, float, float] | None:
+    """The guided-capture frame `x0,y0,x1,y1` (fractions of the photo), or None; 422 when malformed."""
+    if text is None or not text.strip():
+        return None
+    try:
+        x0, y0, x1, y1 = (float(v) for v in text.split(","))
+    except ValueError as err:
+        raise HTTPException(422, "window is x0,y0,x1,y1: four fractions of the photo") from err
+    if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
+        raise HTTPException(422, "window must satisfy 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1")
+    return (x0, y0, x1, y1)
+
+
+async def _photo_field(request: Request, body: bytes) -> tuple[bytes, str | None]:
     async def replay():
         return {"type": "http.request", "body": body, "more_body": False}
 
@@ -114,8 +133,9 @@ async def _photo_field(request: Request, body: bytes) -> bytes:
     if not isinstance(field, UploadFile):
         raise HTTPException(422, "no file in field `photo`")
     data = await field.read()
+    window = form.get("window")
     await form.close()
-    return data
+    return data, window if isinstance(window, str) else None
 
 
 def _previous(store: Store, meter_id: str) -> tuple[int | None, int | None]:
@@ -169,12 +189,13 @@ async def upload_photo(
         raise HTTPException(404, "meter not found")
     _check_rate(request, caller)
     body = await _read_body(request, settings.photo_max_bytes + MULTIPART_OVERHEAD_BYTES)
-    data = await _photo_field(request, body)
+    data, window_text = await _photo_field(request, body)
+    window = parse_window(window_text)
     del body
     if len(data) > settings.photo_max_bytes:
         raise HTTPException(413, f"photo is over the {settings.photo_max_bytes} byte limit")
     try:
-        result = await run_in_threadpool(read_photo, data, max_bytes=settings.photo_max_bytes)
+        result = await run_in_threadpool(read_photo, data, window=window, max_bytes=settings.photo_max_bytes)
     except BadImage as err:
         raise HTTPException(BAD_IMAGE_STATUS.get(err.reason, 422), f"{err.reason}: {err}") from err
     now_s = int(time.time())

@@ -35,6 +35,7 @@ from dashboard_api.schemas.vee import (
     VeeUsageOut,
 )
 from vee import tariff
+from vee.db import ReviewItem
 from vee.export import to_csv, to_ngsi_ld
 from vee.lifecycle import LifecycleEvent
 from vee.model import EditAction
@@ -146,20 +147,22 @@ def usage(
 def review_items(
     meter_id: MeterId, _caller: UtilityCaller, vee: VeeDep, status: Literal["open", "resolved"] | None = None
 ) -> list[ReviewOut]:
-    return [
-        ReviewOut(
-            id=i.id,
-            meter=i.meter,
-            ts=_dt(i.ts_s),
-            rule=i.rule,
-            detail=i.detail,
-            excluded=i.excluded,
-            status=i.status,
-            resolved_by=i.resolved_by,
-            resolution=i.resolution,
-        )
-        for i in vee.db.review_items(vee.meters_of(meter_id), status)
-    ]
+    return [review_out(i) for i in vee.db.review_items(vee.meters_of(meter_id), status)]
+
+
+def review_out(i: ReviewItem) -> ReviewOut:
+    """A review item as the API shows it."""
+    return ReviewOut(
+        id=i.id,
+        meter=i.meter,
+        ts=_dt(i.ts_s),
+        rule=i.rule,
+        detail=i.detail,
+        excluded=i.excluded,
+        status=i.status,
+        resolved_by=i.resolved_by,
+        resolution=i.resolution,
+    )
 
 
 def _edit_out(e) -> EditOut:  # noqa: ANN001 (vee.model.Edit)
