@@ -41,7 +41,7 @@ class IngestSettings(BaseSettings):
     broker_failover: str = Field("", pattern=r"^([^,\s]+:[0-9]{1,5}(,[^,\s]+:[0-9]{1,5})*)?$")
     # A clustered broker that partitions by meter (NATS JetStream, devservices/nats.py): the worker
     # subscribes to `<partition_topic>/<p>/+` for each partition it holds, not to every reading.
-    partition_topic: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    partition_topic: str | None = Field(None, pattern=NAME_PATTERN)
     # Partitions of the meters (FNV-1a of the id mod this, as NATS's partition()): the unit a worker
     # holds, with its state log.
     # Fixed for a deployment: changing it re-partitions every meter's state (docs/ingest.md).

@@ -78,9 +78,7 @@ def epoch_s(t: datetime, tz: ZoneInfo) -> int:
     return value
 
 
-def time_range(
-    start: datetime, stop: datetime, tz: ZoneInfo, max_days: int | None = None
-) -> tuple[int, int]:
+def time_range(start: datetime, stop: datetime, tz: ZoneInfo, max_days: int | None = None) -> tuple[int, int]:
     """(start, stop) in Unix seconds; Invalid (422) out of range, reversed, or wider than `max_days`."""
     start_s, stop_s = epoch_s(start, tz), epoch_s(stop, tz)
     if stop_s <= start_s:

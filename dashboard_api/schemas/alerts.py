@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from dashboard_api.schemas.billing import Strict
+
 
 class FeedbackOut(BaseModel):
     """Someone's word on a leak alert or unusual-use notice."""
@@ -67,7 +69,7 @@ class AlertFull(BaseModel):
     resolved_at: datetime | None
 
 
-class FeedbackIn(BaseModel):
+class FeedbackIn(Strict):
     """ "mine": the water was the resident's (a pool, the garden, guests): the detector learns it and the
     alert closes. "not_mine": it was not (on an unusual-use notice, a leak alert is opened at once)."""
 

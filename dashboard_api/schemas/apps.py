@@ -8,13 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dashboard_api.schemas.billing import Amount
-
-
-class Strict(BaseModel):
-    """Refuses unknown fields."""
-
-    model_config = ConfigDict(extra="forbid")
+from dashboard_api.schemas.billing import Amount, Strict
 
 
 class TierBandOut(BaseModel):

@@ -5,25 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from core.ids import METER_ID_PATTERN
+from dashboard_api.schemas.billing import Strict
 
 MeterState = Literal["provisioned", "active", "decommissioned"]
 
 
-class RegisterIn(BaseModel):
+class RegisterIn(Strict):
     """A meter to register."""
 
-    model_config = ConfigDict(extra="forbid")
     meter_id: str = Field(pattern=METER_ID_PATTERN, description="1-32 characters of [A-Za-z0-9_-]")
     activate: bool = Field(True, description="active at once (its readings are stored), else provisioned")
 
 
-class LifecycleIn(BaseModel):
+class LifecycleIn(Strict):
     """Why a meter changes state (kept in its event)."""
 
-    model_config = ConfigDict(extra="forbid")
     detail: str = Field("", max_length=500)
 
 

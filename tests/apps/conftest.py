@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard_api.conftest import make_env, sample  # noqa: F401  (fixtures)
+from tests.dashboard_api.conftest import make_env, sample, sample_store_file  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

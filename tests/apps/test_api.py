@@ -10,15 +10,12 @@ from sqlalchemy import select
 
 from billing.db import Account, LedgerEntry, Payment
 from storage import meter_status
+from tests.dashboard_api.conftest import bind_verified
 
 
 def _bind_second(env) -> int:
     """Alice also binds bob's account (a second account of hers), named and grouped."""
-    r = env.client.post(
-        "/v1/accounts/bindings",
-        headers=env.alice,
-        json={"utility": "beijing", "account_number": "0000000002", "name": "Mum's flat", "group": "family"},
-    )
+    r = bind_verified(env.client, env.alice, "beijing", "0000000002", name="Mum's flat", group="family")
     assert r.status_code == 201, r.text
     return r.json()["id"]
 

@@ -5,6 +5,7 @@ viewport, no serious or critical axe-core violations; screenshots kept in build/
 from __future__ import annotations
 
 import io
+import re
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,7 @@ from ocr_reader.synth import render_photo
 from storage import meter_status
 from storage.config import StorageSettings
 from tests.conftest import ServerThread, wait_for
-from tests.dashboard_api.conftest import EASY, bearer, seed_accounts
+from tests.dashboard_api.conftest import EASY, HOLDERS, VERIFY_KEY_TEXT, bearer, seed_accounts
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
@@ -77,6 +78,7 @@ def site(tmp_path_factory):
             storage=StorageSettings(readings_url=f"sqlite:///{tmp}/readings.db", sql_url=db_url),
             tokens=token,
             photo_dir=tmp / "photos",
+            verify_key=VERIFY_KEY_TEXT,  # the key seed_accounts hashed the holders' ID-card digits under
         ),
         payment_provider=DevProvider(),
     )
@@ -103,6 +105,15 @@ def browser():
         b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def _sms_code(site, phone: str) -> str:
+    """The newest code the development SMS sink sent to `phone` (sent after the API's answer)."""
+    sms = site["app"].state.sms
+    wait_for(lambda: sms.messages(to=phone), timeout_s=10, what=f"a text to {phone}")
+    found = re.search(r"\b(\d{6})\b", sms.messages(to=phone)[-1].text)
+    assert found, sms.messages(to=phone)[-1].text
+    return found.group(1)
 
 
 def api(site, who: str, path: str, **params):
@@ -234,9 +245,12 @@ def test_pay_two_accounts_in_one_payment(browser, site):
     page.click("#go-bind")  # alice adds her mother's account, named and grouped
     page.select_option("#bind-utility", "beijing")
     page.fill("#bind-number", "0000000002")
+    page.click("#bind-submit")
+    expect(page.locator("#verify-form")).to_have_attribute("data-methods", "sms")
+    page.fill("#bind-sms-code", _sms_code(site, HOLDERS["0000000002"][0]))  # the mother reads it out
     page.fill("#bind-name", "Building 5, Unit 2 – main meter")
     page.fill("#bind-group", "Family")
-    page.click("#bind-submit")
+    page.click("#bind-verify")
     expect(page.locator("#bind-done")).to_be_visible()
     page.click("#back")
     expect(page.locator("section.group[aria-label='Family'] .name")).to_have_text(
@@ -382,12 +396,16 @@ def test_errors_are_sentences_in_the_readers_language(browser, site):
     page = open_app(browser, site, "alice", "phone", lang="zh")
     expect(page.locator("h1")).to_have_text("户号")
     page.click("#go-bind")
-    page.fill("#bind-number", "9999999999")
+    page.fill("#bind-number", "9999999999")  # no such account: asked for a code all the same
     page.click("#bind-submit")
+    page.fill("#bind-sms-code", "000000")
+    page.click("#bind-verify")
     err = page.locator("#bind-card .error")
-    expect(err).to_have_text("未找到该户号，或信息不匹配。")
+    expect(err).to_have_text("验证码或身份证号后 4 位有误，或申请已过期。请检查，或重新开始。")
     page.click("#lang")
-    expect(err).to_have_text("We could not find that account, or the details do not match.")
+    expect(err).to_have_text(
+        "The code or ID-card digits are wrong, or the request has expired. Check them, or start again."
+    )
     check_page(page, "resident-bind-error-phone")
     page.close()
 

@@ -462,6 +462,7 @@ function Photo({ t, f, meters }) {
       ${result.value_m3 !== null && html`<p>${t("photo.result", { value: f.num(result.value_m3, 0, 4) })}</p>`}
       ${result.status === "stored" && html`<p class="ok">${t("photo.stored")}</p>`}
       ${result.status === "confirmed" && html`<p class="ok" id="photo-confirmed">${t("photo.confirmed")}</p>`}
+      ${result.status === "needs_operator" && html`<p class="warn" id="photo-needs-operator">${t("photo.needsOperator")}</p>`}
       ${result.status === "needs_confirmation" && html`<form onSubmit=${confirm} class="stack" id="confirm-form">
         <p>${t("photo.confirmAsk")}</p>
         <label>${t("photo.correct")}<input id="confirm-value" inputmode="decimal" value=${value} onInput=${(e) => setValue(e.target.value)} /></label>
@@ -533,28 +534,51 @@ function Pay({ t, f, go, selected }) {
 // -- binding an account ------------------------------------------------------------------------------
 
 function Bind({ t, go }) {
-  const [form, setForm] = useState({ utility: "beijing", account_number: "", name: "", group: "" });
-  const [state, setState] = useState({ error: null, done: false });
+  // Two steps, as the utility requires (docs/security.md): the account number opens a request; the SMS
+  // code sent to the holder's phone on file and/or the last 4 characters of the holder's ID card finish it.
+  const [form, setForm] = useState({ utility: "beijing", account_number: "", name: "", group: "", sms_code: "", id_last4: "" });
+  const [request, setRequest] = useState(null);
+  const [state, setState] = useState({ error: null, done: false, context: "bind" });
   const set = (k) => (e) => setForm({ ...form, [k]: e.target.value });
-  const submit = async (e) => {
+  const start = async (e) => {
     e.preventDefault();
     try {
-      await api("/v1/accounts/bindings", { method: "POST", json: { ...form, group: form.group.trim() || null } });
-      setState({ error: null, done: true });
-    } catch (err) { setState({ error: err, done: false }); }
+      const r = await api("/v1/accounts/bindings", { method: "POST", json: { utility: form.utility, account_number: form.account_number } });
+      setRequest(r);
+      setState({ error: null, done: false, context: "bind" });
+    } catch (err) { setState({ error: err, done: false, context: "bind" }); }
   };
+  const verify = async (e) => {
+    e.preventDefault();
+    const json = { name: form.name, group: form.group.trim() || null };
+    if (request.verify_fields.includes("sms_code")) json.sms_code = form.sms_code.trim();
+    if (request.verify_fields.includes("id_last4")) json.id_last4 = form.id_last4.trim().toUpperCase();
+    try {
+      await api(`/v1/accounts/bindings/${encodeURIComponent(request.request_id)}/verify`, { method: "POST", json });
+      setState({ error: null, done: true, context: "verify" });
+    } catch (err) { setState({ error: err, done: false, context: "verify" }); }
+  };
+  const restart = () => { setRequest(null); setForm({ ...form, sms_code: "", id_last4: "" }); setState({ error: null, done: false, context: "bind" }); };
+  const needs = (field) => request && request.verify_fields.includes(field);
   return html`<${Back} t=${t} go=${go} />
     <section class="card" id="bind-card"><h1>${t("bind.title")}</h1>
-    <form onSubmit=${submit} class="stack" id="bind-form">
+    ${!request && html`<form onSubmit=${start} class="stack" id="bind-form">
       <label>${t("bind.utility")}<select id="bind-utility" value=${form.utility} onChange=${set("utility")}>
         ${UTILITIES.map((u) => html`<option value=${u}>${t(`utility.${u}`)}</option>`)}</select></label>
       <label>${t("bind.number")}<input id="bind-number" inputmode="numeric" required value=${form.account_number} onInput=${set("account_number")} /></label>
+      <button type="submit" class="primary" id="bind-submit">${t("bind.next")}</button>
+    </form>`}
+    ${request && !state.done && html`<form onSubmit=${verify} class="stack" id="verify-form" data-methods=${request.methods.join(",")}>
+      ${needs("sms_code") && html`<p class="small muted">${t("bind.smsSent")}</p>
+        <label>${t("bind.smsCode")}<input id="bind-sms-code" inputmode="numeric" autocomplete="one-time-code" maxlength="6" required value=${form.sms_code} onInput=${set("sms_code")} /></label>`}
+      ${needs("id_last4") && html`<label>${t("bind.idLast4")}<input id="bind-id-last4" maxlength="4" required value=${form.id_last4} onInput=${set("id_last4")} /></label>`}
       <label>${t("bind.name")}<input id="bind-name" maxlength="100" placeholder=${t("settings.namePlaceholder")} value=${form.name} onInput=${set("name")} /></label>
       <label>${t("bind.group")}<input id="bind-group" maxlength="100" value=${form.group} onInput=${set("group")} /></label>
-      <button type="submit" class="primary" id="bind-submit">${t("bind.submit")}</button>
-    </form>
+      <div class="row"><button type="submit" class="primary" id="bind-verify">${t("bind.submit")}</button>
+        <button type="button" id="bind-restart" onClick=${restart}>${t("bind.restart")}</button></div>
+    </form>`}
     ${state.done && html`<p class="ok" role="status" id="bind-done">${t("bind.done")}</p>`}
-    <${ErrorLine} t=${t} error=${state.error} context="bind" />
+    <${ErrorLine} t=${t} error=${state.error} context=${state.context} />
     </section>`;
 }
 
