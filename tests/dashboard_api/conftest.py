@@ -110,7 +110,9 @@ def bearer(token: str) -> dict[str, str]:
 def bind_verified(client, headers: dict[str, str], utility: str, number: str, **names: str):  # noqa: ANN201
     """Bind `number` as its holder would: request, then the code from the development SMS sink and/or the
     ID-card digits on file (HOLDERS); the verify response."""
-    r = client.post("/v1/accounts/bindings", headers=headers, json={"utility": utility, "account_number": number})
+    r = client.post(
+        "/v1/accounts/bindings", headers=headers, json={"utility": utility, "account_number": number}
+    )
     assert r.status_code == 202, r.text
     phone, id_last4 = HOLDERS[number]
     proofs: dict[str, str] = {}
