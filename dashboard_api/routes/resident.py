@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, status
 
 from billing import alert_workflow
 from billing import alerts as alerts_mod
-from billing.access import accounts_for_resident, binding
+from billing.access import RIGHT_NAMES, accessible, binding
 from billing.balance import WarningRules
 from billing.config import get_billing_settings
 from billing.overview import Overview, overview
@@ -78,7 +78,9 @@ def overview_out(o: Overview) -> OverviewOut:
 def my_accounts(caller: AnyCaller, s: BillingTx, clock: ClockDep) -> list[AccountCardOut]:
     if caller.is_utility:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "residents only")
-    accounts = accounts_for_resident(s, caller.subject)
+    rights = accessible(s, caller.subject)
+    accounts = [x.account for x in rights]
+    access = {x.account.id: RIGHT_NAMES[x.right] for x in rights}
     paid = last_payment_at(s, [a.id for a in accounts])
     now, r = clock(), rules()
     cards = []
@@ -101,6 +103,7 @@ def my_accounts(caller: AnyCaller, s: BillingTx, clock: ClockDep) -> list[Accoun
                 meters=[m.meter_id for m in a.meters],
                 live_alerts=len(alerts_mod.list_alerts(s, [a.id], "live")),
                 tz=o.zone,
+                access=access[a.id],
             )
         )
     return sorted(cards, key=_by_last_payment)

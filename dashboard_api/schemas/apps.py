@@ -60,6 +60,9 @@ class AccountCardOut(BaseModel):
     meters: list[str]
     live_alerts: int
     tz: str = Field(description="the utility's IANA zone, for the account's dates and times")
+    access: Literal["holder", "pay", "view"] = Field(
+        "holder", description="the resident's right: the holder, or a family member given pay or view"
+    )
 
 
 class LowBalanceIn(Strict):

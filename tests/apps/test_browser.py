@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
+from sqlalchemy import select
 
-from billing.db import Database
+from billing.db import Alert, Database, LeakFeedback
 from billing.ledger import charge_through
 from billing.payments import DevProvider
 from core.readings import Reading
@@ -407,6 +408,82 @@ def test_errors_are_sentences_in_the_readers_language(browser, site):
         "The code or ID-card digits are wrong, or the request has expired. Check them, or start again."
     )
     check_page(page, "resident-bind-error-phone")
+    page.close()
+
+
+def test_leak_figures_and_that_was_me(browser, site):
+    """A burst alert shows its kind, loss so far and cost per day; "that was me" closes it and is kept for
+    the detector to learn (billing.leak_alerts.record_feedback)."""
+    acct = site["ids"]["0000000001"]
+    with site["db"].session() as s:
+        alert = Alert(
+            account_id=acct,
+            meter_id="m-a1",
+            kind="leak",
+            dedupe_key="leak:m-a1:browser-burst",
+            title="Burst on m-a1",
+            details={
+                "leak_kind": "burst",
+                "rate_lph": 900.0,
+                "volume_l": "450.000",
+                "cost_yuan": "2.24",
+                "per_day_l": "21600.000",
+                "per_day_yuan": "107.57",
+                "started_at": datetime.now(UTC).isoformat(),
+            },
+        )
+        s.add(alert)
+        s.flush()
+        alert_id = alert.id
+    page = open_app(browser, site, "alice", "phone")
+    page.click(f"li[data-account='{acct}'] .card-body")
+    item = page.locator(f"li[data-alert='{alert_id}']")
+    expect(item.locator("strong")).to_have_text("Burst pipe")
+    expect(item.locator("[data-field='lost']")).to_contain_text("450")
+    expect(item.locator("[data-field='per-day']")).to_contain_text("107.57")
+    check_page(page, "resident-leak-phone")
+    item.locator(".alert-mine").click()
+    expect(item).to_have_count(0)  # resolved: no longer among the live alerts
+    with site["db"].session() as s:
+        done = s.get(Alert, alert_id)
+        assert done.state == "resolved" and done.details["feedback"]["verdict"] == "mine"
+        assert s.scalars(select(LeakFeedback).where(LeakFeedback.alert_id == alert_id)).one()
+    page.close()
+
+
+def test_family_payer_shares_an_account_and_stops(browser, site):
+    """Alice gives bob pay rights on her account; bob sees it as shared and can pay; alice stops sharing."""
+    acct = site["ids"]["0000000001"]
+    page = open_app(browser, site, "alice", "phone")
+    page.click(f"li[data-account='{acct}'] .card-body")
+    page.fill("#family-resident", "nobody-here")
+    page.click("#family-grant")
+    expect(page.locator("#family-card .error")).to_have_text("There is no user with that id.")
+    page.fill("#family-resident", "bob")
+    page.select_option("#family-rights", "pay")
+    page.click("#family-grant")
+    expect(page.locator("#family-list li")).to_have_count(1)
+    expect(page.locator("#family-list li")).to_contain_text("bob · see and pay")
+    check_page(page, "resident-family-phone")
+    [granted] = api(site, "alice", f"/v1/accounts/{acct}/delegations")
+    assert (granted["resident"], granted["rights"]) == ("bob", "pay")
+
+    other = open_app(browser, site, "bob", "phone")
+    card = other.locator(f"li[data-account='{acct}']")
+    expect(card).to_be_visible()
+    assert {c["id"]: c["access"] for c in api(site, "bob", "/v1/me/accounts")}[acct] == "pay"
+    other.click(f"li[data-account='{acct}'] .card-body")
+    expect(other.locator("#family-shared")).to_have_text(
+        "The account holder shared this account with you (see and pay)."
+    )
+    expect(other.locator("#settings-card")).to_have_count(
+        0
+    )  # a delegate does not rename the holder's binding
+    other.close()
+
+    page.click("#family-list .family-revoke")
+    expect(page.locator("#family-list li")).to_have_count(0)
+    assert acct not in {c["id"] for c in api(site, "bob", "/v1/me/accounts")}
     page.close()
 
 

@@ -123,8 +123,51 @@ function Account({ t, f, go, id, card }) {
       <${Ledger} t=${t} f=${f} id=${id} tz=${tz} />
       <${Autopay} t=${t} f=${f} id=${id} />
       <${Photo} t=${t} f=${f} meters=${card ? card.meters : []} />
-      ${card && html`<${Settings} t=${t} id=${id} card=${card} onSaved=${() => setTick((n) => n + 1)} />`}
+      ${card && card.access === "holder" && html`<${Settings} t=${t} id=${id} card=${card} onSaved=${() => setTick((n) => n + 1)} />`}
+      ${card && html`<${Family} t=${t} f=${f} id=${id} card=${card} tz=${tz} />`}
     </div>`;
+}
+
+// -- delegation to a family payer (docs/security.md): a holder gives another resident view or pay rights --
+
+function Family({ t, f, id, card, tz }) {
+  const list = useApi(`/v1/accounts/${id}/delegations`);
+  const [form, setForm] = useState({ resident: "", rights: "pay" });
+  const [state, setState] = useState({ error: null, saved: false });
+  const holder = card.access === "holder";
+  const grant = async (e) => {
+    e.preventDefault();
+    try {
+      await api(`/v1/accounts/${id}/delegations`, { method: "POST", json: { resident: form.resident.trim(), rights: form.rights } });
+      setForm({ ...form, resident: "" });
+      setState({ error: null, saved: true });
+      list.reload();
+    } catch (err) { setState({ error: err, saved: false }); }
+  };
+  const revoke = async (d) => {
+    try {
+      await api(`/v1/accounts/${id}/delegations/${d.id}`, { method: "DELETE" });
+      setState({ error: null, saved: false });
+      list.reload();
+    } catch (err) { setState({ error: err, saved: false }); }
+  };
+  return html`<section class="card" id="family-card"><h2>${t("family.title")}</h2>
+    ${!holder && html`<p id="family-shared">${t("family.sharedWithYou", { rights: t(`family.rights.${card.access}`) })}</p>`}
+    <${ErrorLine} t=${t} error=${list.error} />
+    ${list.data && list.data.length === 0 && holder && html`<p class="muted">${t("family.none")}</p>`}
+    ${list.data && list.data.length > 0 && html`<ul class="notes" id="family-list">${list.data.map((d) => html`<li data-delegation=${d.id}>
+      <span>${holder ? d.resident : d.grantor} · ${t(`family.rights.${d.rights}`)}</span>
+      <span class="muted small">${f.dateTime(d.granted_at, tz)}</span>
+      <button class="family-revoke" onClick=${() => revoke(d)}>${holder ? t("family.revoke") : t("family.leave")}</button></li>`)}</ul>`}
+    ${holder && html`<form onSubmit=${grant} class="stack" id="family-form">
+      <label>${t("family.resident")}<input id="family-resident" required maxlength="64" value=${form.resident} onInput=${(e) => setForm({ ...form, resident: e.target.value })} /></label>
+      <label>${t("family.rightsLabel")}<select id="family-rights" value=${form.rights} onChange=${(e) => setForm({ ...form, rights: e.target.value })}>
+        <option value="pay">${t("family.rights.pay")}</option><option value="view">${t("family.rights.view")}</option></select></label>
+      <button type="submit" id="family-grant">${t("family.grant")}</button>
+    </form>`}
+    ${state.saved && html`<p class="ok" role="status">${t("common.saved")}</p>`}
+    <${ErrorLine} t=${t} error=${state.error} context="family" />
+  </section>`;
 }
 
 function Back({ t, go }) {
@@ -291,36 +334,57 @@ function Alerts({ t, f, id, tz }) {
   return html`<section class="card" id="alerts-card"><h2>${t("alerts.title")}</h2>
     <${ErrorLine} t=${t} error=${alerts.error} />
     ${alerts.data && live.length === 0 && html`<p class="muted">${t("alerts.none")}</p>`}
-    <ul class="alerts">${live.map((a) => html`<${AlertItem} t=${t} f=${f} a=${a} tz=${tz} p=${byId[a.id]} />`)}</ul>
+    <ul class="alerts">${live.map((a) => html`<${AlertItem} t=${t} f=${f} a=${a} tz=${tz} p=${byId[a.id]} onChange=${alerts.reload} />`)}</ul>
   </section>`;
 }
 
-// Numbers from an alert's structured fields (the leak helper's fields where present).
+// Numbers from an alert's structured fields: a leak alert's `leak` figures (docs/leaks.md, "Alert fields"),
+// else its details.
 export function alertFigures(a) {
-  const d = a.details || {};
+  const d = { ...(a.details || {}), ...(a.leak || {}) };
   const pick = (...names) => { for (const n of names) if (a[n] != null) return a[n]; for (const n of names) if (d[n] != null) return d[n]; return null; };
   return {
     rateLph: pick("rate_lph", "leak_rate_lph"),
-    lostL: pick("lost_l", "volume_lost_l", "volume_l"),
-    lostYuan: pick("lost_yuan", "cost_so_far_yuan", "money_lost_yuan"),
-    perDayL: pick("leak_l_per_day", "l_per_day", "volume_per_day_l"),
-    perDayYuan: pick("leak_cost_yuan_per_day", "cost_per_day_yuan", "yuan_per_day"),
+    lostL: pick("volume_l", "lost_l", "volume_lost_l"),
+    lostYuan: pick("cost_yuan", "lost_yuan", "cost_so_far_yuan"),
+    perDayL: pick("per_day_l", "leak_l_per_day", "l_per_day"),
+    perDayYuan: pick("per_day_yuan", "leak_cost_yuan_per_day", "cost_per_day_yuan"),
     start: pick("started_at", "start", "leak_start"),
+    stopped: pick("stopped_at"),
+    leakKind: pick("leak_kind"),
+    feedback: d.feedback || null,
   };
 }
 
-function AlertItem({ t, f, a, tz, p }) {
+function AlertItem({ t, f, a, tz, p, onChange }) {
   const x = alertFigures(a);
-  const kindKey = t.has(`alerts.kind.${a.kind}`) ? `alerts.kind.${a.kind}` : "alerts.kind.other";
+  const kindKey = x.leakKind && t.has(`alerts.leakKind.${x.leakKind}`) ? `alerts.leakKind.${x.leakKind}`
+    : t.has(`alerts.kind.${a.kind}`) ? `alerts.kind.${a.kind}` : "alerts.kind.other";
+  const [error, setError] = useState(null);
+  // "That was me" teaches the detector the household's own pattern (a pool, the garden, guests);
+  // "not me" on an unusual-use notice opens a leak alert at once.
+  const answer = async (verdict) => {
+    try {
+      await api(`/v1/alerts/${a.id}/feedback`, { method: "POST", json: { verdict } });
+      setError(null);
+      onChange();
+    } catch (err) { setError(err); }
+  };
+  const askable = (a.kind === "leak" || a.kind === "unusual_use") && !x.feedback && a.state !== "resolved";
   return html`<li class="alert" data-alert=${a.id}>
     <strong>${t(kindKey)}</strong> <span class="muted small">${a.meter_id ? t("alerts.meter", { meter: a.meter_id }) : ""}</span>
     <span class="state small">${t(`alerts.state.${a.state}`)}</span>
     <p class="small muted">${t("alerts.since", { when: f.dateTime(x.start || a.opened_at, tz) })}</p>
+    ${x.stopped && html`<p class="small" data-field="stopped">${t("alerts.stopped", { when: f.dateTime(x.stopped, tz) })}</p>`}
     ${x.rateLph != null && html`<p class="small" data-field="rate">${t("alerts.rate", { rate: f.litres(x.rateLph) })}</p>`}
     ${(x.lostL != null || x.lostYuan != null) && html`<p class="small" data-field="lost">${t("alerts.lost", { volume: x.lostL != null ? f.volume(x.lostL) : "–", amount: f.money(x.lostYuan) })}</p>`}
-    ${(x.perDayL != null || x.perDayYuan != null) && html`<p class="small warn" data-field="per-day">${t("alerts.perDay", { volume: x.perDayL != null ? f.volume(x.perDayL) : "–", amount: f.money(x.perDayYuan) })}</p>`}
+    ${(x.perDayL != null || x.perDayYuan != null) && !x.stopped && html`<p class="small warn" data-field="per-day">${t("alerts.perDay", { volume: x.perDayL != null ? f.volume(x.perDayL) : "–", amount: f.money(x.perDayYuan) })}</p>`}
     ${p && p.assigned && html`<p class="small ok">${t("alerts.assigned")}</p>`}
     ${p && p.notes.map(([, text]) => html`<p class="small note">${t("alerts.note", { text })}</p>`)}
+    ${askable && html`<div class="row"><button class="alert-mine" onClick=${() => answer("mine")}>${t("alerts.mine")}</button>
+      <button class="alert-not-mine" onClick=${() => answer("not_mine")}>${t("alerts.notMine")}</button></div>`}
+    ${x.feedback && html`<p class="small muted" data-field="feedback">${t(`alerts.answered.${x.feedback.verdict}`)}</p>`}
+    <${ErrorLine} t=${t} error=${error} />
   </li>`;
 }
 
