@@ -14,7 +14,7 @@ parallel in real life. Baseline: the same reading points as line protocol, 5,000
 into a database of the same cardinality (cold: new series; steady: existing ones).
 Memory: peak resident set (VmHWM) of each worker and of influxd. Every count is checked exactly.
 Env: WM_BENCH_METERS, WM_BENCH_BATCH_METERS, WM_BENCH_N_METERS, WM_BENCH_WORKERS_LIST ("2,3"),
-WM_BENCH_RUNS ("cold,steady,batched,workers").
+WM_BENCH_RUNS ("cold,steady,batched,workers"), WM_BENCH_MAX_INFLIGHT (mosquitto's per-session window, 40,000).
 """
 
 from __future__ import annotations
@@ -299,7 +299,7 @@ def main() -> None:
         (work / "mq").mkdir()
         (work / "influx").mkdir()
         # The production setup: a closed broker (passwords, ACL checked on every publish), InfluxDB with auth.
-        broker = Mosquitto.closed(work / "mq", max_inflight=40_000)
+        broker = Mosquitto.closed(work / "mq", max_inflight=int(os.environ.get("WM_BENCH_MAX_INFLIGHT", 40_000)))
         with broker, Influx(work / "influx", max_meters=max(meters, batch_meters, n_meters) + 10) as influx:
             reg_url = f"sqlite:///{work}/registry.db"
             reg = Registry(Database(reg_url))
