@@ -18,7 +18,6 @@ A meter with no state in a partition that is not authoritative (statelog.py) tak
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections import Counter
@@ -403,12 +402,7 @@ class Pipeline:
 
 def _copy(st: MeterState | None) -> MeterState | None:
     """A copy of a state that the batch's changes cannot reach (its gap list is copied too)."""
-    if st is None:
-        return None
-    dup = copy.copy(st)
-    if st.open_gaps:
-        dup.open_gaps = [list(g) for g in st.open_gaps]
-    return dup
+    return None if st is None else st.clone()
 
 
 def _judge_stored(st: MeterState, r: Reading, known_ml: int, out: Outcome, texts: list[str]) -> None:

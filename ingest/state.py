@@ -57,6 +57,28 @@ class MeterState:
     anomalies: int = 0  # seq_restart + total_decrease + impossible_flow
     open_gaps: list[list[int]] | None = None  # [[lo, hi], ...] inclusive
 
+    def clone(self) -> MeterState:
+        """A copy the batch's changes cannot reach: the gap list is copied, the open hour shared (it is
+        replaced, never changed in place). Field by field: `copy.copy` of a slots dataclass took a quarter
+        of the worker's time in the steady 1M-meter bench (it is called once per meter per batch)."""
+        return MeterState(
+            self.boot,
+            self.seq,
+            self.ts_s,
+            self.total_ml,
+            self.hour,
+            self.readings,
+            self.duplicates,
+            self.conflicts,
+            self.late,
+            self.gaps,
+            self.missing,
+            self.resets,
+            self.boots,
+            self.anomalies,
+            [list(g) for g in self.open_gaps] if self.open_gaps else self.open_gaps,
+        )
+
     def as_dict(self, meter: str) -> dict:
         """The state for the ops endpoint."""
         out = {k: getattr(self, k) for k in self.__slots__ if k != "hour"}

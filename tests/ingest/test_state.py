@@ -139,3 +139,21 @@ def test_a_partition_new_on_a_store_with_readings_is_not_authoritative(tmp_path)
     log = StateLog(tmp_path, 1)
     log.load(lambda: False)
     assert not log.authoritative
+
+
+def test_clone_copies_every_field_and_the_gap_list():
+    """The undo copy of a batch (ingest.pipeline): equal field by field, its gap list not shared."""
+    import dataclasses
+
+    from ingest.state import MeterState
+    from storage.readings.stream import OpenHour
+
+    values = {f.name: i + 1 for i, f in enumerate(dataclasses.fields(MeterState))}
+    values["hour"] = OpenHour(3600, None, 1.5)  # type: ignore[arg-type]
+    values["open_gaps"] = [[3, 5], [9, 9]]
+    st = MeterState(**values)
+    dup = st.clone()
+    assert dup == st and dup is not st
+    dup.open_gaps[0][1] = 4  # type: ignore[index]
+    dup.seq += 1
+    assert st.open_gaps == [[3, 5], [9, 9]] and st.seq == values["seq"]
