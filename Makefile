@@ -7,7 +7,7 @@ APT_PACKAGES := mosquitto mosquitto-clients influxdb tesseract-ocr postgresql ch
 	fonts-dejavu-core fonts-liberation openssl
 PYTEST_ARGS ?=
 
-.PHONY: help demo test bench system-deps venv firmware flash ocr-model lint clean
+.PHONY: help demo test bench system-deps venv mp-deps firmware flash ocr-model lint clean
 
 help:
 	@echo "make demo    - broker, ingest, API and simulated meters; prints URL and token"
@@ -24,7 +24,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --no-deps 'rapidocr-onnxruntime==1.4.4'
 	touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed $(VENV)/.mpdeps
+
+# MicroPython packages for the firmware build (the ULP assembler), fetched from PyPI at install time.
+$(VENV)/.mpdeps: $(VENV)/.installed devservices/mp_deps.py
+	$(PY) -m devservices.mp_deps
+	touch $@
+
+mp-deps: $(VENV)/.mpdeps
 
 # System packages the tests start themselves (no services are left running).
 system-deps:
@@ -44,16 +51,19 @@ demo: venv
 bench: system-deps venv
 	$(PY) -m bench
 
+# Both modes, production builds: build/firmware/mains and build/firmware/battery (docs/firmware.md).
 firmware: venv
 	rm -rf build/firmware
 	$(PY) -m devservices.build_firmware --out build/firmware
 
+MODE ?= mains
 flash: firmware
-	@test -n "$(PORT)" || (echo "usage: make flash PORT=/dev/ttyUSB0" && exit 2)
+	@test -n "$(PORT)" || (echo "usage: make flash PORT=/dev/ttyUSB0 [MODE=battery]" && exit 2)
 	@echo "a board that still holds .py sources runs those before .mpy: clear it once with"
 	@echo "  $(VENV)/bin/mpremote connect $(PORT) fs rm -r :"
-	$(VENV)/bin/mpremote connect $(PORT) fs cp -r build/firmware/. :
-	@echo "copy your site_config.json too: $(VENV)/bin/mpremote connect $(PORT) fs cp site_config.json :"
+	$(VENV)/bin/mpremote connect $(PORT) fs cp -r build/firmware/$(MODE)/. :
+	@echo "then the files devservices.provision wrote for this meter (site_config.json, ca.crt, ota_key.hex):"
+	@echo "  $(VENV)/bin/mpremote connect $(PORT) fs cp provisioned/METER_ID/* :"
 
 # The wheel CNN ships in ocr_reader/models/wheels_cnn.npz (+ .onnx). This fine-tunes the render-trained
 # stage (wheels_cnn_renders.npz, rebuilt from synthetic photos by `python -m ocr_reader.train --real`)

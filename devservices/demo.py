@@ -1,7 +1,10 @@
-"""`make demo`: broker, ingest, API and simulated meters running the real firmware.
+"""`make demo`: a year of history for ~50 homes on three tariffs, then live meters, ingest, API and alerts.
 
-Uses mosquitto and InfluxDB when installed, else the embedded amqtt broker and the
-embedded SQLite store. Meters run in real time (one reading a minute) from now on.
+Seeds 13 months of minute-level history (devservices.seed: hourly span roll-ups of the whole year plus the
+recent minutes first, older minutes in the background) into the readings store and the billing database,
+then runs the broker, the ingest, the API, the alert service and the simulated meters, which go on from
+each home's seeded register (a few boards run the real firmware in MicroPython, the rest are light
+meters). Uses mosquitto and InfluxDB when installed, else the embedded amqtt broker and SQLite store.
 """
 
 from __future__ import annotations
@@ -11,24 +14,20 @@ import logging
 import secrets
 import shutil
 import signal
+import socket
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from devservices.ports import free_port, wait_listening
 
 STATE_DIR = Path(".demo")
-# Something to see within minutes: a dripping tap on demo-0000 (usage grows all day) and a
-# burst pipe on demo-0001 from minute 3 (a leak alert and a balance warning within ~20 min).
-DEMO_LEAKS = {
-    "demo-0000": [{"kind": "drip", "start_s": 0, "end_s": 30 * 86400, "flow_lph": 20.0}],
-    "demo-0001": [{"kind": "burst", "start_s": 180, "end_s": 180 + 40 * 60, "flow_lph": 25 * 60.0}],
-}
+OPERATOR = "demo-operator"
 
 
 def _port(preferred: int) -> int:
-    import socket
-
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", preferred))
@@ -38,50 +37,365 @@ def _port(preferred: int) -> int:
 
 
 class _Stopper:
-    """Stops a loop thread by its event."""
+    """Stops a loop thread by its event and waits for it."""
 
-    def __init__(self, event: threading.Event):
+    def __init__(self, event: threading.Event, thread: threading.Thread):
         self.event = event
+        self.thread = thread
 
     def stop(self) -> None:
         self.event.set()
+        self.thread.join(timeout=60)
 
 
-def _seed_accounts(sql_url: str, meters: int) -> str:
-    """One Guangzhou account per demo meter, 50 yuan each; a resident owning the first. Returns its token."""
-    from datetime import UTC, datetime
+@dataclass
+class Demo:
+    """A running demo: where everything is, and what to stop."""
 
-    from billing.accounts import bind, create_account
+    base_url: str
+    operator_token: str
+    resident_token: str
+    broker: str
+    broker_kind: str
+    store_url: str
+    store_kind: str
+    sql_url: str
+    seeded: Any
+    ready_s: float  # from start to the API answering a year of usage
+    backfill: Any = None
+    fleet: Any = None
+    alerts: Any = None
+    photo: dict = field(default_factory=dict)
+    stack: list = field(default_factory=list)
+    server: Any = None
+    metrics_url: str = ""
+
+    def stop(self) -> None:
+        """Stop every part, newest first; a part that fails to stop does not keep the rest running."""
+        if self.server is not None:
+            self.server.should_exit = True
+        for part in reversed(self.stack):
+            try:
+                part.stop() if hasattr(part, "stop") else None
+                if hasattr(part, "cleanup"):
+                    part.cleanup()
+            except Exception as err:  # shutting down: report, keep stopping the rest
+                print(f"stopping {type(part).__name__}: {err}")
+
+
+def _services(state: Path, embedded: bool, stack: list) -> tuple[Any, str, str, str]:
+    """Broker and store: (broker, broker kind, store URL, store kind)."""
+    if not embedded and (shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()):
+        from devservices.mosquitto import Mosquitto
+
+        (state / "mosquitto").mkdir()
+        broker: Any = Mosquitto(state / "mosquitto")
+        broker_kind = "mosquitto"
+    else:
+        from devservices.embedded_broker import EmbeddedBroker
+
+        broker = EmbeddedBroker()
+        broker_kind = "embedded amqtt broker"
+    broker.start()
+    stack.append(broker)
+    if not embedded and shutil.which("influxd"):
+        from devservices.influx import Influx
+
+        (state / "influx").mkdir()
+        influx = Influx(state / "influx")
+        influx.start()
+        stack.append(influx)
+        return broker, broker_kind, influx.store_url("water"), f"InfluxDB at {influx.url} (database water)"
+    path = (state / "water.db").resolve()
+    return broker, broker_kind, f"sqlite:///{path}", f"embedded SQLite store {path}"
+
+
+def _year_usage_answers(base: str, token: str, meter_id: str, start: str, stop: str) -> bool:
+    import httpx
+
+    try:
+        r = httpx.get(
+            f"{base}/v1/meters/{meter_id}/usage",
+            params={"start": start, "stop": stop, "every": "1mo"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+    except httpx.HTTPError:
+        return False
+    return r.status_code == 200
+
+
+def start_demo(
+    state: Path,
+    households: int = 50,
+    months: int = 13,
+    firmware_meters: int = 3,
+    speed: float = 1.0,
+    port: int = 8000,
+    duration_s: int = 30 * 86400,
+    embedded: bool = False,
+    minute_days: float = 7.0,
+    backfill: bool = True,
+    progress: bool = True,
+    now_s: int | None = None,
+) -> Demo:
+    """Seed and start everything; returns once the API answers a year of usage."""
+    t0 = time.monotonic()
+    if state.exists():
+        shutil.rmtree(state)
+    state.mkdir(parents=True)
+    stack: list = []
+    try:
+        return _start(
+            state,
+            stack,
+            t0,
+            households,
+            months,
+            firmware_meters,
+            speed,
+            port,
+            duration_s,
+            embedded,
+            minute_days,
+            backfill,
+            progress,
+            now_s,
+        )
+    except BaseException:
+        for part in reversed(stack):
+            try:
+                part.stop() if hasattr(part, "stop") else None
+            except Exception as err:  # failing to start: stop what did start, report the first error
+                print(f"stopping {type(part).__name__}: {err}")
+        raise
+
+
+def _start(
+    state: Path,
+    stack: list,
+    t0: float,
+    households: int,
+    months: int,
+    firmware_meters: int,
+    speed: float,
+    port: int,
+    duration_s: int,
+    embedded: bool,
+    minute_days: float,
+    backfill: bool,
+    progress: bool,
+    now_s: int | None,
+) -> Demo:
+    from devservices.seed.run import Backfill, SeedSpec, is_influx, seed
+
+    broker, broker_kind, store_url, store_kind = _services(state, embedded, stack)
+    sql_url = f"sqlite:///{(state / 'wm.db').resolve()}"
+    spec = SeedSpec(households, months, now_s or int(time.time()), minute_days=minute_days)
+    seeded = seed(spec, store_url, sql_url, progress=progress)
+
     from billing.db import Database
-    from billing.payments import notify
     from billing.tokens import issue_token
+    from ingest.config import IngestSettings
+    from ingest.worker import IngestWorker
+    from storage.config import StorageSettings
+    from storage.readings import open_store
 
+    storage = StorageSettings(readings_url=store_url, sql_url=sql_url)
+    host, bport = broker.address.split(":")
+    worker = IngestWorker(
+        IngestSettings(
+            broker_host=host,
+            broker_port=int(bport),
+            client_id="demo-ingest",
+            state_path=str((state / "ingest-state.db").resolve()),
+            storage=storage,
+            batch_wait_s=0.2,
+        ),
+        open_store(store_url),
+    )
+    worker.start()
+    stack.append(worker)
+    from ingest.http import OpsServer
+
+    ops = OpsServer(worker, "127.0.0.1", free_port(), str((state / "ingest-state.db").resolve()))
+    ops.start()
+    stack.append(ops)
+
+    import uvicorn
+
+    from dashboard_api.app import create_app
+    from dashboard_api.config import ApiSettings
+
+    operator_token = secrets.token_urlsafe(24)
     db = Database(sql_url)
-    db.create_all()
-    now = datetime.now(UTC)
     with db.session() as s:
-        for i in range(meters):
-            number = f"4401{i:08d}"
-            create_account(
-                s,
-                "guangzhou",
-                number,
-                name=f"demo household {i}",
-                meters=[{"meter_id": f"demo-{i:04d}", "installed_at": now, "district": "demo"}],
-            )
-            notify(s, "demo-pay", f"demo-topup-{i}", "guangzhou", number, "50.00", now=now)
-        bind(s, "demo-resident", "guangzhou", "440100000000", name="home")
-        token = issue_token(s, "resident", "demo-resident")
+        issue_token(s, "utility", OPERATOR)  # the console's operator, also in the database
     db.dispose()
-    return token
+    api_port = _port(port)
+    app = create_app(
+        ApiSettings(storage=storage, tokens=operator_token, photo_dir=(state / "photos").resolve())
+    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=api_port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True, name="api").start()
+    wait_listening(api_port)
+    base = f"http://127.0.0.1:{api_port}"
+    plan = seeded.plan
+    first = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(plan.origin_s))
+    last = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(plan.now_s))
+    while not _year_usage_answers(base, operator_token, plan.homes[0].meter_id, first, last):
+        time.sleep(0.2)
+    ready_s = time.monotonic() - t0
+    demo = Demo(
+        base,
+        operator_token,
+        seeded.resident_token,
+        broker.address,
+        broker_kind,
+        store_url,
+        store_kind,
+        sql_url,
+        seeded,
+        ready_s,
+        stack=stack,
+        server=server,
+        metrics_url=f"http://127.0.0.1:{ops.port}/metrics",
+    )
+
+    if backfill and is_influx(store_url):
+        demo.backfill = Backfill(spec, seeded, store_url, progress=progress).start()
+        stack.append(demo.backfill)
+    demo.fleet = _start_fleet(state, seeded, host, int(bport), firmware_meters, speed, duration_s)
+    demo.alerts = _start_alerts(state, store_url, sql_url, host, int(bport), stack)
+    return demo
+
+
+def _start_fleet(
+    state: Path, seeded: Any, host: str, port: int, firmware_meters: int, speed: float, duration_s: int
+) -> threading.Thread:
+    """The live meters, each going on from its home's seeded register, in a thread."""
+    from hardware_sim.fleet import FleetSpec, run_fleet
+    from hardware_sim.household import Courtyard
+
+    plan = seeded.plan
+    homes = {
+        h.meter_id: (h.households[0] if len(h.households) == 1 else Courtyard(h.households))
+        for h in plan.homes
+    }
+    registers = {m: (s.total_ml, s.seq, s.boot, s.ts_s) for m, s in seeded.homes.items()}
+    spec = FleetSpec(
+        meters=len(plan.homes),
+        duration_s=duration_s,
+        broker_host=host,
+        broker_port=port,
+        start_unix_s=plan.now_s,
+        speed=speed,
+        id_prefix=plan.homes[0].meter_id.rsplit("-", 1)[0],
+        state_dir=(state / "boards").resolve(),
+        progress=False,
+        firmware_meters=firmware_meters,
+        homes=homes,
+        origin_unix_s=plan.origin_s,
+        registers=registers,
+    )
+    # The first `firmware_meters` homes run the real firmware (the burst pipe among them), light meters the
+    # rest.
+    fleet = threading.Thread(target=run_fleet, args=(spec,), daemon=True, name="meters")
+    fleet.start()
+    return fleet
+
+
+def _start_alerts(state: Path, store_url: str, sql_url: str, host: str, port: int, stack: list) -> Any:
+    """The alert service (leaks, balance warnings, outbox), polling every 30 s from now on."""
+    from billing.config import BillingSettings
+    from billing.db import Database
+    from billing.outbox import MqttPublisher
+    from monitor.service import AlertService
+    from storage.readings import open_store
+
+    alerts = AlertService(
+        open_store(store_url),
+        Database(sql_url),
+        BillingSettings(mqtt_host=host, mqtt_port=port),
+        state / "monitor.json",
+        MqttPublisher(host, port, "demo-monitor"),
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=alerts.run, args=(stop, 30.0), daemon=True, name="alerts")
+    thread.start()
+    stack.append(_Stopper(stop, thread))
+    return alerts
+
+
+def _apps() -> list[str]:
+    """The web apps the API serves (resident app, utility console), once they are built in."""
+    import dashboard_api
+
+    static = Path(dashboard_api.__file__).parent / "static"
+    return [name for name in ("resident", "console") if (static / name / "index.html").exists()]
+
+
+def banner(demo: Demo) -> str:
+    """Where to look, and who to log in as."""
+    plan = demo.seeded.plan
+    resident_homes = [h for h in plan.homes if "resident" in h.roles]
+    fixtures = {
+        "leaks (open alerts)": [h.meter_id for h in plan.homes if "leak" in h.roles],
+        "burst pipe from minute 3": [h.meter_id for h in plan.homes if "live_burst" in h.roles],
+        "low balance (< 20 yuan)": [h.meter_id for h in plan.homes if "low_balance" in h.roles],
+        "pending photo": [h.meter_id for h in plan.homes if "pending_photo" in h.roles],
+        "courtyard meters (tiers moved)": [h.meter_id for h in plan.homes if "courtyard" in h.roles],
+    }
+    base = demo.base_url
+    meter = plan.homes[0].meter_id
+    first = time.strftime("%Y-%m-%d", time.gmtime(plan.origin_s))
+    lines = [
+        "",
+        f"Water metering demo is running (API answered a year of usage {demo.ready_s:.1f} s after start).",
+        f"  history : {len(plan.homes)} homes on beijing / shanghai / guangzhou tariffs, minute readings from"
+        f" {first}; seeding took {demo.seeded.seconds['total']} s",
+        f"  broker  : {demo.broker_kind} at {demo.broker}",
+        f"  store   : {demo.store_kind}",
+        f"  database: {demo.sql_url}",
+        f"  API     : {base}/docs  (OpenAPI: {base}/openapi.json)",
+        f"  page    : {base}/dashboard/",
+        *[f"  {name:8}: {base}/dashboard/{name}/" for name in _apps()],
+        f"  metrics : {demo.metrics_url}  (Prometheus: the ingest; grafana/ has dashboards for the store)",
+        "",
+        f"  operator (console): Authorization: Bearer {demo.operator_token}",
+        f"  resident ({', '.join(h.meter_id for h in resident_homes)}): "
+        f"Authorization: Bearer {demo.resident_token}",
+        "",
+    ]
+    lines += [f"  {k:31}: {', '.join(v)}" for k, v in fixtures.items()]
+    if demo.photo:
+        lines.append(
+            f"  photo {demo.photo.get('photo_id')}: {demo.photo.get('status')} "
+            f"({demo.photo.get('review_reason') or demo.photo.get('plausibility_reason')})"
+        )
+    if demo.backfill is not None:
+        lines.append("  older minute readings are being written in the background (newest first)")
+    lines += [
+        "",
+        "Try:",
+        f"  curl -s -H 'Authorization: Bearer {demo.operator_token}' '{base}/v1/meters/{meter}/usage?"
+        f"start={first}T00:00:00&every=1mo'",
+        f"  curl -s -H 'Authorization: Bearer {demo.resident_token}' {base}/v1/me/accounts",
+        "",
+        "Ctrl-C stops everything; state is in .demo/.",
+    ]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m devservices.demo", description=__doc__)
-    p.add_argument("--meters", type=int, default=5)
+    p.add_argument("--households", type=int, default=50)
+    p.add_argument("--months", type=int, default=13, help="months of minute history")
+    p.add_argument("--firmware-meters", type=int, default=3, help="meters running the real firmware")
     p.add_argument("--speed", type=float, default=1.0, help="virtual seconds per real second")
     p.add_argument("--port", type=int, default=8000, help="API port (a free one if taken)")
-    p.add_argument("--duration", default="30d", help="how long the meters run")
+    p.add_argument("--duration", default="30d", help="how long the live meters run")
+    p.add_argument("--no-backfill", action="store_true", help="keep only the recent minutes (InfluxDB)")
     p.add_argument(
         "--embedded",
         action="store_true",
@@ -89,155 +403,37 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    if STATE_DIR.exists():
-        shutil.rmtree(STATE_DIR)
-    STATE_DIR.mkdir()
+    from hardware_sim.cli import parse_duration
 
-    stack: list = []
+    demo = start_demo(
+        STATE_DIR,
+        args.households,
+        args.months,
+        args.firmware_meters,
+        args.speed,
+        args.port,
+        parse_duration(args.duration),
+        args.embedded,
+        backfill=not args.no_backfill,
+    )
     try:
-        if not args.embedded and (shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()):
-            from devservices.mosquitto import Mosquitto
+        from devservices.seed.photo import upload_pending
 
-            broker = Mosquitto(STATE_DIR / "mosquitto")
-            (STATE_DIR / "mosquitto").mkdir()
-            broker_kind = "mosquitto"
-        else:
-            from devservices.embedded_broker import EmbeddedBroker
-
-            broker = EmbeddedBroker()
-            broker_kind = "embedded amqtt broker"
-        broker.start()
-        stack.append(broker)
-
-        if not args.embedded and shutil.which("influxd"):
-            from devservices.influx import Influx
-
-            influx = Influx(STATE_DIR / "influx")
-            (STATE_DIR / "influx").mkdir()
-            influx.start()
-            stack.append(influx)
-            store_url = influx.store_url("water")
-            store_kind = f"InfluxDB at {influx.url} (database water)"
-        else:
-            store_url = f"sqlite:///{(STATE_DIR / 'water.db').resolve()}"
-            store_kind = f"embedded SQLite store {STATE_DIR / 'water.db'}"
-
-        from ingest.config import IngestSettings
-        from ingest.worker import IngestWorker
-        from storage.config import StorageSettings
-        from storage.readings import open_store
-
-        sql_url = f"sqlite:///{(STATE_DIR / 'wm.db').resolve()}"
-        storage = StorageSettings(readings_url=store_url, sql_url=sql_url)
-
-        host, port = broker.address.split(":")
-        worker = IngestWorker(
-            IngestSettings(
-                broker_host=host,
-                broker_port=int(port),
-                client_id="demo-ingest",
-                state_path=str((STATE_DIR / "ingest-state.db").resolve()),
-                storage=storage,
-                batch_wait_s=0.2,
-            ),
-            open_store(store_url),
-        )
-        worker.start()
-        stack.append(worker)
-
-        import uvicorn
-
-        from dashboard_api.app import create_app
-        from dashboard_api.config import ApiSettings
-
-        token = secrets.token_urlsafe(24)
-        api_port = _port(args.port)
-        resident_token = _seed_accounts(sql_url, args.meters)
-        app = create_app(
-            ApiSettings(
-                storage=storage,
-                tokens=token,
-                photo_dir=(STATE_DIR / "photos").resolve(),
+        home = next(h for h in demo.seeded.plan.homes if "pending_photo" in h.roles)
+        try:
+            demo.photo = upload_pending(
+                demo.base_url, demo.resident_token, home.meter_id, demo.seeded.homes[home.meter_id].total_ml
             )
-        )
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=api_port, log_level="warning"))
-        threading.Thread(target=server.run, daemon=True).start()
-        wait_listening(api_port)
-
-        from hardware_sim.cli import parse_duration
-        from hardware_sim.fleet import FleetSpec, run_fleet
-
-        start = int(time.time())
-        start -= start % 60
-        spec = FleetSpec(
-            meters=args.meters,
-            duration_s=parse_duration(args.duration),
-            broker_host=host,
-            broker_port=int(port),
-            start_unix_s=start,
-            speed=args.speed,
-            id_prefix="demo",
-            state_dir=(STATE_DIR / "boards").resolve(),
-            progress=False,
-            leak_plan=DEMO_LEAKS,
-        )
-        sim = threading.Thread(target=run_fleet, args=(spec,), daemon=True)
-        sim.start()
-
-        from billing.config import BillingSettings
-        from billing.db import Database
-        from billing.outbox import MqttPublisher
-        from monitor.service import AlertService
-
-        alerts = AlertService(
-            open_store(store_url),
-            Database(sql_url),
-            BillingSettings(mqtt_host=host, mqtt_port=int(port)),
-            STATE_DIR / "monitor.json",
-            MqttPublisher(host, int(port), "demo-monitor"),
-        )
-        stop_alerts = threading.Event()
-        threading.Thread(target=alerts.run, args=(stop_alerts, 30.0), daemon=True).start()
-        stack.append(_Stopper(stop_alerts))
-
-        base = f"http://127.0.0.1:{api_port}"
-        day_start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start))
-        day_stop = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start + 86400))
-        usage_url = f"{base}/v1/meters/demo-0000/usage?start={day_start}&stop={day_stop}&every=1m&tz=UTC"
-        print(
-            f"""
-Water metering demo is running.
-  broker : {broker_kind} at {broker.address}
-  store  : {store_kind}
-  meters : {args.meters} simulated boards running firmware/ in MicroPython ({STATE_DIR}/boards)
-  API    : {base}/docs   (OpenAPI)
-  page   : {base}/dashboard/
-  alerts : leak detection + balance warnings every 30 s; MQTT wm/v1/alerts/#
-  token  : {token}   (utility operator: all meters)
-  resident token: {resident_token}   (owns account 440100000000, meter demo-0000)
-
-Try (readings arrive once a minute):
-  curl -s -H 'Authorization: Bearer {token}' {base}/v1/meters
-  curl -s -H 'Authorization: Bearer {token}' '{usage_url}'
-
-Ctrl-C stops everything.
-""",
-            flush=True,
-        )
+        except Exception as err:  # the demo runs on without the photo fixture; say why
+            demo.photo = {"photo_id": None, "status": f"upload failed: {err}"}
+        print(banner(demo), flush=True)
         done = threading.Event()
         signal.signal(signal.SIGINT, lambda *_: done.set())
         signal.signal(signal.SIGTERM, lambda *_: done.set())
-        while not done.is_set() and sim.is_alive():
+        while not done.is_set() and demo.fleet.is_alive():
             done.wait(1)
-        server.should_exit = True
     finally:
-        for part in reversed(stack):
-            try:
-                part.stop() if hasattr(part, "stop") else None
-                if hasattr(part, "cleanup"):
-                    part.cleanup()
-            except Exception as err:  # shutting down: report, keep stopping the rest
-                print(f"stopping {type(part).__name__}: {err}")
+        demo.stop()
     return 0
 
 

@@ -2,7 +2,13 @@
 
 Creates (once) in the broker directory: `passwd` (mosquitto_passwd), `acl.conf` (from
 devservices/broker/acl.conf) and `tls/` (a CA and a server certificate made with the
-openssl CLI); then, per meter, a random password and the firmware's site_config.json.
+openssl CLI); then, per meter, a random password and the files the board needs:
+site_config.json, ca.crt (the CA the board verifies the broker and update server with)
+and, with --ota-key, ota_key.hex (the public modulus its updates must be signed with).
+
+On the board (docs/firmware.md, "Provision"): the firmware moves the secrets of the site
+file (Wi-Fi and MQTT passwords) into NVS at its first boot and rewrites the file without
+them; a board without a usable site file starts its set-up access point instead.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ user {name}
 topic read wm/v1/+/readings
 topic read wm/v1/+/status
 topic write wm/v1/+/config
+topic write wm/v1/+/ota
 """
 
 
@@ -143,6 +150,8 @@ def provision_meter(
     tls: bool = True,
     wifi_ssid: str = "",
     wifi_password: str = "",
+    mode: str = "mains",
+    ota_key: Path | None = None,
 ) -> dict:
     """Create the meter's broker credentials and write its firmware site_config.json; returns it."""
     if not METER_ID_RE.fullmatch(meter_id):
@@ -159,13 +168,21 @@ def provision_meter(
         "mqtt_user": meter_id,
         "mqtt_password": password,
         "mqtt_tls": tls,
+        "mode": mode,
     }
+    if mode not in ("mains", "battery"):
+        raise ProvisionError("mode must be mains or battery")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(site, indent=2) + "\n")
     out.chmod(0o600)
     if tls:
         tls_dir = ensure_tls(broker_dir, [broker_host])
         shutil.copyfile(tls_dir / "ca.crt", out.parent / "ca.crt")  # the device pins our CA
+    if ota_key is not None:
+        from devservices.ota_image import make_key, modulus_hex
+
+        modulus = modulus_hex(ota_key) if ota_key.exists() else make_key(ota_key)
+        (out.parent / "ota_key.hex").write_text(modulus + "\n")
     return site
 
 
@@ -186,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-tls", action="store_true", help="plain MQTT (test benches only)")
     p.add_argument("--wifi-ssid", default="")
     p.add_argument("--wifi-password", default="")
+    p.add_argument("--mode", choices=("mains", "battery"), default="mains")
+    p.add_argument("--ota-key", type=Path, default=None,
+                   help="RSA-2048 PEM key that signs updates (created if missing); writes ota_key.hex")
     p.add_argument(
         "--service", action="append", default=[], help="also create credentials for this service user"
     )
@@ -209,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                 tls=not args.no_tls,
                 wifi_ssid=args.wifi_ssid,
                 wifi_password=args.wifi_password,
+                mode=args.mode,
+                ota_key=args.ota_key,
             )
             print(f"meter {meter}: {out}")
     except ProvisionError as err:

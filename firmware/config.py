@@ -1,6 +1,6 @@
 """Firmware configuration: defaults, the site file, and validation of changes."""
 
-FW_VERSION = "0.1.0"
+FW_VERSION = "0.2.0"
 
 # Site values (Wi-Fi, broker, meter id) live in site_config.json, never committed.
 DEFAULTS = {
@@ -12,25 +12,38 @@ DEFAULTS = {
     "mqtt_user": None,
     "mqtt_password": None,
     "mqtt_tls": False,
+    "mqtt_ca": "ca.crt",  # PEM of the CA that signed the broker's certificate (file in flash)
+    "ota_key": "ota_key.hex",  # RSA-2048 public modulus (hex) that signs updates (file in flash)
     "keepalive_s": 120,
     "topic_prefix": "wm/v1",
     "interval_s": 60,
     "l_per_pulse": 1.0,
     "counter_pin": 4,
-    "sensor": "reed",  # "reed": Pin.irq + software debounce; "hall": hardware pulse counter
+    "sensor": "reed",  # "reed" (bouncing contact) or "hall" (clean edges); see counter.py
     "edge": "falling",  # the edge that starts a pulse: "falling" (switch to GND) or "rising"
     "pull": "up",  # "up", "down" or "none"
     "debounce_ms": 5,
     "counter_poll_s": 5,
+    "counter": "auto",  # "auto", "ulp", "pcnt" or "irq" (auto: ulp for reeds, pcnt for hall sensors)
     "commit_l": 2.0,  # flash commit once this many litres are uncommitted
     "max_batch": 60,
     "buffer_max": 2880,  # flash ring: 48 h of readings at 60 s
     "ntp_host": "pool.ntp.org",
     "ntp_resync_s": 21600,
     "wdt_s": 120,
+    "mode": "mains",  # "mains" (always on) or "battery" (deep sleep, ULP counting, upload every upload_min)
+    "upload_min": 60,  # battery mode: minutes between uploads
+    "factory_reset_pin": 0,  # held low at boot for 5 s: erase the site file and credentials (BOOT button)
     "ha_discovery": True,
     "ha_prefix": "homeassistant",
 }
+
+try:  # the build's default mode (devservices/build_firmware.py); the site file may override it
+    import buildinfo
+
+    DEFAULTS["mode"] = buildinfo.MODE
+except ImportError:  # running from source
+    pass
 
 LIMITS = {
     "interval_s": (10, 3600, "s"),

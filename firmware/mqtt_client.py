@@ -4,6 +4,12 @@ Differences from micropython-lib's umqtt.simple (1.3.4 on PyPI): packet ids wrap
 1..65535 (never 0), a PUBACK that does not come within `timeout_s` raises
 MQTTTimeout instead of blocking forever, `maintain()` sends PINGREQ so the broker's
 keepalive (and with it the last will) works, and TLS uses `ssl` (no `ussl`).
+
+TLS is verified: `ssl.SSLContext(PROTOCOL_TLS_CLIENT)` with CERT_REQUIRED, the provisioned
+CA (`ca`, PEM bytes) and the broker's name as server_hostname. MicroPython's SSLSocket
+has no settimeout(), so timeouts are set on the raw socket before wrapping, and polls
+switch the raw socket to non-blocking. An incoming message larger than `max_in` bytes is
+read and thrown away in small pieces, never allocated (`dropped_in` counts them).
 """
 
 import socket
@@ -17,6 +23,17 @@ _PUBACK = const(0x40)
 _SUBACK = const(0x90)
 _PINGRESP = const(0xD0)
 _HEAD_ROOM = const(128)  # fixed header, topic and packet id fit before the payload
+_TOPIC_MAX = const(128)
+
+
+def der(cert):
+    """DER bytes of a PEM certificate (MicroPython's load_verify_locations rejects PEM cadata)."""
+    if not cert.startswith(b"-----BEGIN"):
+        return cert
+    import binascii
+
+    body = cert.split(b"-----")[2]
+    return binascii.a2b_base64(body.replace(b"\n", b"").replace(b"\r", b""))
 
 
 class MQTTException(Exception):
@@ -29,7 +46,8 @@ class MQTTTimeout(MQTTException):
 
 class MQTTClient:
     def __init__(self, client_id, server, port=0, user=None, password=None, keepalive=0,
-                 ssl=False, ssl_params=None, timeout_s=10, buf_size=4096 + _HEAD_ROOM, buf=None):
+                 ssl=False, ssl_params=None, timeout_s=10, buf_size=4096 + _HEAD_ROOM, buf=None,
+                 ca=None, max_in=1024):
         if port == 0:
             port = 8883 if ssl else 1883
         self.client_id = client_id
@@ -54,6 +72,12 @@ class MQTTClient:
         # pass its own and build payloads in place (payload_buffer, publish_prepared).
         self._buf = buf if buf is not None else bytearray(buf_size)
         self._ack_body = (0, 0)
+        self.ca = ca
+        self._raw = None  # the TCP socket under TLS: timeouts are set here
+        self.max_in = max_in
+        self._in = bytearray(max_in)  # incoming message bodies land here, never in a new allocation
+        self.dropped_in = 0
+        self.last_dropped = None  # (topic, size) of the last message thrown away
 
     # -- framing -------------------------------------------------------------
     def _write(self, data, n=None):
@@ -110,14 +134,13 @@ class MQTTClient:
     def connect(self, clean_session=True):
         import time
 
-        self.sock = socket.socket()
-        self.sock.settimeout(self.timeout_s)
+        raw = socket.socket()
+        self._raw = self.sock = raw
+        raw.settimeout(self.timeout_s)
         addr = socket.getaddrinfo(self.server, self.port)[0][-1]
-        self.sock.connect(addr)
+        raw.connect(addr)
         if self.ssl:
-            import ssl
-
-            self.sock = ssl.wrap_socket(self.sock, **self.ssl_params)
+            self.sock = self._wrap(raw)
         flags = clean_session << 1
         size = 10 + 2 + len(self.client_id)
         if self.user is not None:
@@ -144,6 +167,19 @@ class MQTTClient:
         self.last_tx_ms = time.ticks_ms()
         return resp[2] & 1
 
+    def _wrap(self, raw):
+        import ssl
+
+        if not self.ca:
+            raise MQTTException("tls: no CA provisioned, refusing an unverified broker")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        try:
+            ctx.load_verify_locations(cadata=der(self.ca))
+            return ctx.wrap_socket(raw, server_hostname=self.server)
+        except (OSError, ValueError) as err:  # mbedTLS: bad CA, certificate or name mismatch
+            raise MQTTException("tls: cannot verify %s: %s" % (self.server, err))
+
     def disconnect(self):
         try:
             self._write(b"\xe0\x00")
@@ -157,6 +193,7 @@ class MQTTClient:
             except OSError:  # already gone; nothing to release
                 pass
             self.sock = None
+        self._raw = None
 
     def ping(self):
         import time
@@ -240,8 +277,8 @@ class MQTTClient:
         import time
 
         start = time.ticks_ms()
+        self._raw.settimeout(self.timeout_s)
         while time.ticks_diff(time.ticks_ms(), start) < self.timeout_s * 1000:
-            self.sock.settimeout(self.timeout_s)
             try:
                 first = self._read(1)
             except OSError as err:
@@ -254,6 +291,22 @@ class MQTTClient:
                     return extra
         raise MQTTTimeout("no ack for packet %d" % pid)
 
+    def _readinto(self, mv):
+        got = 0
+        n = len(mv)
+        while got < n:
+            k = self.sock.readinto(mv[got:])
+            if not k:
+                raise OSError(-1)
+            got += k
+
+    def _discard(self, size):
+        mv = memoryview(self._in)
+        while size:
+            k = min(size, len(mv))
+            self._readinto(mv[:k])
+            size -= k
+
     def _read_packet(self, first):
         """Read the rest of a packet whose first byte is `first`; return its type."""
         op = first & 0xF0
@@ -261,27 +314,44 @@ class MQTTClient:
         if op == _PUBLISH:
             qos = (first >> 1) & 3
             tlen = struct.unpack("!H", self._read(2))[0]
-            topic = self._read(tlen)
             size -= tlen + 2
+            topic = None
+            if tlen <= _TOPIC_MAX:
+                topic = self._read(tlen) if tlen else b""
+            else:
+                self._discard(tlen)
             pid = 0
             if qos:
                 pid = struct.unpack("!H", self._read(2))[0]
                 size -= 2
-            msg = self._read(size) if size else b""
-            if self.cb is not None:
-                self.cb(topic, msg)
+            if size < 0:
+                raise MQTTException("malformed PUBLISH")
+            if topic is None or size > self.max_in:
+                # Too large for this board: read it away in pieces, never allocate it.
+                self._discard(size)
+                self.dropped_in += 1
+                self.last_dropped = (topic, size)
+                print("mqtt: message of %d bytes dropped (too large)" % size)
+            else:
+                mv = memoryview(self._in)[:size]
+                self._readinto(mv)
+                if self.cb is not None:
+                    self.cb(topic, mv)
             if qos == 1:
                 self._write(struct.pack("!BBH", _PUBACK, 2, pid))
             return _PUBLISH
+        if size > 4:
+            self._discard(size)
+            return op
         body = self._read(size) if size else b""
         if op in (_PUBACK, _SUBACK):
             self._ack_body = (body[0] << 8 | body[1], body[2] if len(body) > 2 else 0)
         return op
 
     def check_msg(self):
-        """Handle whatever the broker has sent, without blocking."""
+        """Handle whatever the broker has sent, without blocking (the raw socket polls non-blocking)."""
         while True:
-            self.sock.setblocking(False)
+            self._raw.setblocking(False)
             try:
                 first = self.sock.read(1)
             except OSError as err:
@@ -289,7 +359,9 @@ class MQTTClient:
                     first = None
                 else:
                     raise
-            self.sock.settimeout(self.timeout_s)
+            finally:
+                if self._raw is not None:
+                    self._raw.settimeout(self.timeout_s)
             if first is None:
                 return
             if first == b"":

@@ -6,20 +6,25 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("power_loss", "watchdog", "wifi_down", "wifi_up", "ntp_down", "ntp_up", "clock_jump",
-         "bounce_on", "bounce_off", "call")
-RESETS = ("power_loss", "watchdog")
+KINDS = ("power_loss", "watchdog", "brownout", "wifi_down", "wifi_up", "ntp_down", "ntp_up", "ntp_bogus",
+         "ntp_short", "clock_jump", "bounce_on", "bounce_off", "button_down", "button_up", "call")
+RESETS = ("power_loss", "watchdog", "brownout")
 
 
 @dataclass(frozen=True)
 class Fault:
     """Something that happens to a board at a virtual time.
 
-    power_loss: the process is killed at a random instant; RTC memory is lost, flash kept.
+    power_loss: power is cut inside one of the next flash operations (torn) or wherever the CPU
+        is; RTC memory is lost, flash kept as it was at the cut.
+    brownout: the same, reported by the chip as a brown-out reset (reset_cause() still says power-on).
     watchdog: killed at a random instant; RTC memory kept (a watchdog reset).
+    ntp_bogus / ntp_short: NTP answers 0 (2036-02-07 after ntptime's era arithmetic) / a truncated
+        packet; ntp_up restores true answers.
     wifi_down / wifi_up, ntp_down / ntp_up: the link or the NTP server goes away / returns.
     clock_jump: the board's RTC wall clock jumps by `arg` seconds.
     bounce_on (arg = chatter edges per transition) / bounce_off: reed contact bounce.
+    button_down / button_up: a person presses / releases the button on pin `arg` (default 0, BOOT).
     call: `arg(board)` runs in the board's thread with virtual time paused (broker stop/start).
     """
 
@@ -36,8 +41,8 @@ class Fault:
             raise ValueError("a call fault needs a callable arg")
 
 
-def random_plan(seed: int, duration_s: int, every_s: float, kinds: tuple[str, ...] = RESETS,
-                start_s: float = 60.0) -> list[Fault]:
+def random_plan(seed: int, duration_s: int, every_s: float,
+                kinds: tuple[str, ...] = ("power_loss", "watchdog"), start_s: float = 60.0) -> list[Fault]:
     """Faults of the given kinds at random instants, on average one per every_s seconds."""
     rng = random.Random(seed)
     plan: list[Fault] = []

@@ -19,7 +19,8 @@ from tqdm import tqdm
 from hardware_sim.clock import VirtualClock
 from hardware_sim.device import BoardConfig, FirmwareBoard, SimulatorError
 from hardware_sim.faults import random_plan
-from hardware_sim.household import Household, Leak, PulseSource
+from hardware_sim.household import Courtyard, Household, Leak, PulseSource
+from hardware_sim.install import register_files
 from hardware_sim.leak_plan import LeakPlanError, leaked_ml, load_plan, parse_plan, random_leaks, shifted
 from hardware_sim.light_fleet import LightFleet, LightLinkConfig
 from hardware_sim.light_meter import LightMeter
@@ -52,6 +53,13 @@ class FleetSpec:
     leak_plan: Path | dict | None = None  # or exact leaks: {meter_id: [{kind, start_s, end_s, flow_lph}]}
     slack_s: int = 300  # how far (virtual) any meter may run ahead of the slowest
     light_drain_wait_s: float = 60.0  # real seconds light meters wait for their last PUBACKs
+    # Households already placed in time (a demo's history): each meter's household or courtyard, whose
+    # virtual second 0 is origin_unix_s (leaks in its own seconds); None: drawn from the seed as usual.
+    homes: dict[str, Household | Courtyard] | None = None
+    origin_unix_s: int | None = None
+    # Where each meter's register stands at the start: (total_ml, seq, boot, ts of its last reading).
+    # Light meters go on with that boot; a firmware board is installed with it and boots once.
+    registers: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
 
     def meter_id(self, i: int) -> str:
         return f"{self.id_prefix}-{i:04d}"
@@ -172,16 +180,30 @@ def run_fleet(spec: FleetSpec) -> dict:
     boards: list[FirmwareBoard] = []
     lights: list[LightMeter] = []
     for i, meter_id in enumerate(meter_ids):
-        house = Household(seed=spec.seed * 7919 + i, start_weekday=start_weekday,
-                          leaks=[shifted(leak, since_midnight_s) for leak in leaks.get(meter_id, [])])
-        pulses = PulseSource(house, ml_per_pulse, since_midnight_s)
+        if spec.homes is not None:
+            if spec.origin_unix_s is None or meter_id not in spec.homes:
+                raise SimulatorError(f"homes need origin_unix_s and an entry for every meter ({meter_id})")
+            offset_s = float(spec.start_unix_s - spec.origin_unix_s)
+            pulses = PulseSource(spec.homes[meter_id], ml_per_pulse, offset_s)
+        else:
+            house = Household(seed=spec.seed * 7919 + i, start_weekday=start_weekday,
+                              leaks=[shifted(leak, since_midnight_s) for leak in leaks.get(meter_id, [])])
+            pulses = PulseSource(house, ml_per_pulse, since_midnight_s)
+        register = spec.registers.get(meter_id)
         if i >= n_fw:
-            lights.append(LightMeter(meter_id, pulses, spec.start_unix_s, spec.duration_s,
-                                     spec.interval_s, spec.l_per_pulse))
+            light_meter = LightMeter(meter_id, pulses, spec.start_unix_s, spec.duration_s,
+                                     spec.interval_s, spec.l_per_pulse)
+            if register is not None:
+                light_meter.resume(*register)
+            lights.append(light_meter)
             continue
+        files: dict[str, bytes] = {}
+        if register is not None:
+            total_ml, seq, boot, last_ts_s = register
+            files = register_files(total_ml, seq, boot, last_ts_s)
         user, password = spec.credentials.get(meter_id, (None, None))
         board = BoardConfig(meter_id, spec.broker_host, spec.broker_port, spec.l_per_pulse,
-                            spec.interval_s, mqtt_user=user, mqtt_password=password)
+                            spec.interval_s, mqtt_user=user, mqtt_password=password, files=files)
         faults = []
         if spec.fault_every_s:
             faults = random_plan(spec.seed * 31 + i, spec.duration_s, spec.fault_every_s)

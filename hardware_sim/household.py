@@ -6,6 +6,8 @@ import bisect
 import random
 from dataclasses import dataclass, field
 
+from hardware_sim.year import Year
+
 DAY_S = 86400
 
 
@@ -42,13 +44,18 @@ class Leak:
 
 @dataclass
 class Household:
-    """Occupants' showers, toilets, taps, laundry and irrigation, day by day, plus leaks."""
+    """Occupants' showers, toilets, taps, laundry and irrigation, day by day, plus leaks.
+
+    Without a `year` every week is the same (weekends by `start_weekday`); with one, virtual day 0 is
+    `year.first_day` and summer, public holidays and long trips away change the days (hardware_sim.year).
+    """
 
     seed: int
     occupants: int = 0
     irrigates: bool = False
-    start_weekday: int = 0  # 0 = Monday, weekday of virtual day 0
+    start_weekday: int = 0  # 0 = Monday, weekday of virtual day 0 (ignored with a year)
     leaks: list[Leak] = field(default_factory=list)
+    year: Year | None = None
     _draws: list[Draw] = field(default_factory=list, repr=False)
     _days_built: int = 0
     _starts: list[float] = field(default_factory=list, repr=False)
@@ -63,6 +70,12 @@ class Household:
         rng = random.Random(self.seed * 100003 + day)
         base = day * DAY_S
         weekend = (self.start_weekday + day) % 7 >= 5
+        f = 1.0  # the season: longer showers, tap runs and watering in summer
+        if self.year is not None:
+            kind = self.year.day(self.seed, day)
+            if kind.away:
+                return  # out of town: nothing drawn (leaks go on: they are added in litres())
+            weekend, f = kind.off, kind.season
         wake_h = 8.0 if weekend else 6.5
         draws: list[Draw] = []
 
@@ -72,22 +85,24 @@ class Household:
         for _ in range(self.occupants):
             if rng.random() < 0.85:
                 h = (wake_h, wake_h + 2) if rng.random() < 0.6 else (19.0, 22.5)
-                draws.append(Draw(at(*h), rng.uniform(300, 720), rng.uniform(6, 10), "shower"))
+                draws.append(Draw(at(*h), rng.uniform(300, 720) * f, rng.uniform(6, 10), "shower"))
             for _ in range(rng.randint(4, 6)):
                 draws.append(Draw(at(wake_h, 23.5), rng.uniform(35, 60), rng.uniform(8, 10), "toilet"))
             if rng.random() < 0.15:  # a night visit
                 draws.append(Draw(at(1, 5), rng.uniform(35, 60), rng.uniform(8, 10), "toilet"))
         for _ in range(rng.randint(8, 12) + 3 * self.occupants):
-            draws.append(Draw(at(wake_h, 23), rng.uniform(5, 45), rng.uniform(3, 8), "tap"))
+            draws.append(Draw(at(wake_h, 23), rng.uniform(5, 45) * f, rng.uniform(3, 8), "tap"))
         if rng.random() < (0.6 if weekend else 0.3) + 0.05 * self.occupants:
             t = at(9, 20)
             for k in range(4):
                 draws.append(Draw(t + k * 900, rng.uniform(90, 150), rng.uniform(8, 12), "washing_machine"))
-        if self.irrigates and rng.random() < 0.4:
-            draws.append(Draw(at(18.5, 20.5), rng.uniform(600, 1200), rng.uniform(12, 20), "irrigation"))
+        if self.irrigates and rng.random() < 0.4 * f * f:
+            draws.append(Draw(at(18.5, 20.5), rng.uniform(600, 1200) * f, rng.uniform(12, 20), "irrigation"))
+        # A day's draws all start within the day, after every earlier day's: sorting the day alone keeps
+        # the whole list sorted (sorting all of it every day made a year of days quadratic).
+        draws.sort(key=lambda d: d.start_s)
         self._draws.extend(draws)
-        self._draws.sort(key=lambda d: d.start_s)
-        self._starts = [d.start_s for d in self._draws]
+        self._starts.extend(d.start_s for d in draws)
 
     def _ensure(self, t_s: float) -> None:
         while self._days_built * DAY_S <= t_s + DAY_S:
@@ -113,10 +128,37 @@ class Household:
         return total
 
 
+@dataclass
+class Courtyard:
+    """Several households behind one meter (a courtyard house, a shared supply): their water adds up."""
+
+    members: list[Household]
+
+    @property
+    def seed(self) -> int:
+        return self.members[0].seed
+
+    @property
+    def occupants(self) -> int:
+        return sum(h.occupants for h in self.members)
+
+    @property
+    def leaks(self) -> list[Leak]:
+        return [leak for h in self.members for leak in h.leaks]
+
+    def draws(self, t0_s: float, t1_s: float) -> list[Draw]:
+        """Every member's draws overlapping [t0, t1)."""
+        return [d for h in self.members for d in h.draws(t0_s, t1_s)]
+
+    def litres(self, t0_s: float, t1_s: float) -> float:
+        """Litres every member drew in [t0, t1), leaks included."""
+        return sum(h.litres(t0_s, t1_s) for h in self.members)
+
+
 class PulseSource:
     """Turns drawn litres into whole meter pulses; remembers the fraction below one pulse."""
 
-    def __init__(self, household: Household, ml_per_pulse: int, offset_s: float = 0.0):
+    def __init__(self, household: Household | Courtyard, ml_per_pulse: int, offset_s: float = 0.0):
         if ml_per_pulse <= 0:
             raise ValueError("ml_per_pulse must be positive")
         self.household = household

@@ -74,6 +74,12 @@ class LightMeter:
         self._packet = bytearray(_PAYLOAD_BYTES)
         self._id_bytes = meter_id.encode()  # the firmware builds payloads from bytes
 
+    def resume(self, total_ml: int, seq: int, boot: int, last_ts: int) -> None:
+        """Go on from a register that already stands at total_ml (its last reading: seq, boot, last_ts)."""
+        if total_ml < 0 or seq < 0 or boot < 1:
+            raise ValueError("a register resumes from total_ml >= 0, seq >= 0 and boot >= 1")
+        self.total_ml, self.seq, self.boot, self.last_ts = total_ml, seq, boot, last_ts
+
     def advance_to(self, t_s: int) -> None:
         """Count the household's pulses up to virtual second t_s."""
         end = min(t_s, self.draw_until_s)

@@ -552,8 +552,13 @@ def render_photo(
     params: PhotoParams | None = None,
     n_meters: int = 1,
     with_meter: bool = True,
+    shown: tuple[float, int, int] | None = None,
 ) -> tuple[bytes, MeterTruth | None]:
-    """Render one meter photo as JPEG bytes with its truth (None when with_meter is False)."""
+    """Render one meter photo as JPEG bytes with its truth (None when with_meter is False).
+
+    `shown` = (value in units of the last wheel, wheels, red wheels) photographs a given register
+    (a demo household's meter); the random draws are the same either way.
+    """
     p = params or PhotoParams()
     fonts = available_fonts(font_set)
     canvas, bg = random_background(rng)
@@ -563,6 +568,8 @@ def render_photo(
         n = int(rng.integers(4, 9))
         n_red = int(rng.integers(0, min(4, n - 1) + 1))
         value = random_value(rng, n)
+        if shown is not None:
+            value, n, n_red = shown
         style = random_wheel_style(
             rng, fonts, heldout=font_set not in TRAINING_SETS, augment=font_set in AUGMENTED_SETS
         )

@@ -28,7 +28,9 @@ router = APIRouter(tags=["photos"])
 
 MeterId = Annotated[str, Path(pattern=METER_ID_PATTERN)]
 PhotoId = Annotated[str, Path(pattern=PHOTO_ID_PATTERN)]
-END_OF_TIME_S = 253_402_300_799  # 9999-12-31T23:59:59Z: "the meter's latest reading"
+# "The meter's latest reading": 2262-04-11, the last second InfluxDB can hold (int64 ns); a later bound
+# (9999-12-31 was used) makes InfluxDB refuse the query ("overflowed duration") and every upload a 503.
+END_OF_TIME_S = 9_223_372_035
 CONFIRMED_CONFIDENCE = 1.0  # a person confirmed or typed the value
 # Multipart framing around the photo: boundaries, headers, a file name.
 MULTIPART_OVERHEAD_BYTES = 16 * 1024

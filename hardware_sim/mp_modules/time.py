@@ -13,13 +13,11 @@ mktime = utime.mktime
 
 
 def ticks_ms():
-    return _simctl.virt_ms & _MASK
+    return (_simctl.now_us() // 1000) & _MASK
 
 
 def ticks_us():
-    if _simctl.edge_us is not None:
-        return _simctl.edge_us & _MASK
-    return (_simctl.virt_ms * 1000) & _MASK
+    return _simctl.now_us() & _MASK
 
 
 def ticks_add(a, b):
@@ -35,7 +33,7 @@ def sleep_ms(ms):
 
 
 def sleep_us(us):
-    _simctl.sleep_ms(us // 1000)
+    _simctl.sleep_ms(max(1, us // 1000))
 
 
 def sleep(s):

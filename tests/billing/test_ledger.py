@@ -104,3 +104,51 @@ def test_correction_and_money_are_decimal(db, accounts):
         correction(s, bj, "0.20", "retry of k2", "k2")
     bal = _balance(db, bj)
     assert isinstance(bal, Decimal) and bal == D("0.30")  # 0.1 + 0.2 is not 0.30000000000000004 here
+
+
+def _ledger_rows(db, account_id):
+    with db.session() as s:
+        q = select(LedgerEntry).where(LedgerEntry.account_id == account_id).order_by(LedgerEntry.id)
+        fields = ("kind", "amount", "balance_after", "key", "meter_id", "day", "volume_l", "note")
+        return [tuple(getattr(e, f) for f in fields) for e in s.scalars(q)]
+
+
+@pytest.mark.parametrize("utility", ["beijing", "guangzhou"])
+def test_charge_through_posts_what_charge_day_posts_day_by_day(db, utility, tmp_path):
+    """The fast path (tier position carried, one flush) equals charge_day run day by day, across tier
+    edges, a period change, two meters and a run that resumes mid-period after a correction."""
+    from billing.accounts import create_account
+    from billing.db import Database
+
+    other = Database(f"sqlite:///{tmp_path}/day_by_day.db")
+    other.create_all()
+    number = BEIJING if utility == "beijing" else GUANGZHOU
+    ids = []
+    for database in (db, other):
+        with database.session() as s:
+            a = create_account(s, utility, number, meters=[{"meter_id": "m-b"}, {"meter_id": "m-a"}])
+            ids.append(a.id)
+            notify(s, "alipay", "t1", utility, number, "900.00")
+
+    def use(meter, day):  # Beijing crosses 180 m³ in May; Guangzhou crosses 21 m³ late each month
+        return 1_300.5 + 37.25 * (day.toordinal() % 11) + (250.0 if meter == "m-a" else 0.0)
+
+    first, mid, last = date(2023, 12, 20), date(2024, 2, 10), date(2024, 6, 30)
+    with db.session() as s:
+        charge_through(s, ids[0], mid, use, first_day=first)
+        correction(s, ids[0], "-3.21", "meter swap estimate", "fix-1")
+        charge_through(s, ids[0], last, use)
+    with other.session() as s:
+        d = first
+        while d <= mid:
+            charge_day(s, ids[1], d, use)
+            d += timedelta(days=1)
+        correction(s, ids[1], "-3.21", "meter swap estimate", "fix-1")
+        while d <= last:
+            charge_day(s, ids[1], d, use)
+            d += timedelta(days=1)
+    fast, slow = _ledger_rows(db, ids[0]), _ledger_rows(other, ids[1])
+    assert len(fast) == 2 + 2 * ((last - first).days + 1)
+    assert fast == slow
+    assert _balance(db, ids[0]) == _balance(other, ids[1]) == fast[-1][2]
+    other.dispose()

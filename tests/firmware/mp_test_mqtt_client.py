@@ -25,11 +25,18 @@ class FakeSocket:
     def read(self, n):
         if not self.incoming:
             if not self.blocking:
-                raise OSError(11)  # EAGAIN
+                return None  # a non-blocking MicroPython stream with nothing to read
             raise OSError(110)  # ETIMEDOUT
         out = bytes(self.incoming[:n])
         self.incoming = self.incoming[n:]
         return out
+
+    def readinto(self, buf):
+        data = self.read(len(buf))
+        if data is None:
+            return None
+        buf[:len(data)] = data
+        return len(data)
 
     def settimeout(self, t):
         self.timeout = t
@@ -49,7 +56,7 @@ def puback(pid):
 def client_with(incoming=b"", **kw):
     c = MQTTClient("m-1", "127.0.0.1", keepalive=kw.pop("keepalive", 60), timeout_s=kw.pop("timeout_s", 1),
                    **kw)
-    c.sock = FakeSocket(incoming)
+    c.sock = c._raw = FakeSocket(incoming)
     return c
 
 
@@ -121,7 +128,7 @@ def test_incoming_qos1_message_reaches_callback_and_is_acked():
     got = []
     msg = bytes([0x32, 2 + 3 + 2 + 2]) + b"\x00\x03cfg\x00\x05{}"
     c = client_with(msg)
-    c.set_callback(lambda t, m: got.append((t, m)))
+    c.set_callback(lambda t, m: got.append((t, bytes(m))))
     c.check_msg()
     assert got == [(b"cfg", b"{}")], got
     assert bytes(c.sock.written) == puback(5), bytes(c.sock.written)
@@ -134,6 +141,39 @@ def test_oversize_message_is_refused():
     except ValueError:
         return
     raise AssertionError("a message larger than the buffer was accepted")
+
+
+def test_oversize_incoming_message_is_read_away_not_allocated():
+    got = []
+    body = b"x" * 3000
+    size = 2 + 3 + 2 + len(body)
+    msg = bytes([0x32, (size & 0x7F) | 0x80, size >> 7]) + b"\x00\x03cfg\x00\x09" + body
+    c = client_with(msg + puback(1), max_in=256)
+    c.set_callback(lambda t, m: got.append(t))
+    c.check_msg()
+    assert got == [] and c.dropped_in == 1 and c.last_dropped == (b"cfg", 3000), (got, c.last_dropped)
+    assert bytes(c.sock.written) == puback(9), bytes(c.sock.written)  # still acknowledged once
+    assert c._ack_body == (1, 0), "the packet after it was read in step (the stream stayed in sync)"
+
+
+def test_tls_without_a_ca_is_refused():
+    from mqtt_client import MQTTException
+
+    c = MQTTClient("m-1", "broker.example", ssl=True)
+    try:
+        c._wrap(FakeSocket())
+    except MQTTException as err:
+        assert "no CA" in str(err), str(err)
+        return
+    raise AssertionError("an unverified TLS connection was allowed")
+
+
+def test_pem_ca_becomes_der():
+    from mqtt_client import der
+
+    pem = b"-----BEGIN CERTIFICATE-----\nAAEC\nAw==\n-----END CERTIFICATE-----\n"
+    assert der(pem) == b"\x00\x01\x02\x03", der(pem)
+    assert der(b"\x30\x82") == b"\x30\x82"
 
 
 def run():

@@ -15,4 +15,4 @@ def test_mqtt_client_under_micropython():
                           env={"MICROPYPATH": f"{FIRMWARE_DIR}:.frozen"}, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "passed 10" in proc.stdout, proc.stdout
+    assert "passed 13" in proc.stdout, proc.stdout
