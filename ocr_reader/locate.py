@@ -59,12 +59,6 @@ def _sides(quad: np.ndarray) -> tuple[float, float]:
     return float(w), float(h)
 
 
-def rectified_width(quad: np.ndarray, height_px: int = RECT_HEIGHT_PX) -> int:
-    """Width of the quad's rectified strip at height_px (its aspect ratio kept)."""
-    w, h = _sides(quad)
-    return max(8, int(round(height_px * w / max(h, 1e-6))))
-
-
 def rectify(
     bgr: np.ndarray, quad: np.ndarray, height_px: int = RECT_HEIGHT_PX, extend_px: tuple[int, int] = (0, 0)
 ) -> np.ndarray:
@@ -72,7 +66,8 @@ def rectify(
 
     extend_px (left, right) continues the strip beyond the quad in the same plane.
     """
-    width_px = rectified_width(quad, height_px)
+    w, h = _sides(quad)
+    width_px = max(8, int(round(height_px * w / max(h, 1e-6))))
     dst = np.array([[0, 0], [width_px - 1, 0], [width_px - 1, height_px - 1], [0, height_px - 1]], np.float32)
     m = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
     left, right = extend_px

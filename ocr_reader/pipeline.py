@@ -12,11 +12,9 @@ from ocr_reader.dials import CONFIDENT as DIALS_CONFIDENT
 from ocr_reader.dials import combine_with_wheels, read_dials
 from ocr_reader.errors import BadImage
 from ocr_reader.finder import text_candidates
-from ocr_reader.locate import Candidate, find_candidates, find_digit_rows, overlaps, rectified_width, rectify
+from ocr_reader.locate import Candidate, find_candidates, find_digit_rows, overlaps, rectify
 from ocr_reader.plausibility import check_plausibility
 from ocr_reader.recognise import WheelGuess, tesseract_digits, wheel_model
-from ocr_reader.rowcheck import RowCheck, compare
-from ocr_reader.rowread import row_model
 from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, red_wheels, split
 
 MIN_WINDOW_SCORE = 0.15  # locator score below which nothing looks like a counter window
@@ -70,22 +68,11 @@ class Layout:
     turned: bool = False  # this layout is the chosen row read the other way up
     framed: bool = False  # an outlined window (locate.find_candidates) holds this row
     beyond_score: float = 0.0  # how wheel-like the crop one pitch beyond the chain's ends is
-    x0_px: float = 0.0  # where the strip starts, from the candidate's left end (rectified pixels)
-    chain_centres_px: list[float] | None = None  # wheel centres in the strip (chains; None: equal cuts)
-    row: RowCheck | None = None  # the row reader's second opinion (read_image)
 
     @property
     def pitch_px(self) -> float:
         """Wheel pitch in strip pixels: the strip without its side frame, over the wheel count."""
         return (self.strip.shape[1] - 2 * self.side_trim * self.strip.shape[0]) / self.n_wheels
-
-    @property
-    def centres_px(self) -> list[float]:
-        """Each wheel's centre in the strip (pixels from its left edge)."""
-        if self.chain_centres_px is not None:
-            return self.chain_centres_px
-        trim = int(round(self.side_trim * self.strip.shape[0]))
-        return [trim + (i + 0.5) * self.pitch_px for i in range(self.n_wheels)]
 
 
 def _fit(guesses: list[WheelGuess]) -> float:
@@ -143,16 +130,7 @@ def extend_layout(bgr: np.ndarray, lay: Layout) -> Layout:
             if min(g.score for g in checked) < EXTEND_MIN_CONFIDENCE:
                 continue
             best = Layout(
-                lay.candidate,
-                strip,
-                n,
-                trim,
-                crops,
-                guesses,
-                fit,
-                lay.runner_up_fit,
-                (ext[0], ext[1]),
-                x0_px=-ext[0],
+                lay.candidate, strip, n, trim, crops, guesses, fit, lay.runner_up_fit, (ext[0], ext[1])
             )
     best.maybe_partial = best.n_wheels < WHEEL_COUNTS[-1] and _wheel_beyond(bgr, best, pitch_px)
     return best
@@ -256,103 +234,8 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
                 (reach, reach),
                 maybe_partial=len(beyond) < 2 or any(doubt),
                 beyond_score=max(beyond, default=1.0),
-                x0_px=x0 - reach,
-                chain_centres_px=[float(xs[i]) - x0 + width / 2 for i in idx],
             )
     return best
-
-
-ROW_MARGIN_PITCHES = 1.0  # the row reader sees this far beyond the outer wheels
-# A character the row reader reads beyond the outer wheels, this surely and about one pitch from
-# them, whose crop the wheel recogniser finds at least a little wheel-like, is a wheel the chain
-# did not hold (a dim leading wheel, a rolling last one the text detector left out, decimals).
-ROW_GROW_MIN_PROB = 0.5
-ROW_GROW_MIN_SCORE = 0.1
-ROW_GROW_SPACING = (0.6, 1.5)  # pitches from the wheel next to it
-
-
-def _span(bgr: np.ndarray, quad: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """The window's strip from lo to hi (rectified pixels from the quad's left end; beyond it too)."""
-    ext_l = int(np.ceil(max(0.0, -lo)))
-    ext_r = int(np.ceil(max(0.0, hi - rectified_width(quad))))
-    full = rectify(bgr, quad, extend_px=(ext_l, ext_r))
-    a, b = int(round(lo + ext_l)), int(round(hi + ext_l))
-    return full[:, max(0, a) : min(full.shape[1], b)]
-
-
-def row_view(bgr: np.ndarray, lay: Layout) -> tuple[np.ndarray, float]:
-    """The strip the row reader reads (the wheels and a pitch beyond each end) and where it starts.
-
-    Positions are rectified pixels from the candidate window's left end (lay.x0_px is the wheel
-    strip's start on that scale): a wheel centre c of lay.strip sits at c + lay.x0_px - start.
-    """
-    margin = ROW_MARGIN_PITCHES * lay.pitch_px
-    lo = lay.x0_px - margin
-    return _span(bgr, lay.candidate.quad, lo, lay.x0_px + lay.strip.shape[1] + margin), lo
-
-
-def check_row(bgr: np.ndarray, lay: Layout, digits: list[int]) -> tuple[RowCheck | None, float, float]:
-    """The row reader's second opinion on the wheels read, and the strip's start and width.
-
-    The opinion is None when the row reader is not installed.
-    """
-    model = row_model()
-    if model is None:
-        return None, 0.0, 0.0
-    strip, start = row_view(bgr, lay)
-    reading = model.read([strip])[0]
-    centres = [c + lay.x0_px - start for c in lay.centres_px]
-    return compare(reading, centres, lay.pitch_px, strip.shape[1], digits), start, float(strip.shape[1])
-
-
-def grow_by_row(bgr: np.ndarray, lay: Layout, row: RowCheck, start: float, width: float) -> Layout | None:
-    """The layout with the wheels the row reader reads beyond its ends, when they read as wheels."""
-    pitch = lay.pitch_px
-    centres = [c + lay.x0_px for c in lay.centres_px]
-    lo_gap, hi_gap = ROW_GROW_SPACING[0] * pitch, ROW_GROW_SPACING[1] * pitch
-    left: list[float] = []
-    for ch in reversed(row.left):  # nearest first
-        x = start + ch.x_frac * width
-        if ch.prob < ROW_GROW_MIN_PROB or not lo_gap <= (left[0] if left else centres[0]) - x <= hi_gap:
-            break
-        left.insert(0, x)
-    right: list[float] = []
-    for ch in row.right:
-        x = start + ch.x_frac * width
-        if ch.prob < ROW_GROW_MIN_PROB or not lo_gap <= x - (right[-1] if right else centres[-1]) <= hi_gap:
-            break
-        right.append(x)
-    if not (left or right) or len(left) + len(centres) + len(right) > WHEEL_COUNTS[-1]:
-        return None
-    added = left + right
-    lo, hi = min(added + centres) - pitch / 2, max(added + centres) + pitch / 2
-    span = _span(bgr, lay.candidate.quad, lo, hi)
-    new_crops = [
-        span[:, max(0, int(round(x - pitch / 2 - lo))) : int(round(x + pitch / 2 - lo))] for x in added
-    ]
-    new_guesses = wheel_model().predict(new_crops)
-    if min(g.score for g in new_guesses) < ROW_GROW_MIN_SCORE:
-        return None
-    xs = left + centres + right
-    crops = new_crops[: len(left)] + lay.crops + new_crops[len(left) :]
-    guesses = new_guesses[: len(left)] + lay.guesses + new_guesses[len(left) :]
-    return Layout(
-        lay.candidate,
-        span,
-        len(xs),
-        0.0,
-        crops,
-        guesses,
-        _fit(guesses),
-        lay.runner_up_fit,
-        lay.extend_px,
-        maybe_partial=lay.maybe_partial,
-        outline_guessed=lay.outline_guessed,
-        rivals=lay.rivals,
-        framed=lay.framed,
-        x0_px=lo,
-        chain_centres_px=[x - lo for x in xs],
-    )
 
 
 def _only_decimals_lost(crops: list[np.ndarray], idx: list[int], beyond: int) -> bool:
@@ -695,24 +578,8 @@ def _format(digits: list[int], decimals: int) -> tuple[str, float]:
     return reading, int(s) / 10**decimals
 
 
-# The row reader agreeing (every wheel, no wheel more or less, each character read this surely) is a
-# second, independent reading: the wheels then need less confidence of their own (calibrated like
-# the thresholds above, on held-out makes and renders: docs/ocr.md).
-ROW_AGREE_MIN_PROB = 0.5
-AGREED_REVIEW_CONFIDENCE = 0.5
-AGREED_ROLLING_CONFIDENCE = 0.8
-# Without the row reader's agreement, a row it reads differently goes to review.
-ROW_MUST_AGREE = True
-
-
-def row_agrees(layout: Layout) -> bool:
-    """True when the row reader reads the same wheels and digits, each surely enough."""
-    return layout.row is not None and layout.row.agrees and layout.row.confidence >= ROW_AGREE_MIN_PROB
-
-
 def review_reason(consistent: bool, layout: Layout, margin: float, wheels: list[dict]) -> str | None:
     """Why a reading must wait for a person (None: it may be stored), the first reason that holds."""
-    agreed = row_agrees(layout)
     if not consistent:
         return "wheels_disagree_with_carry"
     if layout.outline_guessed:
@@ -721,22 +588,15 @@ def review_reason(consistent: bool, layout: Layout, margin: float, wheels: list[
         return "orientation_uncertain"
     if layout.rivals:
         return "another_row_reads_as_wheels"
-    row = layout.row
-    if row is not None and (row.left or row.right):
-        return "row_reader_sees_more_wheels"
-    if margin < 0.1 and not agreed:
+    if margin < 0.1:
         return "wheel_count_uncertain"
-    if layout.maybe_partial and not agreed:
+    if layout.maybe_partial:
         return "window_may_continue"
-    if row is not None and ROW_MUST_AGREE and not agreed:
-        return "row_reader_disagrees"
-    weakest = min(w["confidence"] for w in wheels)
-    if weakest < (AGREED_REVIEW_CONFIDENCE if agreed else REVIEW_CONFIDENCE):
+    if min(w["confidence"] for w in wheels) < REVIEW_CONFIDENCE:
         return "low_confidence"
     # Every confident wrong reading on the calibration renders had a rolling wheel as its weakest:
     # half of one digit over half of the next is where the recogniser errs (3/5, 6/0).
-    rolling = min((w["confidence"] for w in wheels if w["rolling"]), default=1.0)
-    if rolling < (AGREED_ROLLING_CONFIDENCE if agreed else ROLLING_REVIEW_CONFIDENCE):
+    if min((w["confidence"] for w in wheels if w["rolling"]), default=1.0) < ROLLING_REVIEW_CONFIDENCE:
         return "rolling_wheel_unsure"
     return None
 
@@ -771,23 +631,14 @@ def read_image(
     reading and usage bound, which rule out rows that cannot be this meter's counter.
     """
     layout = choose_window(bgr, window)
-    if engine == "tesseract":
-        return _read_tesseract(layout, red_wheels(layout.crops))
-    guesses = wheel_model().predict(layout.crops, tta=USE_TTA)
-    res = resolve_nearest_consistent([g.position for g in guesses])
-    row, start, width = check_row(bgr, layout, res.digits)
-    if row is not None and (row.left or row.right):
-        grown = grow_by_row(bgr, layout, row, start, width)
-        if grown is not None:
-            layout = grown
-            guesses = wheel_model().predict(layout.crops, tta=USE_TTA)
-            res = resolve_nearest_consistent([g.position for g in guesses])
-            row, _, _ = check_row(bgr, layout, res.digits)
-    layout.row = row
     red = red_wheels(layout.crops)
     decimals = _decimals(red)
     if style is not None and style[0] == layout.n_wheels:
         decimals = style[1]  # the confirmed photo settled which wheels are decimals
+    if engine == "tesseract":
+        return _read_tesseract(layout, red)
+    guesses = wheel_model().predict(layout.crops, tta=USE_TTA)
+    res = resolve_nearest_consistent([g.position for g in guesses])
     wheels = []
     for i, g in enumerate(guesses):
         frac = res.positions[i] % 1.0
@@ -808,19 +659,12 @@ def read_image(
         confidence = min(confidence, margin * 5)
     alternatives = []
     rivals = []
-    agreed = row_agrees(layout)
     for r in layout.rivals:
         r_reading, r_value = _quick_reading(r)
         why = "turned_over" if r.turned else "another_row"
         # The meter's history rules out rows that cannot be its counter (a serial number, a year).
         if previous is not None and _plausible(r_value, previous) is not None:
             continue
-        if agreed and r.turned:
-            # Both readers read the chosen way up the same; turned over, a counter's 2, 3, 4, 5 and 7
-            # are no digits, so unless both readers also read the turned row alike it is no rival.
-            r.row, _, _ = check_row(bgr, r, resolve([g.position for g in r.guesses]).digits)
-            if not row_agrees(r):
-                continue
         rivals.append(r)
         alternatives.append({"reading": r_reading, "value_m3": r_value, "why": why, "fit": round(r.fit, 3)})
     layout.rivals = rivals
@@ -842,7 +686,6 @@ def read_image(
             reading = f"{int(value):0{len(guesses)}d}"[-len(guesses) :] + "." + dials.decimals
             decimals = len(dials.decimals)
     alternatives += _wheel_alternatives(res.positions, decimals, guesses, dials_used)
-    alternatives += _row_alternative(layout.row, reading, decimals)
     implausible = _plausible(value, previous)
     if implausible is not None:
         reason = reason or implausible
@@ -881,17 +724,6 @@ def _wheel_alternatives(
     alt = digits[:i] + [other] + digits[i + 1 :]
     reading, value = _format(alt, decimals)
     return [{"reading": reading, "value_m3": value, "why": f"wheel_{i + 1}_between_digits", "fit": None}]
-
-
-def _row_alternative(row: RowCheck | None, reading: str, decimals: int) -> list[dict]:
-    """The row reader's own reading when it differs (it may see wheels the chain did not hold)."""
-    if row is None or row.reading is None or not row.reading.chars:
-        return []
-    digits = row.reading.digits()
-    alt, value = _format(digits, decimals if len(digits) > decimals else 0)
-    if alt == reading:
-        return []
-    return [{"reading": alt, "value_m3": value, "why": "row_reader", "fit": round(row.reading.confidence, 3)}]
 
 
 def layout_quad(layout: Layout) -> np.ndarray:

@@ -319,7 +319,13 @@ ROW_EPOCHS = 3
 ROW_MODEL_PATH = os.path.join(os.path.dirname(MODEL_PATH), "rows_crnn.onnx")
 
 
-def build_rows(out_path: str = ROW_MODEL_PATH, epochs: int = ROW_EPOCHS, cache: str | None = None) -> dict:
+def build_rows(
+    out_path: str = ROW_MODEL_PATH,
+    epochs: int = ROW_EPOCHS,
+    cache: str | None = None,
+    n_renders: int = ROW_RENDERS,
+    n_real: int = ROW_REAL,
+) -> dict:
     """Train the row reader on rendered rows and rows of real wheels; the held-out makes validate it."""
     from ocr_reader import real_crops, row_data
     from ocr_reader import rowread_train as rt  # jax, optax: only the `train` extra installs them
@@ -335,8 +341,8 @@ def build_rows(out_path: str = ROW_MODEL_PATH, epochs: int = ROW_EPOCHS, cache: 
             data = {int(k[1:]): (z[k], z["c" + k[1:]], z["l" + k[1:]]) for k in z.files if k.startswith("x")}
     else:
         train = real_crops.load(held_out=False)
-        rows = row_data.rendered_rows(ROW_RENDERS, seed=TRAIN_SEED + 900_000)
-        rows += row_data.real_rows(train.raw, train.y, train.maker, ROW_REAL, seed=13)
+        rows = row_data.rendered_rows(n_renders, seed=TRAIN_SEED + 900_000)
+        rows += row_data.real_rows(train.raw, train.y, train.maker, n_real, seed=13)
         data = rt.to_arrays(rows)
         del rows
         if cache:
@@ -494,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--init", help="skip the render build: fine-tune these weights on real crops")
     ap.add_argument("--rows", action="store_true", help="train the row reader (rowread.py) only")
+    ap.add_argument("--row-renders", type=int, default=ROW_RENDERS, help="--rows: rendered rows")
+    ap.add_argument("--row-real", type=int, default=ROW_REAL, help="--rows: rows laid out of real wheels")
     ap.add_argument("--joint", action="store_true", help="train the CNN on renders and real crops together")
     ap.add_argument("--cache-dir", help="--joint: keep rendered crops here, in chunks")
     ap.add_argument("--lr", type=float, default=2e-3, help="--joint: peak learning rate")
@@ -504,7 +512,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if args.rows:
-        print(build_rows(epochs=args.epochs if args.epochs != CNN_EPOCHS else ROW_EPOCHS, cache=args.cache))
+        epochs = args.epochs if args.epochs != CNN_EPOCHS else ROW_EPOCHS
+        out = args.out if args.out != MODEL_PATH else ROW_MODEL_PATH
+        print(build_rows(out, epochs, args.cache, args.row_renders, args.row_real))
         return 0
     if args.calibrate:
         calibrate(args.calibrate)

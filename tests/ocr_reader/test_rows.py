@@ -1,11 +1,10 @@
-"""The row reader: CTC decoding, its classes, matching its reading to the wheels, and the shipped model."""
+"""The row reader experiment (rowread.py, not used by the reader): CTC decoding, classes, strips."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ocr_reader.rowcheck import compare
 from ocr_reader.rowread import (
     BLANK,
     N_CLASSES,
@@ -67,44 +66,3 @@ def test_prepare_scales_to_the_model_height_and_pads_in_batches():
     assert list(cols) == [prepare(s).shape[1] // STRIDE_PX for s in strips]
     assert np.all(x[0, 0, :, cols[0] * STRIDE_PX :] == 0)  # padding is the centred grey
     assert -0.5 <= x.min() and x.max() <= 0.5
-
-
-def _reading(chars: list[tuple[float, float]], width: float) -> RowReading:
-    return RowReading([RowChar(label_class(v), 0.9, x / width) for v, x in chars])
-
-
-def test_compare_agrees_when_every_wheel_reads_the_same_digit():
-    centres, pitch, width = [30.0, 70.0, 110.0, 150.0], 40.0, 200.0
-    row = _reading([(0, 31), (1, 68), (2.5, 112), (7, 149)], width)
-    check = compare(row, centres, pitch, width, [0, 1, 3, 7])  # 2.5 may show 2 or 3
-    assert check.agrees and check.complete and check.confidence == pytest.approx(0.9)
-
-
-def test_compare_finds_a_different_digit_and_a_missing_wheel():
-    centres, pitch, width = [30.0, 70.0, 110.0, 150.0], 40.0, 200.0
-    row = _reading([(0, 31), (7, 68), (7, 149)], width)
-    check = compare(row, centres, pitch, width, [0, 1, 3, 7])
-    assert check.differ == [1] and check.matched[2] is None
-    assert not check.complete and not check.agrees
-
-
-def test_compare_puts_characters_beyond_the_wheels_at_the_ends():
-    centres, pitch, width = [60.0, 100.0, 140.0], 40.0, 220.0
-    row = _reading([(2, 20), (3, 61), (4, 99), (5, 141), (6, 181)], width)
-    check = compare(row, centres, pitch, width, [3, 4, 5])
-    assert [c.value for c in check.left] == [2] and [c.value for c in check.right] == [6]
-    assert not check.differ and not check.agrees
-
-
-def test_shipped_row_model_reads_a_clean_rendered_row():
-    from ocr_reader.rowread import row_model
-    from ocr_reader.synth import available_fonts, random_wheel_style, render_counter
-
-    model = row_model()
-    assert model is not None, "rows_crnn.onnx is shipped in ocr_reader/models"
-    style = random_wheel_style(np.random.default_rng(5), available_fonts("heldout"), heldout=True)
-    positions = [0.0, 0.0, 4.0, 7.0, 1.0, 3.0]
-    strip = render_counter(style, positions, 0, 40, 60)
-    strip = np.pad(strip, ((6, 6), (40, 40), (0, 0)), mode="edge")
-    reading = model.read([strip])[0]
-    assert reading.text() == "004713", reading
