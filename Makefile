@@ -4,15 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := mosquitto mosquitto-clients influxdb tesseract-ocr postgresql chromium chromium-driver \
-	fonts-dejavu-core fonts-liberation openssl
+	fonts-dejavu-core fonts-liberation fonts-wqy-microhei openssl
 PYTEST_ARGS ?=
 
-.PHONY: help demo test bench system-deps venv mp-deps firmware flash ocr-model lint clean
+.PHONY: help demo test bench system-deps venv web mp-deps firmware flash ocr-model lint clean
 
 help:
 	@echo "make demo    - broker, ingest, API and simulated meters; prints URL and token"
 	@echo "make test    - install what the tests need (apt + venv), run make lint, then the tests"
 	@echo "make lint    - ruff, import contracts (lint-imports), mypy"
+	@echo "make web     - vendor the apps' front-end libraries from npm (run by venv, test, demo)"
 	@echo "make bench   - benchmarks at full size (ratios against raw baselines)"
 	@echo "make firmware / make flash PORT=/dev/ttyUSB0 - build and flash the ESP32 firmware"
 
@@ -24,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --no-deps 'rapidocr-onnxruntime==1.4.4'
 	touch $@
 
-venv: $(VENV)/.installed $(VENV)/.mpdeps
+venv: $(VENV)/.installed $(VENV)/.mpdeps web
 
 # MicroPython packages for the firmware build (the ULP assembler), fetched from PyPI at install time.
 $(VENV)/.mpdeps: $(VENV)/.installed devservices/mp_deps.py
@@ -32,6 +33,17 @@ $(VENV)/.mpdeps: $(VENV)/.installed devservices/mp_deps.py
 	touch $@
 
 mp-deps: $(VENV)/.mpdeps
+
+# The apps' front-end libraries (Preact, htm, ECharts; axe-core for the browser tests) come from the npm
+# registry at build time (web/package-lock.json pins them) and are copied into dashboard_api/static/vendor
+# (not committed); the browser fetches nothing from outside. Node and npm come from apt when missing.
+WEB_BUILT := dashboard_api/static/vendor/.built
+$(WEB_BUILT): web/package.json web/package-lock.json web/build.mjs
+	@command -v npm >/dev/null 2>&1 || $(MAKE) system-deps APT_PACKAGES="nodejs npm"
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	node web/build.mjs
+
+web: $(WEB_BUILT)
 
 # System packages the tests start themselves (no services are left running).
 system-deps:
@@ -82,4 +94,4 @@ lint: venv
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf build .pytest_cache
+	rm -rf build .pytest_cache web/node_modules dashboard_api/static/vendor

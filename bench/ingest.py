@@ -1,19 +1,24 @@
-"""Ingest throughput: end-to-end readings/s (QoS 1, ack after write) vs raw InfluxDB and raw broker relay.
+"""Ingest at fleet size: end-to-end readings/s (QoS 1, ack after the store confirmed) vs raw InfluxDB /write.
 
-Method (all in one run, on one machine, against the same mosquitto and influxd):
-1. e2e: the workers' persistent sessions are created, the workers stopped, every
-   minute reading of the fleet published QoS 1 into their queues; then the workers
-   (`python -m ingest` processes, one $share group) start and the clock runs until
-   the broker has every message acknowledged, i.e. every reading stored in InfluxDB.
-   Publishing is outside the timing: meters publish in parallel in real life.
-2. raw InfluxDB: the same points as line protocol, 5,000 lines per /write, one writer.
-3. raw broker: mosquitto_pub -l → mosquitto_sub at QoS 0, the same number of messages.
-Env: WM_BENCH_METERS (20000), WM_BENCH_MINUTES (5), WM_BENCH_WORKERS (1; 2 share one $share group).
+Runs, each with its baseline measured in the same run against the same influxd (issue 16):
+1. cold: METERS distinct meters (default 1,000,000), one reading per message, workers with no state
+   (new deployment: empty database, empty state logs, the registry holding every meter);
+2. steady: the next minute of every meter, workers restarted from their state logs (state load counted);
+3. batched: BATCH_METERS meters upload 15 minute readings per message (a meter reporting every 15 min);
+4. N workers: static shards (--shard i/N) for each N in WORKERS_LIST on their own fleet of N_METERS.
+Method: the workers' persistent sessions are created, the workers stopped, every message published QoS 1
+into their queues (fast pipelined publisher, bench/mqtt_load.py); then the workers (`python -m ingest`
+processes) start and the clock runs until the broker has every message acknowledged, i.e. every reading
+stored (start-up and state loading included). Publishing is outside the timing: meters publish in
+parallel in real life. Baseline: the same reading points as line protocol, 5,000 per /write, one writer,
+into a database of the same cardinality (cold: new series; steady: existing ones).
+Memory: peak resident set (VmHWM) of each worker and of influxd. Every count is checked exactly.
+Env: WM_BENCH_METERS, WM_BENCH_BATCH_METERS, WM_BENCH_N_METERS, WM_BENCH_WORKERS_LIST ("2,3"),
+WM_BENCH_RUNS ("cold,steady,batched,workers"), WM_BENCH_MAX_INFLIGHT (mosquitto's per-session window, 40,000).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -23,197 +28,335 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import httpx
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+import orjson
+from tqdm import tqdm
 
+from bench.mqtt_load import publish_all
 from core.readings import Reading
 from devservices.influx import Influx
 from devservices.mosquitto import Mosquitto
 from devservices.ports import free_port
+from ingest.wire import Subscriber
+from registry import Registry
 from storage.readings.influx import InfluxStore
 from storage.readings.lineproto import reading_line
+from storage.sql import Database
 
-T0 = 1_764_000_000
+# 10 minutes past an hour: the cold and steady minutes share their hour, so neither run holds the burst of a
+# million hour roll-ups that every hour boundary brings (1 point per meter and hour: +1/60 on average).
+T0 = 1_764_000_000 + 600
 REPO = Path(__file__).resolve().parents[1]
+GOAL = 16_700  # readings/s of 1M meters at one reading a minute
+PUBLISHERS = 2
 
 
-def _payload(meter: str, minute: int) -> bytes:
-    return json.dumps(
+def meter_id(i: int) -> str:
+    return f"b-{i:07d}"
+
+
+def total_ml(i: int, minute: int) -> int:
+    return minute * 1500 + (i % 97) * 11
+
+
+def payload(i: int, minutes: range) -> bytes:
+    m = meter_id(i)
+    return orjson.dumps(
         {
             "v": 1,
-            "meter": meter,
+            "meter": m,
             "boot": 1,
-            "r": [{"seq": minute, "ts": T0 + 60 * minute, "total_l": minute * 1.5}],
+            "r": [{"seq": k, "ts": T0 + 60 * k, "total_l": total_ml(i, k) / 1000} for k in minutes],
         }
-    ).encode()
-
-
-def _publish_part(port: int, meters: list[str], minutes: int, client_id: str) -> int:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-    client.max_inflight_messages_set(200)
-    client.max_queued_messages_set(0)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    infos = [
-        client.publish(f"wm/v1/{m}/readings", _payload(m, i), qos=1) for i in range(minutes) for m in meters
-    ]
-    for info in infos:
-        info.wait_for_publish(120)
-    client.disconnect()
-    client.loop_stop()
-    return sum(i.is_published() for i in infos)
-
-
-def _worker(broker: Mosquitto, store_url: str, state: Path, i: int, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ingest",
-            "--broker",
-            broker.address,
-            "--store",
-            store_url,
-            "--state",
-            str(state),
-            "--client-id",
-            f"bench-{i}",
-            "--share-group",
-            "bench",
-            "--metrics-port",
-            str(port),
-        ],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
     )
 
 
-def _acked(ports: list[int]) -> int:
-    total = 0
-    for port in ports:
-        try:
-            total += httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()["acked"]
-        except (httpx.HTTPError, ValueError):
-            pass  # not up yet
-    return total
+def _publish_part(
+    port: int, lo: int, hi: int, step: int, minutes: list[tuple[int, int]], client: str, password: str
+) -> int:
+    msgs = (
+        (f"wm/v1/{meter_id(i)}/readings", payload(i, range(a, b)))
+        for a, b in minutes
+        for i in range(lo, hi, step)
+    )
+    return publish_all("127.0.0.1", port, msgs, client, user="wm-loadgen", password=password)
 
 
-def _wait_healthy(ports: list[int], timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if all(httpx.get(f"http://127.0.0.1:{p}/healthz", timeout=1).status_code == 200 for p in ports):
-                return
-        except httpx.HTTPError:
-            pass  # starting
-        time.sleep(0.1)
-    raise RuntimeError("ingest workers did not become healthy")
-
-
-def end_to_end(
-    broker: Mosquitto, influx: Influx, work: Path, meter_ids: list[str], minutes: int, workers: int
-) -> float:
-    """Readings/s from queued at the broker to stored and acked."""
-    n = len(meter_ids) * minutes
-    store_url = influx.store_url("bench_e2e")
-    ports = [free_port() for _ in range(workers)]
-    procs = [
-        _worker(broker, store_url, work / "state.db", i, ports[i], work / f"w{i}.log") for i in range(workers)
-    ]
-    _wait_healthy(ports)  # sessions and $share subscriptions exist now
-    for p in procs:
-        p.terminate()
-        p.wait()
-    parts = 4
-    with ProcessPoolExecutor(parts) as pool:
-        sent = sum(
-            pool.map(
+def publish(broker: Mosquitto, meters: range, minutes: list[tuple[int, int]], tag: str) -> int:
+    """Publish each meter's readings in the given (first, end) minute ranges, one message per range."""
+    pw = broker.credentials["wm-loadgen"]
+    with ProcessPoolExecutor(PUBLISHERS) as pool:
+        futs = [
+            pool.submit(
                 _publish_part,
-                [broker.port] * parts,
-                [meter_ids[k::parts] for k in range(parts)],
-                [minutes] * parts,
-                [f"bench-pub-{k}" for k in range(parts)],
+                broker.port,
+                meters.start + k,
+                meters.stop,
+                PUBLISHERS,
+                minutes,
+                f"{tag}-pub-{k}",
+                pw,
             )
-        )
-    assert sent == n, f"published {sent} of {n}"
-    t0 = time.monotonic()
-    procs = [
-        _worker(broker, store_url, work / "state.db", i, ports[i], work / f"w{i}.log") for i in range(workers)
-    ]
-    try:
-        while _acked(ports) < n:
+            for k in range(PUBLISHERS)
+        ]
+        return sum(f.result() for f in futs)
+
+
+class Workers:
+    """`python -m ingest` processes with static shards, their ops ports and logs."""
+
+    def __init__(self, broker: Mosquitto, store_url: str, sql_url: str, work: Path, n: int, tag: str):
+        self.n = n
+        self.ports = [free_port() for _ in range(n)]
+        self.args = [
+            [
+                sys.executable, "-m", "ingest", "--broker", broker.address, "--store", store_url,
+                "--state", str(work / f"state-{tag}"), "--client-id", f"{tag}-{i}",
+                "--metrics-port", str(self.ports[i]), "--shard", f"{i}/{n}",
+            ]
+            for i in range(n)
+        ]  # fmt: skip
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "WM_STORAGE_SQL_URL": sql_url,
+            "WM_INGEST_BATCH_MAX": "10000",
+            "WM_INGEST_QUEUE_MAX": "60000",
+            "WM_INGEST_BROKER_USER": "wm-ingest",
+            "WM_INGEST_BROKER_PASSWORD": broker.credentials["wm-ingest"],
+        }
+        self.logs = [work / f"{tag}-{i}.log" for i in range(n)]
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        self.procs = [
+            subprocess.Popen(a, env=self.env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=REPO)
+            for a, log in zip(self.args, self.logs, strict=True)
+        ]
+
+    def health(self) -> list[dict]:
+        out = []
+        for port in self.ports:
+            try:
+                out.append(httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json())
+            except (httpx.HTTPError, ValueError):
+                out.append({})
+        return out
+
+    def wait_healthy(self, timeout_s: float = 600) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if all(h.get("connected") for h in self.health()):
+                return
+            for p, log in zip(self.procs, self.logs, strict=True):
+                if p.poll() is not None:
+                    raise RuntimeError(f"worker exited:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
-        elapsed = time.monotonic() - t0
-    finally:
-        for p in procs:
+        raise RuntimeError("workers did not become healthy")
+
+    def written(self) -> int:
+        return sum(h.get("written", 0) for h in self.health())
+
+    def acked(self) -> int:
+        return sum(h.get("acked", 0) for h in self.health())
+
+    def peak_rss_mb(self) -> list[float]:
+        out = []
+        for p in self.procs:
+            try:
+                status = Path(f"/proc/{p.pid}/status").read_text()
+                out.append(
+                    int(next(x for x in status.splitlines() if x.startswith("VmHWM")).split()[1]) / 1024
+                )
+            except (OSError, StopIteration):
+                out.append(float("nan"))
+        return out
+
+    def stop(self) -> None:
+        for p in self.procs:
             p.terminate()
-            p.wait()
-    store = InfluxStore.at(influx.url, "bench_e2e")
-    stored = store.count_all_readings()
-    store.close()
-    assert stored == n, f"stored {stored} of {n}"
-    return n / elapsed
+        for p in self.procs:
+            p.wait(timeout=120)
 
 
-def raw_influx(influx: Influx, meter_ids: list[str], minutes: int) -> float:
-    """Line-protocol points/s, 5,000 per /write, one writer."""
-    store = InfluxStore.at(influx.url, "bench_raw")
-    lines = [reading_line(Reading(m, T0 + 60 * i, i * 1500, i, 1)) for i in range(minutes) for m in meter_ids]
+def create_sessions(broker: Mosquitto, n: int, tag: str) -> None:
+    """Each worker's persistent session, subscribed, so the broker queues for it while it is down."""
+    for i in range(n):
+        sub = Subscriber("127.0.0.1", broker.port, f"{tag}-{i}", "wm-ingest", broker.credentials["wm-ingest"])
+        sub.subscribe("wm/v1/+/readings")
+        while sub.suback is None:
+            sub.receive()
+        sub.close()
+    time.sleep(1.0)  # let the broker process the disconnects before anything is published
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (children not included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def influx_rss_mb(influx: Influx) -> float:
+    assert influx.proc is not None
+    status = Path(f"/proc/{influx.proc.pid}/status").read_text()
+    return int(next(x for x in status.splitlines() if x.startswith("VmRSS")).split()[1]) / 1024
+
+
+CPU: dict[str, float] = {}  # CPU µs per reading of each part in the last run (load-independent)
+
+
+def run_e2e(
+    broker: Mosquitto, workers: Workers, expected_acks: int, desc: str, influx: Influx | None = None
+) -> tuple[float, list[float]]:
+    """Start the workers and wait until every queued message is acknowledged; (readings/s, peak RSS MB)."""
+    assert broker.proc is not None
+    others = {
+        "mosquitto": broker.proc.pid,
+        **({"influxd": influx.proc.pid} if influx and influx.proc else {}),
+    }
+    before = {k: cpu_s(pid) for k, pid in others.items()}
     t0 = time.monotonic()
-    for k in range(0, len(lines), 5000):
-        store.write_lines(lines[k : k + 5000])
+    workers.start()
+    worker_cpu = [0.0] * workers.n
+    written = 0
+    with tqdm(total=expected_acks, desc=desc, unit="msg", mininterval=2) as bar:
+        while True:
+            acked = workers.acked()
+            bar.update(acked - bar.n)
+            if acked >= expected_acks:
+                break
+            for k, (p, log) in enumerate(zip(workers.procs, workers.logs, strict=True)):
+                if p.poll() is not None:
+                    raise RuntimeError(f"worker exited:\n{log.read_text()[-3000:]}")
+                worker_cpu[k] = cpu_s(p.pid)
+            time.sleep(0.25)
     elapsed = time.monotonic() - t0
+    written = workers.written()
+    rss = workers.peak_rss_mb()
+    for k, p in enumerate(workers.procs):
+        worker_cpu[k] = cpu_s(p.pid)
+    CPU.clear()
+    CPU["workers"] = sum(worker_cpu) / written * 1e6
+    CPU.update({k: (cpu_s(pid) - before[k]) / written * 1e6 for k, pid in others.items()})
+    workers.stop()
+    return written / elapsed, rss
+
+
+def cpu_text() -> str:
+    """CPU µs per reading of each part in the last run."""
+    return "CPU µs/reading " + ", ".join(f"{k} {v:.1f}" for k, v in CPU.items())
+
+
+def raw_write(influx: Influx, db: str, meters: range, minutes: range) -> float:
+    """The same reading points as line protocol, 5,000 per /write, one writer: points/s."""
+    store = InfluxStore.at(influx.url, db)
+    t_total = 0.0
+    n = 0
+    chunk: list[str] = []
+    for k in minutes:  # minute by minute, meters in order: the order the fleet produces them
+        for i in meters:
+            chunk.append(reading_line(Reading(meter_id(i), T0 + 60 * k, total_ml(i, k), k, 1), 1.5))
+            if len(chunk) == 5000:
+                t = time.monotonic()
+                store.write_lines(chunk)
+                t_total += time.monotonic() - t
+                n += len(chunk)
+                chunk = []
+    if chunk:
+        t = time.monotonic()
+        store.write_lines(chunk)
+        t_total += time.monotonic() - t
+        n += len(chunk)
     store.close()
-    return len(lines) / elapsed
+    return n / t_total
 
 
-def raw_relay(broker: Mosquitto, n: int) -> float:
-    """Messages/s mosquitto relays from mosquitto_pub -l to mosquitto_sub at QoS 0."""
-    sub = subprocess.Popen(
-        ["mosquitto_sub", "-p", str(broker.port), "-t", "relay/#", "-C", str(n), "-q", "0"],
-        stdout=subprocess.DEVNULL,
+def count(influx: Influx, db: str) -> int:
+    store = InfluxStore.at(influx.url, db)
+    try:
+        return store.count_all_readings()
+    finally:
+        store.close()
+
+
+def line(label: str, rate: float, raw: float, extra: str) -> str:
+    """One result: e2e rate, against the goal and against raw /write of the same points."""
+    return (
+        f"{label}: {rate:>9,.0f} readings/s ({rate / GOAL:.2f} x 16,700) | raw /write same points "
+        f"{raw:>9,.0f}/s -> ratio {rate / raw:.2f} | {extra}"
     )
-    time.sleep(0.5)
-    body = b"".join(_payload(f"m{i % 1000}", i % 60) + b"\n" for i in range(n))
-    t0 = time.monotonic()
-    subprocess.run(
-        ["mosquitto_pub", "-p", str(broker.port), "-t", "relay/x", "-l", "-q", "0"], input=body, check=True
-    )
-    sub.wait(timeout=300)
-    return n / (time.monotonic() - t0)
 
 
 def main() -> None:
-    meters = int(os.environ.get("WM_BENCH_METERS", 20000))
-    minutes = int(os.environ.get("WM_BENCH_MINUTES", 5))
-    workers = int(os.environ.get("WM_BENCH_WORKERS", 1))
-    meter_ids = [f"b-{i:07d}" for i in range(meters)]
-    n = meters * minutes
-    with tempfile.TemporaryDirectory(prefix="wm-bench-") as tmp:
+    meters = int(os.environ.get("WM_BENCH_METERS", 1_000_000))
+    batch_meters = int(os.environ.get("WM_BENCH_BATCH_METERS", 200_000))
+    n_meters = int(os.environ.get("WM_BENCH_N_METERS", 200_000))
+    workers_list = [int(x) for x in os.environ.get("WM_BENCH_WORKERS_LIST", "2,3").split(",") if x]
+    runs = set(os.environ.get("WM_BENCH_RUNS", "cold,steady,batched,workers").split(","))
+    print(f"{os.cpu_count()} cores; mosquitto, influxd (tsi1) and the workers on this machine")
+    results: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="wm-bench-ingest-") as tmp:
         work = Path(tmp)
         (work / "mq").mkdir()
         (work / "influx").mkdir()
-        with Mosquitto(work / "mq") as broker, Influx(work / "influx") as influx:
-            e2e = end_to_end(broker, influx, work, meter_ids, minutes, workers)
-            raw = raw_influx(influx, meter_ids, minutes)
-            relay = raw_relay(broker, n)
-    print(
-        f"fleet: {meters} meters x {minutes} minute readings = {n} readings, {workers} ingest workers, "
-        f"{os.cpu_count()} cores (broker, InfluxDB, workers on one machine)"
-    )
-    print(
-        f"end-to-end (QoS 1, ack after InfluxDB write): {e2e:,.0f} readings/s "
-        f"({e2e / 16_700:.2f} x the 16,700/s of 1M meters)"
-    )
-    print(
-        f"raw InfluxDB line-protocol writes, same points: {raw:,.0f} points/s  -> e2e ratio {e2e / raw:.2f}"
-    )
-    print(
-        f"raw broker relay QoS 0 (mosquitto_pub -> mosquitto_sub): {relay:,.0f} msg/s  -> e2e ratio "
-        f"{e2e / relay:.2f}"
-    )
+        # The production setup: a closed broker (passwords, ACL checked on every publish), InfluxDB with auth.
+        broker = Mosquitto.closed(work / "mq", max_inflight=int(os.environ.get("WM_BENCH_MAX_INFLIGHT", 40_000)))
+        with broker, Influx(work / "influx", max_meters=max(meters, batch_meters, n_meters) + 10) as influx:
+            reg_url = f"sqlite:///{work}/registry.db"
+            reg = Registry(Database(reg_url))
+            top = max(meters, batch_meters, n_meters)
+            t = time.monotonic()
+            reg.provision_many([meter_id(i) for i in range(top)], "bench")
+            print(f"registry: {top:,} meters provisioned in {time.monotonic() - t:.1f} s")
+            fleet = range(meters)
+            if "cold" in runs or "steady" in runs:
+                one = Workers(broker, influx.store_url("e2e"), reg_url, work, 1, "one")
+                create_sessions(broker, 1, "one")
+                publish(broker, fleet, [(0, 1)], "cold")
+                rate, rss = run_e2e(broker, one, meters, "cold", influx)
+                assert count(influx, "e2e") == meters
+                raw = raw_write(influx, "raw", fleet, range(0, 1))
+                extra = f"worker peak RSS {rss[0]:,.0f} MB, influxd RSS {influx_rss_mb(influx):,.0f} MB"
+                extra += f" | {cpu_text()}"
+                results.append(line(f"cold    {meters:>9,} meters, 1 reading/msg", rate, raw, extra))
+                print(results[-1], flush=True)
+                if "steady" in runs:
+                    publish(broker, fleet, [(1, 2)], "steady")
+                    rate, rss = run_e2e(broker, one, meters, "steady", influx)
+                    assert count(influx, "e2e") == 2 * meters
+                    raw = raw_write(influx, "raw", fleet, range(1, 2))
+                    extra = (
+                        f"worker peak RSS {rss[0]:,.0f} MB (loads {meters:,} meters' state) | {cpu_text()}"
+                    )
+                    results.append(line(f"steady  {meters:>9,} meters, 1 reading/msg", rate, raw, extra))
+                    print(results[-1], flush=True)
+            if "batched" in runs:
+                bfleet = range(batch_meters)
+                bw = Workers(broker, influx.store_url("e2e_b"), reg_url, work, 1, "batch")
+                create_sessions(broker, 1, "batch")
+                publish(broker, bfleet, [(0, 15)], "batch")
+                rate, rss = run_e2e(broker, bw, batch_meters, "batched", influx)
+                assert count(influx, "e2e_b") == 15 * batch_meters
+                raw = raw_write(influx, "raw_b", bfleet, range(0, 15))
+                extra = f"worker peak RSS {rss[0]:,.0f} MB | {cpu_text()}"
+                results.append(line(f"batched {batch_meters:>9,} meters, 15 readings/msg", rate, raw, extra))
+                print(results[-1], flush=True)
+            if "workers" in runs:
+                nfleet = range(n_meters)
+                for n in [1, *workers_list]:
+                    tag = f"n{n}"
+                    ws = Workers(broker, influx.store_url(f"e2e_{tag}"), reg_url, work, n, tag)
+                    create_sessions(broker, n, tag)
+                    publish(broker, nfleet, [(0, 1)], tag)
+                    rate, rss = run_e2e(broker, ws, n_meters, f"{n} workers", influx)
+                    stored = count(influx, f"e2e_{tag}")
+                    assert stored == n_meters, f"{n} workers stored {stored} of {n_meters}"
+                    results.append(
+                        f"{n} worker(s) (static shards), {n_meters:,} meters: {rate:>9,.0f} readings/s, "
+                        f"every reading stored once; peak RSS per worker "
+                        f"{', '.join(f'{r:,.0f}' for r in rss)} MB | {cpu_text()}"
+                    )
+                    print(results[-1], flush=True)
+    print("\n".join(["", "summary:", *results]))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,28 @@
-"""Accounts and residents' bindings: validated account numbers, at most 15 bindings each."""
+"""Accounts and residents' bindings: validated account numbers, at most 15 accounts per resident.
+
+`bind` is the trusted step after verification (billing.verification) or for seeding; residents reach
+it only through a verified binding request.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from billing.db import MAX_BINDINGS_PER_RESIDENT, Account, Meter, Resident, ResidentAccount, utcnow
+from billing import audit
+from billing.access import count_accessible, live_delegation
+from billing.db import (
+    MAX_BINDINGS_PER_RESIDENT,
+    Account,
+    Delegation,
+    Meter,
+    Resident,
+    ResidentAccount,
+    utcnow,
+)
 from billing.errors import Conflict, NotFound
 from core.tariffs import tariff_for
 
@@ -80,7 +94,10 @@ def bind(
     name: str = "",
     group: str | None = None,
 ) -> ResidentAccount:
-    """Bind an account to a resident (by the utility's account number), up to 15 per resident."""
+    """Bind an account to a resident (by the utility's account number), up to 15 accounts per resident.
+
+    Only after the resident proved the account is theirs (billing.verification), or when seeding.
+    """
     account = find_account(session, utility, account_number)
     if session.get(Resident, resident_id) is None:
         session.add(Resident(id=resident_id))
@@ -94,10 +111,11 @@ def bind(
         raise Conflict(f"account {utility} {account_number} is already bound")
     # Lock the resident's row so two concurrent binds cannot both pass the limit check.
     session.scalar(select(Resident).where(Resident.id == resident_id).with_for_update())
-    count = session.scalar(
-        select(func.count()).select_from(ResidentAccount).where(ResidentAccount.resident_id == resident_id)
-    )
-    if (count or 0) >= MAX_BINDINGS_PER_RESIDENT:
+    delegated = live_delegation(session, resident_id, account.id)
+    if delegated is not None:  # verified as a holder now: the binding supersedes the delegation
+        delegated.revoked_at = utcnow()
+        session.flush()
+    if count_accessible(session, resident_id) >= MAX_BINDINGS_PER_RESIDENT:
         raise Conflict(f"at most {MAX_BINDINGS_PER_RESIDENT} accounts can be bound; unbind one first")
     row = ResidentAccount(
         resident_id=resident_id, account_id=account.id, name=name or account.account_number, group=group
@@ -132,7 +150,11 @@ def update_binding(
     return row
 
 
-def unbind(session: Session, resident_id: str, account_id: int) -> None:
+def unbind(
+    session: Session, resident_id: str, account_id: int, now: datetime | None = None, origin: str = ""
+) -> None:
+    """Remove the resident's binding; the delegations they granted on the account end with it."""
+    now = now or utcnow()
     row = session.scalar(
         select(ResidentAccount).where(
             ResidentAccount.resident_id == resident_id, ResidentAccount.account_id == account_id
@@ -141,3 +163,23 @@ def unbind(session: Session, resident_id: str, account_id: int) -> None:
     if row is None:
         raise NotFound(f"account {account_id} is not bound")
     session.delete(row)
+    grants = session.scalars(
+        select(Delegation).where(
+            Delegation.account_id == account_id,
+            Delegation.grantor_id == resident_id,
+            Delegation.revoked_at.is_(None),
+        )
+    )
+    for d in grants:
+        d.revoked_at = now
+        audit.record(
+            session,
+            "revoked",
+            now,
+            resident=resident_id,
+            account_id=account_id,
+            origin=origin,
+            detail=f"delegation {d.id} to {d.grantee_id} ended: the grantor unbound the account",
+        )
+    audit.record(session, "unbound", now, resident=resident_id, account_id=account_id, origin=origin)
+    session.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,11 @@ class BillingSettings(BaseSettings):
     mqtt_topic_prefix: str = "wm/v1/alerts"
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
+    # Payments from the apps: "dev" is the development sink (it pays when asked: demo and tests only);
+    # "none" refuses payment orders until a real provider is configured.
+    payment_provider: Literal["none", "dev"] = "none"
+    # The utility's push gateway: every new resident notification is POSTed here (via the outbox).
+    notify_webhook: str = ""
 
     @field_validator("webhooks")
     @classmethod
@@ -35,6 +41,13 @@ class BillingSettings(BaseSettings):
         for url in filter(None, (u.strip() for u in v.split(","))):
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"webhook URL must start with http:// or https://, got {url!r}")
+        return v
+
+    @field_validator("notify_webhook")
+    @classmethod
+    def _notify_url(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError(f"notify_webhook must start with http:// or https://, got {v!r}")
         return v
 
     @field_validator("mqtt_topic_prefix")

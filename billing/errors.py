@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
-from core.errors import Conflict, DomainError, Invalid, NotFound
+from core.errors import Conflict, Denied, DomainError, Invalid, NotFound, RateLimited
 
 BillingError = DomainError  # the base every billing refusal derives from
 
-__all__ = ["BillingError", "Conflict", "Invalid", "NotFound"]
+
+class VerificationFailed(DomainError):
+    """A binding was not verified: one answer for a wrong code, an unknown account or an expired request."""
+
+
+__all__ = [
+    "BillingError",
+    "Conflict",
+    "Denied",
+    "Invalid",
+    "NotFound",
+    "RateLimited",
+    "VerificationFailed",
+]

@@ -38,11 +38,21 @@ class DispatchStats:
 class MqttPublisher:
     """One paho connection; `publish` returns once the broker acknowledged (QoS 1) or raises."""
 
-    def __init__(self, host: str, port: int, client_id: str, timeout_s: float = 5.0):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        client_id: str,
+        timeout_s: float = 5.0,
+        user: str | None = None,
+        password: str | None = None,
+    ):
         import paho.mqtt.client as mqtt
 
         self.timeout_s = timeout_s
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        if user is not None:  # a closed broker (devservices/acl.py: role `alerts`)
+            self.client.username_pw_set(user, password)
         self.client.connect_async(host, port, keepalive=30)
         self.client.loop_start()
 

@@ -19,6 +19,18 @@ class Conflict(DomainError):
     """The request contradicts the current state (a duplicate, a second binding...)."""
 
 
+class Denied(DomainError):
+    """The caller may see the thing but not do this to it (a view-only delegate paying, say)."""
+
+
+class RateLimited(DomainError):
+    """Too many attempts or requests; allowed again after `retry_after_s` seconds."""
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = max(1, int(retry_after_s))
+
+
 class Unavailable(DomainError):
     """A backend (readings store, database) did not answer; retrying later may work.
 

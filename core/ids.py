@@ -18,9 +18,14 @@ class BadMeterId(Invalid):
     """A meter id that breaks the rule."""
 
 
+# The same characters as a string for str.strip: the ingest checks every message's topic, and a strip in C
+# is several times cheaper than a regex match.
+_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+
+
 def is_meter_id(value: object) -> bool:
     """Whether value is a valid meter id."""
-    return isinstance(value, str) and METER_ID_RE.fullmatch(value) is not None
+    return isinstance(value, str) and 0 < len(value) <= METER_ID_MAX_LEN and not value.strip(_ID_CHARS)
 
 
 def check_meter_id(value: object) -> str:

@@ -24,6 +24,9 @@ from core.units import L_PER_M3, ML_PER_M3
 
 _DATA = Path(__file__).with_name("tariffs.json")
 PERIODS = ("annual", "monthly")
+# How a resident proves an account is theirs before binding it (billing.verification):
+# an SMS code to the holder's phone number on file, and/or the last 4 characters of the holder's ID card.
+VERIFICATION_METHODS = ("sms", "id_last4")
 
 
 class UnknownUtility(Invalid):
@@ -67,8 +70,16 @@ class Tariff:
     year_start_month: int
     tiers: tuple[Tier, ...]
     source: TariffSource | None = None
+    verification: tuple[str, ...] = ("sms",)  # every method listed must pass, in this order
 
     def __post_init__(self) -> None:
+        if not self.verification or not set(self.verification) <= set(VERIFICATION_METHODS):
+            raise ValueError(
+                f"tariff {self.code}: verification must be one or more of {VERIFICATION_METHODS}, "
+                f"got {self.verification!r}"
+            )
+        if len(set(self.verification)) != len(self.verification):
+            raise ValueError(f"tariff {self.code}: verification lists a method twice")
         if self.period not in PERIODS:
             raise ValueError(f"tariff {self.code}: period must be annual or monthly, got {self.period!r}")
         if not 8 <= self.account_number_digits <= 12:
@@ -202,6 +213,7 @@ def _tariff(code: str, raw: dict) -> Tariff:
             int(raw.get("year_start_month", 1)),
             tiers,
             TariffSource(**src) if src else None,
+            tuple(raw.get("verification", ("sms",))),
         )
     except (KeyError, TypeError, ArithmeticError) as err:
         raise ValueError(f"tariff {code}: malformed entry ({err})") from err

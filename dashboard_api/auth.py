@@ -15,6 +15,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from billing.access import Who
 from core.auth import Role, hash_token
 from dashboard_api.config import ApiSettings, get_settings
 
@@ -33,6 +34,11 @@ class Principal:
     def is_utility(self) -> bool:
         """Whether the caller is a utility operator."""
         return self.role == "utility"
+
+    @property
+    def who(self) -> Who:
+        """The caller as billing's authorization sees it."""
+        return Who(self.is_utility, self.subject)
 
 
 def _unauthorized(detail: str) -> HTTPException:

@@ -6,10 +6,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from billing.db import Database
+from billing.access import Right, authorize
+from billing.db import Account, Database
+from billing.hashing import VerifyKey
+from billing.sms import SmsGateway
+from billing.verification import Policy
 from dashboard_api.auth import AnyCaller, Principal, UtilityCaller
 from dashboard_api.config import ApiSettings, get_settings
 from dashboard_api.directory import Directory
@@ -67,6 +71,31 @@ async def get_vee(request: Request) -> VeeService:
     return VeeService(request.app.state.store, db, cfg)
 
 
+async def get_verify_key(request: Request) -> VerifyKey:
+    """The verification key (loaded, or created in its file, on first use)."""
+    state = request.app.state
+    key = getattr(state, "verify_key", None)
+    if key is None:
+        settings: ApiSettings = state.settings
+        key = state.verify_key = VerifyKey(settings.verify_key_bytes())
+    return key
+
+
+async def get_sms(request: Request) -> SmsGateway:
+    """The SMS gateway (the development sink: docs/security.md)."""
+    return request.app.state.sms
+
+
+async def get_verify_policy(request: Request) -> Policy:
+    """Code lifetime, tries and lock-out limits of verified binding."""
+    return request.app.state.verify_policy
+
+
+def origin_of(request: Request) -> str:
+    """Where a request came from, for the audit log (the client address uvicorn saw)."""
+    return request.client.host if request.client else ""
+
+
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 DirectoryDep = Annotated[Directory, Depends(get_directory)]
@@ -75,17 +104,29 @@ InfluxDep = Annotated[InfluxConnection | None, Depends(get_influx)]
 BillingTx = Annotated[Session, Depends(billing_tx, scope="function")]
 ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 VeeDep = Annotated[VeeService, Depends(get_vee)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+VerifyKeyDep = Annotated[VerifyKey, Depends(get_verify_key)]
+SmsDep = Annotated[SmsGateway, Depends(get_sms)]
+PolicyDep = Annotated[Policy, Depends(get_verify_policy)]
 
-NOT_FOUND_METER = "meter not found"
 
-
-def check_meter_visible(caller: Principal, directory: Directory, meter_id: str) -> None:
-    """404 when a resident asks for a meter not on one of their accounts.
+def check_meter_visible(
+    caller: Principal, directory: Directory, meter_id: str, need: Right = Right.VIEW
+) -> None:
+    """NotFound (404) unless the caller has `need` on the meter's account (billing.access.authorize).
 
     404 rather than 403, so a resident cannot probe which meter ids exist.
     """
-    if not caller.is_utility and meter_id not in directory.meters_for_resident(caller.subject):
-        raise HTTPException(404, NOT_FOUND_METER)
+    directory.authorize(caller.who, meter_id=meter_id, need=need)
+
+
+def authorized_account(
+    session: Session, caller: Principal, account_id: int, need: Right = Right.VIEW
+) -> Account:
+    """The account if the caller has `need` on it: NotFound (404) or Denied (403) otherwise."""
+    account = authorize(session, caller.who, account_id=account_id, need=need)
+    assert account is not None  # accounts (unlike meters) always resolve or raise
+    return account
 
 
 Caller = UtilityCaller  # routes that only operators may use
@@ -94,13 +135,18 @@ __all__ = [
     "BillingTx",
     "Caller",
     "ClockDep",
+    "DatabaseDep",
     "DirectoryDep",
     "FlowsDep",
+    "PolicyDep",
+    "SmsDep",
+    "VerifyKeyDep",
     "InfluxDep",
     "SettingsDep",
     "StoreDep",
     "UtilityCaller",
     "VeeDep",
+    "authorized_account",
     "check_meter_visible",
     "get_store",
 ]

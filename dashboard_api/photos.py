@@ -59,6 +59,23 @@ class PhotoStore:
         path = self.root / "uploads" / f"{photo_id}.json"
         return json.loads(path.read_text()) if path.exists() else None
 
+    def queue_for_review(self, photo_id: str) -> None:
+        """Put an upload in the operators' review queue (a marker file per upload)."""
+        _atomic_write(self.root / "review" / photo_id, b"")
+
+    def dequeue(self, photo_id: str) -> None:
+        """Take an upload out of the review queue."""
+        (self.root / "review" / photo_id).unlink(missing_ok=True)
+
+    def review_queue(self, limit: int) -> list[dict]:
+        """Records waiting for an operator, oldest first (at most `limit`)."""
+        folder = self.root / "review"
+        if not folder.exists():
+            return []
+        marks = sorted(folder.iterdir(), key=lambda p: (p.stat().st_mtime, p.name))
+        found = (self.load_record(p.name) for p in marks if not p.name.startswith("."))
+        return [r for r in found if r is not None][:limit]
+
     def count_files(self) -> int:
         """Photos kept (tests check that bad input keeps none)."""
         return sum(1 for p in self.root.glob("??/*") if p.is_file())

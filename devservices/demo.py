@@ -69,6 +69,8 @@ class Demo:
     stack: list = field(default_factory=list)
     server: Any = None
     metrics_url: str = ""
+    broker_credentials: dict = field(default_factory=dict)
+    sms_sink: str = ""  # the development SMS sink: binding codes land here (docs/security.md)
 
     def stop(self) -> None:
         """Stop every part, newest first; a part that fails to stop does not keep the rest running."""
@@ -84,30 +86,45 @@ class Demo:
 
 
 def _services(state: Path, embedded: bool, stack: list) -> tuple[Any, str, str, str]:
-    """Broker and store: (broker, broker kind, store URL, store kind)."""
+    """Broker and store, both closed (issue 17): (broker, broker kind, store URL, store kind).
+
+    The broker takes no anonymous client (a user per meter, services by role: devservices/acl.py; mosquitto
+    also has a TLS device listener); InfluxDB runs with authentication (the store URL carries its admin).
+    """
     if not embedded and (shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()):
         from devservices.mosquitto import Mosquitto
 
         (state / "mosquitto").mkdir()
-        broker: Any = Mosquitto(state / "mosquitto")
-        broker_kind = "mosquitto"
+        broker: Any = Mosquitto.closed(state / "mosquitto", hosts=("127.0.0.1", "localhost"))
+        broker_kind = "mosquitto (closed: passwords, ACL; TLS device listener on port {})"
     else:
         from devservices.embedded_broker import EmbeddedBroker
 
-        broker = EmbeddedBroker()
-        broker_kind = "embedded amqtt broker"
+        broker = EmbeddedBroker(closed=True)
+        broker_kind = "embedded amqtt broker (closed: passwords, ACL)"
     broker.start()
+    broker_kind = broker_kind.format(getattr(broker, "tls_port", ""))
     stack.append(broker)
     if not embedded and shutil.which("influxd"):
-        from devservices.influx import Influx
+        from devservices.influx import ADMIN, Influx
 
         (state / "influx").mkdir()
         influx = Influx(state / "influx")
         influx.start()
         stack.append(influx)
-        return broker, broker_kind, influx.store_url("water"), f"InfluxDB at {influx.url} (database water)"
+        kind = f"InfluxDB at http://127.0.0.1:{influx.port} (database water; auth on, admin {ADMIN})"
+        return broker, broker_kind, influx.store_url("water"), kind
     path = (state / "water.db").resolve()
     return broker, broker_kind, f"sqlite:///{path}", f"embedded SQLite store {path}"
+
+
+def _meter_credentials(broker: Any, meters: list[str], sql_url: str) -> dict[str, tuple[str, str]]:
+    """Each demo meter: registered (active) in the meter registry and given its own broker user."""
+    from registry import Registry
+    from storage.sql import Database
+
+    Registry(Database(sql_url)).provision_many(meters, "demo")
+    return {m: (m, pw) for m, pw in broker.add_meters(meters).items()}
 
 
 def _year_usage_answers(base: str, token: str, meter_id: str, start: str, stop: str) -> bool:
@@ -197,45 +214,58 @@ def _start(
     from billing.db import Database
     from billing.tokens import issue_token
     from ingest.config import IngestSettings
+    from ingest.registry import RegistrySnapshot
     from ingest.worker import IngestWorker
     from storage.config import StorageSettings
     from storage.readings import open_store
+    from storage.sql import Database as SqlDatabase
 
     storage = StorageSettings(readings_url=store_url, sql_url=sql_url)
     host, bport = broker.address.split(":")
+    credentials = _meter_credentials(broker, [h.meter_id for h in seeded.plan.homes], sql_url)
     worker = IngestWorker(
         IngestSettings(
             broker_host=host,
             broker_port=int(bport),
+            broker_user="wm-ingest",
+            broker_password=broker.credentials["wm-ingest"],
             client_id="demo-ingest",
-            state_path=str((state / "ingest-state.db").resolve()),
+            state_path=str((state / "ingest-state").resolve()),
             storage=storage,
             batch_wait_s=0.2,
         ),
         open_store(store_url),
+        meters=RegistrySnapshot(SqlDatabase(sql_url)),
     )
     worker.start()
     stack.append(worker)
     from ingest.http import OpsServer
 
-    ops = OpsServer(worker, "127.0.0.1", free_port(), str((state / "ingest-state.db").resolve()))
+    ops = OpsServer(worker, "127.0.0.1", free_port())
     ops.start()
     stack.append(ops)
 
     import uvicorn
 
+    from billing.payments import DevProvider
     from dashboard_api.app import create_app
     from dashboard_api.config import ApiSettings
 
     operator_token = secrets.token_urlsafe(24)
+    settings = ApiSettings(
+        storage=storage,
+        tokens=operator_token,
+        photo_dir=(state / "photos").resolve(),
+        verify_key_file=(state / "verify.key").resolve(),
+        sms_sink_file=(state / "sms.jsonl").resolve(),
+    )
     db = Database(sql_url)
     with db.session() as s:
         issue_token(s, "utility", OPERATOR)  # the console's operator, also in the database
+        _holder_contacts(s, settings, seeded.plan)
     db.dispose()
     api_port = _port(port)
-    app = create_app(
-        ApiSettings(storage=storage, tokens=operator_token, photo_dir=(state / "photos").resolve())
-    )
+    app = create_app(settings, payment_provider=DevProvider())  # the demo's payments go to the dev sink
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=api_port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True, name="api").start()
     wait_listening(api_port)
@@ -260,18 +290,33 @@ def _start(
         stack=stack,
         server=server,
         metrics_url=f"http://127.0.0.1:{ops.port}/metrics",
+        sms_sink=str(settings.sms_sink_file),
     )
 
     if backfill and is_influx(store_url):
         demo.backfill = Backfill(spec, seeded, store_url, progress=progress).start()
         stack.append(demo.backfill)
-    demo.fleet = _start_fleet(state, seeded, host, int(bport), firmware_meters, speed, duration_s)
-    demo.alerts = _start_alerts(state, store_url, sql_url, host, int(bport), stack)
+    demo.broker_credentials = {
+        k: v for k, v in broker.credentials.items() if k in ("wm-operator", "wm-ingest")
+    }
+    demo.fleet = _start_fleet(
+        state, seeded, host, int(bport), firmware_meters, speed, duration_s, credentials
+    )
+    demo.alerts = _start_alerts(
+        state, store_url, sql_url, host, int(bport), stack, ("wm-alerts", broker.credentials["wm-alerts"])
+    )
     return demo
 
 
 def _start_fleet(
-    state: Path, seeded: Any, host: str, port: int, firmware_meters: int, speed: float, duration_s: int
+    state: Path,
+    seeded: Any,
+    host: str,
+    port: int,
+    firmware_meters: int,
+    speed: float,
+    duration_s: int,
+    credentials: dict[str, tuple[str, str]],
 ) -> threading.Thread:
     """The live meters, each going on from its home's seeded register, in a thread."""
     from hardware_sim.fleet import FleetSpec, run_fleet
@@ -297,6 +342,7 @@ def _start_fleet(
         homes=homes,
         origin_unix_s=plan.origin_s,
         registers=registers,
+        credentials=credentials,
     )
     # The first `firmware_meters` homes run the real firmware (the burst pipe among them), light meters the
     # rest.
@@ -305,7 +351,9 @@ def _start_fleet(
     return fleet
 
 
-def _start_alerts(state: Path, store_url: str, sql_url: str, host: str, port: int, stack: list) -> Any:
+def _start_alerts(
+    state: Path, store_url: str, sql_url: str, host: str, port: int, stack: list, login: tuple[str, str]
+) -> Any:
     """The alert service (leaks, balance warnings, outbox), polling every 30 s from now on."""
     from billing.config import BillingSettings
     from billing.db import Database
@@ -318,7 +366,7 @@ def _start_alerts(state: Path, store_url: str, sql_url: str, host: str, port: in
         Database(sql_url),
         BillingSettings(mqtt_host=host, mqtt_port=port),
         state / "monitor.json",
-        MqttPublisher(host, port, "demo-monitor"),
+        MqttPublisher(host, port, "demo-monitor", user=login[0], password=login[1]),
     )
     stop = threading.Event()
     thread = threading.Thread(target=alerts.run, args=(stop, 30.0), daemon=True, name="alerts")
@@ -333,6 +381,25 @@ def _apps() -> list[str]:
 
     static = Path(dashboard_api.__file__).parent / "static"
     return [name for name in ("resident", "console") if (static / name / "index.html").exists()]
+
+
+def holder_contact(index: int) -> tuple[str, str]:
+    """The demo holder's phone on file and ID-card last 4 (home index i: 1380000iiii, iii + a check digit)."""
+    return f"1380000{index:04d}", f"{index % 1000:03d}{'X' if index % 11 == 10 else index % 11}"
+
+
+def _holder_contacts(session, settings, plan) -> None:  # noqa: ANN001 (Session, ApiSettings, Plan)
+    """What each utility holds about its holders, so residents can bind with verification."""
+    from billing.db import Account
+    from billing.hashing import VerifyKey
+    from billing.holders import set_contact
+
+    key = VerifyKey(settings.verify_key_bytes())
+    for home in plan.homes:
+        account = (
+            session.query(Account).filter_by(utility=home.utility, account_number=home.account_number).one()
+        )
+        set_contact(session, key, account.id, *holder_contact(home.index))
 
 
 def banner(demo: Demo) -> str:
@@ -363,11 +430,27 @@ def banner(demo: Demo) -> str:
         f"  metrics : {demo.metrics_url}  (Prometheus: the ingest; grafana/ has dashboards for the store)",
         "",
         f"  operator (console): Authorization: Bearer {demo.operator_token}",
+        *[
+            f"  broker user {user} ({'config commands' if user == 'wm-operator' else 'reads readings'}): "
+            f"password {pw}"
+            for user, pw in demo.broker_credentials.items()
+        ],
+        f"  InfluxDB: {demo.store_url.split('//', 1)[-1].split('@', 1)[0].replace(':', ' password ', 1)}"
+        if "@" in demo.store_url
+        else "  InfluxDB: (embedded store)",
+        "  meters  : each has its own broker user (its id) and password; unknown meters are refused",
         f"  resident ({', '.join(h.meter_id for h in resident_homes)}): "
         f"Authorization: Bearer {demo.resident_token}",
         "",
     ]
     lines += [f"  {k:31}: {', '.join(v)}" for k, v in fixtures.items()]
+    unbound = next((h for h in plan.homes if "resident" not in h.roles), None)
+    if demo.sms_sink and unbound is not None:
+        phone, id_last4 = holder_contact(unbound.index)
+        lines.append(
+            f"  {'bind another home':31}: {unbound.utility} account {unbound.account_number} "
+            f"(ID-card last 4: {id_last4}; SMS codes to {phone} land in {demo.sms_sink})"
+        )
     if demo.photo:
         lines.append(
             f"  photo {demo.photo.get('photo_id')}: {demo.photo.get('status')} "

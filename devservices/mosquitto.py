@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import getpass
+import secrets
 import shutil
+import signal
+import time
 from pathlib import Path
 
 from devservices.ports import free_port, wait_listening
@@ -39,6 +42,16 @@ def mosquitto_binary() -> str:
     return found
 
 
+DEFAULT_SERVICES = {
+    "wm-ingest": "ingest",
+    "wm-operator": "operator",
+    "wm-loadgen": "loadgen",
+    "wm-alerts": "alerts",
+    "wm-wmbus-gw": "wmbus-gateway",
+    "wm-wmbus": "wmbus-ingest",
+}
+
+
 class Mosquitto(ServiceProcess):
     name = "mosquitto"
 
@@ -60,15 +73,73 @@ class Mosquitto(ServiceProcess):
         self.acl_file = acl_file
         self.tls_dir = tls_dir  # ca.crt, server.crt, server.key (devservices.provision.ensure_tls)
         self.tls_port = free_port() if tls_dir else None
+        self.credentials: dict[str, str] = {}
 
     @classmethod
-    def secured(cls, broker_dir: Path, workdir: Path | None = None) -> Mosquitto:
+    def closed(
+        cls,
+        workdir: Path,
+        services: dict[str, str] | None = None,
+        hosts: tuple[str, ...] = ("127.0.0.1",),
+        **kw,
+    ) -> Mosquitto:
+        """A broker nobody uses anonymously: passwords, the ACL (devservices.acl) and a TLS device listener.
+
+        `credentials` holds each service user's password (default services: wm-ingest, wm-operator,
+        wm-loadgen); `add_meter()` gives a meter its own user.
+        """
+        from devservices.provision import add_service, ensure_tls
+
+        broker_dir = workdir / "broker"
+        services = services or DEFAULT_SERVICES
+        creds = {name: add_service(broker_dir, name, role) for name, role in services.items()}
+        ensure_tls(broker_dir, list(hosts))
+        broker = cls.secured(broker_dir, workdir, **kw)
+        broker.credentials = creds
+        return broker
+
+    def add_meter(self, meter_id: str) -> str:
+        """A meter's own user (name = meter id) with a random password, live (the broker reloads)."""
+        from devservices.provision import set_password
+
+        assert self.passwd_file is not None, "an open broker has no users"
+        password = secrets.token_urlsafe(18)
+        set_password(self.passwd_file.parent, meter_id, password)
+        self.reload()
+        return password
+
+    def add_meters(self, meter_ids: list[str]) -> dict[str, str]:
+        """Many meters' users at once (one reload); meter id → password."""
+        from devservices.provision import set_password
+
+        assert self.passwd_file is not None, "an open broker has no users"
+        out = {}
+        for m in meter_ids:
+            out[m] = secrets.token_urlsafe(18)
+            set_password(self.passwd_file.parent, m, out[m])
+        self.reload()
+        return out
+
+    def reload(self) -> None:
+        """Re-read the password file and the ACL (SIGHUP)."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.3)
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA that signed the TLS listener's certificate."""
+        return self.tls_dir / "ca.crt" if self.tls_dir else None
+
+    @classmethod
+    def secured(cls, broker_dir: Path, workdir: Path | None = None, **kw) -> Mosquitto:
         """A broker using a provisioned dir: passwords, ACL and a TLS listener (docs/ingest.md)."""
         return cls(
             workdir,
             passwd_file=broker_dir / "passwd",
             acl_file=broker_dir / "acl.conf",
             tls_dir=broker_dir / "tls",
+            **kw,
         )
 
     @property

@@ -1,10 +1,12 @@
 """`python -m devservices.provision METER_ID ...`: broker credentials, ACL, TLS, a meter's site_config.json.
 
-Creates (once) in the broker directory: `passwd` (mosquitto_passwd), `acl.conf` (from
-devservices/broker/acl.conf) and `tls/` (a CA and a server certificate made with the
-openssl CLI); then, per meter, a random password and the files the board needs:
-site_config.json, ca.crt (the CA the board verifies the broker and update server with)
-and, with --ota-key, ota_key.hex (the public modulus its updates must be signed with).
+Creates (once) in the broker directory: `passwd` (mosquitto_passwd), `acl.conf` (devservices/acl.py:
+meters publish only their own topics; services by role — only the operator writes `config`) and `tls/`
+(a CA and a server certificate made with the openssl CLI); then, per meter, a random password, its
+registration in the meter registry (`--registry SQL_URL`), and the files the board needs:
+site_config.json (with `config_key`, the meter's key for signed config commands: docs/protocol.md),
+ca.crt (the CA the board verifies the broker and update server with) and, with --ota-key, ota_key.hex
+(the public modulus its updates must be signed with).
 
 On the board (docs/firmware.md, "Provision"): the firmware moves the secrets of the site
 file (Wi-Fi and MQTT passwords) into NVS at its first boot and rewrites the file without
@@ -14,6 +16,8 @@ them; a board without a usable site file starts its set-up access point instead.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -21,15 +25,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-TEMPLATES = Path(__file__).resolve().parent / "broker"
+from devservices.acl import ROLES, mosquitto_acl
+
 METER_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
-SERVICE_ACL = """
-user {name}
-topic read wm/v1/+/readings
-topic read wm/v1/+/status
-topic write wm/v1/+/config
-topic write wm/v1/+/ota
-"""
+SERVICES_FILE = "services.json"  # service user → role, from which acl.conf is generated
 
 
 class ProvisionError(RuntimeError):
@@ -117,9 +116,18 @@ def ensure_broker_dir(broker_dir: Path) -> None:
     passwd = broker_dir / "passwd"
     if not passwd.exists():
         passwd.touch(mode=0o600)
-    acl = broker_dir / "acl.conf"
-    if not acl.exists():
-        shutil.copyfile(TEMPLATES / "acl.conf", acl)
+    if not (broker_dir / "acl.conf").exists():
+        _write_acl(broker_dir, {})
+
+
+def _services(broker_dir: Path) -> dict[str, str]:
+    path = broker_dir / SERVICES_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _write_acl(broker_dir: Path, services: dict[str, str]) -> None:
+    (broker_dir / SERVICES_FILE).write_text(json.dumps(services, indent=2, sort_keys=True) + "\n")
+    (broker_dir / "acl.conf").write_text(mosquitto_acl(services))
 
 
 def set_password(broker_dir: Path, user: str, password: str) -> None:
@@ -127,18 +135,33 @@ def set_password(broker_dir: Path, user: str, password: str) -> None:
     _run(["mosquitto_passwd", "-b", str(broker_dir / "passwd"), user, password])
 
 
-def add_service(broker_dir: Path, name: str) -> str:
-    """Credentials for a pipeline service (ingest, operator): reads readings/status, writes config."""
+def add_service(broker_dir: Path, name: str, role: str = "ingest") -> str:
+    """Credentials for a pipeline service with a role of devservices.acl.ROLES; returns its password."""
     if not METER_ID_RE.fullmatch(name):
         raise ProvisionError("service name must be 1-32 characters of [A-Za-z0-9_-]")
+    if role not in ROLES:
+        raise ProvisionError(f"role must be one of {', '.join(ROLES)}")
     ensure_broker_dir(broker_dir)
     password = secrets.token_urlsafe(24)
     set_password(broker_dir, name, password)
-    acl = broker_dir / "acl.conf"
-    if f"\nuser {name}\n" not in acl.read_text():
-        with acl.open("a") as f:
-            f.write(SERVICE_ACL.format(name=name))
+    services = _services(broker_dir)
+    services[name] = role
+    _write_acl(broker_dir, services)
     return password
+
+
+def config_key(master_key: bytes, meter_id: str) -> str:
+    """The meter's key for signed config commands (hex): HMAC-SHA256(master key, "wm-config:" + meter id)."""
+    return hmac.new(master_key, f"wm-config:{meter_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def ensure_master_key(broker_dir: Path) -> bytes:
+    """The operator's master key for config commands (32 random bytes, kept in broker_dir, 0600)."""
+    path = broker_dir / "config_master.key"
+    if not path.exists():
+        path.write_bytes(secrets.token_bytes(32))
+        path.chmod(0o600)
+    return path.read_bytes()
 
 
 def provision_meter(
@@ -161,6 +184,7 @@ def provision_meter(
     set_password(broker_dir, meter_id, password)
     site = {
         "meter_id": meter_id,
+        "config_key": config_key(ensure_master_key(broker_dir), meter_id),
         "wifi_ssid": wifi_ssid,
         "wifi_password": wifi_password,
         "broker_host": broker_host,
@@ -204,10 +228,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wifi-ssid", default="")
     p.add_argument("--wifi-password", default="")
     p.add_argument("--mode", choices=("mains", "battery"), default="mains")
-    p.add_argument("--ota-key", type=Path, default=None,
-                   help="RSA-2048 PEM key that signs updates (created if missing); writes ota_key.hex")
     p.add_argument(
-        "--service", action="append", default=[], help="also create credentials for this service user"
+        "--ota-key",
+        type=Path,
+        default=None,
+        help="RSA-2048 PEM key that signs updates (created if missing); writes ota_key.hex",
+    )
+    p.add_argument(
+        "--service",
+        action="append",
+        default=[],
+        metavar="NAME[:ROLE]",
+        help=f"also create credentials for a service user; ROLE one of {', '.join(ROLES)} (default ingest)",
+    )
+    p.add_argument(
+        "--registry", help="register the meters (active) in this SQL database (WM_STORAGE_SQL_URL)"
     )
     args = p.parse_args(argv)
     if not args.meter_ids and not args.service:
@@ -216,8 +251,15 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_tls:
             ensure_broker_dir(args.broker_dir)
             ensure_tls(args.broker_dir, [args.host])
-        for name in args.service:
-            print(f"service {name}: password {add_service(args.broker_dir, name)}")
+        for spec in args.service:
+            name, _, role = spec.partition(":")
+            role = role or "ingest"
+            print(f"service {name} ({role}): password {add_service(args.broker_dir, name, role)}")
+        if args.registry and args.meter_ids:
+            from registry import Registry
+            from storage.sql import Database
+
+            Registry(Database(args.registry)).provision_many(args.meter_ids, "devservices.provision")
         for meter in args.meter_ids:
             out = args.out_dir / meter / "site_config.json"
             provision_meter(

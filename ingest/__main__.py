@@ -10,8 +10,11 @@ import threading
 from ingest import logs
 from ingest.config import IngestSettings, cli_overrides
 from ingest.http import OpsServer
+from ingest.registry import RegistrySnapshot
 from ingest.worker import IngestWorker
-from storage.readings import open_store
+from storage.readings import StoreError, open_store
+from storage.readings.influx import InfluxStore
+from storage.sql import Database
 
 log = logging.getLogger("ingest")
 
@@ -27,6 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--share-group", help="join MQTT shared subscription $share/GROUP/...")
     p.add_argument("--shard", help="static hash shard I/N (every worker subscribes to all readings)")
     p.add_argument("--metrics-port", type=int, help="serve /metrics, /healthz, /state/<meter> here (0: any)")
+    p.add_argument("--partitions", type=int, help="meter partitions of the deployment (default 16)")
+    p.add_argument(
+        "--partition-topic",
+        help="a clustered broker that partitions by meter (NATS: ingest): subscribe per partition",
+    )
+    p.add_argument("--failover", help="more brokers to try in turn: HOST:PORT,HOST:PORT")
+    p.add_argument(
+        "--open-registry",
+        action="store_true",
+        help="store readings of any meter id (no registry: only for a migration, docs/ingest.md)",
+    )
     args = p.parse_args(argv)
     try:
         overrides = cli_overrides(
@@ -36,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             client_id=args.client_id,
             share_group=args.share_group,
             metrics_port=args.metrics_port,
+            partitions=args.partitions,
+            partition_topic=args.partition_topic,
+            broker_failover=args.failover,
         )
     except ValueError as err:
         p.error(str(err))
@@ -44,10 +61,17 @@ def main(argv: list[str] | None = None) -> int:
         overrides.update(shard_index=int(index), shard_count=int(count))
     settings = IngestSettings(**overrides)  # type: ignore[arg-type]  # validated here, by name
     logs.setup()
-    worker = IngestWorker(settings, open_store(settings.storage.readings_url))
+    meters = None if args.open_registry else RegistrySnapshot(Database(settings.storage.sql_url))
+    store = open_store(settings.storage.readings_url)
+    if isinstance(store, InfluxStore):
+        try:
+            store.apply_retention(settings.storage.readings_retention, settings.storage.rejected_retention)
+        except StoreError as err:  # a least-privilege user: the admin sets retention (docs/schema.md)
+            log.warning("retention not applied", extra={"fields": {"error": str(err)[:200]}})
+    worker = IngestWorker(settings, store, meters=meters)
     ops = None
     if settings.metrics_port is not None:
-        ops = OpsServer(worker, settings.metrics_host, settings.metrics_port, settings.state_path)
+        ops = OpsServer(worker, settings.metrics_host, settings.metrics_port)
         ops.start()
         log.info("ops endpoints up", extra={"fields": {"port": ops.port}})
     done = threading.Event()

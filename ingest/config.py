@@ -33,15 +33,31 @@ class IngestSettings(BaseSettings):
     share_group: str | None = Field(None, pattern=NAME_PATTERN)
     shard_index: int = Field(0, ge=0)
     shard_count: int = Field(1, ge=1, le=1024)
-    # Per-meter state (sequence, boot, last total, open gaps): a SQLite file shared by the
-    # workers of one node; it must outlive workers (docs/ingest.md, "Per-meter state").
-    # None keeps it in memory (tests, demos): gaps and resets are then judged per run only.
+    # Per-meter state (newest reading, open hour's roll-up, gaps): a directory of per-partition state
+    # logs shared by the workers of one node; it must outlive workers (docs/ingest.md, "Per-meter state").
+    # None keeps it in memory (tests, demos): a restart then takes the store's query path once per meter.
     state_path: str | None = None
+    # More brokers to try in turn when the one above does not answer (a cluster's other nodes): "h:p,h:p".
+    broker_failover: str = Field("", pattern=r"^([^,\s]+:[0-9]{1,5}(,[^,\s]+:[0-9]{1,5})*)?$")
+    # A clustered broker that partitions by meter (NATS JetStream, devservices/nats.py): the worker
+    # subscribes to `<partition_topic>/<p>/+` for each partition it holds, not to every reading.
+    partition_topic: str | None = Field(None, pattern=NAME_PATTERN)
+    # Partitions of the meters (FNV-1a of the id mod this, as NATS's partition()): the unit a worker
+    # holds, with its state log.
+    # Fixed for a deployment: changing it re-partitions every meter's state (docs/ingest.md).
+    partitions: int = Field(16, ge=1, le=4096)
+    # fsync the per-meter state log before acknowledging (a power cut then loses no acknowledged state).
+    state_fsync: bool = True
+    # Series-limit guard: at most this many meters get state (and InfluxDB series) in one worker;
+    # a new meter beyond it is dead-lettered `series_limit` (docs/schema.md, cardinality).
+    max_meters: int = Field(1_500_000, ge=1)
+    # How often the registry's active meters are checked for changes (one cheap statement).
+    registry_refresh_s: float = Field(10.0, gt=0)
     batch_max: int = Field(5000, ge=1, le=100000)
     batch_wait_s: float = Field(0.25, gt=0, le=10)
     # Must be >= the broker's per-client in-flight window (mosquitto max_inflight_messages),
     # so paho's network thread never blocks on a full queue.
-    queue_max: int = Field(20000, ge=1)
+    queue_max: int = Field(50000, ge=1)
     retry_max_s: float = Field(30.0, gt=0)
     # Per-meter flood limit: a token bucket of flood_burst messages refilled at
     # flood_rate_per_s; a message over it is rejected with reason `flood`. The burst is

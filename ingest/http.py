@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from core.ids import METER_ID_RE
-from ingest.state import StateDB
 from ingest.worker import IngestWorker
 
 
-def _handler(worker: IngestWorker, state: StateDB) -> type[BaseHTTPRequestHandler]:
+def _handler(worker: IngestWorker) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
             self.send_response(status)
@@ -32,11 +30,11 @@ def _handler(worker: IngestWorker, state: StateDB) -> type[BaseHTTPRequestHandle
                 ok = h["connected"] and h["store_ok"] and h["writer_alive"]
                 self._send(200 if ok else 503, json.dumps({"ok": ok, **h}).encode())
             elif path.startswith("/state/") and METER_ID_RE.fullmatch(path[7:]):
-                st = state.get(path[7:])
+                st = worker.state_of(path[7:])
                 if st is None:
-                    self._send(404, b'{"detail": "meter not seen"}')
+                    self._send(404, b'{"detail": "meter not seen by this worker"}')
                 else:
-                    self._send(200, json.dumps(asdict(st)).encode())
+                    self._send(200, json.dumps(st.as_dict(path[7:])).encode())
             else:
                 self._send(404, b'{"detail": "not found: /metrics, /healthz, /state/<meter_id>"}')
 
@@ -46,13 +44,18 @@ def _handler(worker: IngestWorker, state: StateDB) -> type[BaseHTTPRequestHandle
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # a scraper that gave up (broken pipe) is not the worker's error
+
+
 class OpsServer:
     """Serve the ops endpoints of one worker on a thread."""
 
-    def __init__(self, worker: IngestWorker, host: str, port: int, state_path: str | None):
-        # A separate connection: SQLite connections are not shared between threads here.
-        self._state = StateDB(state_path) if state_path else worker.state
-        self.httpd = ThreadingHTTPServer((host, port), _handler(worker, self._state))
+    def __init__(self, worker: IngestWorker, host: str, port: int):
+        self.httpd = _Server((host, port), _handler(worker))
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="ingest-http", daemon=True)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from core.readings import Reading
-from ingest.payload import PayloadError, meter_from_topic, parse_batch
+from ingest.payload import PayloadError, decode, meter_from_topic, parse_batch, readings_of
 
 
 class Intake(Protocol):
@@ -20,8 +20,8 @@ class Intake(Protocol):
     def key(self, topic: str, payload: bytes) -> str:
         """The meter (or source) a message belongs to, for the flood limit and sharding; PayloadError."""
 
-    def parse(self, topic: str, payload: bytes, now_s: float) -> list[Reading]:
-        """The readings of one message; PayloadError with a reason code."""
+    def parse(self, topic: str, payload: bytes, now_s: float, key: str | None = None) -> list[Reading]:
+        """The readings of one message (`key` as `key()` gave it, if known); PayloadError with a reason."""
 
 
 class DeviceIntake:
@@ -40,9 +40,11 @@ class DeviceIntake:
         """The meter id in the topic."""
         return meter_from_topic(topic, self.prefix)
 
-    def parse(self, topic: str, payload: bytes, now_s: float) -> list[Reading]:
-        """The batch's readings."""
-        return parse_batch(topic, payload, now_s=now_s, prefix=self.prefix)
+    def parse(self, topic: str, payload: bytes, now_s: float, key: str | None = None) -> list[Reading]:
+        """The batch's readings (the topic's meter id checked once: `key` is it when given)."""
+        if key is None:
+            return parse_batch(topic, payload, now_s=now_s, prefix=self.prefix)
+        return readings_of(key, decode(payload), now_s)
 
 
 __all__ = ["DeviceIntake", "Intake", "PayloadError"]

@@ -31,3 +31,5 @@ def setup(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # One line per HTTP request to InfluxDB is noise at thousands of writes a minute (and CPU).
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))

@@ -10,10 +10,14 @@ DUPLICATES = Counter("wm_ingest_readings_duplicate", "Readings already stored (r
 EVENTS = Counter(
     "wm_ingest_reading_events",
     "What readings meant against the meter's state "
-    "(new, duplicate, late, gap, new_boot, reset, seq_restart, total_decrease, impossible_flow)",
+    "(new, duplicate, conflict, late, gap, new_boot, reset, seq_restart, total_decrease, impossible_flow)",
     ["kind"],
 )
-MISSING = Counter("wm_ingest_readings_missing", "Sequence numbers skipped by meters (gaps)")
+MISSING = Counter("wm_ingest_readings_missing", "Sequence numbers skipped by meters (gaps opened)")
+FILLED = Counter("wm_ingest_readings_filled", "Late readings that filled a known gap")
+METERS = Gauge(
+    "wm_ingest_meters", "Meters whose state this worker holds (the series-limit guard counts these)"
+)
 SKIPPED = Counter("wm_ingest_messages_other_shard", "Messages acknowledged unread: another shard's meter")
 STORE_ERRORS = Counter("wm_ingest_store_errors", "Store writes that failed and will be retried")
 BATCH_SECONDS = Histogram("wm_ingest_batch_write_seconds", "Time to write one batch to the store")

@@ -99,6 +99,6 @@ class WmbusIntake:
         """The topic (wmbusmeters publishes one per meter or per name)."""
         return topic
 
-    def parse(self, topic: str, payload: bytes, now_s: float) -> list[Reading]:
+    def parse(self, topic: str, payload: bytes, now_s: float, key: str | None = None) -> list[Reading]:
         """The one reading of a telegram."""
         return [parse_wmbus(payload, now_s=now_s, prefix=self.prefix)]

@@ -15,19 +15,22 @@ import threading
 from ingest import logs
 from ingest.config import WmbusSettings, cli_overrides
 from ingest.http import OpsServer
+from ingest.registry import RegistrySnapshot
 from ingest.wmbus import WmbusIntake
 from ingest.worker import IngestWorker
 from storage.readings import open_store
+from storage.sql import Database
 
 log = logging.getLogger("ingest.wmbus")
 
 
-def make_worker(settings: WmbusSettings) -> IngestWorker:
-    """The ingest worker with the wM-Bus intake over the configured store."""
+def make_worker(settings: WmbusSettings, open_registry: bool = False) -> IngestWorker:
+    """The ingest worker with the wM-Bus intake over the configured store and the registry's meters."""
     return IngestWorker(
         settings,
         open_store(settings.storage.readings_url),
         intake=WmbusIntake(settings.topic, settings.meter_prefix),
+        meters=None if open_registry else RegistrySnapshot(Database(settings.storage.sql_url)),
     )
 
 
@@ -40,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--client-id")
     p.add_argument("--prefix", help="prefix for meter ids (e.g. wmbus-)")
     p.add_argument("--metrics-port", type=int, help="serve /metrics and /healthz here (0: any)")
+    p.add_argument(
+        "--open-registry", action="store_true", help="store readings of any meter id (no registry)"
+    )
     args = p.parse_args(argv)
     try:
         overrides = cli_overrides(
@@ -54,10 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(err))
     settings = WmbusSettings(**overrides)  # type: ignore[arg-type]  # validated here, by name
     logs.setup()
-    worker = make_worker(settings)
+    worker = make_worker(settings, args.open_registry)
     ops = None
     if settings.metrics_port is not None:
-        ops = OpsServer(worker, settings.metrics_host, settings.metrics_port, None)
+        ops = OpsServer(worker, settings.metrics_host, settings.metrics_port)
         ops.start()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

@@ -1,213 +1,247 @@
-"""The ingest worker: QoS 1 subscriber, batch writer, ack only after the store confirmed.
+"""The ingest worker: a durable QoS 1 subscriber, a batch pipeline, acks only after the store confirmed.
 
-Flow: paho's network thread puts each message on a bounded queue; the broker's in-flight
-window per client (mosquitto `max_inflight_messages`, MQTT 5 receive maximum) bounds what
-it sends before our acks, and if the queue is full anyway the network thread blocks and
-the broker holds the backlog. The writer thread takes up to `batch_max` messages,
-validates them, writes the good readings and the rejections, updates the per-meter state,
-and only then acknowledges every message of the batch. A failed write is retried with
-backoff and nothing is acknowledged meanwhile.
+Flow: the network thread (ingest/wire.py) reads PUBLISH packets and queues them; the broker's in-flight
+window per client (mosquitto `max_inflight_messages`) bounds what it sends before our acks, and if the
+queue holds `queue_max` messages anyway the network thread stops reading (TCP holds the rest). The writer
+thread takes up to `batch_max` messages, runs them through the pipeline (ingest/pipeline.py: validation,
+registry, flood limit, conflicts, readings, roll-ups, dead letters, per-meter state made durable) and only
+then acknowledges every message of the batch in one write. A failed write is retried with backoff and
+nothing is acknowledged meanwhile.
 
-Acks carry the connection they came from: after a reconnect the broker resends every
-unacknowledged message of the session (same or new packet ids), so a message received on
-an older connection is written (harmless, writes are idempotent) but never acked on the
-new one, where its packet id may now name a different message.
+Acks carry the connection they came from: after a reconnect the broker resends every unacknowledged
+message of the session, so a message received on an older connection is written (harmless: the pipeline
+sees it as a duplicate) but never acked on the new one, where its packet id may name another message.
+
+Partitions (docs/ingest.md): a meter's partition is FNV-1a(id) mod `partitions` (NATS's `partition()`);
+a worker holds the partitions p with p mod shard_count == shard_index, and only it processes their meters'
+messages (on mosquitto it acknowledges the others unread: their own worker has them in its own session; on a
+partitioning cluster it subscribes to its partitions only).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
+import socket
 import ssl
 import threading
 import time
-import zlib
-from collections import Counter
-from dataclasses import dataclass
+from collections import Counter, deque
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
-from core.readings import Reading, Rejection
+from core.consumption import Rule
 from ingest import metrics
 from ingest.config import IngestSettings
 from ingest.flood import FloodLimit
 from ingest.intake import DeviceIntake, Intake
 from ingest.payload import PayloadError
-from ingest.state import DUPLICATE, GAP, StateDB
+from ingest.pipeline import ActiveMeters, Msg, Outcome, Partitions, Pipeline
+from ingest.state import DUPLICATE, GAP, MeterState
+from ingest.wire import Subscriber, WireError
 from storage.readings.base import Store, StoreError
 
 log = logging.getLogger("ingest")
 _IDLE_GAP_S = 0.02
 
 
-@dataclass(slots=True)
-class _Msg:
-    mid: int
-    topic: str
-    payload: bytes
-    received_s: float
-    conn: int  # connection generation the message arrived on
-    dup: bool  # a broker redelivery: not the meter's doing, so not counted by the flood limit
-
-
-def shard_of(meter: str, shard_count: int) -> int:
-    """Stable shard of a meter id (CRC-32, the same in every process and release)."""
-    return zlib.crc32(meter.encode()) % shard_count
-
-
 class IngestWorker:
-    """One worker; several can share the stream (see docs/ingest.md). `intake` picks the message
-    format: the device protocol by default, or wmbusmeters JSON (ingest.wmbus.WmbusIntake)."""
+    """One worker over its partitions; several split the meters by static shards (docs/ingest.md).
+
+    `intake` picks the message format: the device protocol by default, or wmbusmeters JSON
+    (ingest.wmbus.WmbusIntake). `meters` says which meters may store readings (the registry's snapshot,
+    ingest.registry.RegistrySnapshot); None admits every meter (legacy; logged as a warning).
+    """
 
     def __init__(
         self,
         settings: IngestSettings,
         store: Store,
-        state: StateDB | None = None,
         intake: Intake | None = None,
+        meters: ActiveMeters | None = None,
     ):
         self.settings = settings
         self.store = store
         self.intake: Intake = intake or DeviceIntake(settings.topic_prefix)
-        if state is None and settings.state_path is None and self.intake.tracks_state:
+        if meters is None:
+            log.warning("no meter registry: readings of any meter id are stored (set one: docs/ingest.md)")
+            meters = ActiveMeters()
+        self.meters = meters
+        if settings.state_path is None and self.intake.tracks_state:
             log.warning("per-meter state kept in memory only: set WM_INGEST_STATE_PATH to keep it")
-        self.state = state or StateDB(settings.state_path or ":memory:", settings.max_flow_lpm)
-        self.flood = FloodLimit(settings.flood_burst, settings.flood_rate_per_s)
-        self._queue: queue.Queue[_Msg] = queue.Queue(maxsize=settings.queue_max)
+        owned = [p for p in range(settings.partitions) if p % settings.shard_count == settings.shard_index]
+        state_dir = settings.state_path
+        if state_dir and settings.share_group:  # $share: meters are not partitioned: one state per worker
+            state_dir = f"{state_dir}/{settings.client_id}"
+        self.parts = Partitions(settings.partitions, owned, state_dir, store, fsync=settings.state_fsync)
+        self._owned = frozenset(owned)
+        self.pipeline = Pipeline(
+            store,
+            self.intake,
+            self.parts,
+            meters,
+            FloodLimit(settings.flood_burst, settings.flood_rate_per_s),
+            Rule(max_flow_lpm=settings.max_flow_lpm),
+            settings.max_meters,
+        )
+        self._queue: deque[tuple[int, int, Msg]] = deque()
+        self._cond = threading.Condition()
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._conn = 0
+        self._sub: Subscriber | None = None
+        self._tls = self._tls_context()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=settings.client_id, clean_session=False, manual_ack=True
-        )
-        if settings.broker_user:
-            self.client.username_pw_set(settings.broker_user, settings.broker_password)
-        if settings.broker_ca_file:
-            self.client.tls_set(ca_certs=settings.broker_ca_file, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        self.client.on_connect = self._on_connect
-        self.client.on_message = self._on_message
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.reconnect_delay_set(1, 10)
+        self._net = threading.Thread(target=self._net_loop, name="ingest-net", daemon=True)
         self.written = 0
         self.rejected = 0
         self.acked = 0
         self.events: Counter[str] = Counter()
         self.last_write_s: float | None = None
         self.store_failing_since_s: float | None = None
+        self._last_refresh = time.monotonic()
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        if not self.settings.broker_ca_file:
+            return None
+        ctx = ssl.create_default_context(cafile=self.settings.broker_ca_file)
+        return ctx
 
     @property
-    def topic(self) -> str:
-        """The subscription: plain, or a $share group member."""
+    def topic(self) -> str | list[str]:
+        """The subscription: plain, a $share group member, or the partitions this worker holds."""
+        if self.settings.partition_topic:
+            return [f"{self.settings.partition_topic}/{p}/+" for p in sorted(self._owned)]
         base = self.intake.subscription()
         return f"$share/{self.settings.share_group}/{base}" if self.settings.share_group else base
 
-    # -- MQTT side -----------------------------------------------------------------
-    def _on_connect(self, client, _userdata, flags, reason_code, _props):
-        if reason_code.is_failure:
-            log.error("broker refused connection", extra={"fields": {"reason": str(reason_code)}})
-            return
-        self._conn += 1
-        # Always subscribe again: a broker restarted without persistence (or mosquitto
-        # 2.0.11 with $share) has forgotten the subscription even if the session exists.
-        client.subscribe(self.topic, qos=1)
-        log.info(
-            "connected to broker",
-            extra={
-                "fields": {
-                    "topic": self.topic,
-                    "session_present": bool(flags.session_present),
-                    "conn": self._conn,
-                }
-            },
-        )
+    def _brokers(self) -> list[tuple[str, int]]:
+        out = [(self.settings.broker_host, self.settings.broker_port)]
+        for item in filter(None, self.settings.broker_failover.split(",")):
+            host, _, port = item.rpartition(":")
+            out.append((host, int(port)))
+        return out
 
-    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _props):
-        if any(rc.is_failure for rc in reason_codes):
+    def state_of(self, meter: str) -> MeterState | None:
+        """A meter's state, if this worker holds it."""
+        return self.parts.states.get(meter)
+
+    # -- network side --------------------------------------------------------------------------------
+    def _on_suback(self, codes: list[int]) -> None:
+        if any(c & 0x80 for c in codes):
             log.error("broker refused the subscription", extra={"fields": {"topic": self.topic}})
             return
         self._connected.set()  # only now does the broker route (and queue) readings to us
         metrics.CONNECTED.set(1)
         log.info("subscribed", extra={"fields": {"topic": self.topic}})
 
-    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props):
-        self._connected.clear()
-        metrics.CONNECTED.set(0)
-        log.warning("disconnected from broker", extra={"fields": {"reason": str(reason_code)}})
-
-    def _on_message(self, client, _userdata, msg):
-        metrics.RECEIVED.inc()
-        if self.settings.shard_count > 1 and not self._mine(msg.topic, msg.payload):
-            client.ack(msg.mid, 1)  # another shard's worker stores it from its own session
-            metrics.SKIPPED.inc()
-            return
-        metrics.INFLIGHT.inc()
-        item = _Msg(msg.mid, msg.topic, msg.payload, time.time(), self._conn, bool(msg.dup))
+    def _net_loop(self) -> None:
+        s = self.settings
+        delay = 1.0
+        brokers = self._brokers()
+        turn = 0
         while not self._stop.is_set():
+            host, port = brokers[turn % len(brokers)]
             try:
-                self._queue.put(item, timeout=0.5)  # full queue: hold the network thread
-                return
-            except queue.Full:
+                sub = Subscriber(host, port, s.client_id, s.broker_user, s.broker_password, self._tls, 30)
+            except WireError as err:
+                log.warning(
+                    "broker connect failed", extra={"fields": {"error": str(err)[:300], "retry_s": delay}}
+                )
+                turn += 1  # the next node of a cluster
+                self._stop.wait(delay if turn % len(brokers) == 0 else 0.2)
+                delay = min(delay * 2, 10.0)
                 continue
+            delay = 1.0
+            with self._cond:
+                self._conn += 1
+                conn = self._conn
+                self._sub = sub
+            # Always subscribe again: a broker restarted without persistence (or mosquitto 2.0.11 with
+            # $share) has forgotten the subscription even if the session exists.
+            sub.subscribe(self.topic)
+            log.info(
+                "connected to broker",
+                extra={"fields": {"topic": self.topic, "session_present": sub.session_present, "conn": conn}},
+            )
+            try:
+                while not self._stop.is_set():
+                    msgs = sub.receive(self._on_suback)
+                    if msgs:
+                        self._route(sub, conn, msgs)
+            except WireError as err:
+                log.warning("disconnected from broker", extra={"fields": {"reason": str(err)[:300]}})
+            finally:
+                self._connected.clear()
+                metrics.CONNECTED.set(0)
+                sub.close(disconnect=self._stop.is_set())
+
+    def _route(self, sub: Subscriber, conn: int, msgs: list) -> None:
+        now = time.time()
+        mine = []
+        others = []
+        shards = self.settings.shard_count > 1 and not self.settings.partition_topic
+        part = self.settings.partition_topic
+        prefix = self.settings.topic_prefix
+        for m in msgs:
+            if part and m.topic.startswith(part + "/"):
+                # `<partition_topic>/<p>/<meter>` (the cluster's mapping of `<prefix>/<meter>/readings`):
+                # downstream everything sees the meter's own topic.
+                m.topic = f"{prefix}/{m.topic.rsplit('/', 1)[-1]}/readings"
+            elif shards and not self._mine(m.topic, m.payload):
+                others.append(m.mid)
+                continue
+            mine.append((conn, m.mid, Msg(m.topic, m.payload, now, m.dup)))
+        metrics.RECEIVED.inc(len(msgs))
+        if others:
+            sub.ack([mid for mid in others if mid])  # another shard's worker stores them from its own session
+            metrics.SKIPPED.inc(len(others))
+        if not mine:
+            return
+        metrics.INFLIGHT.inc(len(mine))
+        with self._cond:
+            while len(self._queue) >= self.settings.queue_max and not self._stop.is_set():
+                self._cond.wait(0.5)  # full: stop reading; the broker and TCP hold the rest
+                sub.ping_if_due()  # but stay alive: a store outage must not cost the broker connection
+            self._queue.extend(mine)
+            self._cond.notify_all()
 
     def _mine(self, topic: str, payload: bytes) -> bool:
         try:
             meter = self.intake.key(topic, payload)
         except PayloadError:
             return self.settings.shard_index == 0  # shard 0 dead-letters unparseable topics
-        return shard_of(meter, self.settings.shard_count) == self.settings.shard_index
+        return self.parts.of(meter) in self._owned
 
-    # -- store side ------------------------------------------------------------------
-    def _take_batch(self) -> list[_Msg]:
-        try:
-            first = self._queue.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + self.settings.batch_wait_s
-        while len(batch) < self.settings.batch_max:
-            remaining = deadline - time.monotonic()
-            try:
-                # Stop at an idle gap, not only at the deadline: when the broker's in-flight
-                # window is full nothing more comes until this batch is acked.
-                item = (
-                    self._queue.get(timeout=min(remaining, _IDLE_GAP_S))
-                    if remaining > 0
-                    else self._queue.get_nowait()
-                )
-            except queue.Empty:
-                break
-            batch.append(item)
+    # -- store side ------------------------------------------------------------------------------------
+    def _take_batch(self) -> list[tuple[int, int, Msg]]:
+        q = self._queue
+        with self._cond:
+            if not q:
+                self._cond.wait(0.2)
+                if not q:
+                    return []
+            deadline = time.monotonic() + self.settings.batch_wait_s
+            while len(q) < self.settings.batch_max:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                # Stop at an idle gap, not only at the deadline: when the broker's in-flight window is
+                # full nothing more comes until this batch is acked.
+                before = len(q)
+                self._cond.wait(min(remaining, _IDLE_GAP_S))
+                if len(q) == before:
+                    break
+            n = min(len(q), self.settings.batch_max)
+            batch = [q.popleft() for _ in range(n)]
+            self._cond.notify_all()
         return batch
 
-    def _split(self, batch: list[_Msg]) -> tuple[list[Reading], list[Rejection]]:
-        readings: list[Reading] = []
-        rejections: list[Rejection] = []
-        for m in batch:
-            try:
-                meter = self.intake.key(m.topic, m.payload)
-                if not m.dup and not self.flood.allow(meter, m.received_s):
-                    raise PayloadError(
-                        "flood",
-                        f"meter {meter} is over {self.settings.flood_burst} messages "
-                        f"+ {self.settings.flood_rate_per_s}/s",
-                    )
-                readings.extend(self.intake.parse(m.topic, m.payload, m.received_s))
-            except PayloadError as err:
-                rejections.append(Rejection(m.topic, err.reason, err.detail, m.payload, m.received_s))
-        return readings, rejections
-
-    def _write_with_retry(self, readings: list[Reading], rejections: list[Rejection]) -> Counter[str] | None:
+    def _process_with_retry(self, msgs: list[Msg]) -> Outcome | None:
         delay = 0.2
         while not self._stop.is_set():
             try:
                 t0 = time.monotonic()
-                self.store.write_readings(readings)
-                if rejections:
-                    self.store.write_rejections(rejections)
-                events = self.state.apply(readings) if self.intake.tracks_state else Counter[str]()
+                out = self.pipeline.process(msgs)
+                if out.rejections:
+                    self.store.write_rejections(out.rejections)
                 metrics.BATCH_SECONDS.observe(time.monotonic() - t0)
                 if self.store_failing_since_s is not None:
                     log.info(
@@ -215,70 +249,98 @@ class IngestWorker:
                         extra={"fields": {"outage_s": round(time.time() - self.store_failing_since_s, 1)}},
                     )
                 self.store_failing_since_s = None
-                return events
+                return out
             except StoreError as err:
                 metrics.STORE_ERRORS.inc()
                 if self.store_failing_since_s is None:
                     self.store_failing_since_s = time.time()
                 log.warning(
                     "store write failed, holding batch unacked",
-                    extra={
-                        "fields": {"readings": len(readings), "error": str(err)[:300], "retry_in_s": delay}
-                    },
+                    extra={"fields": {"messages": len(msgs), "error": str(err)[:300], "retry_in_s": delay}},
                 )
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.settings.retry_max_s)
         return None
 
+    def _refresh_registry(self) -> None:
+        if time.monotonic() - self._last_refresh >= self.settings.registry_refresh_s:
+            self._last_refresh = time.monotonic()
+            try:
+                self.meters.refresh()
+            except Exception as err:  # a database outage must not stop the ingest: keep the last snapshot
+                log.warning("registry refresh failed", extra={"fields": {"error": str(err)[:300]}})
+
     def _write_loop(self) -> None:
         while not self._stop.is_set():
+            self._refresh_registry()
             batch = self._take_batch()
             if not batch:
                 continue
-            readings, rejections = self._split(batch)
-            events = self._write_with_retry(readings, rejections)
-            if events is None:
+            out = self._process_with_retry([m for _c, _mid, m in batch])
+            if out is None:
                 return  # stopping: unacked messages will be redelivered to our session
-            acked = 0
-            for m in batch:
-                if m.conn == self._conn:
-                    self.client.ack(m.mid, 1)
-                    acked += 1
-            done_s = time.time()
-            self.last_write_s = done_s
-            metrics.INFLIGHT.dec(len(batch))
-            metrics.ACKED.inc(acked)
-            metrics.WRITTEN.inc(len(readings))
-            metrics.BATCH_READINGS.observe(len(readings))
-            metrics.DUPLICATES.inc(events.get(DUPLICATE, 0))
-            for kind, n in events.items():
-                metrics.EVENTS.labels(kind).inc(n)
-            for m in batch:
-                metrics.RECEIVE_TO_STORED.observe(done_s - m.received_s)
-            if readings:
-                metrics.LAG_SECONDS.observe(max(0.0, done_s - max(r.ts_s for r in readings)))
-            for rej in rejections:
-                metrics.REJECTED.labels(rej.reason).inc()
-                log.info(
-                    "rejected message",
-                    extra={
-                        "fields": {"topic": rej.topic[:200], "reason": rej.reason, "detail": rej.detail[:300]}
-                    },
-                )
-            if events.get(GAP):
-                log.info("sequence gaps", extra={"fields": {"gaps": events[GAP]}})
-            self.written += len(readings)
-            self.rejected += len(rejections)
-            self.acked += acked
-            self.events.update(events)
+            with self._cond:
+                sub, conn = self._sub, self._conn
+            mids = [mid for c, mid, _m in batch if c == conn and mid]
+            if sub is not None and mids:
+                try:
+                    sub.ack(mids)
+                except WireError as err:  # the connection broke: the broker resends them, they are duplicates
+                    log.warning("ack failed", extra={"fields": {"error": str(err)[:300]}})
+                    mids = []
+            self._account(batch, out, len(mids))
+            self.parts.compact_if_due()
 
-    # -- lifecycle ---------------------------------------------------------------------
+    def _account(self, batch: list[tuple[int, int, Msg]], out: Outcome, acked: int) -> None:
+        done_s = time.time()
+        self.last_write_s = done_s
+        metrics.INFLIGHT.dec(len(batch))
+        metrics.ACKED.inc(acked)
+        metrics.WRITTEN.inc(out.written)
+        metrics.BATCH_READINGS.observe(out.written)
+        metrics.DUPLICATES.inc(out.events.get(DUPLICATE, 0))
+        metrics.MISSING.inc(out.missing)
+        metrics.FILLED.inc(out.filled)
+        metrics.METERS.set(len(self.parts.states))
+        for kind, n in out.events.items():
+            metrics.EVENTS.labels(kind).inc(n)
+        metrics.RECEIVE_TO_STORED.observe(done_s - batch[0][2].received_s)
+        if out.newest_ts_s:
+            metrics.LAG_SECONDS.observe(max(0.0, done_s - out.newest_ts_s))
+        reasons = Counter(r.reason for r in out.rejections)
+        for reason, n in reasons.items():
+            metrics.REJECTED.labels(reason).inc(n)
+        for rej in out.rejections[:20]:  # a flood must not flood the log too: the rest are counted
+            log.info(
+                "rejected message",
+                extra={
+                    "fields": {"topic": rej.topic[:200], "reason": rej.reason, "detail": rej.detail[:300]}
+                },
+            )
+        if out.events.get(GAP):
+            log.info("sequence gaps", extra={"fields": {"gaps": out.events[GAP], "missing": out.missing}})
+        self.written += out.written
+        self.rejected += len(out.rejections)
+        self.acked += acked
+        self.events.update(out.events)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
+        """Start the network and writer threads."""
         self._writer.start()
-        self.client.connect_async(self.settings.broker_host, self.settings.broker_port, keepalive=30)
-        self.client.loop_start()
+        self._net.start()
+
+    def cut_connection(self) -> None:
+        """Break the broker connection as a network fault would (tests): the worker reconnects."""
+        sub = self._sub
+        if sub is not None:
+            try:
+                sub.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already gone
 
     def wait_connected(self, timeout_s: float = 10.0) -> bool:
+        """Wait until connected and subscribed."""
         return self._connected.wait(timeout_s)
 
     @property
@@ -296,7 +358,9 @@ class IngestWorker:
                 if self.store_failing_since_s is not None
                 else 0
             ),
-            "queued": self._queue.qsize(),
+            "queued": len(self._queue),
+            "meters": len(self.parts.states),
+            "partitions": sorted(self._owned),
             "written": self.written,
             "rejected": self.rejected,
             "acked": self.acked,
@@ -305,8 +369,10 @@ class IngestWorker:
         }
 
     def stop(self) -> None:
+        """Stop: the batch in hand is finished (or left unacked), the session keeps the rest."""
         self._stop.set()
-        self.client.disconnect()
-        self.client.loop_stop()
-        self._writer.join(timeout=10)
-        self.state.close()
+        with self._cond:
+            self._cond.notify_all()
+        self._writer.join(timeout=30)
+        self._net.join(timeout=5)
+        self.parts.close()

@@ -51,11 +51,16 @@ def main(argv: list[str] | None = None) -> int:
         leak_config=settings.leak_config(),
         vee_config=get_vee_settings().config(),
         lookback_s=settings.lookback_s,
+        utility=settings.utility,
+        backfill_per_poll=settings.backfill_per_poll,
+        reorder_s=settings.reorder_s,
+        checkpoint_every_s=settings.checkpoint_every_s,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     service.run(stop, settings.poll_s)
+    service.leaks.save()  # the minutes fed since the last checkpoint need not be fed again
     return 0
 
 

@@ -33,7 +33,8 @@ log = logging.getLogger("monitor")
 
 
 class AlertService:
-    """One poll = new minutes to the leak detector, due balance checks, then deliveries."""
+    """One poll = residents' answers taught, new minutes to the leak detector, due balance checks,
+    then deliveries."""
 
     def __init__(
         self,
@@ -44,19 +45,27 @@ class AlertService:
         mqtt: MqttPublisher | None = None,
         leak_config: LeakConfig | None = None,
         vee_config: VeeConfig | None = None,
-        lookback_s: int = 2 * 86400,
+        lookback_s: int = 30 * 86400,
+        utility: str | None = None,
+        backfill_per_poll: int = 200,
+        reorder_s: int = 120,
+        checkpoint_every_s: float = 0.0,
     ):
         self.rules = WarningRules.from_settings(settings)
         self.delivery = (
             Delivery.from_settings(settings) if mqtt else Delivery(tuple(settings.webhook_urls), None)
         )
-        self.sink = LeakAlertSink(db, self.delivery, self.rules)
+        self.sink = LeakAlertSink(db, self.delivery, self.rules, utility=utility)
         self.leaks = LeakMonitor(
             store,
             LeakDetector(leak_config or LeakConfig(tz=DEFAULT_TZ)),
             self.sink.handle,
             state_path,
             lookback_s,
+            on_notice=self.sink.handle_notice,
+            backfill_per_poll=backfill_per_poll,
+            reorder_s=reorder_s,
+            checkpoint_every_s=checkpoint_every_s,
         )
         self.vee = VeeService(store, VeeDb(db), vee_config or VeeConfig())
         self.scheduler = BalanceScheduler(
@@ -68,6 +77,22 @@ class AlertService:
         )
         self.dispatcher = Dispatcher(db, mqtt=mqtt)
         self.db = db
+
+    def teach(self) -> int:
+        """Residents' "that was me" answers → the detector learns them (and closes what they opened)."""
+        taught = 0
+        for fb in self.sink.pending_feedback():
+            events = self.leaks.detector.confirm_use(
+                fb.meter_id,
+                int(fb.started_at.timestamp()),
+                int(fb.stopped_at.timestamp()) if fb.stopped_at else None,
+                float(fb.rate_lph) or None,
+            )
+            for event in events:
+                self.sink.handle(event)
+            self.sink.mark_applied(fb.id)
+            taught += 1
+        return taught
 
     def consumption(self) -> Consumption:
         """Litres per meter and local day from the validated series, fresh for one charging run."""
@@ -83,7 +108,11 @@ class AlertService:
     def poll(self, now: datetime | None = None) -> dict[str, int]:
         """Run each stage once; a failing stage is logged and the others still run."""
         now = now or datetime.now(UTC)
-        counts = {"leak_events": 0, "evaluations": 0, "delivered": 0}
+        counts = {"taught": 0, "leak_events": 0, "evaluations": 0, "delivered": 0}
+        try:
+            counts["taught"] = self.teach()
+        except Exception:  # the database is down: the answers wait for the next poll
+            log.exception("teaching residents' answers failed")
         try:
             counts["leak_events"] = len(self.leaks.poll())
         except Exception:  # store down or bad data: warnings and deliveries must go on

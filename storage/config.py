@@ -41,6 +41,10 @@ class StorageSettings(BaseSettings):
         description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host:port/db",
     )
 
+    # Retention (InfluxDB): readings and their hourly roll-ups; dead letters (docs/schema.md, "Retention").
+    readings_retention: str = Field("INF", pattern=r"^(INF|[1-9][0-9]{0,5}[hdw])$")
+    rejected_retention: str = Field("90d", pattern=r"^(INF|[1-9][0-9]{0,5}[hdw])$")
+
     @field_validator("readings_url")
     @classmethod
     def _store_scheme(cls, v: str) -> str:

@@ -223,6 +223,17 @@ class VeeDb:
 
         return self._run(op)
 
+    def review_queue(self, status: str | None = "open", limit: int = 200) -> list[ReviewItem]:
+        """Review items of every meter, oldest reading first (the operators' queue)."""
+
+        def op(s: Session) -> list[ReviewItem]:
+            q = select(ReviewRow)
+            if status:
+                q = q.where(ReviewRow.status == status)
+            return [_review(r) for r in s.scalars(q.order_by(ReviewRow.ts_s, ReviewRow.id).limit(limit))]
+
+        return self._run(op)
+
     def resolve(self, meter: str, ts_s: int, operator: str, now_s: int, resolution: str) -> int:
         """Resolve the open review items of one reading; returns how many."""
 

@@ -1,34 +1,36 @@
-"""Accounts: create (utility), list, bind/unbind/rename (residents), detail, ledger, corrections, forecast.
+"""Accounts: create and edit (utility), list, detail, ledger, corrections, forecast.
 
-Residents see only the accounts they bound (others answer 404, as if absent); utility tokens see all.
-Every write happens in one transaction (deps.BillingTx): a refused request changes nothing. Money is
-a decimal string.
+Residents see the accounts they hold (bound with verification: routes/bindings.py) or were delegated;
+every object-level check goes through billing.access.authorize (deps.authorized_account): another
+resident's account answers 404, as if absent; utility tokens see all. Every write happens in one
+transaction (deps.BillingTx): a refused request changes nothing. Money is a decimal string.
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, TypeVar
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Literal, TypeVar
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing import accounts as accounts_mod
 from billing import alerts as alerts_mod
-from billing import ledger
-from billing.access import accounts_for_resident, binding
+from billing import audit, holders, ledger
+from billing.access import RIGHT_NAMES, Right, accessible, binding, right_on
 from billing.db import Account, LedgerEntry, ResidentAccount
-from billing.errors import NotFound
 from billing.forecast import forecast_account
+from billing.hashing import VerifyKey
 from dashboard_api.auth import AnyCaller, Principal, UtilityCaller
-from dashboard_api.deps import BillingTx, ClockDep
+from dashboard_api.deps import BillingTx, ClockDep, VerifyKeyDep, authorized_account, origin_of
 from dashboard_api.schemas.billing import (
     AccountCreate,
     AccountDetail,
     AccountOut,
-    BindIn,
-    BindingPatch,
+    AccountPatch,
     CorrectionIn,
     LedgerOut,
 )
@@ -36,31 +38,37 @@ from dashboard_api.schemas.billing import (
 router = APIRouter(prefix="/v1", tags=["accounts"])
 T = TypeVar("T", bound=AccountOut)
 
-AccountId = Annotated[int, Path(ge=1, le=2**31 - 1, description="account id (from the accounts list)")]
+MAX_ID = 2**31 - 1  # ids are 32-bit in every database we run on
+MAX_OFFSET = 100_000
+AccountId = Annotated[int, Path(ge=1, le=MAX_ID, description="account id (from the accounts list)")]
 
 
 def visible_account(
-    session: Session, caller: Principal, account_id: int
+    session: Session, caller: Principal, account_id: int, need: Right = Right.VIEW
 ) -> tuple[Account, ResidentAccount | None]:
-    """The account if the caller may see it (NotFound otherwise), with the resident's binding."""
-    account = session.get(Account, account_id)
-    bound = None
-    if not caller.is_utility:
-        bound = binding(session, caller.subject, account_id)
-        if bound is None:
-            account = None
-    if account is None:
-        raise NotFound(f"no account {account_id}")
-    return account, bound
+    """The account if the caller has `need` on it (404/403 otherwise), with a holder's binding."""
+    account = authorized_account(session, caller, account_id, need)
+    return account, None if caller.is_utility else binding(session, caller.subject, account_id)
 
 
-def _resident_only(caller: Principal) -> str:
+Access = Literal["operator", "holder", "pay", "view"]
+
+
+def _access(session: Session, caller: Principal, account: Account) -> Access:
     if caller.is_utility:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only residents bind accounts")
-    return caller.subject
+        return "operator"
+    right = right_on(session, caller.subject, account.id)
+    return RIGHT_NAMES[right] if right is not None else "view"
 
 
-def _account_out(account: Account, bound: ResidentAccount | None, model: type[T] = AccountOut, **extra) -> T:  # type: ignore[assignment]
+def account_out(
+    account: Account,
+    bound: ResidentAccount | None,
+    access: Access,
+    model: type[T] = AccountOut,  # type: ignore[assignment]
+    **extra,
+) -> T:
+    """An account as the caller sees it (a holder's own name and group for it)."""
     return model(
         id=account.id,
         key=account.key,
@@ -72,6 +80,7 @@ def _account_out(account: Account, bound: ResidentAccount | None, model: type[T]
         balance=str(account.balance),
         last_activity_at=account.last_activity_at,
         meters=[m.meter_id for m in account.meters],
+        access=access,
         **extra,
     )
 
@@ -92,12 +101,66 @@ def ledger_out(e: LedgerEntry) -> LedgerOut:
 
 
 @router.post("/accounts", status_code=201, response_model=AccountOut, summary="Create an account (utility)")
-def create_account(body: AccountCreate, caller: UtilityCaller, s: BillingTx) -> AccountOut:
+def create_account(
+    body: AccountCreate,
+    caller: UtilityCaller,
+    s: BillingTx,
+    key: VerifyKeyDep,
+    request: Request,
+    clock: ClockDep,
+) -> AccountOut:
     account = accounts_mod.create_account(
         s, body.utility, body.account_number, body.name, body.group, [m.model_dump() for m in body.meters]
     )
+    _set_contact(s, key, account, body.holder_phone, body.holder_id_last4, caller, request, clock)
     s.refresh(account)
-    return _account_out(account, None)
+    return account_out(account, None, "operator")
+
+
+def _set_contact(
+    s: Session,
+    key: VerifyKey,
+    account: Account,
+    phone: str | None,
+    id_last4: str | None,
+    caller: Principal,
+    request: Request,
+    clock: Callable[[], datetime],
+) -> None:
+    if phone is None and id_last4 is None:
+        return
+    holders.set_contact(s, key, account.id, phone, id_last4, now=clock())
+    changed = ", ".join(n for n, v in (("phone", phone), ("id_last4", id_last4)) if v is not None)
+    audit.record(
+        s,
+        "contact_set",
+        clock(),
+        resident=None,
+        account_id=account.id,
+        origin=origin_of(request),
+        detail=f"{caller.subject} set the holder's {changed}",
+    )
+
+
+@router.patch(
+    "/accounts/{account_id}",
+    response_model=AccountOut,
+    summary="Change the holder's name, phone on file or ID-card digits (utility)",
+)
+def patch_account(
+    account_id: AccountId,
+    body: AccountPatch,
+    caller: UtilityCaller,
+    s: BillingTx,
+    key: VerifyKeyDep,
+    request: Request,
+    clock: ClockDep,
+) -> AccountOut:
+    account = authorized_account(s, caller, account_id)
+    if body.name is not None:
+        account.name = body.name
+    _set_contact(s, key, account, body.holder_phone, body.holder_id_last4, caller, request, clock)
+    return account_out(account, None, "operator")
 
 
 @router.get("/accounts", response_model=list[AccountOut], summary="Accounts, most recently active first")
@@ -105,51 +168,24 @@ def list_accounts(
     caller: AnyCaller,
     s: BillingTx,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[AccountOut]:
     if caller.is_utility:
         rows = s.scalars(
             select(Account).order_by(Account.last_activity_at.desc(), Account.id).limit(limit).offset(offset)
         )
-        return [_account_out(a, None) for a in rows]
+        return [account_out(a, None, "operator") for a in rows]
     return [
-        _account_out(a, binding(s, caller.subject, a.id))
-        for a in accounts_for_resident(s, caller.subject)[offset : offset + limit]
+        account_out(a.account, a.binding, RIGHT_NAMES[a.right])
+        for a in accessible(s, caller.subject)[offset : offset + limit]
     ]
-
-
-@router.post(
-    "/accounts/bindings",
-    status_code=201,
-    response_model=AccountOut,
-    summary="Bind an account by the utility's account number (residents, up to 15)",
-)
-def bind_account(body: BindIn, caller: AnyCaller, s: BillingTx) -> AccountOut:
-    resident = _resident_only(caller)
-    row = accounts_mod.bind(s, resident, body.utility, body.account_number, body.name, body.group)
-    return _account_out(row.account, row)
-
-
-@router.patch("/accounts/{account_id}/binding", response_model=AccountOut, summary="Rename or regroup")
-def patch_binding(account_id: AccountId, body: BindingPatch, caller: AnyCaller, s: BillingTx) -> AccountOut:
-    resident = _resident_only(caller)
-    row = accounts_mod.update_binding(
-        s, resident, account_id, body.name, body.group, clear_group="group" in body.model_fields_set
-    )
-    return _account_out(row.account, row)
-
-
-@router.delete("/accounts/{account_id}/binding", status_code=204, summary="Unbind an account")
-def delete_binding(account_id: AccountId, caller: AnyCaller, s: BillingTx) -> None:
-    resident = _resident_only(caller)
-    accounts_mod.unbind(s, resident, account_id)
 
 
 @router.get("/accounts/{account_id}", response_model=AccountDetail, summary="Account with balance and alerts")
 def get_account(account_id: AccountId, caller: AnyCaller, s: BillingTx) -> AccountDetail:
     account, bound = visible_account(s, caller, account_id)
     live = [alerts_mod.alert_json(a) for a in alerts_mod.list_alerts(s, [account.id], "live")]
-    return _account_out(account, bound, AccountDetail, live_alerts=live)
+    return account_out(account, bound, _access(s, caller, account), AccountDetail, live_alerts=live)
 
 
 @router.get(
@@ -160,7 +196,7 @@ def get_ledger(
     caller: AnyCaller,
     s: BillingTx,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> list[LedgerOut]:
     visible_account(s, caller, account_id)
     return [ledger_out(e) for e in ledger.entries(s, account_id, limit, before_id)]

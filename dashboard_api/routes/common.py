@@ -29,8 +29,12 @@ CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "interval_start,interval_end,used_l,has_readings,peak_flow_lpm",
     }
 }
-# Whole seconds in 1970..9999 keep datetime conversion in every zone safe.
-MIN_T_S, MAX_T_S = 0, 253_402_300_799 - 86_400 * 62
+# Times the API accepts: 1970-01-01 to 2199-12-31 UTC. Every store holds them (InfluxDB ends in
+# April 2262), with room for a query to reach a year past its stop (billing periods, look-aheads).
+MIN_T_S, MAX_T_S = 0, 7_258_118_399
+MAX_T_TEXT = "1970-01-01 to 2199-12-31"
+# The widest range a view that reads every raw reading may ask for (VEE series, top consumers).
+MAX_RAW_RANGE_DAYS = 400
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,18 @@ def epoch_s(t: datetime, tz: ZoneInfo) -> int:
     except (OverflowError, ValueError, OSError) as err:
         raise Invalid(f"time {t.isoformat()} is out of range") from err
     if not MIN_T_S <= value <= MAX_T_S:
-        raise Invalid(f"time {t.isoformat()} is out of range (1970 to 9998)")
+        raise Invalid(f"time {t.isoformat()} is out of range: times must be {MAX_T_TEXT} (UTC)")
     return value
+
+
+def time_range(start: datetime, stop: datetime, tz: ZoneInfo, max_days: int | None = None) -> tuple[int, int]:
+    """(start, stop) in Unix seconds; Invalid (422) out of range, reversed, or wider than `max_days`."""
+    start_s, stop_s = epoch_s(start, tz), epoch_s(stop, tz)
+    if stop_s <= start_s:
+        raise Invalid("stop must be after start")
+    if max_days is not None and stop_s - start_s > max_days * 86_400:
+        raise Invalid(f"the range is longer than {max_days} days, the most this view reads at once")
+    return start_s, stop_s
 
 
 def run_report(
@@ -79,9 +93,7 @@ def run_report(
 ) -> tuple[UsageReport, ZoneInfo]:
     """The report (Invalid for a bad range: 422; the store's StoreError: 503, both converted once)."""
     tz = zone_of(q.tz or settings.default_tz)
-    start_s, stop_s = epoch_s(q.start, tz), epoch_s(q.stop, tz)
-    if stop_s <= start_s:
-        raise Invalid("stop must be after start")
+    start_s, stop_s = time_range(q.start, q.stop, tz)
     spec = ReportSpec(
         start_s, stop_s, q.every, tz, settings.max_intervals, settings.night_start_h, settings.night_end_h
     )

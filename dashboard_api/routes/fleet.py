@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import TypeAdapter
 
-from core.errors import Invalid
+from core.ids import METER_ID_PATTERN
 from dashboard_api.deps import Caller, DirectoryDep, InfluxDep, SettingsDep, StoreDep
-from dashboard_api.routes.common import epoch_s, models_json, zone_of
+from dashboard_api.routes.common import MAX_RAW_RANGE_DAYS, models_json, time_range, zone_of
 from dashboard_api.schemas import AlertOut, ConsumerOut, RejectionOut, SilentMeterOut
 from storage.readings.fleet import silent_meters, silent_meters_influx, top_consumers, top_consumers_influx
 
@@ -46,9 +46,7 @@ def top(
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> list[ConsumerOut]:
     z = zone_of(tz or settings.default_tz)
-    start_s, stop_s = epoch_s(start, z), epoch_s(stop, z)
-    if stop_s <= start_s:
-        raise Invalid("stop must be after start")
+    start_s, stop_s = time_range(start, stop, z, MAX_RAW_RANGE_DAYS)
     found = (
         top_consumers_influx(ql, start_s, stop_s, limit)
         if ql
@@ -88,9 +86,15 @@ def alerts(_caller: Caller, directory: DirectoryDep) -> list[AlertOut]:
     "/rejections", response_model=list[RejectionOut], summary="Rejected readings (dead-letter), newest first"
 )
 def rejections(
-    _caller: Caller, store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    _caller: Caller,
+    store: StoreDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    reason: Annotated[
+        str | None, Query(pattern=r"^[a-z_]{1,32}$", description="only this reason (docs/protocol.md)")
+    ] = None,
+    meter: Annotated[str | None, Query(pattern=METER_ID_PATTERN, description="only this meter's")] = None,
 ) -> list[RejectionOut]:
-    found = store.rejections(limit)
+    found = store.rejections(limit, reason=reason, meter=meter)
     return [
         RejectionOut(
             received_at=datetime.fromtimestamp(r.received_s, UTC),

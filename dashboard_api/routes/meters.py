@@ -26,6 +26,7 @@ from dashboard_api.routes.common import (
     usage_json,
     usage_query,
 )
+from dashboard_api.routes.registry import RegistryDep
 from dashboard_api.schemas import MeterOut, UsageOut
 
 router = APIRouter(prefix="/v1/meters", tags=["meters"])
@@ -46,8 +47,11 @@ DENIED: dict[int | str, dict[str, Any]] = {
     summary="All meters with their latest reading (utility)",
     responses={403: {"description": "utility operators only"}},
 )
-def list_meters(_caller: Caller, store: StoreDep) -> list[MeterOut]:
+def list_meters(_caller: Caller, store: StoreDep, registry: RegistryDep) -> list[MeterOut]:
     meters = store.meters()
+    registered = registry.known_ids()
+    if registered:  # the registry is the source of which meters exist (an empty one: not migrated yet)
+        meters = [m for m in meters if m.meter in registered]
     return [
         MeterOut(
             meter_id=m.meter,

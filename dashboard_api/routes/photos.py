@@ -1,7 +1,10 @@
 """Meter photos: keep, read (ocr_reader), check, then store as a `photo` reading or ask to confirm.
 
 A stored photo reading carries the recogniser's confidence in its own field (core.readings), so VEE's
-photo rule can judge it; a reading a person confirmed or corrected carries confidence 1.0.
+photo rule can judge it; a reading a person confirmed or corrected carries confidence 1.0. A resident's
+confirmation or correction is checked against the photo's candidates and the meter's readings
+(dashboard_api.corrections); one that does not pass waits in the operators' review queue with both
+values and is not stored.
 """
 
 from __future__ import annotations
@@ -10,14 +13,17 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from billing.access import Right
+from core.errors import NotFound
 from core.ids import METER_ID_PATTERN
 from core.readings import Reading, Source
 from core.units import ML_PER_M3, ml_from_m3
-from dashboard_api.auth import Principal
+from dashboard_api.auth import Principal, UtilityCaller
+from dashboard_api.corrections import candidates_of, check_correction, neighbours, unit_m3
 from dashboard_api.deps import AnyCaller, DirectoryDep, SettingsDep, StoreDep, check_meter_visible
 from dashboard_api.photos import PHOTO_ID_PATTERN, PhotoStore, RateLimiter
 from dashboard_api.schemas import ConfirmIn, PhotoResultOut
@@ -48,7 +54,13 @@ UPLOAD_BODY = {
                             "type": "string",
                             "format": "binary",
                             "description": "JPEG, PNG or WebP photo of the meter's counter",
-                        }
+                        },
+                        "window": {
+                            "type": "string",
+                            "pattern": r"^[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+$",
+                            "description": "guided capture: the frame the counter was aligned in, "
+                            "x0,y0,x1,y1 as fractions of the photo (the reader looks there)",
+                        },
                     },
                 }
             }
@@ -91,7 +103,20 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-async def _photo_field(request: Request, body: bytes) -> bytes:
+def parse_window(text: str | None) -> tuple[float, float, float, float] | None:
+    """The guided-capture frame `x0,y0,x1,y1` (fractions of the photo), or None; 422 when malformed."""
+    if text is None or not text.strip():
+        return None
+    try:
+        x0, y0, x1, y1 = (float(v) for v in text.split(","))
+    except ValueError as err:
+        raise HTTPException(422, "window is x0,y0,x1,y1: four fractions of the photo") from err
+    if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
+        raise HTTPException(422, "window must satisfy 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1")
+    return (x0, y0, x1, y1)
+
+
+async def _photo_field(request: Request, body: bytes) -> tuple[bytes, str | None]:
     async def replay():
         return {"type": "http.request", "body": body, "more_body": False}
 
@@ -108,8 +133,9 @@ async def _photo_field(request: Request, body: bytes) -> bytes:
     if not isinstance(field, UploadFile):
         raise HTTPException(422, "no file in field `photo`")
     data = await field.read()
+    window = form.get("window")
     await form.close()
-    return data
+    return data, window if isinstance(window, str) else None
 
 
 def _previous(store: Store, meter_id: str) -> tuple[int | None, int | None]:
@@ -157,17 +183,19 @@ async def upload_photo(
     directory: DirectoryDep,
     settings: SettingsDep,
 ) -> PhotoResultOut:
-    await run_in_threadpool(check_meter_visible, caller, directory, meter_id)
+    # Uploading makes readings: holders only (a view or pay delegate gets 403, a stranger 404).
+    await run_in_threadpool(check_meter_visible, caller, directory, meter_id, Right.HOLD)
     if caller.is_utility and not await run_in_threadpool(directory.meter_exists, meter_id):
         raise HTTPException(404, "meter not found")
     _check_rate(request, caller)
     body = await _read_body(request, settings.photo_max_bytes + MULTIPART_OVERHEAD_BYTES)
-    data = await _photo_field(request, body)
+    data, window_text = await _photo_field(request, body)
+    window = parse_window(window_text)
     del body
     if len(data) > settings.photo_max_bytes:
         raise HTTPException(413, f"photo is over the {settings.photo_max_bytes} byte limit")
     try:
-        result = await run_in_threadpool(read_photo, data, max_bytes=settings.photo_max_bytes)
+        result = await run_in_threadpool(read_photo, data, window=window, max_bytes=settings.photo_max_bytes)
     except BadImage as err:
         raise HTTPException(BAD_IMAGE_STATUS.get(err.reason, 422), f"{err.reason}: {err}") from err
     now_s = int(time.time())
@@ -200,6 +228,7 @@ async def upload_photo(
         "previous_m3": prev_m3,
         "status": "needs_confirmation",
         "stored_ts_s": None,
+        "candidates_m3": candidates_of(result.value_m3, result.alternatives),
     }
     if plaus is not None and plaus.ok and not result.needs_review and result.value_m3 is not None:
         await run_in_threadpool(
@@ -210,13 +239,15 @@ async def upload_photo(
     return _out(rec)
 
 
-def _visible_record(request: Request, caller: Principal, directory, photo_id: str) -> dict:
+def _visible_record(
+    request: Request, caller: Principal, directory, photo_id: str, need: Right = Right.VIEW
+) -> dict:
     rec = _photos(request).load_record(photo_id)
     if rec is None:
         raise HTTPException(404, "photo not found")
     try:
-        check_meter_visible(caller, directory, rec["meter_id"])
-    except HTTPException as err:
+        check_meter_visible(caller, directory, rec["meter_id"], need)
+    except NotFound as err:
         raise HTTPException(404, "photo not found") from err
     return rec
 
@@ -236,12 +267,14 @@ def get_photo(
 @router.post(
     "/v1/photos/{photo_id}/confirm",
     response_model=PhotoResultOut,
-    summary="Confirm or correct a recognised reading; then it is stored",
+    summary="Confirm or correct a recognised reading; stored when it passes the checks",
     responses={
+        202: {"description": "the value did not pass the checks: it waits for an operator (needs_operator)"},
         401: {"description": "no or unknown token"},
+        403: {"description": "view or pay delegates may not confirm readings"},
         404: {"description": "no such photo"},
-        409: {"description": "already stored, or implausible (only an operator may override)"},
-        422: {"description": "no value to confirm"},
+        409: {"description": "already stored, rejected, or waiting for an operator"},
+        422: {"description": "no value to confirm, or not a finite number"},
         503: {"description": "store unavailable"},
     },
 )
@@ -249,33 +282,86 @@ def confirm_photo(
     photo_id: PhotoId,
     body: ConfirmIn,
     request: Request,
+    response: Response,
     caller: AnyCaller,
     store: StoreDep,
     directory: DirectoryDep,
     settings: SettingsDep,
 ) -> PhotoResultOut:
-    rec = _visible_record(request, caller, directory, photo_id)
-    if rec["status"] in ("stored", "confirmed"):
-        raise HTTPException(409, "this photo's reading is already stored")
+    rec = _visible_record(request, caller, directory, photo_id, Right.HOLD)
+    if rec["status"] in ("stored", "confirmed", "rejected"):
+        raise HTTPException(409, f"this photo's reading is already {rec['status']}")
+    if rec["status"] == "needs_operator" and not caller.is_utility:
+        raise HTTPException(409, "this photo's reading is waiting for an operator")
     value_m3 = body.value_m3 if body.value_m3 is not None else rec["value_m3"]
     if value_m3 is None:
         raise HTTPException(422, "no reading was recognised: send value_m3")
-    prev_ml, prev_ts = _previous(store, rec["meter_id"])
-    prev_m3 = None if prev_ml is None else prev_ml / ML_PER_M3
-    elapsed = None if prev_ts is None else max(rec["uploaded_ts_s"] - prev_ts, 0)
-    plaus = check_plausibility(value_m3, prev_m3, elapsed, settings.photo_max_flow_m3_per_h)
-    if not plaus.ok and not caller.is_utility:
-        # A person typed it, but a lower or impossible value needs the utility's eye.
-        raise HTTPException(409, f"implausible reading ({plaus.reason}); an operator must confirm it")
-    _store_reading(store, rec["meter_id"], rec["uploaded_ts_s"], value_m3, CONFIRMED_CONFIDENCE)
+    ts_s = rec["uploaded_ts_s"]
+    around = neighbours(store, rec["meter_id"], ts_s)
+    candidates = rec.get("candidates_m3") or candidates_of(rec["value_m3"], [])
+    check = check_correction(
+        value_m3,
+        candidates,
+        unit_m3(rec.get("reading")),
+        around,
+        ts_s,
+        settings.photo_max_flow_m3_per_h,
+        settings.photo_correction_room_m3,
+    )
+    photos = _photos(request)
+    if check is not None and not caller.is_utility:
+        # A person typed it, but it fits neither the photo nor the meter: the utility's eye decides.
+        rec.update(status="needs_operator", correction_m3=value_m3, correction_check=check)
+        photos.save_record(rec)
+        photos.queue_for_review(photo_id)
+        response.status_code = 202
+        return _out(rec)
+    _store_reading(store, rec["meter_id"], ts_s, value_m3, CONFIRMED_CONFIDENCE)
     rec.update(
         status="confirmed",
         value_m3=value_m3,
-        plausible=plaus.ok,
-        plausibility_reason=plaus.reason,
-        previous_m3=prev_m3,
-        stored_ts_s=rec["uploaded_ts_s"],
+        plausible=check is None,
+        plausibility_reason=check,
+        previous_m3=around.prev_m3,
+        stored_ts_s=ts_s,
         confirmed_by=caller.subject,
     )
-    _photos(request).save_record(rec)
+    photos.save_record(rec)
+    photos.dequeue(photo_id)
     return _out(rec)
+
+
+@router.post(
+    "/v1/photos/{photo_id}/reject",
+    response_model=PhotoResultOut,
+    summary="Reject a photo's reading (utility): nothing is stored",
+    responses={
+        401: {"description": "no or unknown token"},
+        403: {"description": "utility operators only"},
+        404: {"description": "no such photo"},
+        409: {"description": "already stored or rejected"},
+    },
+)
+def reject_photo(
+    photo_id: PhotoId, request: Request, caller: UtilityCaller, directory: DirectoryDep
+) -> PhotoResultOut:
+    rec = _visible_record(request, caller, directory, photo_id)
+    if rec["status"] in ("stored", "confirmed", "rejected"):
+        raise HTTPException(409, f"this photo's reading is already {rec['status']}")
+    rec.update(status="rejected", rejected_by=caller.subject)
+    photos = _photos(request)
+    photos.save_record(rec)
+    photos.dequeue(photo_id)
+    return _out(rec)
+
+
+@router.get(
+    "/v1/photo-reviews",
+    response_model=list[PhotoResultOut],
+    summary="Readings waiting for an operator, oldest first (utility): the photo's and the resident's value",
+    responses={401: {"description": "no or unknown token"}, 403: {"description": "utility operators only"}},
+)
+def photo_reviews(
+    request: Request, _caller: UtilityCaller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[PhotoResultOut]:
+    return [_out(r) for r in _photos(request).review_queue(limit)]

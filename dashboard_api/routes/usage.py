@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from core.errors import Invalid, NotFound
+from core.errors import Invalid
 from dashboard_api.auth import Principal
 from dashboard_api.deps import AnyCaller, Caller, DirectoryDep, FlowsDep, SettingsDep, StoreDep
 from dashboard_api.directory import Directory
@@ -43,10 +43,7 @@ MAX_GROUP_METERS = 500
 
 def _account_meters(caller: Principal, directory: Directory, account_id: int) -> list[str]:
     # 404 for another resident's account as for a missing one: ids cannot be probed.
-    if not caller.is_utility and account_id not in directory.account_ids_for_resident(caller.subject):
-        raise NotFound("account not found")
-    if caller.is_utility and not directory.account_exists(account_id):
-        raise NotFound("account not found")
+    directory.authorize(caller.who, account_id=account_id)
     return directory.meters_for_account(account_id)
 
 

@@ -19,7 +19,7 @@ from core.timezones import zone
 from core.units import ml_from_litres
 from dashboard_api.auth import UtilityCaller
 from dashboard_api.deps import VeeDep
-from dashboard_api.routes.common import epoch_s, zone_of
+from dashboard_api.routes.common import MAX_RAW_RANGE_DAYS, epoch_s, time_range, zone_of
 from dashboard_api.schemas.vee import (
     DeterminantsOut,
     EditIn,
@@ -35,6 +35,7 @@ from dashboard_api.schemas.vee import (
     VeeUsageOut,
 )
 from vee import tariff
+from vee.db import ReviewItem
 from vee.export import to_csv, to_ngsi_ld
 from vee.lifecycle import LifecycleEvent
 from vee.model import EditAction
@@ -46,15 +47,14 @@ MeterId = Annotated[str, Path(pattern=METER_ID_PATTERN, description="service poi
 MAX_INTERVALS = 50_000
 Start = Annotated[datetime, Query(description="ISO-8601; without an offset, in `tz`")]
 Stop = Annotated[datetime, Query(description="ISO-8601; without an offset, in `tz`")]
-Tz = Annotated[str | None, Query(description="IANA time zone, default the VEE config's (Asia/Shanghai)")]
+Tz = Annotated[
+    str | None, Query(max_length=64, description="IANA time zone, default the VEE config's (Asia/Shanghai)")
+]
 
 
 def _range(vee: VeeService, start: datetime, stop: datetime, tz: str | None) -> tuple[int, int, str]:
     name = tz or vee.cfg.tz
-    z = zone_of(name)
-    start_s, stop_s = epoch_s(start, z), epoch_s(stop, z)
-    if stop_s <= start_s:
-        raise Invalid("stop must be after start")
+    start_s, stop_s = time_range(start, stop, zone_of(name), MAX_RAW_RANGE_DAYS)
     return start_s, stop_s, name
 
 
@@ -147,20 +147,22 @@ def usage(
 def review_items(
     meter_id: MeterId, _caller: UtilityCaller, vee: VeeDep, status: Literal["open", "resolved"] | None = None
 ) -> list[ReviewOut]:
-    return [
-        ReviewOut(
-            id=i.id,
-            meter=i.meter,
-            ts=_dt(i.ts_s),
-            rule=i.rule,
-            detail=i.detail,
-            excluded=i.excluded,
-            status=i.status,
-            resolved_by=i.resolved_by,
-            resolution=i.resolution,
-        )
-        for i in vee.db.review_items(vee.meters_of(meter_id), status)
-    ]
+    return [review_out(i) for i in vee.db.review_items(vee.meters_of(meter_id), status)]
+
+
+def review_out(i: ReviewItem) -> ReviewOut:
+    """A review item as the API shows it."""
+    return ReviewOut(
+        id=i.id,
+        meter=i.meter,
+        ts=_dt(i.ts_s),
+        rule=i.rule,
+        detail=i.detail,
+        excluded=i.excluded,
+        status=i.status,
+        resolved_by=i.resolved_by,
+        resolution=i.resolution,
+    )
 
 
 def _edit_out(e) -> EditOut:  # noqa: ANN001 (vee.model.Edit)
@@ -194,7 +196,7 @@ def edit(meter_id: MeterId, body: EditIn, caller: UtilityCaller, vee: VeeDep) ->
     e = vee.edit(
         meter_id,
         body.meter,
-        int(body.ts.timestamp()),
+        epoch_s(body.ts, zone("UTC")),
         body.action,
         body.reason_code,
         caller.subject,
@@ -242,7 +244,7 @@ def add_lifecycle_event(meter_id: MeterId, body: EventIn, caller: UtilityCaller,
     event = LifecycleEvent(
         meter_id,
         body.kind,
-        int(body.ts.timestamp()),
+        epoch_s(body.ts, zone("UTC")),
         body.meter,
         _ml(body.read_l),
         body.new_meter,
@@ -261,7 +263,7 @@ def determinants(
     vee: VeeDep,
     start: Start,
     stop: Stop,
-    table: Annotated[str, Query(description="beijing, shanghai or guangzhou")] = "beijing",
+    table: Annotated[str, Query(max_length=32, description="beijing, shanghai or guangzhou")] = "beijing",
     tz: Tz = None,
 ) -> DeterminantsOut:
     """Billing periods start at local midnight in the utility's zone (the tariff's); `tz` reads the range."""

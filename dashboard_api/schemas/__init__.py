@@ -1,5 +1,6 @@
 """Request and response models (they make the OpenAPI document); one module per group of routes."""
 
+from dashboard_api.schemas.alerts import AlertFull, FeedbackIn, FeedbackOut, LeakFigures
 from dashboard_api.schemas.usage import (
     AccountSummaryOut,
     AccountUsageOut,
@@ -19,6 +20,10 @@ from dashboard_api.schemas.usage import (
 
 __all__ = [
     "AccountSummaryOut",
+    "AlertFull",
+    "FeedbackIn",
+    "FeedbackOut",
+    "LeakFigures",
     "AccountUsageOut",
     "AlertOut",
     "ConfirmIn",

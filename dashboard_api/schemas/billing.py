@@ -8,6 +8,22 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.ids import METER_ID_PATTERN
+from core.tariffs import load_tariffs
+
+# The document lists the known utilities and the digits of an account number; the domain checks them
+# (core.tariffs) and names the exact format of each utility in its 422.
+Utility = Annotated[
+    str, Field(max_length=32, json_schema_extra={"enum": sorted(load_tariffs())}, examples=["beijing"])
+]
+AccountNumber = Annotated[
+    str,
+    Field(
+        max_length=16,
+        json_schema_extra={"pattern": "^[0-9]{8,12}$"},
+        description="the utility's account number: 10 digits (Beijing), 8 (Shanghai), 12 (Guangzhou)",
+        examples=["0123456789"],
+    ),
+]
 
 Amount = Annotated[
     str, Field(description='decimal yuan as a string, at most 2 places, e.g. "50.00"', max_length=20)
@@ -15,9 +31,27 @@ Amount = Annotated[
 
 
 class Strict(BaseModel):
-    """Refuses unknown fields."""
+    """Refuses unknown fields (no mass assignment: `balance`, `holder`... are never taken from a body)
+    and numbers JSON does not have (NaN, Infinity)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+Phone = Annotated[
+    str,
+    Field(
+        min_length=11,
+        max_length=20,
+        description="the holder's mainland mobile number on file, e.g. 13800138000 (+86 accepted)",
+    ),
+]
+IdLast4 = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9]{3}[0-9Xx]$",
+        description="the last 4 characters of the holder's ID card (3 digits, then a digit or X)",
+    ),
+]
 
 
 class MeterIn(Strict):
@@ -28,18 +62,78 @@ class MeterIn(Strict):
 
 
 class AccountCreate(Strict):
-    utility: str = Field(max_length=32)
-    account_number: str = Field(max_length=16)
+    utility: Utility
+    account_number: AccountNumber
     name: str = Field("", max_length=200)
     group: str | None = Field(None, max_length=100)
     meters: list[MeterIn] = Field(default_factory=list, max_length=50)
+    holder_phone: Phone | None = None
+    holder_id_last4: IdLast4 | None = None
+
+
+class AccountPatch(Strict):
+    """What an operator may change on an account (the balance only through the ledger)."""
+
+    name: str | None = Field(None, max_length=200, description="the holder's name at the utility")
+    holder_phone: Phone | None = None
+    holder_id_last4: IdLast4 | None = None
 
 
 class BindIn(Strict):
-    utility: str = Field(max_length=32, examples=["beijing"])
-    account_number: str = Field(max_length=16, examples=["0123456789"])
+    """Start binding an account: the utility's account number."""
+
+    utility: Utility
+    account_number: AccountNumber
+
+
+class BindingRequestOut(BaseModel):
+    """An opened binding request; the same for every well-formed account number, existing or not."""
+
+    request_id: str = Field(description="for POST /v1/accounts/bindings/{request_id}/verify")
+    methods: list[Literal["sms", "id_last4"]] = Field(
+        description="what the utility asks for: sms (a code sent to the holder's phone on file), "
+        "id_last4 (the last 4 characters of the holder's ID card), or both"
+    )
+    expires_at: datetime
+    verify_fields: list[Literal["sms_code", "id_last4"]] = Field(description="fields the verify call needs")
+
+
+class VerifyIn(Strict):
+    """The proofs the utility asks for, and the resident's own name and group for the account."""
+
+    sms_code: str | None = Field(None, pattern=r"^[0-9]{6}$", description="the 6 digits of the text message")
+    id_last4: IdLast4 | None = None
     name: str = Field("", max_length=100, description="the resident's own name for it, e.g. 'Mum's flat'")
     group: str | None = Field(None, max_length=100)
+
+
+class DelegationIn(Strict):
+    """Give another resident view or pay rights on this account."""
+
+    resident: str = Field(min_length=1, max_length=64, description="the other resident's id")
+    rights: Literal["view", "pay"]
+
+
+class DelegationOut(BaseModel):
+    id: int
+    account_id: int
+    grantor: str
+    resident: str
+    rights: Literal["view", "pay"]
+    granted_at: datetime
+
+
+class AuditOut(BaseModel):
+    """One binding audit event."""
+
+    id: int
+    at: datetime
+    event: str
+    resident: str | None
+    subject: str | None = Field(description="utility:account number named (known or not)")
+    account_id: int | None
+    origin: str = Field(description="client address")
+    detail: str
 
 
 class BindingPatch(Strict):
@@ -60,6 +154,9 @@ class AccountOut(BaseModel):
     balance: str
     last_activity_at: datetime
     meters: list[str]
+    access: Literal["operator", "holder", "pay", "view"] = Field(
+        description="the caller's right on it: holder (bound with verification), pay or view (delegated)"
+    )
 
 
 class AccountDetail(AccountOut):

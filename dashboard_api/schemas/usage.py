@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from dashboard_api.schemas.alerts import LeakFigures
 
 
 class MeterOut(BaseModel):
@@ -73,16 +75,24 @@ class AccountSummaryOut(BaseModel):
     name: str
     balance_yuan: str = Field(description="decimal text, e.g. '12.30'")
     meters: list[str]
+    access: Literal["holder", "pay", "view"] = Field(
+        "holder", description="holder: bound with verification; pay/view: delegated by a holder"
+    )
 
 
 class AlertOut(BaseModel):
+    """An open alert in a list: what it is, and for leaks its figures."""
+
     alert_id: int
-    account_id: int
+    account_id: int | None = Field(
+        description="null: an alert for the utility alone (no account holds the meter)"
+    )
     meter_id: str | None
     kind: str
     state: str
     title: str
     opened_at: datetime
+    leak: LeakFigures | None = None
 
 
 class MeOut(BaseModel):
@@ -111,7 +121,7 @@ class PhotoResultOut(BaseModel):
     photo_id: str = Field(description="the upload's id, for /v1/photos/{photo_id}/confirm")
     meter_id: str
     sha256: str
-    status: Literal["stored", "needs_confirmation", "rejected", "confirmed"]
+    status: Literal["stored", "needs_confirmation", "needs_operator", "rejected", "confirmed"]
     reading: str | None
     value_m3: float | None
     confidence: float
@@ -121,9 +131,25 @@ class PhotoResultOut(BaseModel):
     plausibility_reason: str | None
     previous_m3: float | None
     stored_reading_at: datetime | None
+    candidates_m3: list[float] = Field(
+        default_factory=list,
+        description="the recognised value and the reader's alternatives, most likely first",
+    )
+    correction_m3: float | None = Field(
+        None, description="the value a resident sent that did not pass the checks (status needs_operator)"
+    )
+    correction_check: str | None = Field(
+        None,
+        description="why it waits for an operator: not_a_candidate, lower_than_previous, impossible_jump, "
+        "above_next_reading, below_next_reading_bound, no_history",
+    )
 
 
 class ConfirmIn(BaseModel):
+    """Accept the recognised value ({}) or correct it; refuses unknown fields, NaN and Infinity."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
     value_m3: float | None = Field(
         None, ge=0, le=1e9, description="the corrected reading; omit to accept the recognised one"
     )

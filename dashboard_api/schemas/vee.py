@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.ids import METER_ID_PATTERN
 from vee.lifecycle import EventKind
@@ -76,6 +76,10 @@ class ReviewOut(BaseModel):
 
 
 class EditIn(BaseModel):
+    """An operator's edit of one reading; unknown fields, NaN and Infinity are refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
     ts: datetime = Field(description="the reading's time (ISO-8601 with offset)")
     action: EditAction
     reason_code: ReasonCode
@@ -98,6 +102,10 @@ class EditOut(BaseModel):
 
 
 class EventIn(BaseModel):
+    """A lifecycle event; unknown fields, NaN and Infinity are refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
     kind: EventKind
     ts: datetime
     meter: str | None = Field(None, pattern=METER_ID_PATTERN)

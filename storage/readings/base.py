@@ -36,8 +36,19 @@ class Store(Protocol):
     def write_rejections(self, rejections: list[Rejection]) -> None:
         """Keep rejected messages in the dead-letter store."""
 
-    def rejections(self, limit: int = 100) -> list[Rejection]:
-        """Most recent rejected messages, newest first."""
+    def rejections(
+        self, limit: int = 100, reason: str | None = None, meter: str | None = None
+    ) -> list[Rejection]:
+        """Most recent rejected messages, newest first; only of one reason and/or one meter if given."""
+
+    def stored_totals(self, wanted: dict[str, list[int]]) -> dict[tuple[str, int], int]:
+        """The stored total (ml) at each asked (meter, ts) that has a reading (the ingest's rare path)."""
+
+    def write_late(self, readings: list[Reading]) -> dict:
+        """write_readings for readings that may land before stored ones; what it rebuilt (may be empty)."""
+
+    def is_empty(self) -> bool:
+        """Whether no reading is stored yet."""
 
     def meters(self) -> list[MeterSummary]:
         """Every meter with its latest reading."""

@@ -69,15 +69,14 @@ class InfluxConnection:
             password=p.password,
         )
 
-    def write(self, lines: list[str], precision: str = "s") -> None:
-        """Line protocol, confirmed (204) or StoreError."""
+    def write(self, lines: list[str], precision: str = "s", rp: str | None = None) -> None:
+        """Line protocol (into retention policy `rp`, else the default one), confirmed (204) or StoreError."""
         if not lines:
             return
         body = "\n".join(lines).encode()
+        params = {"db": self.database, "precision": precision, **({"rp": rp} if rp else {})}
         try:
-            resp = self._http.post(
-                "/write", params={"db": self.database, "precision": precision}, content=body
-            )
+            resp = self._http.post("/write", params=params, content=body)
         except httpx.HTTPError as err:
             raise StoreError(f"InfluxDB write failed: {err}") from err
         if resp.status_code != 204:

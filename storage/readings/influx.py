@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from core.consumption import Mark, Span, combine, fold_marks, mark
+from core.consumption import Mark, Span
 from core.readings import BOOTED_SOURCES, Reading, Rejection, Source, parse_source
 from core.units import HOUR_S
 from storage.readings.base import MeterSummary, StoreError, flow_lpm, spans_by_step
@@ -23,7 +22,7 @@ from storage.readings.conn import InfluxConnection, Rows, quote, records
 from storage.readings.lineproto import (
     FLOW_FIELD,
     MEASUREMENT,
-    REJECT_MEASUREMENT,
+    REJECT_FROM,
     ROLLUP_META,
     ROLLUP_VERSION,
     flow_line,
@@ -31,8 +30,9 @@ from storage.readings.lineproto import (
     marker_line,
     reading_line,
     rejection_line,
-    rollup_line,
 )
+from storage.readings.stream import OpenHour as _Hour
+from storage.readings.stream import _closed_lines, _extend_hours, hours_of
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ LOOKUP_METERS_PER_QUERY = 100
 # Hours of raw readings re-read per /query request when roll-ups are rebuilt (minute data: 120k rows).
 REBUILD_HOURS_PER_QUERY = 2000
 READING_FIELDS = f'"total_l","seq","boot","source","confidence","{FLOW_FIELD}"'
+DEAD_LETTER_RP = "deadletters"  # the retention policy of `rejected` (storage.config: rejected_retention)
 # What the consumption rule needs of each reading, in this order (hot paths parse rows by position).
 MARK_FIELDS = f'"total_l","boot","source","{FLOW_FIELD}"'
 
@@ -98,75 +99,6 @@ def _with_flows(meter: str, rows: Rows) -> list[tuple[Reading, float | None]]:
     ]
 
 
-@dataclass(slots=True)
-class _Hour:
-    """A meter's hourly roll-up as far as written: what the next in-order batch extends."""
-
-    hour_s: int  # the hour (hour_s, hour_s + 3600]
-    span: Span
-    peak_lpm: float | None
-
-    def line(self, meter: str) -> str:
-        """This hour as a `usage_1h` line."""
-        return rollup_line(meter, self.hour_s, self.span, self.peak_lpm)
-
-
-def hours_of(pairs: list[tuple[Mark, float | None]]) -> list[_Hour]:
-    """The roll-ups of readings in time order with their stored flows (one fold per hour)."""
-    out: list[_Hour] = []
-    group: list[Mark] = []
-    peak: float | None = None
-    hour = 0
-    for m, flow in pairs:
-        h = hour_of(m.ts_s)
-        if group and h != hour:
-            out.append(_Hour(hour, _fold(group), peak))
-            group, peak = [], None
-        hour = h
-        group.append(m)
-        if flow is not None:
-            peak = flow if peak is None else max(peak, flow)
-    if group:
-        out.append(_Hour(hour, _fold(group), peak))
-    return out
-
-
-def _fold(marks: list[Mark]) -> Span:
-    if len(marks) == 1:  # the common batch of one reading per meter
-        return Span.of(marks[0])
-    span = fold_marks(marks)
-    assert span is not None
-    return span
-
-
-def _extend_hours(prev: tuple[int, int] | None, hour: _Hour | None, batch: list[Reading]) -> list[_Hour]:
-    """Roll-ups of the hours an in-order batch touches.
-
-    `prev` is the stored (ts, total) just before the batch (None: the meter's first reading);
-    `hour` the roll-up of batch[0]'s hour as stored before the batch, or None when that hour holds
-    nothing yet. The caller vouches that nothing is stored after prev.
-    """
-    pairs: list[tuple[Mark, float | None]] = []
-    for r in batch:
-        flow = None if prev is None else flow_lpm(prev[0], prev[1], r.ts_s, r.total_ml)
-        pairs.append((mark(r), flow))
-        prev = (r.ts_s, r.total_ml)
-    out = hours_of(pairs)  # one fold per hour, not one combine per reading
-    if hour is not None and out and out[0].hour_s == hour.hour_s:
-        first = out[0]
-        joined = combine(hour.span, first.span)
-        assert joined is not None
-        peaks = [p for p in (hour.peak_lpm, first.peak_lpm) if p is not None]
-        out[0] = _Hour(hour.hour_s, joined, max(peaks) if peaks else None)
-    return out
-
-
-def _closed_lines(meter: str, touched: list[_Hour]) -> list[str]:
-    """Roll-up lines of every touched hour but the last, which stays open (in memory) until a
-    reading of a later hour closes it: one line per meter and hour, not one per reading."""
-    return [h.line(meter) for h in touched[:-1]]
-
-
 class InfluxStore:
     """Readings in one InfluxDB database (1.x) or bucket (2.x) or database (3.x)."""
 
@@ -184,8 +116,15 @@ class InfluxStore:
         self._newest: dict[str, Reading] = {}
         self._hours: dict[str, _Hour] = {}  # roll-up of each cached newest reading's hour
         self._marker_checked = False
+        self._rp_checked: float | None = None
+        self._rp_dead: str | None = None
         if create_database and conn.version == 1:
-            conn.statements([f'CREATE DATABASE "{conn.database}"'], method="POST")
+            try:
+                conn.statements([f'CREATE DATABASE "{conn.database}"'], method="POST")
+            except StoreError as err:
+                # A least-privilege user (auth on) may not create databases: the admin made it.
+                if "requires admin privilege" not in str(err):
+                    raise
 
     @classmethod
     def from_url(cls, url: str) -> InfluxStore:
@@ -203,8 +142,20 @@ class InfluxStore:
     # -- writes ------------------------------------------------------------------------------
     def write_readings(self, readings: list[Reading]) -> None:
         """Write readings with their flows and roll-ups, then re-read the hours written out of order."""
+        self.write_late(readings)
+
+    def write_stream(self, lines: list[str]) -> None:
+        """Lines built by storage.readings.stream (the ingest's in-order batches), in one /write."""
+        self.conn.write(lines + self._marker_lines(), "s")
+
+    def write_late(self, readings: list[Reading]) -> dict[str, _Hour]:
+        """`write_readings` for readings that may land before stored ones (the query path).
+
+        Returns each meter's last roll-up hour that was rebuilt from the stored readings, so a caller
+        that keeps the meter's open hour (the ingest) can take it over.
+        """
         if not readings:
-            return
+            return {}
         by_meter: dict[str, dict[int, Reading]] = {}
         for r in readings:
             by_meter.setdefault(r.meter, {})[r.ts_s] = r  # same (meter, ts) twice: the last one is kept
@@ -283,6 +234,39 @@ class InfluxStore:
             oldest = next(iter(self._newest))
             del self._newest[oldest]
             self._hours.pop(oldest, None)
+        return hours
+
+    def tail_of(self, meter: str) -> tuple[Reading, _Hour | None] | None:
+        """The newest stored reading of a meter and its hour's roll-up, as far as this store knows after a
+        write (None when a later stored reading may exist): what the ingest takes over as its state."""
+        newest = self._newest.get(meter)
+        return None if newest is None else (newest, self._hours.get(meter))
+
+    def stored_totals(self, wanted: dict[str, list[int]]) -> dict[tuple[str, int], int]:
+        """The stored total (ml) at each asked (meter, ts) that has a reading; 100 meters per /query."""
+        out: dict[tuple[str, int], int] = {}
+        items = [(m, min(ts), max(ts)) for m, ts in wanted.items() if ts]
+        for i in range(0, len(items), LOOKUP_METERS_PER_QUERY):
+            chunk = items[i : i + LOOKUP_METERS_PER_QUERY]
+            res = self.conn.statements(
+                [
+                    f'SELECT "total_l" FROM "{_M}" WHERE "meter"=\'{quote(m)}\' '
+                    f"AND time >= {lo}s AND time <= {hi}s"
+                    for m, lo, hi in chunk
+                ]
+            )
+            for (m, _lo, _hi), rows in zip(chunk, res, strict=True):
+                asked = set(wanted[m])
+                for _tags, _cols, vals in rows:
+                    for t, v in vals:
+                        if v is not None and int(t) in asked:
+                            out[(m, int(t))] = round(v * 1000)
+        return out
+
+    def is_empty(self) -> bool:
+        """Whether no reading is stored yet (a new deployment)."""
+        res = self._series("SHOW MEASUREMENTS")
+        return MEASUREMENT not in {row[0] for _tags, _cols, rows in res for row in rows}
 
     def rebuild_rollups(self, spans: list[tuple[str, int, int]]) -> dict[str, _Hour]:
         """Recompute the hourly roll-ups of each (meter, first ts, last ts) from the readings stored.
@@ -415,27 +399,76 @@ class InfluxStore:
         self.conn.write(lines, precision)
 
     def write_rejections(self, rejections: list[Rejection]) -> None:
-        """Dead-letter points, each at a distinct ns time."""
+        """Dead-letter points, each at a distinct ns time (into the dead-letter policy once it exists)."""
         # A dead-letter point's identity is reason + time: make each time unique so two
         # messages refused in the same microsecond are both kept.
         lines = []
         for rej in rejections:
             self._reject_seq = (self._reject_seq + 1) % 1000
             lines.append(rejection_line(rej, int(rej.received_s * 1e6) * 1000 + self._reject_seq))
-        self.conn.write(lines, "ns")
+        self.conn.write(lines, "ns", rp=self._dead_letter_rp())
+
+    # -- retention ----------------------------------------------------------------------------
+    def _policies(self) -> set[str]:
+        rows = self._series(f'SHOW RETENTION POLICIES ON "{self.database}"')
+        return {row[0] for _tags, _cols, vals in rows for row in vals}
+
+    def _dead_letter_rp(self) -> str | None:
+        if self._rp_checked is None or time.monotonic() - self._rp_checked > 60:
+            self._rp_checked = time.monotonic()
+            self._rp_dead = DEAD_LETTER_RP if DEAD_LETTER_RP in self._policies() else None
+        return self._rp_dead
+
+    def apply_retention(self, readings: str = "INF", rejected: str = "90d") -> None:
+        """Readings and their roll-ups kept for `readings` (the default policy), dead letters for `rejected`.
+
+        InfluxQL durations (`90d`, `52w`, `INF`). Needs an admin user; StoreError otherwise. Roll-ups share
+        the readings' policy: a usage query anchors on the last raw reading before its range
+        (docs/consumption.md), so roll-ups without their readings could not answer exactly.
+        """
+        have = self._policies()
+        verb = "ALTER" if DEAD_LETTER_RP in have else "CREATE"
+        extra = "" if verb == "ALTER" else " REPLICATION 1"
+        self.conn.statements(
+            [
+                f'ALTER RETENTION POLICY "autogen" ON "{self.database}" DURATION {readings}',
+                f'{verb} RETENTION POLICY "{DEAD_LETTER_RP}" ON "{self.database}" DURATION {rejected}{extra}',
+            ],
+            method="POST",
+        )
+        self._rp_checked = None
+
+    def retention(self) -> dict[str, str]:
+        """Each retention policy of the database and its duration (InfluxDB's text, e.g. `2160h0m0s`)."""
+        rows = self._series(f'SHOW RETENTION POLICIES ON "{self.database}"')
+        return {row[0]: row[1] for _tags, _cols, vals in rows for row in vals}
 
     # -- reads -------------------------------------------------------------------------------
-    def rejections(self, limit: int = 100) -> list[Rejection]:
-        """Most recent rejected messages, newest first."""
-        res = self._series(
-            f'SELECT "topic","detail","payload","reason" FROM "{REJECT_MEASUREMENT}" '
-            f"ORDER BY time DESC LIMIT {int(limit)}",
-            epoch="u",
-        )
-        return [
+    def rejections(
+        self, limit: int = 100, reason: str | None = None, meter: str | None = None
+    ) -> list[Rejection]:
+        """Most recent rejected messages, newest first; only of one reason and/or one meter if given."""
+        where = []
+        if reason is not None:
+            where.append(f"\"reason\"='{quote(reason)}'")
+        if meter is not None:
+            where.append(f"\"meter\"='{quote(meter)}'")
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        # Dead letters written before the dead-letter policy existed stay in the default one: read both.
+        sources = [REJECT_FROM] + ([f'"{rp}".{REJECT_FROM}'] if (rp := self._dead_letter_rp()) else [])
+        found = [
             Rejection(f["topic"], f["reason"], f["detail"], (f["payload"] or "").encode(), f["time"] / 1e6)
+            for res in self.conn.statements(
+                [
+                    f'SELECT "topic","detail","payload","reason" FROM {src} {clause}'
+                    f"ORDER BY time DESC LIMIT {int(limit)}"
+                    for src in sources
+                ],
+                epoch="u",
+            )
             for _tags, f in records(res)
         ]
+        return sorted(found, key=lambda r: r.received_s, reverse=True)[: int(limit)]
 
     def meters(self) -> list[MeterSummary]:
         """Every meter with its latest reading."""

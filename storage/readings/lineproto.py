@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from core.consumption import Mark, Span
+from core.ids import METER_ID_RE
 from core.readings import Reading, Rejection
 from core.units import HOUR_S, litres_text
 
 MEASUREMENT = "reading"
 REJECT_MEASUREMENT = "rejected"
+REJECT_FROM = f'"{REJECT_MEASUREMENT}"'  # qualified by its retention policy when one is set
 FLOW_FIELD = "flow_lpm"
 # Hourly roll-up of `reading` (docs/schema.md): one point per meter and hour (H, H+3600], stamped H+1
 # so the same right-closed GROUP BY time(..., offset) puts it where its readings go. Its fields are the
@@ -29,7 +31,7 @@ def hour_of(ts_s: int) -> int:
 def _flow(value: float) -> str:
     # A drop must stay negative when rounded (-0.000000 would read as no drop): the sign is data.
     text = f"{value:.6f}"
-    return "-0.000001" if value < 0 and float(text) == 0 else text
+    return "-0.000001" if text == "-0.000000" else text
 
 
 def reading_line(r: Reading, flow: float | None = None) -> str:
@@ -108,11 +110,21 @@ def _field_str(text: str) -> str:
     return '"' + clean.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def meter_of_topic(topic: str) -> str:
+    """The meter id a device topic names (`…/<meter_id>/readings`), else "" (the dead letter's meter)."""
+    parts = topic.rsplit("/", 2)
+    return parts[1] if len(parts) == 3 and parts[2] == "readings" and METER_ID_RE.fullmatch(parts[1]) else ""
+
+
 def rejection_line(rej: Rejection, time_ns: int | None = None) -> str:
-    """Dead-letter point, at receive time in ns (or time_ns, which the caller keeps distinct)."""
+    """Dead-letter point, at receive time in ns (or time_ns, which the caller keeps distinct).
+
+    `reason` is a tag (a few values); `meter` a field (a tag would let a flood of bad ids make series).
+    """
     payload = rej.payload[:1024].decode("utf-8", errors="replace")
     return (
         f"{REJECT_MEASUREMENT},reason={rej.reason} topic={_field_str(rej.topic[:256])},"
+        f"meter={_field_str(meter_of_topic(rej.topic))},"
         f"detail={_field_str(rej.detail[:512])},payload={_field_str(payload)} "
         f"{int(rej.received_s * 1e9) if time_ns is None else time_ns}"
     )

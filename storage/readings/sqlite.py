@@ -80,14 +80,46 @@ class SqliteStore:
         except sqlite3.Error as err:
             raise StoreError(f"SQLite write: {err}") from err
 
-    def rejections(self, limit: int = 100) -> list[Rejection]:
-        """Most recent rejected messages, newest first."""
+    def rejections(
+        self, limit: int = 100, reason: str | None = None, meter: str | None = None
+    ) -> list[Rejection]:
+        """Most recent rejected messages, newest first; only of one reason and/or one meter if given."""
+        where, params = [], []
+        if reason is not None:
+            where.append("reason = ?")
+            params.append(reason)
+        if meter is not None:
+            where.append("topic IN (?, ?)")  # device topics name their meter (docs/protocol.md)
+            params += [f"wm/v1/{meter}/readings", meter]
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
         rows = self._exec(
-            "SELECT topic, reason, detail, payload, received_s FROM rejected "
+            f"SELECT topic, reason, detail, payload, received_s FROM rejected {clause}"
             "ORDER BY received_s DESC LIMIT ?",
-            (limit,),
+            (*params, limit),
         )
         return [Rejection(t, r, d, bytes(p), s) for t, r, d, p, s in rows]
+
+    def stored_totals(self, wanted: dict[str, list[int]]) -> dict[tuple[str, int], int]:
+        """The stored total (ml) at each asked (meter, ts) that has a reading."""
+        out: dict[tuple[str, int], int] = {}
+        for meter, stamps in wanted.items():
+            for i in range(0, len(stamps), 500):
+                chunk = stamps[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._exec(
+                    f"SELECT ts_s, total_ml FROM reading WHERE meter=? AND ts_s IN ({marks})", (meter, *chunk)
+                )
+                out.update(((meter, t), v) for t, v in rows)
+        return out
+
+    def write_late(self, readings: list[Reading]) -> dict:
+        """The same as write_readings here (nothing derived is stored)."""
+        self.write_readings(readings)
+        return {}
+
+    def is_empty(self) -> bool:
+        """Whether no reading is stored yet."""
+        return not self._exec("SELECT 1 FROM reading LIMIT 1")
 
     def meters(self) -> list[MeterSummary]:
         """Every meter with its latest reading."""

@@ -77,11 +77,7 @@ def test_forecast_route_from_ledger(api, accounts, db):
         notify(s, "alipay", "t", "shanghai", SHANGHAI, "500.00")
         charge_through(s, sh, date(2024, 2, 29), lambda m, d: daily[d])
     api.app.state.billing_clock = lambda: datetime(2024, 3, 1, 2, tzinfo=UTC)
-    api.client.post(
-        "/v1/accounts/bindings",
-        headers=api.h(api.alice),
-        json={"utility": "shanghai", "account_number": SHANGHAI},
-    )
+    assert api.bind(api.alice, "shanghai", SHANGHAI).status_code == 201
     r = api.client.get(f"/v1/accounts/{sh}/forecast", headers=api.h(api.alice))
     assert r.status_code == 200, r.text
     body = r.json()

@@ -83,7 +83,9 @@ def _leak_event(kind, meter, rate_lph, started, detected):
         kind,
         LeakAlert(
             meter=meter,
-            kind="continuous_flow",
+            kind="continuous",
+            rule="continuous_flow",
+            updated_at=detected,
             started_at=started,
             detected_at=detected,
             rate_lph=rate_lph,
@@ -111,7 +113,8 @@ def test_leak_alert_raises_cost_warning_at_once_and_dedupes(db, accounts):
     assert d["leak_l_per_day"] == "480.000" and d["leak_cost_yuan_per_day"] == "1.22"
     assert d["days_left_with_leak"] < d["days_left_without_leak"]
     assert "with the leak" in live["leak_cost"].title
-    # Updates (one a minute) do not make new alerts or deliveries.
+    # Updates make no new alerts; one is delivered only when the rate moved more than 20 % from the
+    # rate last delivered (20 -> 25 L/h: once, to the webhook and MQTT), not for each small step.
     with db.session() as s:
         rows = s.scalar(select(func.count()).select_from(OutboxMessage))
     for k in range(5):
@@ -119,9 +122,12 @@ def test_leak_alert_raises_cost_warning_at_once_and_dedupes(db, accounts):
             _leak_event("update", "gz-1", 21.0 + k, started, started + 7200),
             now=t0 + timedelta(hours=3, minutes=k + 1),
         )
-        assert not r.created
+        assert not r.created and r.delivered == (k == 4)
     with db.session() as s:
-        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == rows
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == rows + 2
+        updated = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(2)).all()
+        assert {m.payload["event"] for m in updated} == {"alert.updated"}
+        assert {m.payload["alert"]["leak"]["rate_lph"] for m in updated} == {25.0}
         assert len(list_alerts(s, [gz], "live")) == 2
         acknowledge(s, live["leak"].id, "alice")
     assert _live(db, gz)["leak"].state == "acknowledged"
@@ -133,10 +139,18 @@ def test_leak_alert_raises_cost_warning_at_once_and_dedupes(db, accounts):
     assert states == [("leak", "resolved"), ("leak_cost", "resolved")]
 
 
-def test_leak_event_for_unknown_meter_is_counted_not_raised(db, accounts):
-    sink = LeakAlertSink(db, HOOK)
+def test_leak_on_a_meter_no_account_holds_is_an_alert_for_the_utility(db, accounts):
+    sink = LeakAlertSink(db, HOOK, utility="guangzhou")
     r = sink.handle(_leak_event("open", "nobody", 5.0, 0, 3600))
-    assert r.alert_id is None and sink.unknown_meters == 1
+    assert r.alert_id is not None and r.created and sink.unknown_meters == 1
+    with db.session() as s:
+        alert = s.get(Alert, r.alert_id)
+        assert alert.account_id is None and alert.meter_id == "nobody" and alert.kind == "leak"
+        assert alert.details["utility"] is True and alert.details["tariff"] == "guangzhou"
+        topics = {
+            m.target for m in s.scalars(select(OutboxMessage).where(OutboxMessage.alert_id == alert.id))
+        }
+        assert "wm/v1/alerts/utility" in topics
 
 
 def test_custom_threshold_per_account(db, accounts):

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 from fastapi.testclient import TestClient
 
 from billing.accounts import bind, create_account
-from billing.db import Alert, Database
+from billing.db import Alert, Base, Database
+from billing.hashing import VerifyKey
+from billing.holders import set_contact
 from billing.tokens import issue_token
 from core.readings import Reading, Rejection
 from dashboard_api.app import create_app
 from dashboard_api.config import ApiSettings
+from dashboard_api.photos import RateLimiter
 from ocr_reader.synth import PhotoParams
 from storage.config import StorageSettings
 from storage.readings.sqlite import SqliteStore
@@ -23,6 +29,10 @@ from storage.readings.sqlite import SqliteStore
 # 2025-03-01T00:00:00+08:00 (Asia/Shanghai midnight): the sample data starts here.
 T0_S = 1740758400
 DAYS = 3
+# The server's verification key in these tests, and what the utility holds about each holder.
+VERIFY_KEY_TEXT = "dashboard tests verification key: 32+ characters"
+VERIFY_KEY = VerifyKey(VERIFY_KEY_TEXT.encode())
+HOLDERS = {"0000000001": ("13800000001", "1234"), "0000000002": ("13800000002", "5678")}
 # Meter → account number; accounts 1 (alice) and 2 (bob).
 LAYOUT = {
     "m-a1": ("0000000001", "north", "b1"),
@@ -69,12 +79,55 @@ class ApiEnv:
     photo_dir: Path | None = None
 
 
+def api_settings(tmp: Path, token: str, store_url: str | None = None, db_url: str | None = None, **overrides):
+    """Settings of a test API: stores under `tmp` (SQLite unless named), the tests' verification key."""
+    return ApiSettings(
+        storage=StorageSettings(
+            readings_url=store_url or f"sqlite:///{tmp}/readings.db",
+            sql_url=db_url or f"sqlite:///{tmp}/wm.db",
+        ),
+        tokens=token,
+        photo_dir=tmp / "photos",
+        verify_key=VERIFY_KEY_TEXT,
+        **overrides,
+    )
+
+
+def document_only_app():  # noqa: ANN201
+    """An app for its OpenAPI document alone (nothing is opened until it starts)."""
+    return create_app(
+        ApiSettings(
+            tokens="schema-only-token-0000",
+            storage=StorageSettings(readings_url="sqlite://", sql_url="sqlite://"),
+        )
+    )
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def seed_accounts(db: Database) -> tuple[dict[str, int], str, str]:
-    """Accounts, meters, bindings and an open leak alert; (account ids, alice's token, bob's token)."""
+def bind_verified(client, headers: dict[str, str], utility: str, number: str, **names: str):  # noqa: ANN201
+    """Bind `number` as its holder would: request, then the code from the development SMS sink and/or the
+    ID-card digits on file (HOLDERS); the verify response."""
+    r = client.post(
+        "/v1/accounts/bindings", headers=headers, json={"utility": utility, "account_number": number}
+    )
+    assert r.status_code == 202, r.text
+    phone, id_last4 = HOLDERS[number]
+    proofs: dict[str, str] = {}
+    if "sms" in r.json()["methods"]:
+        text = client.app.state.sms.messages(to=phone)[-1].text
+        proofs["sms_code"] = re.search(r"\b(\d{6})\b", text).group(1)  # type: ignore[union-attr]
+    if "id_last4" in r.json()["methods"]:
+        proofs["id_last4"] = id_last4
+    return client.post(
+        f"/v1/accounts/bindings/{r.json()['request_id']}/verify", headers=headers, json={**proofs, **names}
+    )
+
+
+def seed_data(db: Database) -> dict[str, int]:
+    """Accounts, meters, holders' data, bindings and an open leak alert; the account ids by number."""
     db.create_all()
     ids = {}
     with db.session() as s:
@@ -85,6 +138,7 @@ def seed_accounts(db: Database) -> tuple[dict[str, int], str, str]:
                 if n == number
             ]
             ids[number] = create_account(s, "beijing", number, name=f"holder {number}", meters=meters).id
+            set_contact(s, VERIFY_KEY, ids[number], *HOLDERS[number])
         bind(s, "alice", "beijing", "0000000001")
         bind(s, "bob", "beijing", "0000000002")
         s.add(
@@ -96,9 +150,34 @@ def seed_accounts(db: Database) -> tuple[dict[str, int], str, str]:
                 title="Continuous flow on m-a2",
             )
         )
+    return ids
+
+
+def seed_accounts(db: Database) -> tuple[dict[str, int], str, str]:
+    """`seed_data` and tokens for alice and bob: (account ids, alice's token, bob's token)."""
+    ids = seed_data(db)
+    with db.session() as s:
         alice = issue_token(s, "resident", "alice")
         bob = issue_token(s, "resident", "bob")
     return ids, alice, bob
+
+
+KEPT_TABLES = {"api_tokens", "residents"}
+
+
+def reset_data(app) -> None:  # noqa: ANN001 (a started dashboard_api app)
+    """Back to the seeded state, tokens kept: every other table emptied and seeded again, the
+    readings people added (photos) removed, upload records and limits forgotten."""
+    db: Database = app.state.database
+    with db.session() as s:
+        names = set(sqlalchemy.inspect(s.connection()).get_table_names()) - KEPT_TABLES
+        ordered = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name in names]
+        for name in ordered + sorted(names - set(ordered)):
+            s.execute(sqlalchemy.text(f'DELETE FROM "{name}"'))
+    seed_data(db)
+    app.state.store._db.execute("DELETE FROM reading WHERE source != 'device'")
+    shutil.rmtree(app.state.photos.root, ignore_errors=True)
+    app.state.photo_limiter = RateLimiter(app.state.settings.photo_uploads_per_hour)
 
 
 @pytest.fixture(scope="module")
@@ -106,29 +185,40 @@ def sample() -> dict[str, list[Reading]]:
     return sample_readings()
 
 
+@pytest.fixture(scope="session")
+def sample_store_file(tmp_path_factory) -> Path:
+    """A SQLite readings store holding the sample, written once; each env gets a copy."""
+    path = tmp_path_factory.mktemp("sample") / "readings.db"
+    store = SqliteStore(str(path))
+    for rows in sample_readings().values():
+        store.write_readings(rows)
+    store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the copy must hold everything
+    store.close()
+    return path
+
+
 @pytest.fixture
-def make_env(tmp_path, sample) -> Iterator:
+def make_env(tmp_path, sample, sample_store_file) -> Iterator:
     """Factory: an ApiEnv on a given store URL (SQLite by default), settings overridable."""
     clients = []
 
     def make(store_url: str | None = None, **overrides) -> ApiEnv:
+        copied = store_url is None and not (tmp_path / "readings.db").exists()
+        if copied:
+            shutil.copyfile(sample_store_file, tmp_path / "readings.db")
         store_url = store_url or f"sqlite:///{tmp_path}/readings.db"
         db_url = f"sqlite:///{tmp_path}/wm-{secrets.token_hex(3)}.db"
         token = secrets.token_urlsafe(24)
-        settings = ApiSettings(
-            storage=StorageSettings(readings_url=store_url, sql_url=db_url),
-            tokens=token,
-            photo_dir=tmp_path / "photos",
-            **overrides,
-        )
+        settings = api_settings(tmp_path, token, store_url, db_url, **overrides)
         db = Database(db_url)
         ids, alice, bob = seed_accounts(db)
         client = TestClient(create_app(settings))
         client.__enter__()
         clients.append(client)
         app_store = client.app.state.store
-        for rows in sample.values():
-            app_store.write_readings(rows)
+        if not copied:
+            for rows in sample.values():
+                app_store.write_readings(rows)
         app_store.write_rejections(
             [Rejection("wm/v1/m-x/readings", "bad_json", "not JSON", b"{oops", T0_S + 5.0)]
         )
@@ -164,3 +254,36 @@ EASY = PhotoParams(
     glare_prob=0,
     dirt_prob=0,
 )
+
+
+def save_upload(
+    env: ApiEnv,
+    meter_id: str,
+    value_m3: float | None,
+    ts_s: int,
+    reading: str | None = None,
+    **fields,
+) -> str:
+    """An upload record as the upload route writes it (without running the reader); its photo id."""
+    photos = env.client.app.state.photos
+    rec = {
+        "photo_id": photos.new_id(),
+        "meter_id": meter_id,
+        "sha256": "0" * 64,
+        "uploaded_by": "alice",
+        "uploaded_role": "resident",
+        "uploaded_ts_s": ts_s,
+        "reading": reading if reading is not None else ("" if value_m3 is None else f"{value_m3:09.3f}"),
+        "value_m3": value_m3,
+        "confidence": 0.5,
+        "needs_review": True,
+        "review_reason": "low_confidence",
+        "plausible": True,
+        "plausibility_reason": None,
+        "previous_m3": None,
+        "status": "needs_confirmation",
+        "stored_ts_s": None,
+        **fields,
+    }
+    photos.save_record(rec)
+    return rec["photo_id"]

@@ -13,7 +13,7 @@ from PIL import Image
 from billing.accounts import add_meter
 from billing.db import Account
 from ocr_reader.synth import render_photo
-from tests.dashboard_api.conftest import EASY
+from tests.dashboard_api.conftest import EASY, save_upload
 
 
 def photo(seed: int, **kw) -> bytes:
@@ -99,8 +99,15 @@ def test_implausible_reading_waits_for_an_operator(env):
     assert body["status"] == "needs_confirmation" and not body["plausible"]
     assert body["plausibility_reason"] == "impossible_jump"
     assert env.store.count_readings("m-a1") == before  # never stored silently
-    refused = env.client.post(f"/v1/photos/{body['photo_id']}/confirm", headers=env.alice, json={})
-    assert refused.status_code == 409 and "operator" in refused.text
+    waiting = env.client.post(f"/v1/photos/{body['photo_id']}/confirm", headers=env.alice, json={})
+    assert waiting.status_code == 202, waiting.text
+    assert waiting.json()["status"] == "needs_operator"
+    assert waiting.json()["correction_check"] == "impossible_jump"
+    assert env.store.count_readings("m-a1") == before  # a resident's say-so stores nothing
+    queue = env.client.get("/v1/photo-reviews", headers=env.utility).json()
+    assert [(r["photo_id"], r["correction_m3"]) for r in queue] == [(body["photo_id"], body["value_m3"])]
+    again = env.client.post(f"/v1/photos/{body['photo_id']}/confirm", headers=env.alice, json={})
+    assert again.status_code == 409 and "operator" in again.text
     ok = env.client.post(f"/v1/photos/{body['photo_id']}/confirm", headers=env.utility, json={})
     assert ok.status_code == 200 and ok.json()["status"] == "confirmed"
     # Stored at the photo's upload second (a plausible photo uploaded in the same second is replaced).
@@ -110,14 +117,15 @@ def test_implausible_reading_waits_for_an_operator(env):
     assert before <= env.store.count_readings("m-a1") <= before + 1
     again = env.client.post(f"/v1/photos/{body['photo_id']}/confirm", headers=env.utility, json={})
     assert again.status_code == 409
+    assert env.client.get("/v1/photo-reviews", headers=env.utility).json() == []
 
 
 def test_resident_corrects_an_unsure_reading_and_it_appears_in_usage(env):
     meter = add_photo_meter(env)
     first = upload(env, meter, photo(1)).json()
-    if first["status"] != "stored":  # make sure a baseline exists, whatever the reader said
+    if first["status"] != "stored":  # make sure a baseline exists, whatever the reader said (an operator)
         env.client.post(
-            f"/v1/photos/{first['photo_id']}/confirm", headers=env.alice, json={"value_m3": 100.0}
+            f"/v1/photos/{first['photo_id']}/confirm", headers=env.utility, json={"value_m3": 100.0}
         )
     base_m3 = env.store.last_reading(meter, 2**31).total_ml / 1_000_000
     # A photo with no usable reading is refused; one that needs review waits for a person.
@@ -128,7 +136,9 @@ def test_resident_corrects_an_unsure_reading_and_it_appears_in_usage(env):
             pending = body
             break
     assert pending is not None
-    corrected = base_m3  # within seconds of the first photo, so no higher value is plausible
+    # Within seconds of the first photo: the readings leave almost no room, so a value that is not one
+    # of the photo's candidates is still taken (dashboard_api/corrections.py).
+    corrected = base_m3
     resp = env.client.post(
         f"/v1/photos/{pending['photo_id']}/confirm", headers=env.alice, json={"value_m3": corrected}
     )
@@ -144,31 +154,19 @@ def test_resident_corrects_an_unsure_reading_and_it_appears_in_usage(env):
 
 def test_confirm_without_a_value_when_none_was_read_is_422(env):
     meter = add_photo_meter(env)
-    photos = env.client.app.state.photos
-    rec = {
-        "photo_id": photos.new_id(),
-        "meter_id": meter,
-        "sha256": "1" * 64,
-        "uploaded_by": "alice",
-        "uploaded_role": "resident",
-        "uploaded_ts_s": 1_760_000_000,
-        "reading": "",
-        "value_m3": None,
-        "confidence": 0.0,
-        "needs_review": True,
-        "review_reason": "no_digits",
-        "plausible": False,
-        "plausibility_reason": "no_value",
-        "previous_m3": None,
-        "status": "needs_confirmation",
-        "stored_ts_s": None,
-    }
-    photos.save_record(rec)
-    assert (
-        env.client.post(f"/v1/photos/{rec['photo_id']}/confirm", headers=env.alice, json={}).status_code
-        == 422
+    photo_id = save_upload(
+        env,
+        meter,
+        None,
+        1_760_000_000,
+        "",
+        review_reason="no_digits",
+        plausible=False,
+        plausibility_reason="no_value",
+        confidence=0.0,
     )
-    bad = env.client.post(f"/v1/photos/{rec['photo_id']}/confirm", headers=env.alice, json={"value_m3": -1})
+    assert env.client.post(f"/v1/photos/{photo_id}/confirm", headers=env.alice, json={}).status_code == 422
+    bad = env.client.post(f"/v1/photos/{photo_id}/confirm", headers=env.alice, json={"value_m3": -1})
     assert bad.status_code == 422
 
 

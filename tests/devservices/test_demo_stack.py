@@ -262,3 +262,32 @@ def test_the_banner_says_where_to_look_and_the_metrics_answer(demo):
         assert needle in text
     r = httpx.get(demo.metrics_url, timeout=30)
     assert r.status_code == 200 and "ingest" in r.text
+
+
+def test_the_resident_binds_another_home_with_a_code_from_the_sms_sink(demo):
+    """The demo holds each holder's phone and ID-card digits; codes land in the development sink."""
+    import re
+
+    from billing.sms import read_sink
+    from devservices.demo import banner, holder_contact
+
+    home = next(h for h in demo.seeded.plan.homes if "resident" not in h.roles)
+    phone, id_last4 = holder_contact(home.index)
+    assert demo.sms_sink in banner(demo) and home.account_number in banner(demo)
+    headers = {"Authorization": f"Bearer {demo.resident_token}"}
+    with httpx.Client(base_url=demo.base_url, headers=headers, timeout=120) as c:
+        number = {"utility": home.utility, "account_number": home.account_number}
+        r = c.post("/v1/accounts/bindings", json=number)
+        assert r.status_code == 202, r.text
+        proofs = {}
+        if "sms" in r.json()["methods"]:
+            texts = wait_for(lambda: [m for m in read_sink(demo.sms_sink) if m.to == phone], what="the code")
+            proofs["sms_code"] = re.search(r"\b(\d{6})\b", texts[-1].text).group(1)
+        if "id_last4" in r.json()["methods"]:
+            proofs["id_last4"] = id_last4
+        request_id = r.json()["request_id"]
+        v = c.post(f"/v1/accounts/bindings/{request_id}/verify", json={**proofs, "name": "new home"})
+        assert v.status_code == 201, v.text
+        assert home.meter_id in v.json()["meters"] and v.json()["access"] == "holder"
+        # Leave the demo as it was.
+        assert c.delete(f"/v1/accounts/{v.json()['id']}/binding").status_code == 204

@@ -1,27 +1,38 @@
-"""`make demo`'s fallback stack (no mosquitto, no influxd): amqtt broker + SQLite store, real firmware."""
+"""`make demo`'s fallback stack (no mosquitto, no influxd): amqtt broker + SQLite store, real firmware; the
+broker closed like mosquitto (a user per meter, the ingest its own account), only registered meters stored."""
 
 from __future__ import annotations
 
 from devservices.embedded_broker import EmbeddedBroker
 from hardware_sim.fleet import FleetSpec, run_fleet
 from ingest.config import IngestSettings
+from ingest.registry import RegistrySnapshot
 from ingest.worker import IngestWorker
+from registry import Registry
 from storage.readings.sqlite import SqliteStore
+from storage.sql import Database
 from tests.conftest import sim_start, wait_for
 
 
 def test_firmware_readings_reach_sqlite_through_the_embedded_broker(tmp_path):
-    broker = EmbeddedBroker()
+    broker = EmbeddedBroker(closed=True)
     broker.start()
+    meters = ["sim-0000", "sim-0001"]
+    credentials = {m: (m, pw) for m, pw in broker.add_meters(meters).items()}
+    db = Database(f"sqlite:///{tmp_path}/wm.db")
+    Registry(db).provision_many(meters, "test")
     store = SqliteStore(str(tmp_path / "water.db"))
     worker = IngestWorker(
         IngestSettings(
             broker_host="127.0.0.1",
             broker_port=broker.port,
+            broker_user="wm-ingest",
+            broker_password=broker.credentials["wm-ingest"],
             client_id="emb-ingest",
             state_path=str(tmp_path / "state.db"),
         ),
         store,
+        meters=RegistrySnapshot(db),
     )
     try:
         worker.start()
@@ -38,6 +49,7 @@ def test_firmware_readings_reach_sqlite_through_the_embedded_broker(tmp_path):
                 seed=7,
                 state_dir=tmp_path / "boards",
                 progress=False,
+                credentials=credentials,
             )
         )
         truth = {m: round(v["registered_l"] * 1000) for m, v in summary["meters"].items()}

@@ -16,12 +16,27 @@ from storage.readings.influx import InfluxStore
 from tests.conftest import sim_start  # noqa: F401  (the simulator tests import it from here)
 
 
-def make_board(tmp_path, meter_id: str, port: int, start_s: int, duration_s: int, seed: int = 1,
-               faults=None, l_per_pulse: float = 0.5, drain_s: int = 900, ntp_up: bool = True,
-               leaks: list[Leak] | None = None, extra: dict | None = None, heap: str | None = None,
-               household: Household | None = None, broker_host: str = "127.0.0.1",
-               files: dict[str, bytes] | None = None, site_text: str | None = None, speed: float = 0.0,
-               **board_kw) -> FirmwareBoard:
+def make_board(
+    tmp_path,
+    meter_id: str,
+    port: int,
+    start_s: int,
+    duration_s: int,
+    seed: int = 1,
+    faults=None,
+    l_per_pulse: float = 0.5,
+    drain_s: int = 900,
+    ntp_up: bool = True,
+    leaks: list[Leak] | None = None,
+    extra: dict | None = None,
+    heap: str | None = None,
+    household: Household | None = None,
+    broker_host: str = "127.0.0.1",
+    files: dict[str, bytes] | None = None,
+    site_text: str | None = None,
+    speed: float = 0.0,
+    **board_kw,
+) -> FirmwareBoard:
     """A board running the real firmware against the broker on `port`.
 
     board_kw go to FirmwareBoard: sensor ("reed"/"hall"), mp_version ("1.25"), wifi (ssid, key),
@@ -29,23 +44,44 @@ def make_board(tmp_path, meter_id: str, port: int, start_s: int, duration_s: int
     """
     house = household or Household(seed=seed, leaks=leaks or [])
     ml = round(l_per_pulse * 1000)
-    cfg = BoardConfig(meter_id, broker_host, port, l_per_pulse, extra=extra or {}, files=files or {},
-                      site_text=site_text)
-    return FirmwareBoard(cfg, PulseSource(house, ml), tmp_path / meter_id, start_s * 1000,
-                         draw_until_ms=duration_s * 1000, stop_ms=(duration_s + drain_s) * 1000,
-                         faults=faults, ntp_up=ntp_up, seed=seed, heap=heap, speed=speed, **board_kw)
+    cfg = BoardConfig(
+        meter_id, broker_host, port, l_per_pulse, extra=extra or {}, files=files or {}, site_text=site_text
+    )
+    return FirmwareBoard(
+        cfg,
+        PulseSource(house, ml),
+        tmp_path / meter_id,
+        start_s * 1000,
+        draw_until_ms=duration_s * 1000,
+        stop_ms=(duration_s + drain_s) * 1000,
+        faults=faults,
+        ntp_up=ntp_up,
+        seed=seed,
+        heap=heap,
+        speed=speed,
+        **board_kw,
+    )
 
 
-def run_script(tmp_path, script: str, duration_s: int = 60, faults=None, flow_lph: float = 0.0,
-               **board_kw) -> FirmwareBoard:
+def run_script(
+    tmp_path, script: str, duration_s: int = 60, faults=None, flow_lph: float = 0.0, **board_kw
+) -> FirmwareBoard:
     """Run a MicroPython program (as main.py) on the simulated ESP32 instead of the firmware."""
     fw = tmp_path / "script"
     fw.mkdir(parents=True, exist_ok=True)
     (fw / "main.py").write_text(script)
     house = ScriptedFlow([(0, duration_s)], flow_lph)
-    board = FirmwareBoard(BoardConfig("script", "127.0.0.1", 1883, 1.0), PulseSource(house, 1000),
-                          tmp_path / "script-board", 1_750_000_000_000, draw_until_ms=duration_s * 1000,
-                          stop_ms=duration_s * 1000, faults=faults, firmware_dir=fw, **board_kw)
+    board = FirmwareBoard(
+        BoardConfig("script", "127.0.0.1", 1883, 1.0),
+        PulseSource(house, 1000),
+        tmp_path / "script-board",
+        1_750_000_000_000,
+        draw_until_ms=duration_s * 1000,
+        stop_ms=duration_s * 1000,
+        faults=faults,
+        firmware_dir=fw,
+        **board_kw,
+    )
     board.start()
     board.join(120)
     assert not board.running, "the script did not finish in 120 s"
@@ -54,7 +90,7 @@ def run_script(tmp_path, script: str, duration_s: int = 60, faults=None, flow_lp
 
 def script_lines(board: FirmwareBoard, prefix: str = "R ") -> list[str]:
     """The lines a script printed with the given prefix (prefix removed)."""
-    return [line[len(prefix):] for line in board.log if line.startswith(prefix)]
+    return [line[len(prefix) :] for line in board.log if line.startswith(prefix)]
 
 
 class Pipeline:
@@ -65,15 +101,25 @@ class Pipeline:
         self.influx = influx
         self.store = InfluxStore(influx.url, self.db)
         # The simulator compresses days into seconds: lift the per-meter flood limit.
-        settings = IngestSettings(broker_host="127.0.0.1", broker_port=port, client_id="sim-ingest",
-                                  store_url=influx.store_url(self.db), flood_burst=10**7)
+        settings = IngestSettings(
+            broker_host="127.0.0.1",
+            broker_port=port,
+            client_id="sim-ingest",
+            store_url=influx.store_url(self.db),
+            flood_burst=10**7,
+        )
         self.worker = IngestWorker(settings, self.store)
 
     def readings(self, meter: str) -> list[tuple[int, int, int, int]]:
         """Every stored (ts_s, seq, boot, total_ml) of a meter, by time."""
-        resp = httpx.get(f"{self.influx.url}/query", params={
-            "db": self.db, "epoch": "s",
-            "q": f"SELECT \"seq\",\"boot\",\"total_l\" FROM \"reading\" WHERE \"meter\"='{meter}'"})
+        resp = httpx.get(
+            f"{self.influx.url}/query",
+            params={
+                "db": self.db,
+                "epoch": "s",
+                "q": f'SELECT "seq","boot","total_l" FROM "reading" WHERE "meter"=\'{meter}\'',
+            },
+        )
         resp.raise_for_status()
         series = resp.json()["results"][0].get("series", [])
         rows = series[0]["values"] if series else []
@@ -115,8 +161,9 @@ class StatusLog:
 
         self.messages: list[tuple[str, dict]] = []
         self._json = json
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                                  client_id=f"status-{secrets.token_hex(3)}")
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"status-{secrets.token_hex(3)}"
+        )
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *_a: c.subscribe(topic, qos=1)
         self.client.connect("127.0.0.1", port)

@@ -16,8 +16,13 @@ def configure_through_portal(board, broker_port: int, fields: dict | None = None
     board.ap_port here); the thread retries until the board listens, then posts the form.
     Virtual time stands still meanwhile (board.hold): the board keeps serving, no time passes.
     """
-    form = {"meter_id": board.meter_id, "wifi_ssid": board.wifi[0], "wifi_password": board.wifi[1],
-            "broker_host": "127.0.0.1", "broker_port": str(broker_port)}
+    form = {
+        "meter_id": board.meter_id,
+        "wifi_ssid": board.wifi[0],
+        "wifi_password": board.wifi[1],
+        "broker_host": "127.0.0.1",
+        "broker_port": str(broker_port),
+    }
     form.update(fields or {})
     result: dict = {}
 

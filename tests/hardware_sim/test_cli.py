@@ -14,10 +14,30 @@ from tests.hardware_sim.conftest import sim_start
 def test_light_fleet_with_random_leaks_writes_its_truth(mosquitto, tmp_path, capsys):
     truth = tmp_path / "truth.json"
     start = sim_start(days_ago=1)
-    rc = main(["run", "--meters", "40", "--firmware-meters", "0", "--duration", "3h", "--leaks", "0.5",
-               "--broker", f"127.0.0.1:{mosquitto.port}", "--truth", str(truth),
-               "--start", datetime.fromtimestamp(start, UTC).isoformat(),
-               "--id-prefix", "cli", "--no-progress", "--seed", "9"])
+    rc = main(
+        [
+            "run",
+            "--meters",
+            "40",
+            "--firmware-meters",
+            "0",
+            "--duration",
+            "3h",
+            "--leaks",
+            "0.5",
+            "--broker",
+            f"127.0.0.1:{mosquitto.port}",
+            "--truth",
+            str(truth),
+            "--start",
+            datetime.fromtimestamp(start, UTC).isoformat(),
+            "--id-prefix",
+            "cli",
+            "--no-progress",
+            "--seed",
+            "9",
+        ]
+    )
     assert rc == 0
     doc = json.loads(truth.read_text())
     assert doc == json.loads(capsys.readouterr().out)
@@ -37,10 +57,13 @@ def test_light_fleet_with_random_leaks_writes_its_truth(mosquitto, tmp_path, cap
         assert lk["leaked_l"] > 0
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--leaks", "1.5"], "leak fraction must be 0..1"),
-    (["--leaks", "lots"], "leak fraction must be a number"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--leaks", "1.5"], "leak fraction must be 0..1"),
+        (["--leaks", "lots"], "leak fraction must be a number"),
+    ],
+)
 def test_bad_flags_exit_2(args, message, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["run", "--no-progress", *args])

@@ -24,16 +24,28 @@ def _aligned_minutes(rows, t0: int, t1: int) -> list[int]:
 
 
 def _final_total(pipeline, board, stop: int) -> None:
-    wait_for(lambda: pipeline.store.last_at_or_before(board.meter_id, stop) == board.expected_ml,
-             timeout_s=30, what=f"{board.meter_id} final total {board.expected_ml} ml")
+    wait_for(
+        lambda: pipeline.store.last_at_or_before(board.meter_id, stop) == board.expected_ml,
+        timeout_s=30,
+        what=f"{board.meter_id} final total {board.expected_ml} ml",
+    )
 
 
 # -- fault 1: a Wi-Fi outage must not kill the main loop -------------------------------------------
 
+
 def test_wifi_outage_does_not_kill_the_loop_and_loses_no_reading(mosquitto, pipeline, tmp_path):
     start = sim_start(days_ago=1)
-    board = make_board(tmp_path, "wifi-1", mosquitto.port, start, 3 * H, l_per_pulse=1.0,
-                       household=ScriptedFlow([(0, 3 * H)], 60.0), faults=outage(H, 1800))
+    board = make_board(
+        tmp_path,
+        "wifi-1",
+        mosquitto.port,
+        start,
+        3 * H,
+        l_per_pulse=1.0,
+        household=ScriptedFlow([(0, 3 * H)], 60.0),
+        faults=outage(H, 1800),
+    )
     run_boards([board], 3 * H + 900)
     stop = start + 3 * H + 900
     assert board.repl_at_ms == [], "the board fell out of main.py to the REPL"
@@ -47,6 +59,7 @@ def test_wifi_outage_does_not_kill_the_loop_and_loses_no_reading(mosquitto, pipe
 
 
 # -- fault 2: TLS verified against the provisioned CA and the broker's name --------------------------
+
 
 def _tls_broker(tmp_path, name: str, hostnames: list[str]):
     from devservices.mosquitto import Mosquitto
@@ -71,12 +84,42 @@ def test_tls_verifies_the_broker_and_refuses_a_wrong_ca_or_name(tmp_path):
         flow = ScriptedFlow([(0, 2 * H)], 30.0)
         tls = {"mqtt_tls": True, "mqtt_ca": "ca.crt"}
         boards = [
-            make_board(tmp_path, "tls-ok", broker.tls_port, start, 2 * H, broker_host="localhost",
-                       extra=tls, files={"ca.crt": ca}, household=flow, drain_s=300),
-            make_board(tmp_path, "tls-wrong-ca", broker.tls_port, start, 2 * H, broker_host="localhost",
-                       extra=tls, files={"ca.crt": other_ca}, household=flow, drain_s=300),
-            make_board(tmp_path, "tls-wrong-name", named.tls_port, start, 2 * H, broker_host="localhost",
-                       extra=tls, files={"ca.crt": named_ca}, household=flow, drain_s=300),
+            make_board(
+                tmp_path,
+                "tls-ok",
+                broker.tls_port,
+                start,
+                2 * H,
+                broker_host="localhost",
+                extra=tls,
+                files={"ca.crt": ca},
+                household=flow,
+                drain_s=300,
+            ),
+            make_board(
+                tmp_path,
+                "tls-wrong-ca",
+                broker.tls_port,
+                start,
+                2 * H,
+                broker_host="localhost",
+                extra=tls,
+                files={"ca.crt": other_ca},
+                household=flow,
+                drain_s=300,
+            ),
+            make_board(
+                tmp_path,
+                "tls-wrong-name",
+                named.tls_port,
+                start,
+                2 * H,
+                broker_host="localhost",
+                extra=tls,
+                files={"ca.crt": named_ca},
+                household=flow,
+                drain_s=300,
+            ),
         ]
         run_boards(boards, 2 * H + 300)
         time.sleep(0.5)
@@ -86,8 +129,9 @@ def test_tls_verifies_the_broker_and_refuses_a_wrong_ca_or_name(tmp_path):
         for b in boards:
             assert b.repl_at_ms == [] and b.resets == [], f"{b.meter_id} must not crash: {list(b.log)[-5:]}"
         for refused, log in ((boards[1], readings), (boards[2], readings_named)):
-            assert not [t for t, _d in log.messages if refused.meter_id in t], \
+            assert not [t for t, _d in log.messages if refused.meter_id in t], (
                 f"{refused.meter_id} must not talk to a broker it cannot verify"
+            )
             said = [ln for ln in refused.log if "tls" in ln.lower() or "verify" in ln.lower()]
             assert said, list(refused.log)[-5:]
         readings.close()
@@ -99,13 +143,26 @@ def test_tls_verifies_the_broker_and_refuses_a_wrong_ca_or_name(tmp_path):
 
 # -- fault 3: flash wear, measured as erases ----------------------------------------------------------
 
+
 def test_flash_wear_is_at_most_one_erase_per_16_readings(mosquitto, pipeline, tmp_path):
     start = sim_start(days_ago=1)
-    board = make_board(tmp_path, "wear-1", mosquitto.port, start, 8 * H, l_per_pulse=1.0,
-                       household=ScriptedFlow([(0, 8 * H)], 20.0), faults=outage(3 * H, H))
+    board = make_board(
+        tmp_path,
+        "wear-1",
+        mosquitto.port,
+        start,
+        8 * H,
+        l_per_pulse=1.0,
+        household=ScriptedFlow([(0, 8 * H)], 20.0),
+        faults=outage(3 * H, H),
+    )
     marks = {}
-    board.faults.extend([Fault(H, "call", lambda b: marks.__setitem__("t1", sum(b.flash_wear()))),
-                         Fault(8 * H, "call", lambda b: marks.__setitem__("t8", sum(b.flash_wear())))])
+    board.faults.extend(
+        [
+            Fault(H, "call", lambda b: marks.__setitem__("t1", sum(b.flash_wear()))),
+            Fault(8 * H, "call", lambda b: marks.__setitem__("t8", sum(b.flash_wear()))),
+        ]
+    )
     board.faults.sort(key=lambda f: f.at_s)
     run_boards([board], 8 * H + 600)
     readings = 7 * 60
@@ -119,28 +176,53 @@ def test_a_brownout_loop_does_not_write_flash_and_is_reported_as_brownout(mosqui
     start = sim_start(days_ago=1)
     # Ten brown-outs 3 s apart right after power-on (a weak supply sagging at every Wi-Fi TX burst).
     faults = [Fault(60 + 3 * i, "brownout") for i in range(10)]
-    board = make_board(tmp_path, "bo-1", mosquitto.port, start, 600, household=ScriptedFlow([], 0.0),
-                       faults=faults, drain_s=60)
+    board = make_board(
+        tmp_path,
+        "bo-1",
+        mosquitto.port,
+        start,
+        600,
+        household=ScriptedFlow([], 0.0),
+        faults=faults,
+        drain_s=60,
+    )
     marks = {}
-    board.faults.extend([Fault(59, "call", lambda b: marks.__setitem__("before", sum(b.flash_wear()))),
-                         Fault(91, "call", lambda b: marks.__setitem__("after", sum(b.flash_wear())))])
+    board.faults.extend(
+        [
+            Fault(59, "call", lambda b: marks.__setitem__("before", sum(b.flash_wear()))),
+            Fault(91, "call", lambda b: marks.__setitem__("after", sum(b.flash_wear()))),
+        ]
+    )
     board.faults.sort(key=lambda f: f.at_s)
     run_boards([board], 660)
     assert [r["kind"] for r in board.resets] == ["brownout"] * 10
     assert marks["after"] - marks["before"] <= 1, "ten boots without readings must not erase flash"
-    wait_for(lambda: [d for _t, d in status.messages if d.get("reset_cause") == "brownout"], timeout_s=10,
-             what="a birth with reset_cause brownout")
+    wait_for(
+        lambda: [d for _t, d in status.messages if d.get("reset_cause") == "brownout"],
+        timeout_s=10,
+        what="a birth with reset_cause brownout",
+    )
     status.close()
 
 
 # -- fault 4: counting a bouncing reed switch with soft interrupts that run late ---------------------
 
+
 def test_reed_switch_counts_exactly_under_latency_bounce_and_stalls(mosquitto, pipeline, tmp_path):
     start = sim_start(days_ago=1)
     flow = ScriptedFlow([(0, 40 * 60), (H, H + 1800), (2 * H, 4 * H)], 480.0)  # 8 L/min, 1 L/pulse
     faults = [Fault(0, "bounce_on", 3)] + outage(2 * H + 600, 1200)
-    board = make_board(tmp_path, "reed-1", mosquitto.port, start, 4 * H, l_per_pulse=1.0, household=flow,
-                       faults=faults, sensor="reed")
+    board = make_board(
+        tmp_path,
+        "reed-1",
+        mosquitto.port,
+        start,
+        4 * H,
+        l_per_pulse=1.0,
+        household=flow,
+        faults=faults,
+        sensor="reed",
+    )
     run_boards([board], 4 * H + 900)
     stop = start + 4 * H + 900
     wait_for(lambda: pipeline.store.last_at_or_before("reed-1", stop), timeout_s=30, what="a final total")
@@ -153,8 +235,18 @@ def test_reed_switch_counts_exactly_under_latency_bounce_and_stalls(mosquitto, p
 def test_no_pulse_counter_on_old_firmware_is_reported_not_silent(mosquitto, tmp_path):
     status = StatusLog(mosquitto.port)
     start = sim_start(days_ago=1)
-    board = make_board(tmp_path, "hall-125", mosquitto.port, start, 600, sensor="hall", mp_version="1.25",
-                       extra={"sensor": "hall"}, household=ScriptedFlow([(0, 600)], 60.0), drain_s=60)
+    board = make_board(
+        tmp_path,
+        "hall-125",
+        mosquitto.port,
+        start,
+        600,
+        sensor="hall",
+        mp_version="1.25",
+        extra={"sensor": "hall"},
+        household=ScriptedFlow([(0, 600)], 60.0),
+        drain_s=60,
+    )
     run_boards([board], 660)
     births = [d for t, d in status.messages if t.endswith("hall-125/status") and d.get("state") == "online"]
     assert births, "the board came online"
@@ -166,11 +258,20 @@ def test_no_pulse_counter_on_old_firmware_is_reported_not_silent(mosquitto, tmp_
 
 # -- fault 5: the first NTP answer is checked ----------------------------------------------------------
 
+
 def test_a_bogus_first_ntp_answer_does_not_silence_the_meter(mosquitto, pipeline, tmp_path):
     start = sim_start(days_ago=1)
     faults = [Fault(0, "ntp_bogus"), Fault(1800, "ntp_short"), Fault(2400, "ntp_up")]
-    board = make_board(tmp_path, "ntp-1", mosquitto.port, start, 3 * H, l_per_pulse=1.0,
-                       household=ScriptedFlow([(0, 3 * H)], 30.0), faults=faults)
+    board = make_board(
+        tmp_path,
+        "ntp-1",
+        mosquitto.port,
+        start,
+        3 * H,
+        l_per_pulse=1.0,
+        household=ScriptedFlow([(0, 3 * H)], 30.0),
+        faults=faults,
+    )
     run_boards([board], 3 * H + 900)
     stop = start + 3 * H + 900
     assert board.repl_at_ms == [] and board.resets == [], list(board.log)[-8:]
@@ -182,6 +283,7 @@ def test_a_bogus_first_ntp_answer_does_not_silence_the_meter(mosquitto, pipeline
 
 # -- fault 6: boot, messages, site file -----------------------------------------------------------------
 
+
 def test_an_oversized_mqtt_message_is_dropped_without_allocating_it(mosquitto, pipeline, tmp_path):
     start = sim_start(days_ago=1)
 
@@ -190,8 +292,17 @@ def test_an_oversized_mqtt_message_is_dropped_without_allocating_it(mosquitto, p
         publish(mosquitto.port, "wm/v1/big-1/config", json.dumps({"v": 1, "id": "x" * 60000}))
         time.sleep(0.2)
 
-    board = make_board(tmp_path, "big-1", mosquitto.port, start, 2 * H, l_per_pulse=1.0, heap="80k",
-                       household=ScriptedFlow([(0, 2 * H)], 30.0), faults=[Fault(1800, "call", big)])
+    board = make_board(
+        tmp_path,
+        "big-1",
+        mosquitto.port,
+        start,
+        2 * H,
+        l_per_pulse=1.0,
+        heap="80k",
+        household=ScriptedFlow([(0, 2 * H)], 30.0),
+        faults=[Fault(1800, "call", big)],
+    )
     run_boards([board], 2 * H + 900)
     assert board.repl_at_ms == [] and board.resets == [], list(board.log)[-8:]
     _final_total(pipeline, board, start + 2 * H + 900)
@@ -202,9 +313,19 @@ def test_missing_or_bad_site_file_starts_safe_mode_not_the_repl(mosquitto, tmp_p
     from tests.hardware_sim.safe_mode import configure_through_portal
 
     start = sim_start(days_ago=1)
-    boards = [make_board(tmp_path, name, mosquitto.port, start, 1800, site_text=text, drain_s=60,
-                         household=ScriptedFlow([(0, 1800)], 30.0))
-              for name, text in (("site-missing", ""), ("site-bad", "{not json"))]
+    boards = [
+        make_board(
+            tmp_path,
+            name,
+            mosquitto.port,
+            start,
+            1800,
+            site_text=text,
+            drain_s=60,
+            household=ScriptedFlow([(0, 1800)], 30.0),
+        )
+        for name, text in (("site-missing", ""), ("site-bad", "{not json"))
+    ]
     for b in boards:
         b.faults.append(Fault(300, "call", configure_through_portal(b, mosquitto.port)))
     status = StatusLog(mosquitto.port)
@@ -212,6 +333,8 @@ def test_missing_or_bad_site_file_starts_safe_mode_not_the_repl(mosquitto, tmp_p
     for b in boards:
         assert b.repl_at_ms == [], f"{b.meter_id} sat at the REPL"
         assert any("safe mode" in ln for ln in b.log)
-    assert {t.split("/")[2] for t, d in status.messages if d.get("state") == "online"} >= {"site-missing",
-                                                                                           "site-bad"}
+    assert {t.split("/")[2] for t, d in status.messages if d.get("state") == "online"} >= {
+        "site-missing",
+        "site-bad",
+    }
     status.close()

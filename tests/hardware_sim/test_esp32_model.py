@@ -67,7 +67,9 @@ except OSError as e:
 
 
 def test_access_point_outage_beacon_timeout_and_driver_reconnects_by_itself(tmp_path):
-    script = JOIN + """
+    script = (
+        JOIN
+        + """
 print("R up")
 seen = []
 for i in range(60):
@@ -78,6 +80,7 @@ for i in range(60):
 for i, s in seen:
     print("R", i, s[0], s[1])
 """
+    )
     board = run_script(tmp_path, script, duration_s=80, faults=outage(10, 20))
     lines = script_lines(board)
     assert lines[0] == "up"
@@ -174,7 +177,9 @@ time.sleep_ms(30000)
 
 
 def test_ntp_bogus_answer_is_2036_and_a_short_one_raises_value_error(tmp_path):
-    script = JOIN + """
+    script = (
+        JOIN
+        + """
 import ntptime
 for i in range(3):
     try:
@@ -183,8 +188,13 @@ for i in range(3):
         print("R err", type(e).__name__)
     time.sleep_ms(10000)
 """
-    board = run_script(tmp_path, script, duration_s=40,
-                       faults=[Fault(0, "ntp_bogus"), Fault(8, "ntp_short"), Fault(18, "ntp_up")])
+    )
+    board = run_script(
+        tmp_path,
+        script,
+        duration_s=40,
+        faults=[Fault(0, "ntp_bogus"), Fault(8, "ntp_short"), Fault(18, "ntp_up")],
+    )
     lines = script_lines(board)
     assert lines[0] == "ntp 2085978496"  # 2036-02-07T06:28:16Z
     assert lines[1] == "err ValueError"

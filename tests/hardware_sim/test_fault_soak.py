@@ -36,19 +36,29 @@ def _plans(mosquitto) -> dict[str, dict]:
     resets = ("power_loss", "watchdog")
     others = ("clock_jump", "bounce_on", "bounce_off")
     return {
-        "soak-a": dict(seed=11, faults=random_plan(101, DURATION_S, 5400, resets)
-                       + random_plan(102, DURATION_S, 7200, others)
-                       + [Fault(20 * 3600, "bounce_on", 3), Fault(26 * 3600, "bounce_off")]
-                       # resets while a burst runs, when the most is in flight
-                       + random_plan(103, 13 * 3600 + 1800, 240, resets, start_s=13 * 3600),
-                       leaks=[Leak("burst", 13 * 3600, 13 * 3600 + 1800, MAX_FLOW_LPM * 60)]),
-        "soak-b": dict(seed=12, ntp_up=False,  # starts with an unsynced clock
-                       faults=[Fault(2400, "ntp_up")] + outage(3 * 3600, 25 * 3600, "wifi")
-                       + random_plan(201, DURATION_S, 7200, resets + ("wifi_down", "wifi_up", "clock_jump"))
-                       + [Fault(DURATION_S - 600, "wifi_up")],
-                       leaks=[Leak("toilet", 0, DURATION_S, 6.0)]),
-        "soak-c": dict(seed=13, faults=_broker_faults(mosquitto) + random_plan(301, DURATION_S, 4000, resets),
-                       leaks=[Leak("drip", 0, DURATION_S, 1.0)]),
+        "soak-a": dict(
+            seed=11,
+            faults=random_plan(101, DURATION_S, 5400, resets)
+            + random_plan(102, DURATION_S, 7200, others)
+            + [Fault(20 * 3600, "bounce_on", 3), Fault(26 * 3600, "bounce_off")]
+            # resets while a burst runs, when the most is in flight
+            + random_plan(103, 13 * 3600 + 1800, 240, resets, start_s=13 * 3600),
+            leaks=[Leak("burst", 13 * 3600, 13 * 3600 + 1800, MAX_FLOW_LPM * 60)],
+        ),
+        "soak-b": dict(
+            seed=12,
+            ntp_up=False,  # starts with an unsynced clock
+            faults=[Fault(2400, "ntp_up")]
+            + outage(3 * 3600, 25 * 3600, "wifi")
+            + random_plan(201, DURATION_S, 7200, resets + ("wifi_down", "wifi_up", "clock_jump"))
+            + [Fault(DURATION_S - 600, "wifi_up")],
+            leaks=[Leak("toilet", 0, DURATION_S, 6.0)],
+        ),
+        "soak-c": dict(
+            seed=13,
+            faults=_broker_faults(mosquitto) + random_plan(301, DURATION_S, 4000, resets),
+            leaks=[Leak("drip", 0, DURATION_S, 1.0)],
+        ),
     }
 
 
@@ -58,16 +68,21 @@ def test_litres_survive_every_fault(mosquitto, pipeline, tmp_path):
     start = sim_start(days_ago=3)
     # One virtual clock: soak-c's broker outage is everyone's, at the same virtual time.
     clock = VirtualClock(slack_ms=120_000)
-    boards = [make_board(tmp_path, meter, mosquitto.port, start, DURATION_S, heap="80k", clock=clock, **kw)
-              for meter, kw in _plans(mosquitto).items()]
+    boards = [
+        make_board(tmp_path, meter, mosquitto.port, start, DURATION_S, heap="80k", clock=clock, **kw)
+        for meter, kw in _plans(mosquitto).items()
+    ]
     run_boards(boards, DURATION_S + 900)
     stop = start + DURATION_S + 900
 
     for b in boards:
         kinds = {r["kind"] for r in b.resets}
         assert kinds == {"power_loss", "watchdog"}, f"{b.meter_id} should see both resets: {b.resets}"
-        wait_for(lambda b=b: pipeline.store.last_at_or_before(b.meter_id, stop) == b.expected_ml,
-                 timeout_s=60, what=f"{b.meter_id} final total {b.expected_ml} ml")
+        wait_for(
+            lambda b=b: pipeline.store.last_at_or_before(b.meter_id, stop) == b.expected_ml,
+            timeout_s=60,
+            what=f"{b.meter_id} final total {b.expected_ml} ml",
+        )
 
         for r in b.resets:
             assert r["lost_ml"] is not None, f"{b.meter_id}: reset without a boot line: {r}"

@@ -23,8 +23,10 @@ PLAN = {  # virtual seconds from the start; both models get every kind
     "fl-0000": [{"kind": "burst", "start_s": 1 * H, "end_s": 1 * H + 1500, "flow_lph": 30 * 60}],
     "fl-0001": [{"kind": "toilet", "start_s": 600, "end_s": DURATION_S, "flow_lph": 12.0}],
     "fl-0002": [{"kind": "drip", "start_s": 0, "end_s": DURATION_S, "flow_lph": 1.0}],
-    "fl-0003": [{"kind": "burst", "start_s": 2 * H, "end_s": 2 * H + 900, "flow_lph": 40 * 60},
-                {"kind": "toilet", "start_s": 3 * H, "end_s": 10 * H, "flow_lph": 25.0}],
+    "fl-0003": [
+        {"kind": "burst", "start_s": 2 * H, "end_s": 2 * H + 900, "flow_lph": 40 * 60},
+        {"kind": "toilet", "start_s": 3 * H, "end_s": 10 * H, "flow_lph": 25.0},
+    ],
     "fl-0017": [{"kind": "burst", "start_s": 4 * H + 120, "end_s": 4 * H + 1320, "flow_lph": 20 * 60}],
 }
 
@@ -40,11 +42,22 @@ def _household_only_l(summary: dict, truth: dict) -> float:
 def test_mixed_fleet_totals_and_leaks_match_ground_truth(mosquitto, pipeline, tmp_path):
     status = StatusLog(mosquitto.port)
     start = sim_start(days_ago=1)
-    summary = run_fleet(FleetSpec(meters=32, firmware_meters=2, duration_s=DURATION_S,
-                                  broker_host="127.0.0.1",
-                                  broker_port=mosquitto.port, start_unix_s=start, seed=5, id_prefix="fl",
-                                  state_dir=tmp_path / "boards", progress=False, l_per_pulse=L_PER_PULSE,
-                                  leak_plan=PLAN))
+    summary = run_fleet(
+        FleetSpec(
+            meters=32,
+            firmware_meters=2,
+            duration_s=DURATION_S,
+            broker_host="127.0.0.1",
+            broker_port=mosquitto.port,
+            start_unix_s=start,
+            seed=5,
+            id_prefix="fl",
+            state_dir=tmp_path / "boards",
+            progress=False,
+            l_per_pulse=L_PER_PULSE,
+            leak_plan=PLAN,
+        )
+    )
     json.dumps(summary)  # the ground truth is plain JSON
     meters = summary["meters"]
     assert (summary["firmware_meters"], summary["light_meters"], summary["light_unsent"]) == (2, 30, 0)
@@ -74,8 +87,9 @@ def test_mixed_fleet_totals_and_leaks_match_ground_truth(mosquitto, pipeline, tm
         planned = PLAN.get(meter, [])
         got = [(lk["kind"], lk["flow_lph"]) for lk in t["leaks"]]
         assert got == [(p["kind"], p["flow_lph"]) for p in planned], meter
-        expect_leaked = sum(p["flow_lph"] / 3600 * (min(p["end_s"], DURATION_S) - p["start_s"])
-                            for p in planned)
+        expect_leaked = sum(
+            p["flow_lph"] / 3600 * (min(p["end_s"], DURATION_S) - p["start_s"]) for p in planned
+        )
         assert t["leaked_l"] == pytest.approx(expect_leaked, abs=0.002), meter
         for lk, p in zip(t["leaks"], planned, strict=True):
             assert lk["start_unix_s"] == start + p["start_s"]
@@ -116,15 +130,29 @@ def test_light_meters_take_remote_config_like_the_firmware(mosquitto, pipeline):
     publish(mosquitto.port, "wm/v1/cfg-0002/config", '{"v": 1, "id": "c-8", "l_per_pulse": 0}')
     status = StatusLog(mosquitto.port)
     start = sim_start(days_ago=1)
-    summary = run_fleet(FleetSpec(meters=3, firmware_meters=0, duration_s=2 * H, broker_host="127.0.0.1",
-                                  broker_port=mosquitto.port, start_unix_s=start, seed=8, id_prefix="cfg",
-                                  progress=False, speed=3600.0))
+    summary = run_fleet(
+        FleetSpec(
+            meters=3,
+            firmware_meters=0,
+            duration_s=2 * H,
+            broker_host="127.0.0.1",
+            broker_port=mosquitto.port,
+            start_unix_s=start,
+            seed=8,
+            id_prefix="cfg",
+            progress=False,
+            speed=3600.0,
+        )
+    )
     meters = summary["meters"]
     stop = start + 2 * H + 75
     for meter, t in meters.items():
         want_ml = round(t["expected_l"] * 1000)
-        wait_for(lambda m=meter, ml=want_ml: pipeline.store.last_at_or_before(m, stop) == ml,
-                 timeout_s=20, what=f"{meter} final register")
+        wait_for(
+            lambda m=meter, ml=want_ml: pipeline.store.last_at_or_before(m, stop) == ml,
+            timeout_s=20,
+            what=f"{meter} final register",
+        )
     set_meter = meters["cfg-0001"]
     assert set_meter["expected_l"] >= 7000.125 and set_meter["expected_l"] != set_meter["registered_l"]
     boots = {r[2] for r in pipeline.readings("cfg-0001")}

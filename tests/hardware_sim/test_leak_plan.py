@@ -31,19 +31,22 @@ def test_random_leaks_hit_the_fraction_with_kinds_in_range():
 GOOD = {"kind": "drip", "start_s": 0, "end_s": 600, "flow_lph": 2}
 
 
-@pytest.mark.parametrize("doc, message", [
-    ([GOOD], "must be a JSON object"),
-    ({"nope": [GOOD]}, "not in this fleet"),
-    ({"m-001": GOOD}, "leaks must be a list"),
-    ({"m-001": [1]}, "must be an object"),
-    ({"m-001": [{**GOOD, "kind": "flood"}]}, "kind must be one of drip, toilet, burst"),
-    ({"m-001": [{**GOOD, "colour": "red"}]}, "unknown field colour"),
-    ({"m-001": [{**GOOD, "flow_lph": "2"}]}, "flow_lph must be a number of L/h"),
-    ({"m-001": [{**GOOD, "flow_lph": 0.5}]}, "flow_lph must be 1..6000 L/h"),
-    ({"m-001": [{**GOOD, "start_s": DAY_S}]}, "start_s must be 0..86400 s"),
-    ({"m-001": [{**GOOD, "end_s": 0}]}, "end_s must be after start_s"),
-    ({"m-001": [{k: v for k, v in GOOD.items() if k != "end_s"}]}, "end_s must be a number"),
-])
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        ([GOOD], "must be a JSON object"),
+        ({"nope": [GOOD]}, "not in this fleet"),
+        ({"m-001": GOOD}, "leaks must be a list"),
+        ({"m-001": [1]}, "must be an object"),
+        ({"m-001": [{**GOOD, "kind": "flood"}]}, "kind must be one of drip, toilet, burst"),
+        ({"m-001": [{**GOOD, "colour": "red"}]}, "unknown field colour"),
+        ({"m-001": [{**GOOD, "flow_lph": "2"}]}, "flow_lph must be a number of L/h"),
+        ({"m-001": [{**GOOD, "flow_lph": 0.5}]}, "flow_lph must be 1..6000 L/h"),
+        ({"m-001": [{**GOOD, "start_s": DAY_S}]}, "start_s must be 0..86400 s"),
+        ({"m-001": [{**GOOD, "end_s": 0}]}, "end_s must be after start_s"),
+        ({"m-001": [{k: v for k, v in GOOD.items() if k != "end_s"}]}, "end_s must be a number"),
+    ],
+)
 def test_bad_plans_are_refused_with_the_reason(doc, message):
     with pytest.raises(LeakPlanError, match=message):
         parse_plan(doc, IDS, DAY_S)

@@ -65,11 +65,14 @@ def test_config_set_total_starts_a_new_boot_and_bad_requests_are_rejected_whole(
     assert boots == sorted(boots) and boots[-1] == 2
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"interval_s": 5}, "interval_s must be 10..3600 s"),
-    ({"max_batch": 61}, "max_batch must be 1..60 readings"),
-    ({"buffer_max": 10}, "buffer_max must hold at least one batch"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"interval_s": 5}, "interval_s must be 10..3600 s"),
+        ({"max_batch": 61}, "max_batch must be 1..60 readings"),
+        ({"buffer_max": 10}, "buffer_max must hold at least one batch"),
+    ],
+)
 def test_bad_light_meter_settings_are_refused(kw, message):
     with pytest.raises(ValueError, match=message):
         _meter(**kw)
@@ -78,9 +81,11 @@ def test_bad_light_meter_settings_are_refused(kw, message):
 def test_ingest_rejects_a_tampered_light_payload():
     """Sanity of the check above: the ingest does refuse a 4-decimal total."""
     with pytest.raises(PayloadError):
-        parse_batch("wm/v1/lm-1/readings",
-                    b'{"v":1,"meter":"lm-1","boot":1,"r":[{"seq":1,"ts":%d,"total_l":1.0001}]}' % START,
-                    now_s=START)
+        parse_batch(
+            "wm/v1/lm-1/readings",
+            b'{"v":1,"meter":"lm-1","boot":1,"r":[{"seq":1,"ts":%d,"total_l":1.0001}]}' % START,
+            now_s=START,
+        )
 
 
 def test_an_unreachable_broker_is_a_clear_error_not_a_hang():

@@ -69,31 +69,57 @@ def signing(tmp_path_factory):
     key = d / "ota.pem"
     modulus = make_key(key)
     tls = ensure_tls(d / "broker", ["localhost"])
-    good = pack(image_files(march=None, replace={
-        "config.py": (image_files.__globals__["FIRMWARE_DIR"] / "config.py").read_text().replace(
-            'FW_VERSION = "0.2.0"', f'FW_VERSION = "{NEW}"')}))
+    good = pack(
+        image_files(
+            march=None,
+            replace={
+                "config.py": (image_files.__globals__["FIRMWARE_DIR"] / "config.py")
+                .read_text()
+                .replace('FW_VERSION = "0.2.0"', f'FW_VERSION = "{NEW}"')
+            },
+        )
+    )
     # An update that runs but never reaches the broker (it speaks MQTT 3.0, which mosquitto
     # refuses): it cannot confirm itself.
     fw = image_files.__globals__["FIRMWARE_DIR"]
-    broken = pack(image_files(march=None, replace={
-        "config.py": (fw / "config.py").read_text().replace('FW_VERSION = "0.2.0"',
-                                                            'FW_VERSION = "0.3.1-broken"'),
-        "mqtt_client.py": (fw / "mqtt_client.py").read_text().replace('b"\\x00\\x04MQTT\\x04"',
-                                                                       'b"\\x00\\x04MQTT\\x03"')}))
+    broken = pack(
+        image_files(
+            march=None,
+            replace={
+                "config.py": (fw / "config.py")
+                .read_text()
+                .replace('FW_VERSION = "0.2.0"', 'FW_VERSION = "0.3.1-broken"'),
+                "mqtt_client.py": (fw / "mqtt_client.py")
+                .read_text()
+                .replace('b"\\x00\\x04MQTT\\x04"', 'b"\\x00\\x04MQTT\\x03"'),
+            },
+        )
+    )
     assert broken != pack(image_files(march=None)), "the broken image differs"
     return {"key": key, "modulus": modulus, "tls": tls, "good": good, "broken": broken}
 
 
 def _board(tmp_path, name, port, start, signing, faults, hours=4):
     files = {"ca.crt": (signing["tls"] / "ca.crt").read_bytes(), "ota_key.hex": signing["modulus"].encode()}
-    return make_board(tmp_path, name, port, start, hours * H, l_per_pulse=1.0, files=files,
-                      household=ScriptedFlow([(0, hours * H)], 30.0), faults=faults, drain_s=900)
+    return make_board(
+        tmp_path,
+        name,
+        port,
+        start,
+        hours * H,
+        l_per_pulse=1.0,
+        files=files,
+        household=ScriptedFlow([(0, hours * H)], 30.0),
+        faults=faults,
+        drain_s=900,
+    )
 
 
 def _announce(port, meter, doc):
     def call(_board):
         publish(port, f"wm/v1/{meter}/ota", json.dumps(doc))
         time.sleep(0.3)
+
     return call
 
 
@@ -103,8 +129,14 @@ def test_good_update_is_fetched_checked_switched_and_confirmed(mosquitto, pipeli
     try:
         doc = announcement(signing["good"], NEW, f"https://localhost:{server.port}/fw.bin", signing["key"])
         start = sim_start(days_ago=1)
-        board = _board(tmp_path, "ota-1", mosquitto.port, start, signing,
-                       [Fault(H, "call", _announce(mosquitto.port, "ota-1", doc))])
+        board = _board(
+            tmp_path,
+            "ota-1",
+            mosquitto.port,
+            start,
+            signing,
+            [Fault(H, "call", _announce(mosquitto.port, "ota-1", doc))],
+        )
         run_boards([board], 4 * H + 900)
         stop = start + 4 * H + 900
         births = [d for t, d in status.messages if t == "wm/v1/ota-1/status" and d.get("state") == "online"]
@@ -119,8 +151,11 @@ def test_good_update_is_fetched_checked_switched_and_confirmed(mosquitto, pipeli
 
 
 def _final(pipeline, board, stop):
-    wait_for(lambda: pipeline.store.last_at_or_before(board.meter_id, stop) == board.expected_ml,
-             timeout_s=30, what=f"{board.meter_id}: no reading lost")
+    wait_for(
+        lambda: pipeline.store.last_at_or_before(board.meter_id, stop) == board.expected_ml,
+        timeout_s=30,
+        what=f"{board.meter_id}: no reading lost",
+    )
     seqs = [r[1] for r in pipeline.readings(board.meter_id)]
     assert len(seqs) == len(set(seqs))
 
@@ -138,9 +173,17 @@ def test_bad_image_and_bad_signature_are_refused(mosquitto, pipeline, tmp_path, 
         sig[10] ^= 1
         bad_sig["sig"] = sig.hex()
         start = sim_start(days_ago=1)
-        board = _board(tmp_path, "ota-2", mosquitto.port, start, signing,
-                       [Fault(H, "call", _announce(mosquitto.port, "ota-2", bad_image)),
-                        Fault(2 * H, "call", _announce(mosquitto.port, "ota-2", bad_sig))])
+        board = _board(
+            tmp_path,
+            "ota-2",
+            mosquitto.port,
+            start,
+            signing,
+            [
+                Fault(H, "call", _announce(mosquitto.port, "ota-2", bad_image)),
+                Fault(2 * H, "call", _announce(mosquitto.port, "ota-2", bad_sig)),
+            ],
+        )
         run_boards([board], 4 * H + 900)
         results = [d["ota"] for t, d in status.messages if t == "wm/v1/ota-2/status" and "ota" in d]
         assert {"version": NEW, "ok": False, "error": "sha256 mismatch"} in results
@@ -162,8 +205,11 @@ def test_power_cut_mid_update_and_an_update_that_never_confirms(mosquitto, pipel
             b = board_ref[0]
             b.faults.insert(0, Fault(b.virt_ms / 1000 + 0.01, "power_loss"))
 
-    server = HttpsServer(signing["tls"], {"fw.bin": signing["good"], "broken.bin": signing["broken"]},
-                         on_get=cut_on_first_fetch)
+    server = HttpsServer(
+        signing["tls"],
+        {"fw.bin": signing["good"], "broken.bin": signing["broken"]},
+        on_get=cut_on_first_fetch,
+    )
     status = StatusLog(mosquitto.port)
     try:
         url = f"https://localhost:{server.port}"
@@ -171,13 +217,23 @@ def test_power_cut_mid_update_and_an_update_that_never_confirms(mosquitto, pipel
         broken = announcement(signing["broken"], "0.3.1-broken", f"{url}/broken.bin", signing["key"])
         start = sim_start(days_ago=1)
 
-        board = _board(tmp_path, "ota-3", mosquitto.port, start, signing,
-                       [Fault(H, "call", _announce(mosquitto.port, "ota-3", good)),
-                        Fault(3 * H, "call", _announce(mosquitto.port, "ota-3", broken))], hours=6)
+        board = _board(
+            tmp_path,
+            "ota-3",
+            mosquitto.port,
+            start,
+            signing,
+            [
+                Fault(H, "call", _announce(mosquitto.port, "ota-3", good)),
+                Fault(3 * H, "call", _announce(mosquitto.port, "ota-3", broken)),
+            ],
+            hours=6,
+        )
         board_ref.append(board)
         run_boards([board], 6 * H + 900)
-        fws = [d["fw"] for t, d in status.messages
-               if t == "wm/v1/ota-3/status" and d.get("state") == "online"]
+        fws = [
+            d["fw"] for t, d in status.messages if t == "wm/v1/ota-3/status" and d.get("state") == "online"
+        ]
         assert fws[0] == "0.2.0" and NEW in fws, fws  # the retained announcement came back after the cut
         assert "0.3.1-broken" not in fws, "the broken update never reached the broker"
         assert fws[-1] == NEW, "rolled back to the last good firmware"

@@ -17,6 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import REGISTRY
 
+from devservices.mosquitto import Mosquitto
 from ingest.config import IngestSettings
 from ingest.worker import IngestWorker
 from storage.readings.sqlite import SqliteStore
@@ -47,11 +48,40 @@ def metric(name: str, labels: dict | None = None) -> float:
     return REGISTRY.get_sample_value(name, labels or {}) or 0.0
 
 
+@pytest.fixture
+def mosquitto(tmp_path) -> Iterator[Mosquitto]:
+    """The ingest tests' broker is closed like production (issue 17): no anonymous client, ACLs, roles."""
+    broker = Mosquitto.closed(tmp_path / "mosquitto")
+    (tmp_path / "mosquitto").mkdir(exist_ok=True)
+    broker.start()
+    LOADGEN_CREDS[broker.port] = broker.credentials["wm-loadgen"]
+    yield broker
+    LOADGEN_CREDS.pop(broker.port, None)
+    broker.cleanup()
+
+
+LOADGEN_CREDS: dict[int, str] = {}  # port → the load generator's password on that test broker
+
+
+def _login(client: mqtt.Client, port: int) -> None:
+    if port in LOADGEN_CREDS:
+        client.username_pw_set("wm-loadgen", LOADGEN_CREDS[port])
+
+
+def ingest_env(broker: Mosquitto) -> dict[str, str]:
+    """Environment for a `python -m ingest` process on the closed test broker."""
+    return {
+        "WM_INGEST_BROKER_USER": "wm-ingest",
+        "WM_INGEST_BROKER_PASSWORD": broker.credentials["wm-ingest"],
+    }
+
+
 class Publisher:
     """A paho QoS 1 publisher that waits for every PUBACK."""
 
     def __init__(self, port: int, client_id: str = "test-pub"):
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        _login(self.client, port)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
 
@@ -87,16 +117,18 @@ def start_worker(mosquitto, tmp_path):
     """Start in-process workers on the test broker; all stopped at teardown."""
     workers: list[IngestWorker] = []
 
-    def start(store, client_id: str = "test-ingest", **overrides) -> IngestWorker:
+    def start(store, client_id: str = "test-ingest", meters=None, **overrides) -> IngestWorker:
         settings = IngestSettings(
             broker_host="127.0.0.1",
             broker_port=mosquitto.port,
+            broker_user="wm-ingest",
+            broker_password=mosquitto.credentials["wm-ingest"],
             client_id=client_id,
             state_path=str(tmp_path / "state.db"),
             batch_wait_s=0.05,
             **overrides,
         )
-        worker = IngestWorker(settings, store)
+        worker = IngestWorker(settings, store, meters=meters)
         worker.start()
         assert worker.wait_connected(), "worker did not connect"
         workers.append(worker)
@@ -111,14 +143,15 @@ def start_worker(mosquitto, tmp_path):
 class WorkerProcess:
     """`python -m ingest` as a subprocess (for kill -9)."""
 
-    def __init__(self, args: list[str], log_path: Path):
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None):
         self.args = args
         self.log_path = log_path
+        self.env = env or {}
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         log = open(self.log_path, "ab")
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "PYTHONPATH": str(REPO), **self.env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ingest", *self.args],
             stdout=log,
@@ -162,6 +195,7 @@ def publish_many(
 ) -> int:
     """Publish messages QoS 1 with a window of outstanding PUBACKs; returns how many were acked."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    _login(client, port)
     client.max_inflight_messages_set(100)
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)

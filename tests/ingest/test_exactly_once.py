@@ -65,7 +65,7 @@ def test_distinct_points_equal_truth_under_duplicates_and_redelivery(
     # midway, cut the worker's TCP connection: the broker redelivers what it had not acked
     half = len(messages) // 2
     publish_many(mosquitto.port, messages[:half], "eo-pub-1")
-    cut = threading.Thread(target=lambda: worker.client.socket().close())
+    cut = threading.Thread(target=lambda: worker.cut_connection())
     cut.start()
     publish_many(mosquitto.port, messages[half:], "eo-pub-2")
     cut.join()
@@ -73,9 +73,7 @@ def test_distinct_points_equal_truth_under_duplicates_and_redelivery(
     wait_for(
         lambda: influx_store.count_all_readings() == len(truth), timeout_s=60, what="every distinct point"
     )
-    wait_for(
-        lambda: worker._queue.qsize() == 0 and worker.health()["connected"], timeout_s=30, what="drained"
-    )
+    wait_for(lambda: len(worker._queue) == 0 and worker.health()["connected"], timeout_s=30, what="drained")
     # no point more, no point less, every total exact
     assert influx_store.count_all_readings() == len(truth)
     for meter in skipped:
@@ -90,7 +88,7 @@ def test_distinct_points_equal_truth_under_duplicates_and_redelivery(
     assert metric("wm_ingest_readings_duplicate_total") - dup_before >= published_dups
     # per-meter state: gaps reported exactly, late replays fill what they can
     for meter, lost in skipped.items():
-        st = worker.state.get(meter)
+        st = worker.state_of(meter)
         newest = max((ts - T0) // 60 for (m, ts) in truth if m == meter)
         assert st.seq == newest
         assert st.readings == sum(1 for (m, _ts) in truth if m == meter)
@@ -118,6 +116,6 @@ def test_state_survives_worker_restart(start_worker, influx_store, mosquitto, tm
     )
     wait_for(lambda: influx_store.count_readings("rs-1") == 7, what="next readings")
     wait_for(lambda: w2.events["new"] + w2.events["duplicate"] == 3, timeout_s=10, what="state updated")
-    st = w2.state.get("rs-1")
+    st = w2.state_of("rs-1")
     assert (st.seq, st.readings, st.duplicates, st.gaps, st.missing) == (7, 7, 1, 1, 1)
     assert w2.events["new"] == 2 and w2.events["gap"] == 1 and w2.events["duplicate"] == 1

@@ -15,7 +15,7 @@ from tests.ingest.conftest import series
 
 def test_metrics_health_and_state_endpoints(start_worker, publisher, sqlite_store, mosquitto):
     worker = start_worker(sqlite_store, client_id="http-ingest")
-    ops = OpsServer(worker, "127.0.0.1", 0, None)
+    ops = OpsServer(worker, "127.0.0.1", 0)
     ops.start()
     base = f"http://127.0.0.1:{ops.port}"
     try:

@@ -48,6 +48,35 @@ BAD = [
     ("v missing", TOPIC, enc({k: v for k, v in good().items() if k != "v"}), "unknown_version"),
     ("v 2", TOPIC, enc(good(v=2)), "unknown_version"),
     ("v string", TOPIC, enc(good(v="1")), "unknown_version"),
+    # Issue 17: `true == 1` in Python and JavaScript, but it is not the integer 1.
+    ("v true", TOPIC, enc(good(v=True)), "unknown_version"),
+    ("v 1.0", TOPIC, enc(good(v=1.0)), "unknown_version"),
+    (
+        "seq descending",
+        TOPIC,
+        enc(good(r=[reading(seq=2, ts=1764000060), reading(seq=1, ts=1764000120)])),
+        "bad_order",
+    ),
+    (
+        "ts descending",
+        TOPIC,
+        enc(good(r=[reading(seq=1, ts=1764000060), reading(seq=2, ts=1764000000)])),
+        "bad_order",
+    ),
+    (
+        "same ts twice (the last would win)",
+        TOPIC,
+        enc(good(r=[reading(seq=1, total_l=777), reading(seq=2, total_l=1.0)])),
+        "bad_order",
+    ),
+    ("same seq twice", TOPIC, enc(good(r=[reading(seq=1), reading(seq=1, ts=1764000060)])), "bad_order"),
+    (
+        "total over 64 bits",
+        TOPIC,
+        b'{"v":1,"meter":"m-0001","boot":1,"r":[{"seq":1,"ts":1764000000,'
+        b'"total_l":123456789012345678901234567890}]}',
+        "bad_total",
+    ),
     ("meter missing", TOPIC, enc({k: v for k, v in good().items() if k != "meter"}), "meter_mismatch"),
     ("other meter", TOPIC, enc(good(meter="m-0002")), "meter_mismatch"),
     ("boot missing", TOPIC, enc({k: v for k, v in good().items() if k != "boot"}), "schema"),
@@ -83,13 +112,13 @@ BAD = [
         "total infinity",
         TOPIC,
         b'{"v":1,"meter":"m-0001","boot":1,"r":[{"seq":1,"ts":1764000000,"total_l":Infinity}]}',
-        "bad_total",
+        "malformed",  # not JSON (RFC 8259 has no Infinity)
     ),
     (
         "total NaN",
         TOPIC,
         b'{"v":1,"meter":"m-0001","boot":1,"r":[{"seq":1,"ts":1764000000,"total_l":NaN}]}',
-        "bad_total",
+        "malformed",
     ),
     ("topic status", "wm/v1/m-0001/status", enc(good()), "bad_topic"),
     ("topic other prefix", "xx/v1/m-0001/readings", enc(good()), "bad_topic"),
@@ -110,13 +139,14 @@ def test_bad_input_has_its_reason(case, topic, payload, reason):
 def test_every_reason_code_in_protocol_doc_is_tested():
     table = DOC.read_text().split("## What the pipeline does with bad input", 1)[1]
     documented = set(re.findall(r"\| `([a-z_]+)` \|", table))
-    assert {b[3] for b in BAD} | {"flood"} == documented
+    # The worker's own reasons (tests/ingest/test_pipeline_attacks.py, test_flood.py) besides the parser's.
+    assert {b[3] for b in BAD} | {"flood", "unknown_meter", "conflict", "series_limit"} == documented
 
 
 def test_limits_are_inclusive():
-    ok = enc(good(r=[reading(ts=NOW + 300, total_l=10**12), reading(seq=2, ts=1577836800, total_l=0)]))
+    ok = enc(good(r=[reading(ts=1577836800, total_l=0), reading(seq=2, ts=NOW + 300, total_l=10**12)]))
     rs = parse_batch(TOPIC, ok, now_s=NOW)
-    assert [r.total_ml for r in rs] == [10**15, 0]
+    assert [r.total_ml for r in rs] == [0, 10**15]
     exact = b" " * (MAX_PAYLOAD_BYTES - len(enc(good()))) + enc(good())
     assert len(parse_batch(TOPIC, exact, now_s=NOW)) == 1
 
@@ -125,7 +155,13 @@ def test_litres_are_exact_millilitres():
     rs = parse_batch(
         TOPIC,
         enc(
-            good(r=[reading(total_l=0.001), reading(seq=2, total_l=12345678.999), reading(seq=3, total_l=7)])
+            good(
+                r=[
+                    reading(total_l=0.001),
+                    reading(seq=2, ts=1764000060, total_l=12345678.999),
+                    reading(seq=3, ts=1764000120, total_l=7),
+                ]
+            )
         ),
         now_s=NOW,
     )
@@ -134,3 +170,10 @@ def test_litres_are_exact_millilitres():
 
 def test_meter_from_topic_with_custom_prefix():
     assert meter_from_topic("site/a/wm/m_9/readings", "site/a/wm") == "m_9"
+
+
+@pytest.mark.parametrize("text", ["a", "a" * 32, "a" * 33, "", "a b", "m-1_X", "mé", "m/1", "m\n", "+"])
+def test_the_fast_meter_id_check_is_the_rule(text):
+    from core.ids import METER_ID_RE, is_meter_id
+
+    assert is_meter_id(text) == (METER_ID_RE.fullmatch(text) is not None)

@@ -41,6 +41,10 @@ def secured(tmp_path_factory) -> Iterator[tuple[Mosquitto, Path, dict]]:
     )
     creds = {m: json.loads((root / "out" / m / "site_config.json").read_text()) for m in ("m-a", "m-b")}
     creds["wm-ingest"] = {"mqtt_user": "wm-ingest", "mqtt_password": add_service(broker_dir, "wm-ingest")}
+    creds["wm-operator"] = {
+        "mqtt_user": "wm-operator",
+        "mqtt_password": add_service(broker_dir, "wm-operator", "operator"),
+    }
     (root / "mq").mkdir()
     broker = Mosquitto.secured(broker_dir, root / "mq")
     broker.start()
@@ -84,8 +88,11 @@ def test_site_config_is_valid_firmware_config(secured, tmp_path):
     fw_config = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fw_config)
     cfg = creds["m-a"]
-    unknown = set(cfg) - set(fw_config.DEFAULTS)
+    # config_key: the board's key for signed config commands (docs/protocol.md); the firmware's side of
+    # signed commands is the firmware's to add (reported), every other key it must know.
+    unknown = set(cfg) - set(fw_config.DEFAULTS) - {"config_key"}
     assert not unknown, f"site_config keys the firmware does not know: {unknown}"
+    assert len(cfg["config_key"]) == 64 and cfg["config_key"] != creds["m-b"]["config_key"]
     assert (cfg["meter_id"], cfg["mqtt_user"], cfg["mqtt_tls"]) == ("m-a", "m-a", True)
     assert cfg["broker_port"] == 8883
     assert len(cfg["mqtt_password"]) >= 24 and creds["m-a"]["mqtt_password"] != creds["m-b"]["mqtt_password"]
@@ -133,24 +140,30 @@ def test_meter_cannot_publish_on_another_meters_topic(secured):
 
 def test_meter_reads_only_its_own_config(secured):
     broker, broker_dir, creds = secured
+    # issue 17: the ingest's account wrote l_per_pulse=1000 to a board; now only the operator's may
+    ingest, _ = connect(broker, broker_dir, "wm-ingest", creds["wm-ingest"]["mqtt_password"], "sec-ingest")
+    ingest.publish("wm/v1/m-a/config", b'{"v": 1, "id": "evil", "l_per_pulse": 1000}', qos=0, retain=True)
+    ingest.loop_stop()
     operator, _ = connect(
-        broker, broker_dir, "wm-ingest", creds["wm-ingest"]["mqtt_password"], "sec-operator"
+        broker, broker_dir, "wm-operator", creds["wm-operator"]["mqtt_password"], "sec-operator"
     )
     for meter in ("m-a", "m-b"):
         operator.publish(
             f"wm/v1/{meter}/config", json.dumps({"v": 1, "id": meter}).encode(), qos=1, retain=True
         ).wait_for_publish(10)
     got: list[str] = []
+    payloads: list[bytes] = []
     meter_a, _ = connect(
         broker,
         broker_dir,
         "m-a",
         creds["m-a"]["mqtt_password"],
         "m-a-sub",
-        on_message=lambda _c, _u, m: got.append(m.topic),
+        on_message=lambda _c, _u, m: (got.append(m.topic), payloads.append(m.payload)),
     )
     meter_a.subscribe([("wm/v1/m-b/config", 1), ("wm/v1/m-a/config", 1)])
     wait_for(lambda: "wm/v1/m-a/config" in got, what="own retained config")
+    assert payloads == [b'{"v": 1, "id": "m-a"}']  # the operator's, never the ingest's forgery
     meter_a.publish("wm/v1/m-a/status", b'{"v": 1, "state": "online"}', qos=1).wait_for_publish(10)
     assert got == ["wm/v1/m-a/config"]
     meter_a.loop_stop()

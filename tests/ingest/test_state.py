@@ -1,11 +1,15 @@
-"""Per-meter state: gaps, late replays, duplicates, resets, boots; kept across StateDB instances."""
+"""Per-meter state: gaps, late fills, resets, boots, anomalies; and its durable log (snapshot + appends)."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
+from core.consumption import Mark, Rule, Span
 from core.readings import Reading
-from ingest.state import StateDB, classify
+from ingest.state import MeterState, advance, fill, first
+from ingest.statelog import StateLog
+from storage.readings.stream import OpenHour
 
 T0 = 1_764_000_000
 
@@ -15,11 +19,21 @@ def rd(seq: int, minute: int, total_ml: int, boot: int = 1, meter: str = "m") ->
 
 
 def run(readings: list[Reading], max_flow_lpm: float = 1000.0):
-    state = None
+    """New readings (newer than the newest) through advance; older ones through fill."""
+    rule = Rule(max_flow_lpm=max_flow_lpm)
+    state: MeterState | None = None
     events: Counter[str] = Counter()
     for r in readings:
-        state, evs = classify(state, r, max_flow_lpm)
-        events.update(evs)
+        if state is None:
+            state = first(r)
+            events["new"] += 1
+        elif r.ts_s > state.ts_s:
+            evs: list[str] = []
+            advance(state, r, rule, evs)
+            events.update(evs)
+        else:
+            fill(state, r)
+            events["late"] += 1
     return state, events
 
 
@@ -29,22 +43,13 @@ def test_steady_stream_is_all_new():
     assert (state.seq, state.total_ml, state.readings, state.missing) == (9, 9000, 10, 0)
 
 
-def test_redelivered_readings_are_duplicates_and_change_nothing():
-    readings = [rd(i, i, 1000 * i) for i in range(5)]
-    state, events = run(readings + readings[2:] + readings[:1])
-    assert events == Counter(new=5, duplicate=4)
-    assert (state.seq, state.duplicates, state.readings) == (4, 4, 5)
-
-
 def test_gap_reported_then_filled_by_late_out_of_order_replay():
     # seqs 0,1 then 5,6 arrive; 2,3,4 come later, newest first (a replay out of order)
     state, events = run([rd(0, 0, 0), rd(1, 1, 10), rd(5, 5, 50), rd(6, 6, 60), rd(4, 4, 40), rd(2, 2, 20)])
     assert events == Counter(new=4, gap=1, late=2)
     assert (state.gaps, state.missing, state.open_gaps, state.late) == (1, 1, [[3, 3]], 2)
-    state, evs = classify(state, rd(3, 3, 30), 1000)
-    assert evs == ["late"] and state.missing == 0 and state.open_gaps == []
-    state, evs = classify(state, rd(3, 3, 30), 1000)  # the same late reading again
-    assert evs == ["duplicate"]
+    assert fill(state, rd(3, 3, 30)) and state.missing == 0 and state.open_gaps == []
+    assert not fill(state, rd(9, 0, 30))  # late but in no known gap: counted, no gap changes
 
 
 def test_register_set_is_new_boot_and_reset_not_an_anomaly():
@@ -88,17 +93,49 @@ def test_open_gaps_are_bounded():
     assert len(state.open_gaps) == 16
 
 
-def test_state_survives_a_new_connection_and_two_writers_interleave(tmp_path):
-    path = str(tmp_path / "state.db")
-    a, b = StateDB(path), StateDB(path)
-    assert a.apply([rd(0, 0, 0), rd(1, 1, 10)]) == Counter(new=2)
-    # worker b continues the same meter (e.g. the $share group gave it the next message)
-    assert b.apply([rd(2, 2, 20), rd(1, 1, 10)]) == Counter(new=1, duplicate=1)
-    a.close()
-    b.close()
-    c = StateDB(path)  # a restarted worker
-    assert c.apply([rd(4, 4, 40)]) == Counter(new=1, gap=1)
-    st = c.get("m")
-    assert (st.seq, st.readings, st.duplicates, st.missing, st.open_gaps) == (4, 4, 1, 1, [[3, 3]])
-    assert c.get("nobody") is None
-    c.close()
+def _state(seq: int) -> MeterState:
+    span = Span(Mark(T0, 1000, 1), Mark(T0 + 60 * seq, 1000 + seq, 1), 1000 + seq, 0, 1000 + seq, 1, seq + 1)
+    st = MeterState(1, seq, T0 + 60 * seq, 1000 + seq, OpenHour(T0 - 1, span, 1.5), readings=seq + 1)
+    st.open_gaps = [[2, 3]] if seq % 2 else None
+    return st
+
+
+def test_state_log_keeps_every_appended_batch_across_restarts(tmp_path):
+    log = StateLog(tmp_path, 3)
+    assert log.load(lambda: True) == {} and log.authoritative  # a new partition on an empty store
+    log.append({"a": _state(1), "b": _state(2)})
+    log.append({"a": _state(5)})
+    log.close()
+    again = StateLog(tmp_path, 3)
+    states = again.load(lambda: False)  # not asked again: the partition's header says authoritative
+    assert again.authoritative
+    assert states == {"a": _state(5), "b": _state(2)}
+    again.compact(states)
+    again.append({"c": _state(7)})
+    again.close()
+    third = StateLog(tmp_path, 3)
+    assert third.load(lambda: False) == {"a": _state(5), "b": _state(2), "c": _state(7)}
+    third.close()
+
+
+def test_a_torn_last_frame_is_dropped(tmp_path):
+    """A crash mid-append: that batch was never acknowledged, so its state is dropped, the rest kept."""
+    log = StateLog(tmp_path, 0)
+    log.load(lambda: True)
+    log.append({"a": _state(1)})
+    log.append({"a": _state(2)})
+    log.close()
+    path = tmp_path / "p0.log"
+    size = path.stat().st_size
+    os.truncate(path, size - 5)
+    again = StateLog(tmp_path, 0)
+    assert again.load(lambda: True) == {"a": _state(1)}
+    again.append({"b": _state(3)})  # appends go after the good prefix
+    again.close()
+    assert StateLog(tmp_path, 0).load(lambda: True) == {"a": _state(1), "b": _state(3)}
+
+
+def test_a_partition_new_on_a_store_with_readings_is_not_authoritative(tmp_path):
+    log = StateLog(tmp_path, 1)
+    log.load(lambda: False)
+    assert not log.authoritative

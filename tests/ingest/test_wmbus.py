@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -12,6 +13,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest.wmbus import WmbusError, parse_wmbus
+from registry import Registry
+from storage.sql import Database
 from tests.conftest import wait_for
 from vee.config import VeeConfig
 from vee.db import VeeDb
@@ -69,8 +72,10 @@ def test_bad_wmbus_messages_are_refused_with_a_reason(payload, reason):
 
 
 @pytest.mark.timeout(120)
-def test_published_wmbus_message_becomes_usage_in_influx(mosquitto, influx, influx_store):
+def test_published_wmbus_message_becomes_usage_in_influx(mosquitto, influx, influx_store, tmp_path):
     store_url = influx.store_url(influx_store.database)
+    sql_url = f"sqlite:///{tmp_path}/wm.db"
+    Registry(Database(sql_url)).provision("12345678", "test")  # only registered meters are stored
     bridge = subprocess.Popen(
         [
             sys.executable,
@@ -87,11 +92,18 @@ def test_published_wmbus_message_becomes_usage_in_influx(mosquitto, influx, infl
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        env={
+            **os.environ,
+            "WM_STORAGE_SQL_URL": sql_url,
+            "WM_WMBUS_BROKER_USER": "wm-wmbus",
+            "WM_WMBUS_BROKER_PASSWORD": mosquitto.credentials["wm-wmbus"],
+        },
     )
     try:
         now = int(time.time())
         t1, t2 = now - 7200, now - 3600
         pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="t-wmbus-pub")
+        pub.username_pw_set("wm-wmbus-gw", mosquitto.credentials["wm-wmbus-gw"])
         pub.connect("127.0.0.1", mosquitto.port)
         pub.loop_start()
 

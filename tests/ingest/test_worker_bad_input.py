@@ -18,6 +18,7 @@ REASONS = (
     "bad_timestamp",
     "bad_total",
     "bad_topic",
+    "bad_order",
     "flood",
 )
 
@@ -45,11 +46,16 @@ def test_every_bad_message_is_dead_lettered_counted_and_good_meters_flow(
         publisher.readings(f"good-{i}", series(3))  # a good meter right behind every bad message
         good += 3
         messages += 2
-    # a flood: 20 messages from one meter; the first 5 pass, 15 are refused
-    for k in range(20):
+    # a flood: one reading sent 20 times; the first is new, 5 more pass the bucket (duplicates), 14 refused
+    for _k in range(20):
+        publisher.readings("flooder", [(0, T0, 1.0)])
+    sent["flood"] += 14
+    good += 1
+    messages += 20
+    # a backlog replay is not a flood: 20 messages of the next seqs in order all pass (burst 5)
+    for k in range(1, 21):
         publisher.readings("flooder", [(k, T0 + 60 * k, float(k))])
-    sent["flood"] += 15
-    good += 5
+    good += 20
     messages += 20
 
     wait_for(lambda: influx_store.count_all_readings() == good, timeout_s=30, what="good readings stored")
@@ -67,7 +73,7 @@ def test_every_bad_message_is_dead_lettered_counted_and_good_meters_flow(
         assert (
             metric("wm_ingest_messages_rejected_total", {"reason": reason}) - before[reason] == sent[reason]
         )
-    assert influx_store.count_readings("flooder") == 5
+    assert influx_store.count_readings("flooder") == 21
     health = worker.health()
     assert health["writer_alive"] and health["store_ok"] and health["connected"]
     # a rejected message keeps its topic and (the first KiB of) its payload

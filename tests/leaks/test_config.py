@@ -5,18 +5,25 @@ import pytest
 from leaks.config import LeakConfig
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("continuous_min_lph", 0.0, "continuous_min_lph must be between"),
-    ("continuous_min_lph", float("nan"), "continuous_min_lph must be a finite number"),
-    ("continuous_window_h", 24.5, "continuous_window_h must be an integer"),
-    ("burst_min_minutes", 0, "burst_min_minutes must be between"),
-    ("burst_fast_lpm", 5.0, "burst_fast_lpm must be between"),
-    ("tz", "Mars/Olympus_Mons", "not an IANA time zone"),
-    ("tz", "+08:00", "not an IANA time zone"),
-    ("night_end_h", 1, "night window"),
-    ("resolve_fraction", 1.5, "resolve_fraction must be between"),
-    ("drip_wet_fraction", "high", "drip_wet_fraction must be a finite number"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("continuous_min_lph", 0.0, "continuous_min_lph must be between"),
+        ("continuous_min_lph", float("nan"), "continuous_min_lph must be a finite number"),
+        ("continuous_window_h", 24.5, "continuous_window_h must be an integer"),
+        ("burst_min_minutes", 0, "burst_min_minutes must be between"),
+        ("burst_fast_lpm", 5.0, "burst_fast_lpm must be between"),
+        ("tz", "Mars/Olympus_Mons", "not an IANA time zone"),
+        ("tz", "+08:00", "not an IANA time zone"),
+        ("night_end_h", 1, "night window"),
+        ("resolve_fraction", 1.5, "resolve_fraction must be between"),
+        ("drip_min_lph", "high", "drip_min_lph must be a finite number"),
+        ("continuous_max_lph", 5.0, "continuous_max_lph must be between"),
+        ("burst_minute_floor", 0.0, "burst_minute_floor must be between"),
+        ("long_draw_leak_h", 0.1, "long_draw_leak_h must be between"),
+        ("toilet_interval_tol", -0.1, "toilet_interval_tol must be between"),
+    ],
+)
 def test_bad_threshold_is_refused_by_name(field, value, message):
     with pytest.raises(ValueError, match=message):
         LeakConfig(**{field: value})

@@ -1,0 +1,429 @@
+"""One batch of messages → stored readings, dead letters and per-meter state, with no query per reading.
+
+For each message, in arrival order: the meter must be registered and active (`unknown_meter`), the
+payload valid (docs/protocol.md), the meter within its flood limit unless the message carries readings
+it owes (the next seqs, in order: a backlog replay is not a flood), and new meters within the series
+limit. Then each reading is judged against the meter's state:
+
+- newer than the meter's newest reading: stored; its flow and the hour roll-ups come from the state
+  (storage/readings/stream.py) — no query, whatever the fleet size;
+- at the newest reading's ts, or at a ts this batch already holds: compared there (no query);
+- older: the only readings that can clash with stored ones. They are looked up in one query per 100
+  meters: the same total is a `duplicate` (harmless, not written again), another total a `conflict`
+  (quarantined in the dead letters with both values; the stored one is kept — never overwritten),
+  none a `late` reading (stored, its hours rebuilt from the store).
+
+A meter with no state in a partition that is not authoritative (statelog.py) takes the query path once.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from core.consumption import Rule
+from core.readings import Reading, Rejection
+from core.units import litres_text
+from ingest.flood import FloodLimit
+from ingest.intake import Intake
+from ingest.payload import PayloadError
+from ingest.state import CONFLICT, DUPLICATE, LATE, NEW, MeterState, advance, fill, first
+from ingest.statelog import StateLog
+from storage.readings.base import Store
+from storage.readings.influx import InfluxStore
+from storage.readings.lineproto import hour_of
+from storage.readings.stream import OpenHour, stream_lines
+
+log = logging.getLogger("ingest")
+_MAX_CONFLICTS_SHOWN = 5
+
+
+@dataclass(slots=True)
+class Msg:
+    """A message from the broker, as the pipeline needs it."""
+
+    topic: str
+    payload: bytes
+    received_s: float
+    dup: bool = False  # a broker redelivery: not the meter's doing, not counted by the flood limit
+
+
+@dataclass
+class Outcome:
+    """What one batch did."""
+
+    written: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    events: Counter[str] = field(default_factory=Counter)
+    missing: int = 0  # seqs skipped (gaps opened)
+    filled: int = 0  # late readings that filled a known gap
+    newest_ts_s: int = 0
+
+
+class ActiveMeters:
+    """Which meters may store readings: `__contains__`. The open variant admits every meter."""
+
+    def __contains__(self, meter: object) -> bool:
+        return True
+
+    def refresh(self) -> None:
+        """Reload if the source changed (no-op here)."""
+
+
+class Partitions:
+    """The partitions one worker holds: their states and state logs."""
+
+    def __init__(self, count: int, owned: list[int], state_dir: str | None, store: Store, fsync: bool = True):
+        self.count = count
+        self.owned = owned
+        self.states: dict[str, MeterState] = {}
+        self.logs: dict[int, StateLog] = {}
+        self.authoritative: dict[int, bool] = {}
+        known: list[bool] = []
+
+        def empty() -> bool:  # asked once, and only for a partition new here
+            if not known:
+                known.append(store.is_empty())
+            return known[0]
+
+        for p in owned:
+            if state_dir is None:  # in memory only (tests, demos): as good as the store is empty
+                self.authoritative[p] = empty()
+                continue
+            sl = StateLog(state_dir, p, fsync=fsync)
+            self.states.update(sl.load(empty))
+            self.logs[p] = sl
+            self.authoritative[p] = sl.authoritative
+
+    def of(self, meter: str) -> int:
+        """The partition of a meter (the same in every process and release)."""
+        return partition_of(meter, self.count)
+
+    def save(self, changed: set[str]) -> None:
+        """Append the changed states to their partitions' logs (before the batch is acknowledged)."""
+        if not self.logs or not changed:
+            return
+        by_part: dict[int, dict[str, MeterState]] = {}
+        for m in changed:
+            by_part.setdefault(self.of(m), {})[m] = self.states[m]
+        for p, part in by_part.items():
+            self.logs[p].append(part)
+
+    def compact_if_due(self) -> None:
+        """Fold long logs into snapshots (between batches)."""
+        for p, sl in self.logs.items():
+            if sl.compact_due():
+                t0 = time.monotonic()
+                sl.compact({m: s for m, s in self.states.items() if self.of(m) == p})
+                log.info(
+                    "state snapshot written", extra={"fields": {"partition": p, "s": time.monotonic() - t0}}
+                )
+
+    def close(self) -> None:
+        """Close the logs."""
+        for sl in self.logs.values():
+            sl.close()
+
+
+def partition_of(meter: str, count: int) -> int:
+    """Stable partition of a meter id: FNV-1a (32 bit) of the id mod count — the hash NATS's subject
+    mapping `partition()` uses, so a cluster's partitions and the workers' agree (devservices/nats.py)."""
+    h = 0x811C9DC5
+    for b in meter.encode():
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h % count
+
+
+class Pipeline:
+    """Turns batches of messages into writes; holds the per-meter state of its partitions."""
+
+    def __init__(
+        self,
+        store: Store,
+        intake: Intake,
+        parts: Partitions,
+        meters: ActiveMeters,
+        flood: FloodLimit,
+        rule: Rule,
+        max_meters: int,
+    ):
+        self.store = store
+        self.intake = intake
+        self.parts = parts
+        self.meters = meters
+        self.flood = flood
+        self.rule = rule
+        self.max_meters = max_meters
+        self.stream = isinstance(store, InfluxStore)
+
+    # -- per message ---------------------------------------------------------------------------
+    def _owes(self, st: MeterState | None, rs: list[Reading]) -> bool:
+        """Whether a message carries readings the meter owes: the next seqs in order, or a known gap's."""
+        if st is None:
+            return True
+        r = rs[0]
+        if r.ts_s > st.ts_s:
+            return r.boot == st.boot and r.seq == st.seq + 1
+        return bool(st.open_gaps) and all(
+            any(lo <= x.seq <= hi for lo, hi in st.open_gaps or []) for x in rs if x.ts_s < st.ts_s
+        )
+
+    def process(self, msgs: list[Msg]) -> Outcome:
+        """Validate, judge and store one batch; StoreError (nothing to acknowledge) on a store failure.
+
+        On any failure every state the batch touched is put back as it was, so the retry sees the batch
+        as new again (the state log only ever holds confirmed batches).
+        """
+        undo: dict[str, MeterState | None] = {}
+        try:
+            return self._process(msgs, undo)
+        except BaseException:
+            states = self.parts.states
+            for meter, old in undo.items():
+                if old is None:
+                    states.pop(meter, None)
+                else:
+                    states[meter] = old
+            raise
+
+    def _process(self, msgs: list[Msg], undo: dict[str, MeterState | None]) -> Outcome:
+        out = Outcome()
+        states = self.parts.states
+        tracks = self.intake.tracks_state
+        plain: list[Reading] = []  # intakes without seq/boot (wM-Bus): the store's own path
+        news: dict[str, list[Reading]] = {}  # in-order readings per meter
+        base: dict[str, tuple[tuple[int, int] | None, OpenHour | None]] = {}  # state before the batch
+        pending: dict[str, dict[int, int]] = {}  # (meter → ts → total) this batch will store
+        olds: list[tuple[Reading, Msg]] = []
+        unknown: dict[str, list[tuple[Reading, Msg]]] = {}  # no state, partition not authoritative
+        changed: set[str] = set()
+        conflicts: dict[int, list[str]] = {}  # message index → conflict texts
+        batch_msgs: list[Msg] = []
+        evs: list[str] = []  # events of in-order readings, counted once at the end (Counter.update is slow)
+        for m in msgs:
+            try:
+                meter = self.intake.key(m.topic, m.payload)
+                if tracks and meter not in self.meters:  # before parsing: a stranger costs a set look-up
+                    raise PayloadError("unknown_meter", f"meter {meter} is not registered and active")
+                rs = self.intake.parse(m.topic, m.payload, m.received_s, meter)
+                if not tracks:
+                    if rs and rs[0].meter not in self.meters:
+                        raise PayloadError(
+                            "unknown_meter", f"meter {rs[0].meter} is not registered and active"
+                        )
+                    plain.extend(rs)
+                    continue
+                st = states.get(meter)
+                if not m.dup and not self._owes(st, rs) and not self.flood.allow(meter, m.received_s):
+                    raise PayloadError(
+                        "flood",
+                        f"meter {meter} is over {self.flood.burst:.0f} messages + {self.flood.rate_per_s}/s "
+                        "(and the message is not readings it owes)",
+                    )
+                if st is None and meter not in news and meter not in unknown:
+                    if not self.parts.authoritative[self.parts.of(meter)]:
+                        unknown[meter] = [(r, m) for r in rs]
+                        continue
+                    if len(states) >= self.max_meters:
+                        raise PayloadError(
+                            "series_limit", f"{len(states)} meters known: the limit is {self.max_meters}"
+                        )
+            except PayloadError as err:
+                out.rejections.append(Rejection(m.topic, err.reason, err.detail, m.payload, m.received_s))
+                continue
+            if meter in unknown:
+                unknown[meter] += [(r, m) for r in rs]
+                continue
+            k = len(batch_msgs)
+            batch_msgs.append(m)
+            seen = pending.setdefault(meter, {})
+            if meter not in undo:
+                undo[meter] = _copy(states.get(meter))
+            for r in rs:
+                st = states.get(meter)
+                if st is None:
+                    base[meter] = (None, None)
+                    states[meter] = first(r)
+                    news.setdefault(meter, []).append(r)
+                    seen[r.ts_s] = r.total_ml
+                    out.events[NEW] += 1
+                    changed.add(meter)
+                elif r.ts_s > st.ts_s:
+                    if meter not in base:
+                        base[meter] = ((st.ts_s, st.total_ml), st.hour)
+                    out.missing += advance(st, r, self.rule, evs)
+                    news.setdefault(meter, []).append(r)
+                    seen[r.ts_s] = r.total_ml
+                    changed.add(meter)
+                else:
+                    known = st.total_ml if r.ts_s == st.ts_s else seen.get(r.ts_s)
+                    if known is None:
+                        olds.append((r, m))
+                        continue
+                    changed.add(meter)
+                    _judge_stored(st, r, known, out, conflicts.setdefault(k, []))
+        out.events.update(evs)
+        # 1. In-order readings: no query.
+        written = self._write_new(news, base)
+        # 2. Older readings: one look-up per 100 meters, then late ones through the query path.
+        late = self._judge_old(olds, pending, out, conflicts, batch_msgs, changed)
+        late += self._unknown(unknown, out, changed, undo)
+        if late:
+            rebuilt = self.store.write_late([r for r, _m in late])
+            for meter, h in rebuilt.items():
+                st = states.get(meter)
+                if st is not None and isinstance(h, OpenHour) and h.hour_s == hour_of(st.ts_s):
+                    st.hour = h
+        if plain:
+            self.store.write_readings(plain)
+        for k, texts in conflicts.items():
+            if not texts:
+                continue
+            m = batch_msgs[k]
+            shown = "; ".join(texts[:_MAX_CONFLICTS_SHOWN]) + (
+                f"; and {len(texts) - _MAX_CONFLICTS_SHOWN} more" if len(texts) > _MAX_CONFLICTS_SHOWN else ""
+            )
+            out.rejections.append(Rejection(m.topic, "conflict", shown, m.payload, m.received_s))
+        out.written = written + len(late) + len(plain)
+        self.parts.save(changed)
+        newest = [rs[-1].ts_s for rs in news.values()]
+        out.newest_ts_s = max(newest) if newest else 0
+        return out
+
+    # -- writes --------------------------------------------------------------------------------
+    def _write_new(
+        self, news: dict[str, list[Reading]], base: dict[str, tuple[tuple[int, int] | None, OpenHour | None]]
+    ) -> int:
+        if not news:
+            return 0
+        states = self.parts.states
+        if not self.stream:
+            self.store.write_readings([r for rs in news.values() for r in rs])
+            return sum(len(rs) for rs in news.values())
+        lines: list[str] = []
+        hours: dict[str, OpenHour] = {}
+        n = 0
+        for meter, rs in news.items():
+            prev, hour = base[meter]
+            more, hours[meter] = stream_lines(meter, prev, hour, rs)
+            lines += more
+            n += len(rs)
+        assert isinstance(self.store, InfluxStore)
+        self.store.write_stream(lines)
+        for meter, h in hours.items():  # only once the write is confirmed
+            states[meter].hour = h
+        return n
+
+    def _judge_old(
+        self,
+        olds: list[tuple[Reading, Msg]],
+        pending: dict[str, dict[int, int]],
+        out: Outcome,
+        conflicts: dict[int, list[str]],
+        batch_msgs: list[Msg],
+        changed: set[str],
+    ) -> list[tuple[Reading, Msg]]:
+        if not olds:
+            return []
+        wanted: dict[str, list[int]] = {}
+        for r, _m in olds:
+            wanted.setdefault(r.meter, []).append(r.ts_s)
+        stored = self.store.stored_totals(wanted)
+        index = {id(m): k for k, m in enumerate(batch_msgs)}
+        late: list[tuple[Reading, Msg]] = []
+        for r, m in olds:
+            st = self.parts.states[r.meter]
+            changed.add(r.meter)
+            seen = pending.setdefault(r.meter, {})
+            known = seen.get(r.ts_s, stored.get((r.meter, r.ts_s)))
+            if known is None:
+                seen[r.ts_s] = r.total_ml
+                out.events[LATE] += 1
+                out.filled += fill(st, r)
+                late.append((r, m))
+            else:
+                _judge_stored(st, r, known, out, conflicts.setdefault(index[id(m)], []))
+        return late
+
+    def _unknown(
+        self,
+        unknown: dict[str, list[tuple[Reading, Msg]]],
+        out: Outcome,
+        changed: set[str],
+        undo: dict[str, MeterState | None],
+    ) -> list[tuple[Reading, Msg]]:
+        """Meters without state in a non-authoritative partition: checked against the store, written
+        through its query path, and their state taken from what the store then knows."""
+        if not unknown:
+            return []
+        wanted = {meter: [r.ts_s for r, _m in items] for meter, items in unknown.items()}
+        stored = self.store.stored_totals(wanted)
+        keep: list[tuple[Reading, Msg]] = []
+        for meter, items in unknown.items():
+            seen: dict[int, int] = {}
+            texts: dict[int, list[str]] = {}
+            for r, m in items:
+                known = seen.get(r.ts_s, stored.get((meter, r.ts_s)))
+                if known is None:
+                    seen[r.ts_s] = r.total_ml
+                    keep.append((r, m))
+                    out.events[NEW] += 1
+                elif known == r.total_ml:
+                    out.events[DUPLICATE] += 1
+                else:
+                    out.events[CONFLICT] += 1
+                    texts.setdefault(id(m), []).append(_conflict_text(r, known))
+            msgs = {id(m): m for _r, m in items}
+            for key, lines in texts.items():
+                m = msgs[key]
+                out.rejections.append(
+                    Rejection(m.topic, "conflict", "; ".join(lines[:5]), m.payload, m.received_s)
+                )
+        if keep:
+            self.store.write_late([r for r, _m in keep])
+            keep_meters = {r.meter for r, _m in keep}
+            tails = (
+                {m: self.store.tail_of(m) for m in keep_meters} if isinstance(self.store, InfluxStore) else {}
+            )
+            for meter in keep_meters:
+                tail = tails.get(meter)
+                if tail is not None:
+                    undo.setdefault(meter, None)
+                    newest, hour = tail
+                    st = first(newest)
+                    st.hour = hour
+                    self.parts.states[meter] = st
+                    changed.add(meter)
+        out.written += len(keep)
+        return []
+
+
+def _copy(st: MeterState | None) -> MeterState | None:
+    """A copy of a state that the batch's changes cannot reach (its gap list is copied too)."""
+    if st is None:
+        return None
+    dup = copy.copy(st)
+    if st.open_gaps:
+        dup.open_gaps = [list(g) for g in st.open_gaps]
+    return dup
+
+
+def _judge_stored(st: MeterState, r: Reading, known_ml: int, out: Outcome, texts: list[str]) -> None:
+    """A reading at a ts already stored (or being stored): a duplicate, or a conflict to quarantine."""
+    if known_ml == r.total_ml:
+        st.duplicates += 1
+        out.events[DUPLICATE] += 1
+    else:
+        st.conflicts += 1
+        out.events[CONFLICT] += 1
+        texts.append(_conflict_text(r, known_ml))
+
+
+def _conflict_text(r: Reading, stored_ml: int) -> str:
+    return (
+        f"{r.meter} at ts {r.ts_s}: stored {litres_text(stored_ml)} L, received {litres_text(r.total_ml)} L "
+        "(the stored reading is kept)"
+    )

@@ -1,0 +1,175 @@
+"""Durable per-meter state of one partition: a snapshot and an append-only log of the changes since.
+
+Each batch appends the states it changed (one `write`, fsync'd unless disabled) before the batch is
+acknowledged, so a worker killed at any point restarts (or another worker takes the partition over)
+with every acknowledged change. A SQLite upsert per meter cost 20 µs at 1M meters here (random pages
+rewritten in the WAL); an append is sequential and costs ~1 µs per meter. When the log grows past
+COMPACT_RATIO × the snapshot (and COMPACT_MIN_BYTES), the worker writes a new snapshot (temp file,
+fsync, rename) and empties the log.
+
+Frames: 4-byte length, 4-byte CRC-32, a `marshal`ed list of state tuples. A torn last frame (a crash
+mid-write) fails its CRC and is dropped: that batch was not acknowledged. `marshal` is Python's own
+format: the header names the Python version that wrote it, and a state written by another version is
+not trusted (the partition then starts without state and takes the query path for each meter once,
+docs/ingest.md).
+
+`authoritative` (in the header): the state began with an empty database, so a meter absent from it
+has no stored readings. Otherwise an absent meter's first batch is checked against the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import marshal
+import os
+import struct
+import sys
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core.consumption import Mark, Span
+from ingest.state import MeterState
+from storage.readings.stream import OpenHour
+
+log = logging.getLogger("ingest")
+
+FORMAT = 1
+COMPACT_RATIO = 4
+COMPACT_MIN_BYTES = 64 << 20
+_HEAD = struct.Struct("!II")
+_VERSION = f"{sys.implementation.name}-{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def _to_tuple(meter: str, s: MeterState) -> tuple:
+    h = s.hour
+    hour: tuple | None = None
+    if h is not None:
+        sp = h.span
+        hour = (h.hour_s, tuple(sp.first), tuple(sp.last), sp.head_max_ml, sp.tail_used_ml, sp.tail_max_ml,
+                sp.segments, sp.n, h.peak_lpm)  # fmt: skip
+    gaps = tuple(tuple(g) for g in s.open_gaps) if s.open_gaps else None
+    return (meter, s.boot, s.seq, s.ts_s, s.total_ml, hour, s.readings, s.duplicates, s.conflicts, s.late,
+            s.gaps, s.missing, s.resets, s.boots, s.anomalies, gaps)  # fmt: skip
+
+
+def _from_tuple(t: tuple) -> tuple[str, MeterState]:
+    (meter, boot, seq, ts, total, hour, readings, dups, conflicts, late, gaps, missing, resets, boots,
+     anomalies, open_gaps) = t  # fmt: skip
+    h = None
+    if hour is not None:
+        hs, first, last, head, used, tmax, segs, n, peak = hour
+        h = OpenHour(hs, Span(Mark(*first), Mark(*last), head, used, tmax, segs, n), peak)
+    return meter, MeterState(
+        boot, seq, ts, total, h, readings, dups, conflicts, late, gaps, missing, resets, boots, anomalies,
+        [list(g) for g in open_gaps] if open_gaps else None,
+    )  # fmt: skip
+
+
+def _frame(obj: Any) -> bytes:
+    body = marshal.dumps(obj)
+    return _HEAD.pack(len(body), zlib.crc32(body)) + body
+
+
+def _frames(data: bytes) -> tuple[list[Any], int]:
+    """Decoded frames, and the length of the good prefix (a torn tail stops the walk)."""
+    out, pos = [], 0
+    while pos + _HEAD.size <= len(data):
+        n, crc = _HEAD.unpack_from(data, pos)
+        body = data[pos + _HEAD.size : pos + _HEAD.size + n]
+        if len(body) != n or zlib.crc32(body) != crc:
+            break
+        out.append(marshal.loads(body))
+        pos += _HEAD.size + n
+    return out, pos
+
+
+class StateLog:
+    """Snapshot + log of one partition's states in `directory` (files p<N>.snap, p<N>.log)."""
+
+    def __init__(self, directory: str | Path, partition: int, fsync: bool = True):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.snap = self.dir / f"p{partition}.snap"
+        self.log_path = self.dir / f"p{partition}.log"
+        self.fsync = fsync
+        self.authoritative = False
+        self._fd: int | None = None
+        self._log_bytes = 0
+        self._snap_bytes = 0
+
+    def load(self, empty_store: Callable[[], bool]) -> dict[str, MeterState]:
+        """The partition's states; a new partition's state is authoritative iff the store is empty."""
+        states: dict[str, MeterState] = {}
+        if self.snap.exists():
+            data = self.snap.read_bytes()
+            frames, _ = _frames(data)
+            head = frames[0] if frames else None
+            if not (
+                isinstance(head, dict) and head.get("format") == FORMAT and head.get("python") == _VERSION
+            ):
+                log.warning("state snapshot %s unreadable here: starting without state", self.snap)
+                self.authoritative = False
+            else:
+                self.authoritative = bool(head.get("authoritative"))
+                for chunk in frames[1:]:
+                    states.update(_from_tuple(t) for t in chunk)
+            self._snap_bytes = len(data)
+        else:
+            self.authoritative = empty_store()  # asked only when the partition is new here
+            self._write_snapshot(states)
+        if self.log_path.exists():
+            data = self.log_path.read_bytes()
+            frames, good = _frames(data)
+            for chunk in frames:
+                states.update(_from_tuple(t) for t in chunk)
+            if good != len(data):
+                log.warning(
+                    "state log %s: dropped a torn last frame (%d bytes)", self.log_path, len(data) - good
+                )
+                with self.log_path.open("r+b") as f:
+                    f.truncate(good)
+            self._log_bytes = good
+        self._fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return states
+
+    def append(self, changed: dict[str, MeterState]) -> None:
+        """Make these states durable (one write; fsync unless disabled)."""
+        if not changed:
+            return
+        assert self._fd is not None, "load() first"
+        frame = _frame([_to_tuple(m, s) for m, s in changed.items()])
+        os.write(self._fd, frame)
+        if self.fsync:
+            os.fdatasync(self._fd)
+        self._log_bytes += len(frame)
+
+    def compact_due(self) -> bool:
+        """Whether the log has grown enough to be folded into a new snapshot."""
+        return self._log_bytes > max(COMPACT_MIN_BYTES, COMPACT_RATIO * self._snap_bytes)
+
+    def compact(self, states: dict[str, MeterState]) -> None:
+        """Write every state as the new snapshot and empty the log."""
+        self._write_snapshot(states)
+        assert self._fd is not None
+        os.ftruncate(self._fd, 0)
+        self._log_bytes = 0
+
+    def _write_snapshot(self, states: dict[str, MeterState]) -> None:
+        tmp = self.snap.with_suffix(".tmp")
+        items = list(states.items())
+        with tmp.open("wb") as f:
+            f.write(_frame({"format": FORMAT, "python": _VERSION, "authoritative": self.authoritative}))
+            for i in range(0, len(items), 50_000):
+                f.write(_frame([_to_tuple(m, s) for m, s in items[i : i + 50_000]]))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.snap)
+        self._snap_bytes = self.snap.stat().st_size
+
+    def close(self) -> None:
+        """Close the log file."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
