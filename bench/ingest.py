@@ -299,7 +299,8 @@ def main() -> None:
         (work / "mq").mkdir()
         (work / "influx").mkdir()
         # The production setup: a closed broker (passwords, ACL checked on every publish), InfluxDB with auth.
-        broker = Mosquitto.closed(work / "mq", max_inflight=int(os.environ.get("WM_BENCH_MAX_INFLIGHT", 40_000)))
+        max_inflight = int(os.environ.get("WM_BENCH_MAX_INFLIGHT", 40_000))
+        broker = Mosquitto.closed(work / "mq", max_inflight=max_inflight)
         with broker, Influx(work / "influx", max_meters=max(meters, batch_meters, n_meters) + 10) as influx:
             reg_url = f"sqlite:///{work}/registry.db"
             reg = Registry(Database(reg_url))
