@@ -58,3 +58,24 @@ def resolve(positions: list[float]) -> Resolved:
     consistent_pos, residuals = settle(positions, lambda below: below - 9.0 if below >= 9.0 else 0.0)
     digits = [int(round(q)) % 10 for q in consistent_pos]
     return Resolved(digits, consistent_pos, residuals, all(r <= MAX_RESIDUAL for r in residuals))
+
+
+LAST_WHEEL_SHIFTS = (-0.5, 0.5, -1.0, 1.0)  # digits: a rolling last wheel is misread by about this much
+
+
+def resolve_nearest_consistent(positions: list[float]) -> Resolved:
+    """resolve(), or when the wheels disagree with the carry rule, the closest consistent reading.
+
+    A rolling last wheel half way between two digits is the recogniser's commonest misread (8.5 read
+    as 9.5: the wheel above it, standing still, says the last one has not passed 9). The last wheel
+    moved by half a digit or one digit that makes every wheel consistent is taken instead, the
+    smallest move first; the result still says `consistent=False` (it is a guess for a reviewer).
+    """
+    res = resolve(positions)
+    if res.consistent or not positions:
+        return res
+    for shift in LAST_WHEEL_SHIFTS:
+        moved = resolve(list(positions[:-1]) + [(positions[-1] + shift) % 10.0])
+        if moved.consistent:
+            return Resolved(moved.digits, moved.positions, res.residuals, False)
+    return res

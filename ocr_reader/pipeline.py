@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ocr_reader.api import PhotoReading, Previous
-from ocr_reader.carry import circ, resolve
+from ocr_reader.carry import circ, resolve, resolve_nearest_consistent
 from ocr_reader.dials import CONFIDENT as DIALS_CONFIDENT
 from ocr_reader.dials import combine_with_wheels, read_dials
 from ocr_reader.errors import BadImage
@@ -68,6 +68,7 @@ class Layout:
     turned: bool = False  # this layout is the chosen row read the other way up
     framed: bool = False  # an outlined window (locate.find_candidates) holds this row
     beyond_score: float = 0.0  # how wheel-like the crop one pitch beyond the chain's ends is
+    beyond_sides: tuple[bool, bool] = (False, False)  # the chain's doubt at its (left, right) end
 
     @property
     def pitch_px(self) -> float:
@@ -216,12 +217,16 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
             x0, x1 = int(round(xs[idx[0]])), int(round(xs[idx[-1]])) + width
             left, right = idx[0] - CHAIN_STEPS, idx[-1] + CHAIN_STEPS
             beyond = [score[i] for i in (left, right) if 0 <= i < len(score)]
-            doubt = [
-                score[i] >= PARTIAL_DOUBT_CONFIDENCE
-                and not (i == right and _only_decimals_lost(crops, idx, i))
+            # Per end (left, right): the slide ran out, or something wheel-like lies a pitch beyond.
+            sides = tuple(
+                not 0 <= i < len(score)
+                or (
+                    score[i] >= PARTIAL_DOUBT_CONFIDENCE
+                    and not (i == right and _only_decimals_lost(crops, idx, i))
+                )
                 for i in (left, right)
-                if 0 <= i < len(score)
-            ]
+            )
+            doubt = [d for i, d in zip((left, right), sides, strict=True) if 0 <= i < len(score)]
             best = Layout(
                 lay.candidate,
                 ext[:, x0:x1],
@@ -234,6 +239,7 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
                 (reach, reach),
                 maybe_partial=len(beyond) < 2 or any(doubt),
                 beyond_score=max(beyond, default=1.0),
+                beyond_sides=(sides[0], sides[1]),
             )
     return best
 
@@ -527,7 +533,29 @@ def _settle(bgr: np.ndarray, best: Layout) -> Layout:
         )
     ):
         return chained
-    return extend_layout(bgr, best)
+    grown = extend_layout(bgr, best)
+    if chained is not None and _chain_doubts_ends(chained, grown):
+        grown.maybe_partial = True
+    return grown
+
+
+def _chain_doubts_ends(chained: Layout, grown: Layout) -> bool:
+    """True when the chain, holding the same wheels as the grown cut, saw a wheel-like crop beyond them.
+
+    Only for rows of the text detector, which ends a row at its outer glyphs: the chain slides past
+    both ends, the equal cut looks one pitch beyond once, and a half-turned last wheel the detector
+    left out reads weakly there (an 8-wheel counter read as its first 7, accepted). Beyond an
+    outline lies its frame. Red wheels end a counter, so beyond a red last wheel (the "m3" after
+    the decimals) is no lost wheel, and a counter of the most wheels cannot continue.
+    """
+    if grown.candidate.source != "text":
+        return False
+    if grown.n_wheels >= WHEEL_COUNTS[-1] or chained.n_wheels != grown.n_wheels:
+        return False
+    if not _same_digits(chained.guesses, grown.guesses):
+        return False
+    left, right = chained.beyond_sides
+    return left or (right and not red_wheels(grown.crops)[-1])
 
 
 def _choose_unframed(bgr: np.ndarray) -> Layout:
@@ -556,13 +584,18 @@ def _decimals(red: list[bool]) -> int:
 
     Every wheel red is a tinted photo (or a red print row), not decimals.
     """
-    if red and all(red):
+    if not red or all(red):
         return 0
     n = 0
     for r in reversed(red):
         if not r:
             break
         n += 1
+    # Thin red digits under glare can miss the colour test: decimals run from the first red wheel
+    # among the last four when at least two thirds of them, the last one included, are red.
+    first = next((i for i in range(max(1, len(red) - 4), len(red)) if red[i]), None)
+    if red[-1] and first is not None and 3 * sum(red[first:]) >= 2 * (len(red) - first):
+        n = max(n, len(red) - first)
     return min(n, 4, len(red) - 1)
 
 
@@ -633,7 +666,7 @@ def read_image(
     if engine == "tesseract":
         return _read_tesseract(layout, red)
     guesses = wheel_model().predict(layout.crops, tta=USE_TTA)
-    res = resolve([g.position for g in guesses])
+    res = resolve_nearest_consistent([g.position for g in guesses])
     wheels = []
     for i, g in enumerate(guesses):
         frac = res.positions[i] % 1.0

@@ -18,9 +18,15 @@ import numpy as np
 
 from ocr_reader.wheels import normalise, normalise_batch
 
-DATA_DIR = os.environ.get(
-    "WM_OCR_DATA_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
-)
+
+def _default_data_dir() -> str:
+    """../shared/data beside the repository (or beside the folder of git worktrees holding it)."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    near = [os.path.join(repo, *[".."] * up, "shared", "data") for up in (1, 2)]
+    return os.path.normpath(next((d for d in near if os.path.isdir(d)), near[0]))
+
+
+DATA_DIR = os.environ.get("WM_OCR_DATA_DIR") or _default_data_dir()
 ARCHIVE = "wheel-crops-haverland.tar.gz"
 # Seven-segment displays, not wheels (the reader reads mechanical counters only).
 EXCLUDED = (

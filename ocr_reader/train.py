@@ -313,6 +313,154 @@ def finetune_real(
     return {"samples": len(y), "real": len(train.y), "seconds": round(time.monotonic() - t0, 1)}
 
 
+ROW_RENDERS = 40_000  # rendered rows (wide fonts) for the row reader
+ROW_REAL = 40_000  # rows laid out of real wheels of the training makes
+ROW_EPOCHS = 3
+ROW_MODEL_PATH = os.path.join(os.path.dirname(MODEL_PATH), "rows_crnn.onnx")
+
+
+def build_rows(
+    out_path: str = ROW_MODEL_PATH,
+    epochs: int = ROW_EPOCHS,
+    cache: str | None = None,
+    n_renders: int = ROW_RENDERS,
+    n_real: int = ROW_REAL,
+) -> dict:
+    """Train the row reader on rendered rows and rows of real wheels; the held-out makes validate it."""
+    from ocr_reader import real_crops, row_data
+    from ocr_reader import rowread_train as rt  # jax, optax: only the `train` extra installs them
+
+    t0 = time.monotonic()
+    val_real = real_crops.load(held_out=True)
+    val = rt.to_arrays(
+        row_data.real_rows(val_real.raw, val_real.y, val_real.maker, 1000, seed=17)
+        + row_data.rendered_rows(500, seed=19, font_set="heldout")
+    )
+    if cache and os.path.exists(cache):
+        with np.load(cache) as z:
+            data = {int(k[1:]): (z[k], z["c" + k[1:]], z["l" + k[1:]]) for k in z.files if k.startswith("x")}
+    else:
+        train = real_crops.load(held_out=False)
+        rows = row_data.rendered_rows(n_renders, seed=TRAIN_SEED + 900_000)
+        rows += row_data.real_rows(train.raw, train.y, train.maker, n_real, seed=13)
+        data = rt.to_arrays(rows)
+        del rows
+        if cache:
+            np.savez(
+                cache, **{f"{p}{w}": a for w, arrs in data.items() for p, a in zip("xcl", arrs, strict=True)}
+            )
+    print(
+        f"row reader: {sum(len(v[0]) for v in data.values())} rows; "
+        f"validating on rows of {len(val_real.y)} held-out crops"
+    )
+    params = rt.fit(data, epochs, seed=3, val=val)
+    with open(out_path, "wb") as f:
+        f.write(rt.to_onnx(params))
+    return {"seconds": round(time.monotonic() - t0, 1), "val": rt.evaluate(params, val)}
+
+
+RENDER_STAGE_PATH = os.path.splitext(MODEL_PATH)[0] + "_renders.npz"
+RENDER_CHUNK = 1000  # photos per cached chunk of rendered crops
+
+
+def render_cached(
+    n_photos: int,
+    workers: int,
+    cache_dir: str | None,
+    seed0: int = TRAIN_SEED,
+    hard: bool = False,
+    tag: str = "render",
+) -> tuple[np.ndarray, np.ndarray]:
+    """render_samples in chunks of RENDER_CHUNK photos, each kept in cache_dir to retrain without rendering.
+
+    A single cache_dir/<tag>.npz (all n_photos at once, as `--cache` writes it) is used when present.
+    """
+    whole = os.path.join(cache_dir, f"{tag}.npz") if cache_dir else None
+    if whole and os.path.exists(whole):
+        with np.load(whole) as z:
+            return z["x"], z["y"]
+    xs, ys = [], []
+    for c in range(0, n_photos, RENDER_CHUNK):
+        n = min(RENDER_CHUNK, n_photos - c)
+        path = os.path.join(cache_dir, f"{tag}_{c // RENDER_CHUNK:02d}.npz") if cache_dir else None
+        if path and os.path.exists(path):
+            with np.load(path) as z:
+                x, y = z["x"], z["y"]
+        else:
+            x, y = render_samples(n, workers, seed0=seed0 + c, hard=hard)
+            if path:
+                np.savez(path, x=x, y=y)
+        xs.append(x)
+        ys.append(y)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def real_mix(seed: int = 7) -> tuple[np.ndarray, np.ndarray, object]:
+    """The real-crop part of training: wheels of the training makes, real junk, rows of real wheels.
+
+    Returns (crops, labels, the held-out makes' CropSet for validation).
+    """
+    from ocr_reader import real_crops
+
+    train = real_crops.load(held_out=False)
+    val = real_crops.load(held_out=True)
+    junk = real_crops.straddling(train.raw, train.maker, REAL_JUNK, seed=seed)
+    turned = np.array([turned_is_junk(float(p)) for p in train.y])
+    junk = np.concatenate([junk, train.x[turned][:, ::-1, ::-1]])  # real wheels upside down
+    xc, yc = real_crops.composite_rows(train.raw, train.y, train.maker, REAL_ROWS, seed=11)
+    x = np.concatenate([np.repeat(train.x, REAL_COPIES, axis=0), junk, xc])
+    y = np.concatenate([np.repeat(train.y, REAL_COPIES), np.full(len(junk), JUNK, np.float32), yc])
+    print(
+        f"real: {len(train.y)} crops x {REAL_COPIES}, {len(junk)} junk, "
+        f"{len(yc)} crops of rows of real wheels"
+    )
+    return x, y, val
+
+
+def build_joint(
+    out_path: str,
+    workers: int,
+    n_photos: int = N_PHOTOS,
+    epochs: int = CNN_EPOCHS,
+    cache_dir: str | None = None,
+    init: str | None = None,
+    lr_peak: float = 2e-3,
+) -> dict:
+    """Train the CNN on renders and real crops together (from scratch, or from init at lr_peak).
+
+    Renders: n_photos photos cut as inference cuts them, plus FINETUNE_PHOTOS more with hard
+    negatives mined with the shipped model; real: real_mix(). Validated on the held-out makes.
+    """
+    from ocr_reader import cnn_train  # jax: only the `train` extra installs it
+
+    t0 = time.monotonic()
+    xr, yr = render_cached(n_photos, workers, cache_dir)
+    # Hard negatives are mined with the render-trained stage (as when the shipped fine-tune was made).
+    os.environ["OCR_WHEEL_MODEL"] = RENDER_STAGE_PATH
+    xh, yh = render_cached(
+        FINETUNE_PHOTOS, workers, cache_dir, seed0=TRAIN_SEED + 500_000, hard=True, tag="hard"
+    )
+    xr, yr = balance_junk(np.concatenate([xr, xh]), np.concatenate([yr, yh]))
+    del xh, yh
+    xq, yq, val = real_mix()
+    x = np.concatenate([xr, xq])
+    y = np.concatenate([yr, yq])
+    del xr, xq
+    print(f"joint: {len(y)} crops ({len(yr)} rendered, {len(yq)} real), {int((y == JUNK).sum())} junk")
+    params = cnn_train.fit(
+        cnn.prepare(x),
+        y,
+        JUNK,
+        epochs=epochs,
+        seed=0,
+        val=(cnn.prepare(val.x), val.y),
+        init=cnn.load(init) if init else None,
+        lr_peak=lr_peak,
+    )
+    save(params, out_path)
+    return {"samples": len(y), "seconds": round(time.monotonic() - t0, 1)}
+
+
 CALIBRATION_SEED = 4_040_404  # training fonts, a seed neither training nor the bench uses
 
 
@@ -351,7 +499,23 @@ def main(argv: list[str] | None = None) -> int:
         "--real", action="store_true", help="render stage, then fine-tune on real wheel crops (real_crops.py)"
     )
     ap.add_argument("--init", help="skip the render build: fine-tune these weights on real crops")
+    ap.add_argument("--rows", action="store_true", help="train the row reader (rowread.py) only")
+    ap.add_argument("--row-renders", type=int, default=ROW_RENDERS, help="--rows: rendered rows")
+    ap.add_argument("--row-real", type=int, default=ROW_REAL, help="--rows: rows laid out of real wheels")
+    ap.add_argument("--joint", action="store_true", help="train the CNN on renders and real crops together")
+    ap.add_argument("--cache-dir", help="--joint: keep rendered crops here, in chunks")
+    ap.add_argument("--lr", type=float, default=2e-3, help="--joint: peak learning rate")
     args = ap.parse_args(argv)
+    if args.joint:
+        print(
+            build_joint(args.out, args.workers, args.photos, args.epochs, args.cache_dir, args.init, args.lr)
+        )
+        return 0
+    if args.rows:
+        epochs = args.epochs if args.epochs != CNN_EPOCHS else ROW_EPOCHS
+        out = args.out if args.out != MODEL_PATH else ROW_MODEL_PATH
+        print(build_rows(out, epochs, args.cache, args.row_renders, args.row_real))
+        return 0
     if args.calibrate:
         calibrate(args.calibrate)
         return 0

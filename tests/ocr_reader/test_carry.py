@@ -38,3 +38,15 @@ def test_resolve_agrees_with_the_renderer_everywhere():
         n = 6
         r = resolve(wheel_positions(v, n))
         assert int("".join(map(str, r.digits))) == shown_reading(v, n), v
+
+
+def test_a_rolling_last_wheel_read_a_digit_too_far_is_moved_back_for_the_reviewer():
+    from ocr_reader.carry import resolve_nearest_consistent
+
+    # 7592638.54 shows ...38|9: the last wheel read 9.51 would carry into a wheel that stands still.
+    est = [7.0, 4.99, 8.98, 1.93, 5.98, 2.97, 9.51]
+    assert not resolve(est).consistent and resolve(est).digits[-2:] == [3, 0]
+    moved = resolve_nearest_consistent(est)
+    assert moved.digits == [7, 5, 9, 2, 6, 3, 9] and not moved.consistent  # still for review
+    # A consistent reading is left as it is.
+    assert resolve_nearest_consistent([1.0, 2.0, 3.2]).digits == [1, 2, 3]

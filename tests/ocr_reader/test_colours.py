@@ -38,3 +38,12 @@ def test_dim_red_wheels_are_red_beside_black_ones():
 def test_a_red_tinted_row_has_no_decimals():
     row = [_wheel((30, 30, 200), (255, 255, 255), d) for d in range(6)]
     assert all(red_wheels(row)) and _decimals(red_wheels(row)) == 0
+
+
+def test_a_red_wheel_missed_under_glare_still_counts_among_the_decimals():
+    # Four black wheels, then three red ones whose middle one glare bleached: 3 decimals, not 1.
+    assert _decimals([False] * 4 + [True, False, True]) == 3
+    # A lone red wheel at the end is one decimal; a red wheel far from the end is not a decimal run.
+    assert _decimals([False] * 6 + [True]) == 1
+    assert _decimals([False] * 3 + [True] + [False] * 2 + [True]) == 1
+    assert _decimals([]) == 0

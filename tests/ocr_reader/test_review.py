@@ -55,3 +55,43 @@ def test_reasons_come_in_order_of_how_much_they_say():
     assert pipeline.review_reason(True, _layout(outline_guessed=True), 0.05, sure) == "window_not_outlined"
     assert pipeline.review_reason(True, _layout(maybe_partial=True), 0.05, sure) == "wheel_count_uncertain"
     assert pipeline.review_reason(True, _layout(maybe_partial=True), 0.5, sure) == "window_may_continue"
+
+
+def _row(source: str, digits: list[int], red_last: bool = False, beyond=(False, True)) -> pipeline.Layout:
+    """A row of black wheels on a dark face (the last one red when asked), as the chain or cut holds it."""
+    import cv2
+
+    from ocr_reader.recognise import WheelGuess
+
+    crops = []
+    for i, d in enumerate(digits):
+        red = red_last and i == len(digits) - 1
+        img = np.full((64, 40, 3), (30, 30, 200) if red else (25, 25, 25), np.uint8)
+        cv2.putText(img, str(d), (6, 46), cv2.FONT_HERSHEY_SIMPLEX, 1.4, (230, 230, 230), 2)
+        crops.append(img)
+    cand = Candidate(np.zeros((4, 2), np.float32), 1.0, 4.0, 0.02, source)
+    guesses = [WheelGuess(float(d), 0.98, 0.01) for d in digits]
+    lay = pipeline.Layout(
+        cand, np.zeros((64, 64, 3), np.uint8), len(digits), 0.0, crops, guesses, 0.97, 0.1, (0, 0)
+    )
+    lay.beyond_sides = beyond
+    return lay
+
+
+def test_a_wheel_beyond_a_text_row_the_chain_saw_keeps_the_window_open():
+    # An 8-wheel counter whose half-turned last wheel the text detector left out: the equal cut's
+    # one look beyond missed it, the chain sliding past the end saw it (a silent 7-wheel reading).
+    seven = [8, 6, 1, 7, 1, 5, 1]
+    assert pipeline._chain_doubts_ends(_row("text", seven), _row("text", seven))
+    assert pipeline._chain_doubts_ends(_row("text", seven, beyond=(True, False)), _row("text", seven))
+
+
+def test_the_chains_doubt_does_not_count_where_a_counter_cannot_continue():
+    seven = [8, 6, 1, 7, 1, 5, 1]
+    assert not pipeline._chain_doubts_ends(_row("frame", seven), _row("frame", seven))  # beyond: the frame
+    assert not pipeline._chain_doubts_ends(_row("text", seven, red_last=True), _row("text", seven, True))
+    eight = seven + [2]
+    assert not pipeline._chain_doubts_ends(_row("text", eight), _row("text", eight))  # the most wheels
+    other = [8, 6, 1, 7, 1, 5, 4]
+    assert not pipeline._chain_doubts_ends(_row("text", other), _row("text", seven))  # other wheels
+    assert not pipeline._chain_doubts_ends(_row("text", seven, beyond=(False, False)), _row("text", seven))
