@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -215,6 +216,7 @@ def run_e2e(
     }
     before = {k: cpu_s(pid) for k, pid in others.items()}
     t0 = time.monotonic()
+    t0_wall = time.time()
     workers.start()
     worker_cpu = [0.0] * workers.n
     written = 0
@@ -234,11 +236,37 @@ def run_e2e(
     rss = workers.peak_rss_mb()
     for k, p in enumerate(workers.procs):
         worker_cpu[k] = cpu_s(p.pid)
+    LAST.update(elapsed_s=elapsed, startup_s=max(startup_s(log, t0_wall) for log in workers.logs))
     CPU.clear()
     CPU["workers"] = sum(worker_cpu) / written * 1e6
     CPU.update({k: (cpu_s(pid) - before[k]) / written * 1e6 for k, pid in others.items()})
     workers.stop()
     return written / elapsed, rss
+
+
+LAST: dict[str, float] = {}  # the last run's wall time and its workers' start-up
+
+
+def startup_s(log: Path, since_wall_s: float) -> float:
+    """Seconds from `since_wall_s` to the worker's first subscription after it (its log's JSON lines):
+    process start, imports, registry snapshot and state load."""
+    for line in log.read_text().splitlines():
+        try:
+            rec = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if rec.get("msg") != "subscribed":
+            continue
+        at = datetime.fromisoformat(rec["t"].replace("Z", "+00:00")).timestamp()
+        if at >= since_wall_s:
+            return at - since_wall_s
+    return float("nan")
+
+
+def startup_text(readings: int) -> str:
+    """The last run's start-up and its rate after start-up."""
+    up, total = LAST["startup_s"], LAST["elapsed_s"]
+    return f"start-up {up:.1f} s of {total:.1f} s, after it {readings / (total - up):,.0f} readings/s"
 
 
 def cpu_text() -> str:
@@ -317,6 +345,7 @@ def main() -> None:
                 assert count(influx, "e2e") == meters
                 raw = raw_write(influx, "raw", fleet, range(0, 1))
                 extra = f"worker peak RSS {rss[0]:,.0f} MB, influxd RSS {influx_rss_mb(influx):,.0f} MB"
+                extra += f" | {startup_text(meters)}"
                 extra += f" | {cpu_text()}"
                 results.append(line(f"cold    {meters:>9,} meters, 1 reading/msg", rate, raw, extra))
                 print(results[-1], flush=True)
@@ -326,7 +355,8 @@ def main() -> None:
                     assert count(influx, "e2e") == 2 * meters
                     raw = raw_write(influx, "raw", fleet, range(1, 2))
                     extra = (
-                        f"worker peak RSS {rss[0]:,.0f} MB (loads {meters:,} meters' state) | {cpu_text()}"
+                        f"worker peak RSS {rss[0]:,.0f} MB (loads {meters:,} meters' state) | "
+                        f"{startup_text(meters)} | {cpu_text()}"
                     )
                     results.append(line(f"steady  {meters:>9,} meters, 1 reading/msg", rate, raw, extra))
                     print(results[-1], flush=True)

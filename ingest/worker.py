@@ -71,7 +71,12 @@ class IngestWorker:
         state_dir = settings.state_path
         if state_dir and settings.share_group:  # $share: meters are not partitioned: one state per worker
             state_dir = f"{state_dir}/{settings.client_id}"
-        self.parts = Partitions(settings.partitions, owned, state_dir, store, fsync=settings.state_fsync)
+        # Loading a fleet's state makes millions of objects the GC cannot free: 2.3 -> 1.2 s at 1M meters.
+        gc.disable()
+        try:
+            self.parts = Partitions(settings.partitions, owned, state_dir, store, fsync=settings.state_fsync)
+        finally:
+            gc.enable()
         # A fleet's state is hundreds of thousands of long-lived objects, and each batch makes thousands
         # that outlive a young collection (its undo copies): the cyclic GC then walked the whole state
         # again and again (py-spy: a quarter of the steady worker's busy time on allocating lines). Move
