@@ -16,6 +16,7 @@ from devservices.ports import free_port
 from devservices.seed.run import Backfill, SeedSpec, seed
 from storage.readings import open_store
 from storage.readings.flows import InfluxFlows
+from tests.conftest import wait_for
 
 
 def _iso(t_s: int) -> str:
@@ -103,6 +104,12 @@ def test_embedded_fallback_seeds_sqlite_and_answers_a_year(tmp_path):
             assert day["used_l"] == float(seeded[d]), d
         demo.fleet.join(timeout=300)
         store = open_store(demo.store_url)
+        # The meters have published; the ingest stores and acknowledges on its own thread.
+        wait_for(
+            lambda: store.readings(home.meter_id, plan.now_s, plan.now_s + 1800),
+            timeout_s=60,
+            what=f"the live readings of {home.meter_id} in the store",
+        )
         live = store.readings(home.meter_id, plan.now_s, plan.now_s + 1800)
         assert live and live[0].seq == demo.seeded.homes[home.meter_id].seq + 1
         assert live[0].total_ml >= demo.seeded.homes[home.meter_id].total_ml
