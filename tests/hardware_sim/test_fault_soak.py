@@ -78,11 +78,19 @@ def test_litres_survive_every_fault(mosquitto, pipeline, tmp_path):
     for b in boards:
         kinds = {r["kind"] for r in b.resets}
         assert kinds == {"power_loss", "watchdog"}, f"{b.meter_id} should see both resets: {b.resets}"
-        wait_for(
-            lambda b=b: pipeline.store.last_at_or_before(b.meter_id, stop) == b.expected_ml,
-            timeout_s=60,
-            what=f"{b.meter_id} final total {b.expected_ml} ml",
-        )
+        try:
+            wait_for(
+                lambda b=b: pipeline.store.last_at_or_before(b.meter_id, stop) == b.expected_ml,
+                timeout_s=60,
+                what=f"{b.meter_id} final total {b.expected_ml} ml",
+            )
+        except BaseException as err:  # say what was stored, for a failure seen once in CI (soak-b)
+            state = pipeline.worker.state_of(b.meter_id)
+            raise AssertionError(
+                f"{b.meter_id}: stored last {pipeline.store.last_at_or_before(b.meter_id, stop)} ml of "
+                f"{b.expected_ml}; {len(pipeline.readings(b.meter_id))} readings; ingest state "
+                f"{state.as_dict(b.meter_id) if state else None}; resets {b.resets}"
+            ) from err
 
         for r in b.resets:
             assert r["lost_ml"] is not None, f"{b.meter_id}: reset without a boot line: {r}"
