@@ -392,8 +392,10 @@ function Autopay({ t, f, id }) {
   const cur = useApi(`/v1/accounts/${id}/autopay`);
   const [form, setForm] = useState(null);
   const [state, setState] = useState({ error: null, saved: false });
+  // The form starts from the saved settings once; a reload after saving must not overwrite what the
+  // resident is typing (a browser test typed into it while the reload was in flight and lost the text).
   useEffect(() => {
-    if (cur.data) setForm({
+    if (cur.data && form === null) setForm({
       enabled: cur.data.enabled, below_yuan: cur.data.below_yuan ?? "20.00", amount_yuan: cur.data.amount_yuan ?? "100.00",
       monthly_cap_yuan: cur.data.monthly_cap_yuan ?? "300.00",
     });
