@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
@@ -54,6 +55,13 @@ def sim_start(days_ago: float = 3.0) -> int:
     latest = int(datetime.now(UTC).timestamp()) - int(days_ago * DAY_S)
     start = latest - latest % DAY_S + SIM_HOUR_UTC * 3600
     return start if start <= latest else start - DAY_S
+
+
+def code_in(text: str) -> str:
+    """The 6-digit code of a binding text message (what the holder reads on their phone)."""
+    found = re.search(r"\b(\d{6})\b", text)
+    assert found, f"no 6-digit code in {text!r}"
+    return found.group(1)
 
 
 def wait_for(predicate, timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition"):

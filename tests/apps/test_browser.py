@@ -5,7 +5,6 @@ viewport, no serious or critical axe-core violations; screenshots kept in build/
 from __future__ import annotations
 
 import io
-import re
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
@@ -29,7 +28,7 @@ from devservices.ports import free_port
 from ocr_reader.synth import render_photo
 from storage import meter_status
 from storage.config import StorageSettings
-from tests.conftest import ServerThread, wait_for
+from tests.conftest import ServerThread, code_in, wait_for
 from tests.dashboard_api.conftest import EASY, HOLDERS, VERIFY_KEY_TEXT, bearer, seed_accounts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,9 +111,7 @@ def _sms_code(site, phone: str) -> str:
     """The newest code the development SMS sink sent to `phone` (sent after the API's answer)."""
     sms = site["app"].state.sms
     wait_for(lambda: sms.messages(to=phone), timeout_s=10, what=f"a text to {phone}")
-    found = re.search(r"\b(\d{6})\b", sms.messages(to=phone)[-1].text)
-    assert found, sms.messages(to=phone)[-1].text
-    return found.group(1)
+    return code_in(sms.messages(to=phone)[-1].text)
 
 
 def api(site, who: str, path: str, **params):

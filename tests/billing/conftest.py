@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from dashboard_api.routes import alerts as alerts_routes
 from dashboard_api.routes import audit as audit_routes
 from dashboard_api.routes import bindings as bindings_routes
 from dashboard_api.routes import payments as payments_routes
+from tests.conftest import code_in
 
 BEIJING = "0123456789"
 SHANGHAI = "12345678"
@@ -136,7 +136,7 @@ def last_code(sms: DevSmsSink, phone: str) -> str:
     """The code in the newest text message to `phone` (what the holder reads on their phone)."""
     texts = sms.messages(to=phone)
     assert texts, f"no text message to {phone}"
-    return re.search(r"\b(\d{6})\b", texts[-1].text).group(1)  # type: ignore[union-attr]
+    return code_in(texts[-1].text)
 
 
 @pytest.fixture

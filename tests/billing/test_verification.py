@@ -3,7 +3,6 @@ single-use short-lived codes, tries and lock-outs, no enumeration, hashed secret
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from billing.db import AuditEvent, BindingRequest, HolderContact, ResidentAccoun
 from billing.errors import Invalid, RateLimited, VerificationFailed
 from billing.verification import FAILED, Policy, request_binding, verify_binding
 from tests.billing.conftest import BEIJING, GUANGZHOU, HOLDERS, SHANGHAI, VERIFY_KEY
+from tests.conftest import code_in
 
 T0 = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 UNKNOWN = {"beijing": "9999999999", "shanghai": "99999999", "guangzhou": "999999999999"}
@@ -21,7 +21,7 @@ NUMBER = {"beijing": BEIJING, "shanghai": SHANGHAI, "guangzhou": GUANGZHOU}
 
 
 def code_of(challenge) -> str:
-    return re.search(r"\b(\d{6})\b", challenge.sms.text).group(1)
+    return code_in(challenge.sms.text)
 
 
 def proofs(utility: str, challenge, wrong: bool = False) -> dict[str, str]:

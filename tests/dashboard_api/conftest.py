@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from dashboard_api.photos import RateLimiter
 from ocr_reader.synth import PhotoParams
 from storage.config import StorageSettings
 from storage.readings.sqlite import SqliteStore
+from tests.conftest import code_in
 
 # 2025-03-01T00:00:00+08:00 (Asia/Shanghai midnight): the sample data starts here.
 T0_S = 1740758400
@@ -117,8 +117,7 @@ def bind_verified(client, headers: dict[str, str], utility: str, number: str, **
     phone, id_last4 = HOLDERS[number]
     proofs: dict[str, str] = {}
     if "sms" in r.json()["methods"]:
-        text = client.app.state.sms.messages(to=phone)[-1].text
-        proofs["sms_code"] = re.search(r"\b(\d{6})\b", text).group(1)  # type: ignore[union-attr]
+        proofs["sms_code"] = code_in(client.app.state.sms.messages(to=phone)[-1].text)
     if "id_last4" in r.json()["methods"]:
         proofs["id_last4"] = id_last4
     return client.post(

@@ -7,7 +7,6 @@ an open leak alert); bob holds 0000000002. Every test states what the attack did
 
 from __future__ import annotations
 
-import re
 import secrets
 import socket
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from billing.db import Account, Alert
 from billing.tokens import issue_token, make_token_lookup
 from devservices.ports import free_port
+from tests.conftest import code_in
 from tests.dashboard_api.conftest import HOLDERS, T0_S, bearer, save_upload
 
 ALICE_NUMBER = "0000000001"
@@ -40,10 +40,6 @@ def verify(env, headers, request_id: str, **body):
 
 def texts_to(env, phone: str) -> list[str]:
     return [m.text for m in env.client.app.state.sms.messages(to=phone)]
-
-
-def code_in(text: str) -> str:
-    return re.search(r"\b(\d{6})\b", text).group(1)  # type: ignore[union-attr]
 
 
 def sees_nothing_of_alice(env, headers) -> None:

@@ -21,7 +21,7 @@ from devservices.ports import free_port
 from devservices.seed.photo import upload_pending
 from devservices.seed.run import total_litres
 from storage.readings import open_store
-from tests.conftest import wait_for
+from tests.conftest import code_in, wait_for
 
 LIVE_S = 2 * 3600
 READY_BOUND_S = 60.0  # the brief's bound for the full demo; the reduced one must meet it too
@@ -257,8 +257,13 @@ def test_the_banner_says_where_to_look_and_the_metrics_answer(demo):
     from devservices.demo import banner
 
     text = banner(demo)
-    for needle in (demo.base_url + "/docs", demo.operator_token, demo.resident_token, demo.broker,
-                   demo.metrics_url):
+    for needle in (
+        demo.base_url + "/docs",
+        demo.operator_token,
+        demo.resident_token,
+        demo.broker,
+        demo.metrics_url,
+    ):
         assert needle in text
     r = httpx.get(demo.metrics_url, timeout=30)
     assert r.status_code == 200 and "ingest" in r.text
@@ -266,7 +271,6 @@ def test_the_banner_says_where_to_look_and_the_metrics_answer(demo):
 
 def test_the_resident_binds_another_home_with_a_code_from_the_sms_sink(demo):
     """The demo holds each holder's phone and ID-card digits; codes land in the development sink."""
-    import re
 
     from billing.sms import read_sink
     from devservices.demo import banner, holder_contact
@@ -282,7 +286,7 @@ def test_the_resident_binds_another_home_with_a_code_from_the_sms_sink(demo):
         proofs = {}
         if "sms" in r.json()["methods"]:
             texts = wait_for(lambda: [m for m in read_sink(demo.sms_sink) if m.to == phone], what="the code")
-            proofs["sms_code"] = re.search(r"\b(\d{6})\b", texts[-1].text).group(1)
+            proofs["sms_code"] = code_in(texts[-1].text)
         if "id_last4" in r.json()["methods"]:
             proofs["id_last4"] = id_last4
         request_id = r.json()["request_id"]
