@@ -30,7 +30,7 @@ from ingest.flood import FloodLimit
 from ingest.intake import Intake
 from ingest.payload import PayloadError
 from ingest.state import CONFLICT, DUPLICATE, LATE, NEW, MeterState, advance, fill, first
-from ingest.statelog import StateLog
+from ingest.statelog import StateLog, init_deployment
 from storage.readings.base import Store
 from storage.readings.influx import InfluxStore
 from storage.readings.lineproto import hour_of
@@ -88,6 +88,8 @@ class Partitions:
                 known.append(store.is_empty())
             return known[0]
 
+        if state_dir is not None:
+            init_deployment(state_dir, count, empty)
         for p in owned:
             if state_dir is None:  # in memory only (tests, demos): as good as the store is empty
                 self.authoritative[p] = empty()
