@@ -9,7 +9,8 @@ Runs, each with its baseline measured in the same run against the same influxd (
 Method: the workers' persistent sessions are created, the workers stopped, every message published QoS 1
 into their queues (fast pipelined publisher, bench/mqtt_load.py); then the workers (`python -m ingest`
 processes) start and the clock runs until the broker has every message acknowledged, i.e. every reading
-stored (start-up and state loading included). Publishing is outside the timing: meters publish in
+stored (start-up and state loading included). Every timed phase starts with influxd idle (`wait_quiet`):
+the previous phase's compactions are not charged to it. Publishing is outside the timing: meters publish in
 parallel in real life. Baseline: the same reading points as line protocol, 5,000 per /write, one writer,
 into a database of the same cardinality (cold: new series; steady: existing ones).
 Memory: peak resident set (VmHWM) of each worker and of influxd. Every count is checked exactly.
@@ -160,6 +161,18 @@ class Workers:
     def acked(self) -> int:
         return sum(h.get("acked", 0) for h in self.health())
 
+    def mean_batch(self) -> float:
+        """Mean readings per store write over the workers (their Prometheus histogram)."""
+        total = count = 0.0
+        for port in self.ports:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            for row in text.splitlines():
+                if row.startswith("wm_ingest_batch_readings_sum"):
+                    total += float(row.split()[-1])
+                elif row.startswith("wm_ingest_batch_readings_count"):
+                    count += float(row.split()[-1])
+        return total / count if count else float("nan")
+
     def peak_rss_mb(self) -> list[float]:
         out = []
         for p in self.procs:
@@ -194,6 +207,21 @@ def cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far (children not included)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(influx: Influx, idle_share: float = 0.05, limit_s: float = 180.0) -> float:
+    """Wait until influxd is idle (under 5 % of a core over a second): the previous phase's compactions
+    (the baseline's new series, the cold run's TSI log) are not charged to the next phase. Seconds waited."""
+    assert influx.proc is not None
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        before = cpu_s(influx.proc.pid)
+        time.sleep(1.0)
+        if cpu_s(influx.proc.pid) - before < idle_share:
+            break
+    waited = time.monotonic() - t0
+    print(f"influxd quiet after {waited:.0f} s", flush=True)
+    return waited
 
 
 def influx_rss_mb(influx: Influx) -> float:
@@ -233,6 +261,7 @@ def run_e2e(
             time.sleep(0.25)
     elapsed = time.monotonic() - t0
     written = workers.written()
+    LAST["batch_readings"] = workers.mean_batch()
     rss = workers.peak_rss_mb()
     for k, p in enumerate(workers.procs):
         worker_cpu[k] = cpu_s(p.pid)
@@ -266,7 +295,10 @@ def startup_s(log: Path, since_wall_s: float) -> float:
 def startup_text(readings: int) -> str:
     """The last run's start-up and its rate after start-up."""
     up, total = LAST["startup_s"], LAST["elapsed_s"]
-    return f"start-up {up:.1f} s of {total:.1f} s, after it {readings / (total - up):,.0f} readings/s"
+    return (
+        f"start-up {up:.1f} s of {total:.1f} s, after it {readings / (total - up):,.0f} readings/s, "
+        f"{LAST['batch_readings']:,.0f} readings per store write"
+    )
 
 
 def cpu_text() -> str:
@@ -341,8 +373,10 @@ def main() -> None:
                 one = Workers(broker, influx.store_url("e2e"), reg_url, work, 1, "one")
                 create_sessions(broker, 1, "one")
                 publish(broker, fleet, [(0, 1)], "cold")
+                wait_quiet(influx)
                 rate, rss = run_e2e(broker, one, meters, "cold", influx)
                 assert count(influx, "e2e") == meters
+                wait_quiet(influx)
                 raw = raw_write(influx, "raw", fleet, range(0, 1))
                 extra = f"worker peak RSS {rss[0]:,.0f} MB, influxd RSS {influx_rss_mb(influx):,.0f} MB"
                 extra += f" | {startup_text(meters)}"
@@ -351,8 +385,10 @@ def main() -> None:
                 print(results[-1], flush=True)
                 if "steady" in runs:
                     publish(broker, fleet, [(1, 2)], "steady")
+                    wait_quiet(influx)
                     rate, rss = run_e2e(broker, one, meters, "steady", influx)
                     assert count(influx, "e2e") == 2 * meters
+                    wait_quiet(influx)
                     raw = raw_write(influx, "raw", fleet, range(1, 2))
                     extra = (
                         f"worker peak RSS {rss[0]:,.0f} MB (loads {meters:,} meters' state) | "
@@ -365,8 +401,10 @@ def main() -> None:
                 bw = Workers(broker, influx.store_url("e2e_b"), reg_url, work, 1, "batch")
                 create_sessions(broker, 1, "batch")
                 publish(broker, bfleet, [(0, 15)], "batch")
+                wait_quiet(influx)
                 rate, rss = run_e2e(broker, bw, batch_meters, "batched", influx)
                 assert count(influx, "e2e_b") == 15 * batch_meters
+                wait_quiet(influx)
                 raw = raw_write(influx, "raw_b", bfleet, range(0, 15))
                 extra = f"worker peak RSS {rss[0]:,.0f} MB | {cpu_text()}"
                 results.append(line(f"batched {batch_meters:>9,} meters, 15 readings/msg", rate, raw, extra))
@@ -378,6 +416,7 @@ def main() -> None:
                     ws = Workers(broker, influx.store_url(f"e2e_{tag}"), reg_url, work, n, tag)
                     create_sessions(broker, n, tag)
                     publish(broker, nfleet, [(0, 1)], tag)
+                    wait_quiet(influx)
                     rate, rss = run_e2e(broker, ws, n_meters, f"{n} workers", influx)
                     stored = count(influx, f"e2e_{tag}")
                     assert stored == n_meters, f"{n} workers stored {stored} of {n_meters}"

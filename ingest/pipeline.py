@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core.consumption import Rule
@@ -60,6 +61,26 @@ class Outcome:
     missing: int = 0  # seqs skipped (gaps opened)
     filled: int = 0  # late readings that filled a known gap
     newest_ts_s: int = 0
+
+
+@dataclass
+class Prepared:
+    """A batch judged, its state changed in memory, everything but its in-order lines written.
+
+    `lines` (the batch's new readings and the hours they close) are for the store; `frames` the state
+    log's records, taken now so that a later batch's changes cannot leak into them; `undo` puts every
+    touched state back (Pipeline.rollback) if the write fails. Pipeline.process does all of it at once;
+    the worker writes `lines` while it judges the next batch (docs/ingest.md, "Pipelined writes").
+    """
+
+    out: Outcome
+    lines: list[str]
+    frames: dict[int, bytes]
+    undo: dict[str, MeterState | None]
+
+
+def _no_barrier() -> None:
+    return None
 
 
 class ActiveMeters:
@@ -105,13 +126,25 @@ class Partitions:
 
     def save(self, changed: set[str]) -> None:
         """Append the changed states to their partitions' logs (before the batch is acknowledged)."""
+        self.append(self.frames(changed))
+
+    def frames(self, changed: set[str]) -> dict[int, bytes]:
+        """The changed states as they are now, one state-log record per partition (not yet durable)."""
         if not self.logs or not changed:
-            return
+            return {}
         by_part: dict[int, dict[str, MeterState]] = {}
         for m in changed:
             by_part.setdefault(self.of(m), {})[m] = self.states[m]
-        for p, part in by_part.items():
-            self.logs[p].append(part)
+        return {p: self.logs[p].frame(part) for p, part in by_part.items()}
+
+    def append(self, frames: dict[int, bytes]) -> None:
+        """Make the records durable (before the batch is acknowledged)."""
+        for p, frame in frames.items():
+            self.logs[p].append_frame(frame)
+
+    def compact_due(self) -> bool:
+        """Whether a log is long enough to be folded into its snapshot."""
+        return any(sl.compact_due() for sl in self.logs.values())
 
     def compact_if_due(self) -> None:
         """Fold long logs into snapshots (between batches)."""
@@ -178,19 +211,46 @@ class Pipeline:
         On any failure every state the batch touched is put back as it was, so the retry sees the batch
         as new again (the state log only ever holds confirmed batches).
         """
+        prep = self.prepare(msgs, defer=False)
+        self.parts.append(prep.frames)
+        return prep.out
+
+    def prepare(
+        self, msgs: list[Msg], barrier: Callable[[], None] = _no_barrier, defer: bool = True
+    ) -> Prepared:
+        """Judge one batch and change the states in memory; with `defer` its in-order lines are left to
+        the caller to write (then `parts.append(frames)`, or `rollback` if the write fails).
+
+        `barrier` is called before any other store access (a look-up, a late or plain write): the
+        previous batch's lines must be stored first. StoreError: the batch's changes are undone.
+        """
         undo: dict[str, MeterState | None] = {}
         try:
-            return self._process(msgs, undo)
+            return self._process(msgs, undo, barrier, defer)
         except BaseException:
-            states = self.parts.states
-            for meter, old in undo.items():
-                if old is None:
-                    states.pop(meter, None)
-                else:
-                    states[meter] = old
+            self._restore(undo)
             raise
 
-    def _process(self, msgs: list[Msg], undo: dict[str, MeterState | None]) -> Outcome:
+    def write_lines(self, lines: list[str]) -> None:
+        """Store a prepared batch's in-order lines (StoreError on failure)."""
+        assert isinstance(self.store, InfluxStore)
+        self.store.write_stream(lines)
+
+    def rollback(self, prep: Prepared) -> None:
+        """Put back every state the prepared batch touched (its lines were not stored)."""
+        self._restore(prep.undo)
+
+    def _restore(self, undo: dict[str, MeterState | None]) -> None:
+        states = self.parts.states
+        for meter, old in undo.items():
+            if old is None:
+                states.pop(meter, None)
+            else:
+                states[meter] = old
+
+    def _process(
+        self, msgs: list[Msg], undo: dict[str, MeterState | None], barrier: Callable[[], None], defer: bool
+    ) -> Prepared:
         out = Outcome()
         states = self.parts.states
         tracks = self.intake.tracks_state
@@ -267,8 +327,19 @@ class Pipeline:
                     changed.add(meter)
                     _judge_stored(st, r, known, out, conflicts.setdefault(k, []))
         out.events.update(evs)
-        # 1. In-order readings: no query.
-        written = self._write_new(news, base)
+        # 1. In-order readings: no query. Their lines go first: late readings rebuild their hours from
+        # what is stored, which must hold this batch's newer readings (and the previous batch's).
+        lines, written = self._lines_new(news, base)
+        if plain or olds or unknown or not self.stream:
+            barrier()
+            if not self.stream and news:
+                self.store.write_readings([r for rs in news.values() for r in rs])
+            elif lines:
+                self.write_lines(lines)
+            lines = []
+        elif lines and not defer:
+            self.write_lines(lines)
+            lines = []
         # 2. Older readings: one look-up per 100 meters, then late ones through the query path.
         late = self._judge_old(olds, pending, out, conflicts, batch_msgs, changed)
         late += self._unknown(unknown, out, changed, undo)
@@ -289,34 +360,26 @@ class Pipeline:
             )
             out.rejections.append(Rejection(m.topic, "conflict", shown, m.payload, m.received_s))
         out.written = written + len(late) + len(plain)
-        self.parts.save(changed)
         newest = [rs[-1].ts_s for rs in news.values()]
         out.newest_ts_s = max(newest) if newest else 0
-        return out
+        return Prepared(out, lines, self.parts.frames(changed), undo)
 
     # -- writes --------------------------------------------------------------------------------
-    def _write_new(
+    def _lines_new(
         self, news: dict[str, list[Reading]], base: dict[str, tuple[tuple[int, int] | None, OpenHour | None]]
-    ) -> int:
-        if not news:
-            return 0
+    ) -> tuple[list[str], int]:
+        """The in-order readings' lines and how many readings; each meter's open hour moves on in memory
+        (undone with the batch if the write fails)."""
+        n = sum(len(rs) for rs in news.values())
+        if not news or not self.stream:
+            return [], n
         states = self.parts.states
-        if not self.stream:
-            self.store.write_readings([r for rs in news.values() for r in rs])
-            return sum(len(rs) for rs in news.values())
         lines: list[str] = []
-        hours: dict[str, OpenHour] = {}
-        n = 0
         for meter, rs in news.items():
             prev, hour = base[meter]
-            more, hours[meter] = stream_lines(meter, prev, hour, rs)
+            more, states[meter].hour = stream_lines(meter, prev, hour, rs)
             lines += more
-            n += len(rs)
-        assert isinstance(self.store, InfluxStore)
-        self.store.write_stream(lines)
-        for meter, h in hours.items():  # only once the write is confirmed
-            states[meter].hour = h
-        return n
+        return lines, n
 
     def _judge_old(
         self,

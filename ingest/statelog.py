@@ -158,10 +158,17 @@ class StateLog:
 
     def append(self, changed: dict[str, MeterState]) -> None:
         """Make these states durable (one write; fsync unless disabled)."""
-        if not changed:
-            return
+        if changed:
+            self.append_frame(self.frame(changed))
+
+    @staticmethod
+    def frame(changed: dict[str, MeterState]) -> bytes:
+        """The log record of these states as they are now."""
+        return _frame([_to_tuple(m, s) for m, s in changed.items()])
+
+    def append_frame(self, frame: bytes) -> None:
+        """Make a record durable (one write; fsync unless disabled)."""
         assert self._fd is not None, "load() first"
-        frame = _frame([_to_tuple(m, s) for m, s in changed.items()])
         os.write(self._fd, frame)
         if self.fsync:
             os.fdatasync(self._fd)

@@ -27,6 +27,8 @@ import ssl
 import threading
 import time
 from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from core.consumption import Rule
 from ingest import metrics
@@ -34,13 +36,26 @@ from ingest.config import IngestSettings
 from ingest.flood import FloodLimit
 from ingest.intake import DeviceIntake, Intake
 from ingest.payload import PayloadError
-from ingest.pipeline import ActiveMeters, Msg, Outcome, Partitions, Pipeline
+from ingest.pipeline import ActiveMeters, Msg, Outcome, Partitions, Pipeline, Prepared
 from ingest.state import DUPLICATE, GAP, MeterState
 from ingest.wire import Subscriber, WireError
 from storage.readings.base import Store, StoreError
 
 log = logging.getLogger("ingest")
 _IDLE_GAP_S = 0.02
+
+
+@dataclass
+class _Job:
+    """A batch on its way: messages in the order received (None: another shard's), its prepared result,
+    its write in flight."""
+
+    batch: list[tuple[int, int, Msg | None]]
+    msgs: list[Msg]
+    prep: Prepared | None
+    future: Future[None] | None = None
+    settled: bool = False
+    started_s: float = field(default_factory=time.monotonic)
 
 
 class IngestWorker:
@@ -101,6 +116,7 @@ class IngestWorker:
         self._sub: Subscriber | None = None
         self._tls = self._tls_context()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+        self._store_pool = ThreadPoolExecutor(1, thread_name_prefix="ingest-store")  # the write in flight
         self._net = threading.Thread(target=self._net_loop, name="ingest-net", daemon=True)
         self.written = 0
         self.rejected = 0
@@ -265,13 +281,7 @@ class IngestWorker:
                 self.store_failing_since_s = None
                 return out
             except StoreError as err:
-                metrics.STORE_ERRORS.inc()
-                if self.store_failing_since_s is None:
-                    self.store_failing_since_s = time.time()
-                log.warning(
-                    "store write failed, holding batch unacked",
-                    extra={"fields": {"messages": len(msgs), "error": str(err)[:300], "retry_in_s": delay}},
-                )
+                self._store_failed(err, len(msgs))
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.settings.retry_max_s)
         return None
@@ -285,28 +295,133 @@ class IngestWorker:
                 log.warning("registry refresh failed", extra={"fields": {"error": str(err)[:300]}})
 
     def _write_loop(self) -> None:
-        while not self._stop.is_set():
-            self._refresh_registry()
-            batch = self._take_batch()
-            if not batch:
-                continue
-            msgs = [m for _c, _mid, m in batch if m is not None]
-            out = self._process_with_retry(msgs) if msgs else Outcome()
-            if out is None:
-                return  # stopping: unacked messages will be redelivered to our session
-            with self._cond:
-                sub, conn = self._sub, self._conn
-            mids = [mid for c, mid, _m in batch if c == conn and mid]  # in the order received
-            acked = sum(1 for c, mid, m in batch if c == conn and mid and m is not None)
-            if sub is not None and mids:
+        """Batches in order; batch k's lines are written while batch k+1 is judged (one write in flight).
+
+        Batch k is acknowledged only after its write returned and its states were appended to the state
+        log, and before batch k+1 is; the states of k+1 are in memory only until then. Any store failure
+        undoes the batches not yet confirmed (newest first) and takes them again one at a time.
+        """
+        job: _Job | None = None
+        try:
+            while not self._stop.is_set():
+                self._refresh_registry()
+                if self.parts.compact_due():  # a snapshot must hold confirmed states only
+                    if job is not None:
+                        job = self._settle_or_recover(job)
+                        if job is not None:
+                            return  # stopping
+                    self.parts.compact_if_due()
+                batch = self._take_batch()
+                if not batch:
+                    if job is not None:
+                        job = self._settle_or_recover(job)
+                        if job is not None:
+                            return
+                    continue
+                msgs = [m for _c, _mid, m in batch if m is not None]
+                earlier = job
+
+                def barrier(earlier: _Job | None = earlier) -> None:  # the previous batch stored first
+                    if earlier is not None and not earlier.settled:
+                        self._settle(earlier)
+
                 try:
-                    sub.ack(mids)
-                except WireError as err:  # the connection broke: the broker resends them, they are duplicates
-                    log.warning("ack failed", extra={"fields": {"error": str(err)[:300]}})
-                    acked = 0
-            if msgs:
-                self._account(msgs, out, acked)
-            self.parts.compact_if_due()
+                    prep = self.pipeline.prepare(msgs, barrier) if msgs else Prepared(Outcome(), [], {}, {})
+                    if prep.out.rejections:
+                        barrier()
+                        self.store.write_rejections(prep.out.rejections)
+                except StoreError as err:
+                    self._store_failed(err, len(msgs))
+                    job = self._recover(
+                        [earlier, _Job(batch, msgs, None)] if earlier else [_Job(batch, msgs, None)]
+                    )
+                    if job is not None:
+                        return
+                    continue
+                if earlier is not None and not earlier.settled:
+                    try:
+                        self._settle(earlier)
+                    except StoreError as err:
+                        self._store_failed(err, len(earlier.msgs))
+                        job = self._recover([earlier, _Job(batch, msgs, prep)])
+                        if job is not None:
+                            return
+                        continue
+                job = _Job(batch, msgs, prep)
+                if prep.lines:
+                    job.future = self._store_pool.submit(self.pipeline.write_lines, prep.lines)
+        finally:
+            if job is not None and not job.settled and job.future is not None:
+                try:  # stopping: a write that went through is acknowledged, else the session resends it
+                    self._settle(job)
+                except StoreError:
+                    pass
+
+    def _settle(self, job: _Job) -> None:
+        """Wait for the job's write, make its states durable, acknowledge it. StoreError: it failed."""
+        assert job.prep is not None
+        if job.future is not None:
+            job.future.result()
+        self.parts.append(job.prep.frames)
+        job.settled = True
+        metrics.BATCH_SECONDS.observe(time.monotonic() - job.started_s)
+        if self.store_failing_since_s is not None:
+            log.info(
+                "store writes succeed again",
+                extra={"fields": {"outage_s": round(time.time() - self.store_failing_since_s, 1)}},
+            )
+            self.store_failing_since_s = None
+        self._ack(job.batch, job.msgs, job.prep.out)
+
+    def _settle_or_recover(self, job: _Job) -> _Job | None:
+        """Settle the job; on a store failure take it again alone. Returns the job only when stopping."""
+        try:
+            self._settle(job)
+            return None
+        except StoreError as err:
+            self._store_failed(err, len(job.msgs))
+            return self._recover([job])
+
+    def _recover(self, jobs: list[_Job]) -> _Job | None:
+        """A store failure with these batches unconfirmed (oldest first): undo the prepared ones newest
+        first, then store them one at a time with retries (`_process_with_retry`). Returns the first job
+        left unstored when stopping (its messages stay unacknowledged), else None."""
+        for job in reversed(jobs):
+            if job.prep is not None and not job.settled:
+                self.pipeline.rollback(job.prep)
+                job.future = None
+        for job in jobs:
+            if job.settled:
+                continue
+            out = self._process_with_retry(job.msgs) if job.msgs else Outcome()
+            if out is None:
+                return job
+            job.settled = True
+            self._ack(job.batch, job.msgs, out)
+        return None
+
+    def _ack(self, batch: list[tuple[int, int, Msg | None]], msgs: list[Msg], out: Outcome) -> None:
+        with self._cond:
+            sub, conn = self._sub, self._conn
+        mids = [mid for c, mid, _m in batch if c == conn and mid]  # in the order received
+        acked = sum(1 for c, mid, m in batch if c == conn and mid and m is not None)
+        if sub is not None and mids:
+            try:
+                sub.ack(mids)
+            except WireError as err:  # the connection broke: the broker resends them, they are duplicates
+                log.warning("ack failed", extra={"fields": {"error": str(err)[:300]}})
+                acked = 0
+        if msgs:
+            self._account(msgs, out, acked)
+
+    def _store_failed(self, err: StoreError, messages: int) -> None:
+        metrics.STORE_ERRORS.inc()
+        if self.store_failing_since_s is None:
+            self.store_failing_since_s = time.time()
+        log.warning(
+            "store write failed, holding batch unacked",
+            extra={"fields": {"messages": messages, "error": str(err)[:300]}},
+        )
 
     def _account(self, msgs: list[Msg], out: Outcome, acked: int) -> None:
         done_s = time.time()
@@ -391,5 +506,6 @@ class IngestWorker:
         with self._cond:
             self._cond.notify_all()
         self._writer.join(timeout=30)
+        self._store_pool.shutdown(wait=False)
         self._net.join(timeout=5)
         self.parts.close()
