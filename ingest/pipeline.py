@@ -133,8 +133,12 @@ class Partitions:
         if not self.logs or not changed:
             return {}
         by_part: dict[int, dict[str, MeterState]] = {}
+        states = self.states
         for m in changed:
-            by_part.setdefault(self.of(m), {})[m] = self.states[m]
+            st = states[m]
+            if st.part < 0:
+                st.part = self.of(m)
+            by_part.setdefault(st.part, {})[m] = st
         return {p: self.logs[p].frame(part) for p, part in by_part.items()}
 
     def append(self, frames: dict[int, bytes]) -> None:

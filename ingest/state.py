@@ -12,7 +12,7 @@ against what is stored (ingest/pipeline.py); `advance` and `fill` only count.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.consumption import Mark, Rule
 from core.readings import Reading
@@ -56,6 +56,9 @@ class MeterState:
     boots: int = 0
     anomalies: int = 0  # seq_restart + total_decrease + impossible_flow
     open_gaps: list[list[int]] | None = None  # [[lo, hi], ...] inclusive
+    # The meter's partition (ingest.pipeline.partition_of), kept so that a batch does not hash the id
+    # again for its state-log record; -1 until known. Not stored: the state log it is loaded from says it.
+    part: int = field(default=-1, compare=False)
 
     def clone(self) -> MeterState:
         """A copy the batch's changes cannot reach: the gap list is copied, the open hour shared (it is
@@ -77,11 +80,12 @@ class MeterState:
             self.boots,
             self.anomalies,
             [list(g) for g in self.open_gaps] if self.open_gaps else self.open_gaps,
+            self.part,
         )
 
     def as_dict(self, meter: str) -> dict:
         """The state for the ops endpoint."""
-        out = {k: getattr(self, k) for k in self.__slots__ if k != "hour"}
+        out = {k: getattr(self, k) for k in self.__slots__ if k not in ("hour", "part")}
         out["open_gaps"] = self.open_gaps or []
         out["meter"] = meter
         out["open_hour_s"] = self.hour.hour_s if self.hour else None

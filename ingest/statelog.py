@@ -55,17 +55,20 @@ def _to_tuple(meter: str, s: MeterState) -> tuple:
             s.gaps, s.missing, s.resets, s.boots, s.anomalies, gaps)  # fmt: skip
 
 
-def _from_tuple(t: tuple) -> tuple[str, MeterState]:
+def _from_tuple(t: tuple, part: int = -1) -> tuple[str, MeterState]:
     (meter, boot, seq, ts, total, hour, readings, dups, conflicts, late, gaps, missing, resets, boots,
      anomalies, open_gaps) = t  # fmt: skip
     h = None
     if hour is not None:
         hs, first, last, head, used, tmax, segs, n, peak = hour
-        h = OpenHour(hs, Span(Mark(*first), Mark(*last), head, used, tmax, segs, n), peak)
+        h = OpenHour(hs, Span(_mark(Mark, first), _mark(Mark, last), head, used, tmax, segs, n), peak)
     return meter, MeterState(
         boot, seq, ts, total, h, readings, dups, conflicts, late, gaps, missing, resets, boots, anomalies,
-        [list(g) for g in open_gaps] if open_gaps else None,
+        [list(g) for g in open_gaps] if open_gaps else None, part,
     )  # fmt: skip
+
+
+_mark = tuple.__new__  # Mark(*t) without the argument parsing: half the time per mark when loading a fleet
 
 
 def _frame(obj: Any) -> bytes:
@@ -115,6 +118,7 @@ class StateLog:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.snap = self.dir / f"p{partition}.snap"
         self.log_path = self.dir / f"p{partition}.log"
+        self.partition = partition
         self.fsync = fsync
         self.authoritative = False
         self._fd: int | None = None
@@ -136,7 +140,7 @@ class StateLog:
             else:
                 self.authoritative = bool(head.get("authoritative"))
                 for chunk in frames[1:]:
-                    states.update(_from_tuple(t) for t in chunk)
+                    states.update(_from_tuple(t, self.partition) for t in chunk)
             self._snap_bytes = len(data)
         else:
             self.authoritative = empty_store()  # asked only when the partition is new here
@@ -145,7 +149,7 @@ class StateLog:
             data = self.log_path.read_bytes()
             frames, good = _frames(data)
             for chunk in frames:
-                states.update(_from_tuple(t) for t in chunk)
+                states.update(_from_tuple(t, self.partition) for t in chunk)
             if good != len(data):
                 log.warning(
                     "state log %s: dropped a torn last frame (%d bytes)", self.log_path, len(data) - good
