@@ -4,6 +4,7 @@ A meter's MQTT user name is its meter id: it publishes only its own `readings` a
 its own `config` and `ota` (docs/protocol.md). Services get a role: the ingest reads readings and status;
 only the operator writes `config` and `ota` (and reads status); the alert service writes alerts;
 `loadgen` (benchmarks only) publishes readings for any meter. Nothing anonymous.
+The same rules, as NATS subjects, close the NATS cluster (`nats_permissions`, devservices/nats.py).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def allowed(user: str, role: str | None, action: str, topic: str, prefix: str = 
     """Whether `user` (a meter when role is None) may `publish` or `subscribe` to `topic`."""
     if "+" in user or "#" in user or "/" in user:
         return False
+    rules: tuple[str, ...]
     if role is None:
         rules = METER_PUBLISH if action == "publish" else METER_SUBSCRIBE
     else:
@@ -59,3 +61,42 @@ def mosquitto_acl(services: dict[str, str], prefix: str = PREFIX) -> str:
         lines += [f"topic write {r.format(p=prefix)}" for r in ROLES[role]["publish"]]
         lines += [f"topic read {r.format(p=prefix)}" for r in ROLES[role]["subscribe"]]
     return "\n".join(lines) + "\n"
+
+
+def nats_subject(pattern: str) -> str:
+    """An MQTT topic filter as the NATS subject the server's MQTT listener uses: `/`→`.`, `+`→`*`, `#`→`>`."""
+    return ".".join("*" if t == "+" else ">" if t == "#" else t for t in pattern.split("/"))
+
+
+READINGS = ("{p}/+/readings", "{p}/{u}/readings")  # all meters' readings, a meter's own
+
+
+def nats_permissions(
+    user: str,
+    role: str | None,
+    prefix: str = PREFIX,
+    partition_topic: str | None = None,
+    partition: int | None = None,
+) -> dict[str, list[str]]:
+    """NATS `publish` / `subscribe` allow lists of `user` (a meter when role is None), from the rules above.
+
+    On a cluster that maps `<prefix>.<meter>.readings` to `<partition_topic>.<p>.<meter>`
+    (devservices/nats.py) the server checks a publish against the subject after the mapping, so a right to
+    publish readings becomes the right to publish the partition subject they map to (a meter's own: its
+    `partition`), and a right to read every meter's readings also reads the partitions.
+    """
+    if not user or any(c in user for c in "+#/.*> \t"):
+        raise ValueError(f"not a NATS user name: {user!r}")
+    if partition_topic and role is None and partition is None:
+        raise ValueError("a meter's readings map to its partition: give `partition`")
+    rules = {"publish": METER_PUBLISH, "subscribe": METER_SUBSCRIBE} if role is None else ROLES[role]
+    out: dict[str, list[str]] = {"publish": [], "subscribe": []}
+    for action in out:
+        for rule in rules.get(action, ()):
+            if partition_topic and rule in READINGS:
+                mapped = f"{partition_topic}.*.*" if "+" in rule else f"{partition_topic}.{partition}.{user}"
+                out[action].append(mapped)
+                if action == "publish":
+                    continue  # the unmapped subject is never checked: it is always mapped
+            out[action].append(nats_subject(rule.format(p=prefix, u=user)))
+    return out

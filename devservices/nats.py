@@ -7,14 +7,24 @@ own hash of the meter id); each ingest worker holds a durable MQTT session subsc
 `replicas` nodes (`stream_replicas`, `consumer_replicas`), and stores an inbound QoS 1 message before it
 acknowledges it to the meter; a node's loss re-elects the streams' leaders, and sessions move to the
 nodes that remain.
+
+`NatsCluster.closed()` closes it like mosquitto (devservices/acl.py): users with random passwords, their
+NATS permissions generated from the same roles, meters (user = meter id) on MQTT only, cluster routes
+with their own credentials, nothing anonymous.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 import shutil
+import signal
 import sys
+import time
 from pathlib import Path
 
+from devservices.acl import nats_permissions
 from devservices.ports import free_port, wait_listening
 from devservices.process import ServiceProcess
 
@@ -22,11 +32,13 @@ NODE_CONFIG = """\
 server_name: {name}
 listen: 127.0.0.1:{client_port}
 jetstream {{ store_dir: "{workdir}/js" }}
-cluster {{ name: wm, listen: 127.0.0.1:{route_port}, routes: [{routes}] }}
+cluster {{ name: wm, listen: 127.0.0.1:{route_port}, routes: [{routes}]{route_auth} }}
 mqtt {{ listen: 127.0.0.1:{mqtt_port}, stream_replicas: {replicas}, consumer_replicas: {replicas} }}
 mappings = {{ "{prefix}.*.readings": "{partition_topic}.{{{{partition({partitions},1)}}}}.{mtoken}" }}
 """
 MTOKEN = "{{wildcard(1)}}"
+# Users and permissions of a closed cluster, re-read on reload (SIGHUP) when meters are added.
+AUTH_FILE = "auth.conf"
 
 
 def nats_binary() -> str:
@@ -52,7 +64,7 @@ class NatsNode(ServiceProcess):
         return [nats_binary(), "-c", str(self.workdir / "nats.conf")]
 
     def start(self) -> None:
-        (self.workdir / "nats.conf").write_text(self.config)
+        _write_private(self.workdir / "nats.conf", self.config)  # route credentials
         self._launch()
         try:
             wait_listening(self.mqtt_port, timeout_s=30)
@@ -71,19 +83,36 @@ class NatsCluster:
         replicas: int = 3,
         prefix: str = "wm/v1",
         partition_topic: str = "ingest",
+        services: dict[str, str] | None = None,
     ):
+        """`services` (user → role of devservices.acl.ROLES) set: a closed cluster (see `closed`)."""
         self.partitions = partitions
         self.partition_topic = partition_topic
-        routes = [free_port() for _ in range(nodes)]
+        self.prefix = prefix
+        self.workdir = workdir
+        self.services = dict(services or {})
+        self.is_closed = services is not None
+        self.credentials = {u: secrets.token_urlsafe(24) for u in self.services}
+        self.meters: dict[str, str] = {}
+        route_auth, route_login = "", ""
+        if self.is_closed:
+            self.route_user, self.route_password = "route", secrets.token_urlsafe(24)
+            route_auth = (
+                f", authorization {{ user: {self.route_user}, password: {json.dumps(self.route_password)} }}"
+            )
+            route_login = f"{self.route_user}:{self.route_password}@"
+        routes = self.route_ports = [free_port() for _ in range(nodes)]
+        self.client_ports = [free_port() for _ in range(nodes)]  # plain NATS clients (none may log in)
         self.mqtt_ports = [free_port() for _ in range(nodes)]
         self.nodes = []
         for i in range(nodes):
             config = NODE_CONFIG.format(
                 name=f"n{i}",
-                client_port=free_port(),
+                client_port=self.client_ports[i],
                 workdir=workdir / f"n{i}",
                 route_port=routes[i],
-                routes=", ".join(f"nats://127.0.0.1:{r}" for r in routes),
+                routes=", ".join(f"nats://{route_login}127.0.0.1:{r}" for r in routes),
+                route_auth=route_auth,
                 mqtt_port=self.mqtt_ports[i],
                 replicas=replicas,
                 prefix=prefix.replace("/", "."),
@@ -91,11 +120,75 @@ class NatsCluster:
                 partitions=partitions,
                 mtoken=MTOKEN,
             )
+            if self.is_closed:
+                config += f"include {AUTH_FILE}\n"
             (workdir / f"n{i}").mkdir(parents=True, exist_ok=True)
             self.nodes.append(NatsNode(workdir / f"n{i}", config, self.mqtt_ports[i]))
 
+    @classmethod
+    def closed(cls, workdir: Path, services: dict[str, str] | None = None, **kw) -> NatsCluster:
+        """A cluster nobody uses anonymously: each service user (default: mosquitto's, wm-ingest,
+        wm-operator, wm-loadgen, ...) gets a random password (`credentials`) and its role's permissions,
+        as NATS subjects (devservices.acl.nats_permissions); `add_meters()` gives meters their users."""
+        from devservices.mosquitto import DEFAULT_SERVICES
+
+        return cls(workdir, services=services or DEFAULT_SERVICES, **kw)
+
+    def authorization(self) -> str:
+        """The `authorization` block: one user per service and per meter, MQTT connections only."""
+        from ingest.pipeline import partition_of  # the hash the cluster's mapping uses
+
+        users: list[tuple[str, str, str | None]] = [
+            (u, self.credentials[u], role) for u, role in sorted(self.services.items())
+        ]
+        users += [(m, pw, None) for m, pw in sorted(self.meters.items())]
+        lines = [
+            "# Generated by devservices.nats from devservices.acl: services by role, meters (user = id).",
+            "authorization {",
+            "  users = [",
+        ]
+        for user, password, role in users:
+            part = partition_of(user, self.partitions) if role is None else None
+            perms = nats_permissions(user, role, self.prefix, self.partition_topic, part)
+            rendered = ", ".join(f"{a}: {_allow(subjects)}" for a, subjects in perms.items())
+            lines.append(
+                f"    {{ user: {json.dumps(user)}, password: {json.dumps(password)}, "
+                f'allowed_connection_types: ["MQTT"], permissions: {{ {rendered} }} }}'
+            )
+        lines += ["  ]", "}"]
+        return "\n".join(lines) + "\n"
+
+    def _write_auth(self) -> None:
+        text = self.authorization()
+        for node in self.nodes:
+            _write_private(node.workdir / AUTH_FILE, text)
+
+    def add_meters(self, meter_ids: list[str]) -> dict[str, str]:
+        """Meters' own users (name = meter id, random password), live: every node reloads; id → password."""
+        assert self.is_closed, "an open cluster has no users"
+        if clash := set(meter_ids) & set(self.services):
+            raise ValueError(f"meter ids that are service users: {sorted(clash)}")
+        out = {m: secrets.token_urlsafe(18) for m in meter_ids}
+        self.meters.update(out)
+        self._write_auth()
+        self.reload()
+        return out
+
+    def add_meter(self, meter_id: str) -> str:
+        """One meter's user; its password."""
+        return self.add_meters([meter_id])[meter_id]
+
+    def reload(self) -> None:
+        """Every running node re-reads its configuration (SIGHUP)."""
+        for node in self.nodes:
+            if node.proc is not None and node.proc.poll() is None:
+                node.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+
     def start(self) -> None:
         """Start every node (their routes find each other)."""
+        if self.is_closed:
+            self._write_auth()
         for node in self.nodes:
             node.start()
 
@@ -117,3 +210,17 @@ class NatsCluster:
         """Stop every node and remove their directories if they were ours."""
         for node in self.nodes:
             node.cleanup()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner reads (it holds passwords)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def _allow(subjects: list[str]) -> str:
+    """A permission that allows `subjects` only; none: a deny of everything (an empty list allows all)."""
+    if not subjects:
+        return '{ deny: [">"] }'
+    return "{ allow: [" + ", ".join(json.dumps(x) for x in subjects) + "] }"

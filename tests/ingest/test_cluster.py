@@ -14,7 +14,7 @@ from ingest.config import IngestSettings
 from ingest.worker import IngestWorker
 from storage.readings.influx import InfluxStore
 from tests.conftest import wait_for
-from tests.ingest.conftest import T0, batch, publish_many
+from tests.ingest.conftest import LOADGEN_CREDS, T0, batch, publish_many
 from tests.storage.test_rollup import rollups_match
 
 METERS = 24
@@ -27,9 +27,13 @@ def total_ml(meter: int, minute: int) -> int:
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = NatsCluster(tmp_path / "nats", nodes=3, partitions=16)
+    c = NatsCluster.closed(tmp_path / "nats", nodes=3, partitions=16)
     c.start()
+    for port in c.mqtt_ports:
+        LOADGEN_CREDS[port] = c.credentials["wm-loadgen"]
     yield c
+    for port in c.mqtt_ports:
+        LOADGEN_CREDS.pop(port, None)
     c.cleanup()
 
 
@@ -41,6 +45,8 @@ def _worker(cluster: NatsCluster, store: InfluxStore, i: int, first: int, tmp_pa
             broker_host=host,
             broker_port=int(port),
             broker_failover=",".join(host_ports[1:]),
+            broker_user="wm-ingest",
+            broker_password=cluster.credentials["wm-ingest"],
             client_id=f"cl-{i}",
             partition_topic="ingest",
             partitions=cluster.partitions,
