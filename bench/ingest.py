@@ -106,14 +106,36 @@ def publish(broker: Mosquitto, meters: range, minutes: list[tuple[int, int]], ta
 class Workers:
     """`python -m ingest` processes with static shards, their ops ports and logs."""
 
-    def __init__(self, broker: Mosquitto, store_url: str, sql_url: str, work: Path, n: int, tag: str):
+    def __init__(
+        self,
+        broker: Mosquitto | None,
+        store_url: str,
+        sql_url: str,
+        work: Path,
+        n: int,
+        tag: str,
+        brokers: list[str] | None = None,
+        ingest_password: str | None = None,
+        extra: tuple[str, ...] = (),
+    ):
+        """On `broker`; or on a cluster: `brokers` (each worker starts on the next node, the others its
+        failover), `ingest_password` and `extra` arguments (its partition topic)."""
         self.n = n
         self.ports = [free_port() for _ in range(n)]
+        assert broker is not None or (brokers and ingest_password), (
+            "a broker, or a cluster's nodes and password"
+        )
+        nodes = brokers or [broker.address]  # type: ignore[union-attr]
+
+        def where(i: int) -> list[str]:
+            turn = nodes[i % len(nodes) :] + nodes[: i % len(nodes)]
+            return ["--broker", turn[0]] + (["--failover", ",".join(turn[1:])] if turn[1:] else [])
+
         self.args = [
             [
-                sys.executable, "-m", "ingest", "--broker", broker.address, "--store", store_url,
+                sys.executable, "-m", "ingest", *where(i), "--store", store_url,
                 "--state", str(work / f"state-{tag}"), "--client-id", f"{tag}-{i}",
-                "--metrics-port", str(self.ports[i]), "--shard", f"{i}/{n}",
+                "--metrics-port", str(self.ports[i]), "--shard", f"{i}/{n}", *extra,
             ]
             for i in range(n)
         ]  # fmt: skip
@@ -124,7 +146,7 @@ class Workers:
             "WM_INGEST_BATCH_MAX": "10000",
             "WM_INGEST_QUEUE_MAX": "60000",
             "WM_INGEST_BROKER_USER": "wm-ingest",
-            "WM_INGEST_BROKER_PASSWORD": broker.credentials["wm-ingest"],
+            "WM_INGEST_BROKER_PASSWORD": ingest_password or broker.credentials["wm-ingest"],  # type: ignore[union-attr]
         }
         self.logs = [work / f"{tag}-{i}.log" for i in range(n)]
         self.procs: list[subprocess.Popen] = []
@@ -234,14 +256,21 @@ CPU: dict[str, float] = {}  # CPU µs per reading of each part in the last run (
 
 
 def run_e2e(
-    broker: Mosquitto, workers: Workers, expected_acks: int, desc: str, influx: Influx | None = None
+    broker: Mosquitto | None,
+    workers: Workers,
+    expected_acks: int,
+    desc: str,
+    influx: Influx | None = None,
+    brokers: dict[str, int] | None = None,
 ) -> tuple[float, list[float]]:
-    """Start the workers and wait until every queued message is acknowledged; (readings/s, peak RSS MB)."""
-    assert broker.proc is not None
-    others = {
-        "mosquitto": broker.proc.pid,
-        **({"influxd": influx.proc.pid} if influx and influx.proc else {}),
-    }
+    """Start the workers and wait until every queued message is acknowledged; (readings/s, peak RSS MB).
+    CPU is counted for mosquitto (`broker`), or for `brokers` (name → pid: a cluster's nodes)."""
+    others = dict(brokers or {})
+    if broker is not None:
+        assert broker.proc is not None
+        others["mosquitto"] = broker.proc.pid
+    if influx and influx.proc:
+        others["influxd"] = influx.proc.pid
     before = {k: cpu_s(pid) for k, pid in others.items()}
     t0 = time.monotonic()
     t0_wall = time.time()
