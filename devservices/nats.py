@@ -81,12 +81,18 @@ class NatsCluster:
         nodes: int = 3,
         partitions: int = 16,
         replicas: int = 3,
+        workers: int = 1,
         prefix: str = "wm/v1",
         partition_topic: str = "ingest",
         services: dict[str, str] | None = None,
     ):
         """`services` (user → role of devservices.acl.ROLES) set: a closed cluster (see `closed`)."""
+        if partitions % workers:
+            raise ValueError(f"workers ({workers}) must divide partitions ({partitions})")
         self.partitions = partitions
+        # The mapping deals meters to one subject per worker (FNV-1a mod workers): worker i holds the
+        # partitions p ≡ i (mod workers) and subscribes to its one subject (ingest/config.py).
+        self.workers = workers
         self.partition_topic = partition_topic
         self.prefix = prefix
         self.workdir = workdir
@@ -117,7 +123,7 @@ class NatsCluster:
                 replicas=replicas,
                 prefix=prefix.replace("/", "."),
                 partition_topic=partition_topic,
-                partitions=partitions,
+                partitions=workers,
                 mtoken=MTOKEN,
             )
             if self.is_closed:
@@ -148,7 +154,7 @@ class NatsCluster:
             "  users = [",
         ]
         for user, password, role in users:
-            part = partition_of(user, self.partitions) if role is None else None
+            part = partition_of(user, self.workers) if role is None else None
             perms = nats_permissions(user, role, self.prefix, self.partition_topic, part)
             rendered = ", ".join(f"{a}: {_allow(subjects)}" for a, subjects in perms.items())
             lines.append(

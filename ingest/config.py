@@ -39,8 +39,10 @@ class IngestSettings(BaseSettings):
     state_path: str | None = None
     # More brokers to try in turn when the one above does not answer (a cluster's other nodes): "h:p,h:p".
     broker_failover: str = Field("", pattern=r"^([^,\s]+:[0-9]{1,5}(,[^,\s]+:[0-9]{1,5})*)?$")
-    # A clustered broker that partitions by meter (NATS JetStream, devservices/nats.py): the worker
-    # subscribes to `<partition_topic>/<p>/+` for each partition it holds, not to every reading.
+    # A clustered broker that deals meters to the workers (NATS JetStream, devservices/nats.py): its mapping
+    # sends a meter's readings to `<partition_topic>/<FNV-1a(id) mod shard_count>/<id>`, and each worker
+    # subscribes to its one subject `<partition_topic>/<shard_index>/+` (one subscription: NATS's MQTT
+    # session drops deliveries beyond its ack-pending limit when several subscriptions share it).
     partition_topic: str | None = Field(None, pattern=NAME_PATTERN)
     # Partitions of the meters (FNV-1a of the id mod this, as NATS's partition()): the unit a worker
     # holds, with its state log.
@@ -88,6 +90,11 @@ class IngestSettings(BaseSettings):
             raise ValueError(f"shard_index must be 0..{self.shard_count - 1}, got {self.shard_index}")
         if self.share_group and self.shard_count > 1:
             raise ValueError("use either share_group or shard_count > 1, not both")
+        if self.partition_topic and self.partitions % self.shard_count:
+            raise ValueError(  # a worker's subject must hold exactly the meters of its partitions
+                f"with partition_topic, shard_count ({self.shard_count}) must divide "
+                f"partitions ({self.partitions})"
+            )
         return self
 
 

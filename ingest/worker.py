@@ -135,8 +135,8 @@ class IngestWorker:
     @property
     def topic(self) -> str | list[str]:
         """The subscription: plain, a $share group member, or the partitions this worker holds."""
-        if self.settings.partition_topic:
-            return [f"{self.settings.partition_topic}/{p}/+" for p in sorted(self._owned)]
+        if self.settings.partition_topic:  # the cluster deals meters to shard_count subjects (config.py)
+            return f"{self.settings.partition_topic}/{self.settings.shard_index}/+"
         base = self.intake.subscription()
         return f"$share/{self.settings.share_group}/{base}" if self.settings.share_group else base
 

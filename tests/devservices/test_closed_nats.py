@@ -17,11 +17,12 @@ from ingest.pipeline import partition_of
 from tests.devservices.test_closed_brokers import Client
 
 PARTITIONS = 16
+WORKERS = 4  # the mapping deals meters to one subject per worker
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = NatsCluster.closed(tmp_path_factory.mktemp("nats"), nodes=3, partitions=PARTITIONS)
+    c = NatsCluster.closed(tmp_path_factory.mktemp("nats"), nodes=3, partitions=PARTITIONS, workers=WORKERS)
     c.start()
     c.pw = c.add_meters(["m-1", "m-2"])  # type: ignore[attr-defined]
     yield c
@@ -53,11 +54,11 @@ def test_a_meter_publishes_only_its_own_readings_and_only_the_operator_writes_co
     m2 = Client(cluster.mqtt_ports[2], "m-2", pw["m-2"], "m-2-pub")
     m2.sub("wm/v1/m-2/config")
     m1 = Client(cluster.mqtt_ports[1], "m-1", pw["m-1"], "m-1-pub")
-    own, other = partition_of("m-1", PARTITIONS), partition_of("m-2", PARTITIONS)
+    own, other = partition_of("m-1", WORKERS), partition_of("m-2", WORKERS)
     m1.pub("wm/v1/m-1/readings", b"mine")
     m1.pub("wm/v1/m-2/readings", b"forged")  # maps to m-2's partition subject: refused there
     m1.pub(f"{pt}/{other}/m-2", b"forged-direct")  # the partition subject itself
-    m1.pub(f"{pt}/{(own + 1) % PARTITIONS}/m-1", b"wrong-partition")  # its own id, another worker's
+    m1.pub(f"{pt}/{(own + 1) % WORKERS}/m-1", b"wrong-partition")  # its own id, another worker's
     m1.pub("wm/v1/m-2/config", b'{"v":1,"l_per_pulse":1000}')  # a meter writing config
     ingest.pub("wm/v1/m-2/config", b'{"v":1,"l_per_pulse":999}')  # the ingest writing config
     op = Client(cluster.mqtt_ports[0], "wm-operator", cluster.credentials["wm-operator"], "op")

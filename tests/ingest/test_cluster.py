@@ -27,7 +27,7 @@ def total_ml(meter: int, minute: int) -> int:
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = NatsCluster.closed(tmp_path / "nats", nodes=3, partitions=16)
+    c = NatsCluster.closed(tmp_path / "nats", nodes=3, partitions=16, workers=2)
     c.start()
     for port in c.mqtt_ports:
         LOADGEN_CREDS[port] = c.credentials["wm-loadgen"]
@@ -97,3 +97,45 @@ def test_a_node_killed_mid_stream_loses_and_doubles_nothing(cluster, influx, inf
     for m in range(METERS):
         st = next(w.state_of(f"cl-{m}") for w in workers if w.state_of(f"cl-{m}") is not None)
         assert (st.seq, st.missing, st.conflicts, st.anomalies) == (MINUTES - 1, 0, 0, 0), st
+
+
+def test_a_backlog_beyond_the_sessions_ack_limit_drains_at_once(influx, influx_store, tmp_path):
+    """10,000 readings queued while the worker's session was away (more than NATS's MQTT ack-pending
+    limit, 4,096 here): they drain in seconds, none redelivered. With one subscription per partition the
+    session dropped what it delivered beyond its limit and resent it only after `ack_wait` (30 s): 2,048
+    to 4,096 readings per 30 s, every one of them twice."""
+    c = NatsCluster.closed(tmp_path / "nats1", nodes=3, partitions=16, workers=1)
+    c.start()
+    for port in c.mqtt_ports:
+        LOADGEN_CREDS[port] = c.credentials["wm-loadgen"]
+    try:
+        settings = dict(
+            broker_host="127.0.0.1",
+            broker_port=c.mqtt_ports[1],
+            broker_user="wm-ingest",
+            broker_password=c.credentials["wm-ingest"],
+            client_id="bl-0",
+            partition_topic="ingest",
+            partitions=16,
+            state_path=str(tmp_path / "state1"),
+            batch_wait_s=0.05,
+        )
+        w = IngestWorker(IngestSettings(**settings), influx_store)
+        w.start()
+        assert w.wait_connected(30), "worker did not subscribe"
+        w.stop()  # its durable session queues what follows
+        n = 10_000
+        messages = [(f"wm/v1/bl-{m}/readings", batch(f"bl-{m}", [(0, T0, m / 10)])) for m in range(n)]
+        publish_many(c.mqtt_ports[0], messages, "bl-pub")
+        w = IngestWorker(IngestSettings(**settings), influx_store)
+        w.start()
+        try:
+            wait_for(lambda: w.acked >= n, timeout_s=25, what=f"the backlog drained ({w.acked} of {n})")
+        finally:
+            w.stop()
+        assert influx_store.count_all_readings() == n
+        assert w.events.get("duplicate", 0) == 0, w.events  # nothing came twice
+    finally:
+        for port in c.mqtt_ports:
+            LOADGEN_CREDS.pop(port, None)
+        c.cleanup()
