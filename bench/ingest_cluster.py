@@ -9,7 +9,7 @@ acknowledged (start-up included); every count checked. Baseline in the same run:
 points into the same influxd. Everything — three nats-server nodes, influxd, the workers — shares this
 one 2-core machine, so this is the path's cost per reading, not a cluster's capacity: a deployment puts
 nodes and workers on their own machines. The cluster's mapping deals meters to one subject per worker,
-so each run has its own cluster. Env: WM_BENCH_CLUSTER_METERS (default 50,000),
+so each run has its own cluster. Env: WM_BENCH_CLUSTER_METERS (default 200,000),
 WM_BENCH_CLUSTER_WORKERS ("1,2")."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def publish(cluster: NatsCluster, meters: int, tag: str) -> float:
 
 
 def main() -> None:
-    meters = int(os.environ.get("WM_BENCH_CLUSTER_METERS", 50_000))
+    meters = int(os.environ.get("WM_BENCH_CLUSTER_METERS", 200_000))
     counts = [int(x) for x in os.environ.get("WM_BENCH_CLUSTER_WORKERS", "1,2").split(",") if x]
     print(
         f"{os.cpu_count()} cores; 3 nats-server nodes (JetStream R3), influxd and the workers on this machine"

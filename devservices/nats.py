@@ -33,9 +33,15 @@ server_name: {name}
 listen: 127.0.0.1:{client_port}
 jetstream {{ store_dir: "{workdir}/js" }}
 cluster {{ name: wm, listen: 127.0.0.1:{route_port}, routes: [{routes}]{route_auth} }}
-mqtt {{ listen: 127.0.0.1:{mqtt_port}, stream_replicas: {replicas}, consumer_replicas: {replicas} }}
+mqtt {{
+  listen: 127.0.0.1:{mqtt_port}, stream_replicas: {replicas}, consumer_replicas: {replicas}
+  max_ack_pending: 20000
+}}
 mappings = {{ "{prefix}.*.readings": "{partition_topic}.{{{{partition({partitions},1)}}}}.{mtoken}" }}
 """
+# max_ack_pending: what a worker's one subscription may hold unacknowledged; a worker acknowledges a batch
+# (up to 10,000) once it is stored, and at the default (4,096) the session held it to one round trip per
+# 4,096 readings (bench.ingest_cluster: 3.7k readings/s at 50,000 meters against 20.4k at 20,000).
 MTOKEN = "{{wildcard(1)}}"
 # Users and permissions of a closed cluster, re-read on reload (SIGHUP) when meters are added.
 AUTH_FILE = "auth.conf"
