@@ -4,6 +4,7 @@ Runs, each with its baseline measured in the same run against the same influxd (
 1. cold: METERS distinct meters (default 1,000,000), one reading per message, workers with no state
    (new deployment: empty database, empty state logs, the registry holding every meter);
 2. steady: the next minute of every meter, workers restarted from their state logs (state load counted);
+2b. running: the minute after, into a worker that keeps running (SIGSTOP while publishing, no restart);
 3. batched: BATCH_METERS meters upload 15 minute readings per message (a meter reporting every 15 min);
 4. N workers: static shards (--shard i/N) for each N in WORKERS_LIST on their own fleet of N_METERS.
 Method: the workers' persistent sessions are created, the workers stopped, every message published QoS 1
@@ -15,12 +16,14 @@ parallel in real life. Baseline: the same reading points as line protocol, 5,000
 into a database of the same cardinality (cold: new series; steady: existing ones).
 Memory: peak resident set (VmHWM) of each worker and of influxd. Every count is checked exactly.
 Env: WM_BENCH_METERS, WM_BENCH_BATCH_METERS, WM_BENCH_N_METERS, WM_BENCH_WORKERS_LIST ("2,3"),
-WM_BENCH_RUNS ("cold,steady,batched,workers"), WM_BENCH_MAX_INFLIGHT (mosquitto's per-session window, 40,000).
+WM_BENCH_RUNS ("cold,steady,running,batched,workers"),
+WM_BENCH_MAX_INFLIGHT (mosquitto's per-session window, 40,000).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -302,6 +305,37 @@ def run_e2e(
     return written / elapsed, rss
 
 
+def run_running(broker: Mosquitto, workers: Workers, meters: int, influx: Influx) -> float:
+    """Steady state without a restart: the worker starts (its state load not timed) and is stopped with
+    SIGSTOP; the next minute of every meter is published into its session (up to the in-flight window
+    already in its socket); SIGCONT starts the clock, which runs until every message is acknowledged."""
+    assert broker.proc is not None and influx.proc is not None
+    workers.start()
+    workers.wait_healthy()
+    base = workers.acked()
+    pid = workers.procs[0].pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        publish(broker, range(meters), [(2, 3)], "running")
+        wait_quiet(influx)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    others = {"mosquitto": broker.proc.pid, "influxd": influx.proc.pid}
+    before = {k: cpu_s(v) for k, v in {**others, "workers": pid}.items()}
+    t0 = time.monotonic()
+    with tqdm(total=meters, desc="running", unit="msg", mininterval=2) as bar:
+        while (acked := workers.acked() - base) < meters:
+            bar.update(acked - bar.n)
+            if workers.procs[0].poll() is not None:
+                raise RuntimeError(f"worker exited:\n{workers.logs[0].read_text()[-3000:]}")
+            time.sleep(0.25)
+    elapsed = time.monotonic() - t0
+    CPU.clear()
+    CPU.update({k: (cpu_s(v) - before[k]) / meters * 1e6 for k, v in {**others, "workers": pid}.items()})
+    workers.stop()
+    return meters / elapsed
+
+
 LAST: dict[str, float] = {}  # the last run's wall time and its workers' start-up
 
 
@@ -380,7 +414,7 @@ def main() -> None:
     batch_meters = int(os.environ.get("WM_BENCH_BATCH_METERS", 200_000))
     n_meters = int(os.environ.get("WM_BENCH_N_METERS", 200_000))
     workers_list = [int(x) for x in os.environ.get("WM_BENCH_WORKERS_LIST", "2,3").split(",") if x]
-    runs = set(os.environ.get("WM_BENCH_RUNS", "cold,steady,batched,workers").split(","))
+    runs = set(os.environ.get("WM_BENCH_RUNS", "cold,steady,running,batched,workers").split(","))
     print(f"{os.cpu_count()} cores; mosquitto, influxd (tsi1) and the workers on this machine")
     results: list[str] = []
     with tempfile.TemporaryDirectory(prefix="wm-bench-ingest-") as tmp:
@@ -424,6 +458,14 @@ def main() -> None:
                         f"{startup_text(meters)} | {cpu_text()}"
                     )
                     results.append(line(f"steady  {meters:>9,} meters, 1 reading/msg", rate, raw, extra))
+                    print(results[-1], flush=True)
+                if "running" in runs:
+                    rate = run_running(broker, one, meters, influx)
+                    assert count(influx, "e2e") == 3 * meters
+                    wait_quiet(influx)
+                    raw = raw_write(influx, "raw", fleet, range(2, 3))
+                    extra = f"worker running with {meters:,} meters' state (no restart) | {cpu_text()}"
+                    results.append(line(f"running {meters:>9,} meters, 1 reading/msg", rate, raw, extra))
                     print(results[-1], flush=True)
             if "batched" in runs:
                 bfleet = range(batch_meters)
