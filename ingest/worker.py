@@ -325,6 +325,7 @@ class IngestWorker:
                     if earlier is not None and not earlier.settled:
                         self._settle(earlier)
 
+                prep: Prepared | None = None  # a failed prepare has undone its own changes already
                 try:
                     prep = self.pipeline.prepare(msgs, barrier) if msgs else Prepared(Outcome(), [], {}, {})
                     if prep.out.rejections:
@@ -332,8 +333,8 @@ class IngestWorker:
                         self.store.write_rejections(prep.out.rejections)
                 except StoreError as err:
                     self._store_failed(err, len(msgs))
-                    job = self._recover(
-                        [earlier, _Job(batch, msgs, None)] if earlier else [_Job(batch, msgs, None)]
+                    job = self._recover(  # a prepared batch is undone before it is taken again
+                        [earlier, _Job(batch, msgs, prep)] if earlier else [_Job(batch, msgs, prep)]
                     )
                     if job is not None:
                         return

@@ -92,3 +92,39 @@ def test_a_refused_write_with_the_next_batch_judged_loses_and_doubles_nothing(
     worker.stop()
     again = start_worker(InfluxStore.at(influx.url, "pipelined"), client_id="pw-ingest")
     assert {m: norm(again.state_of(m)) for m in states} == states
+
+
+class RefusingDeadLetters(InfluxStore):
+    """Refuses every second dead-letter write (once), after the batch holding it was judged."""
+
+    calls = 0
+
+    def write_rejections(self, rejections) -> None:
+        self.calls += 1
+        if self.calls % 2 == 1:
+            raise StoreError("InfluxDB write failed: connection reset (test)")
+        super().write_rejections(rejections)
+
+
+def test_a_refused_dead_letter_write_undoes_its_judged_batch(start_worker, influx, mosquitto):
+    """Bad messages among good ones: the dead-letter write fails after the batch's readings were judged
+    (and their states moved on). The batch is undone and taken again: every good reading stored once."""
+    store = RefusingDeadLetters.at(influx.url, "pipelined_dl")
+    messages: list[tuple[str, bytes]] = []
+    good = 0
+    for k in range(40):
+        for i in range(5):
+            messages.append((f"wm/v1/dl-{i}/readings", batch(f"dl-{i}", [(k, T0 + 60 * k, k * 1.5)])))
+            good += 1
+        messages.append(("wm/v1/dl-9/readings", b"{not json"))  # dead-lettered: malformed
+    worker = start_worker(store, client_id="dl-ingest", batch_max=6, retry_max_s=0.2)
+    publish_many(mosquitto.port, messages, "dl-pub")
+    wait_for(
+        lambda: worker.acked == len(messages), timeout_s=60, what=f"every message acked ({worker.acked})"
+    )
+    assert store.calls >= 2  # the refusal happened
+    assert store.count_all_readings() == good
+    for i in range(5):
+        assert store.count_readings(f"dl-{i}") == 40
+        st = worker.state_of(f"dl-{i}")
+        assert st.readings == 40 and st.duplicates == 0 and st.seq == 39, st
