@@ -401,6 +401,18 @@ def count(influx: Influx, db: str) -> int:
         store.close()
 
 
+def against_raw(
+    influx: Influx, db: str, fleet: range, minutes: range, run: str, rate: float, extra: str
+) -> str:
+    """The run's result line with its baseline: the same points written raw into `db` (influxd idle first)."""
+    wait_quiet(influx)
+    raw = raw_write(influx, db, fleet, minutes)
+    per_msg = f"{len(minutes)} reading{'s' if len(minutes) > 1 else ''}/msg"
+    out = line(f"{run} {len(fleet):>9,} meters, {per_msg}", rate, raw, extra)
+    print(out, flush=True)
+    return out
+
+
 def line(label: str, rate: float, raw: float, extra: str) -> str:
     """One result: e2e rate, against the goal and against raw /write of the same points."""
     return (
@@ -439,34 +451,24 @@ def main() -> None:
                 wait_quiet(influx)
                 rate, rss = run_e2e(broker, one, meters, "cold", influx)
                 assert count(influx, "e2e") == meters
-                wait_quiet(influx)
-                raw = raw_write(influx, "raw", fleet, range(0, 1))
                 extra = f"worker peak RSS {rss[0]:,.0f} MB, influxd RSS {influx_rss_mb(influx):,.0f} MB"
-                extra += f" | {startup_text(meters)}"
-                extra += f" | {cpu_text()}"
-                results.append(line(f"cold    {meters:>9,} meters, 1 reading/msg", rate, raw, extra))
-                print(results[-1], flush=True)
+                extra += f" | {startup_text(meters)} | {cpu_text()}"
+                results.append(against_raw(influx, "raw", fleet, range(0, 1), "cold   ", rate, extra))
                 if "steady" in runs:
                     publish(broker, fleet, [(1, 2)], "steady")
                     wait_quiet(influx)
                     rate, rss = run_e2e(broker, one, meters, "steady", influx)
                     assert count(influx, "e2e") == 2 * meters
-                    wait_quiet(influx)
-                    raw = raw_write(influx, "raw", fleet, range(1, 2))
                     extra = (
                         f"worker peak RSS {rss[0]:,.0f} MB (loads {meters:,} meters' state) | "
                         f"{startup_text(meters)} | {cpu_text()}"
                     )
-                    results.append(line(f"steady  {meters:>9,} meters, 1 reading/msg", rate, raw, extra))
-                    print(results[-1], flush=True)
+                    results.append(against_raw(influx, "raw", fleet, range(1, 2), "steady ", rate, extra))
                 if "running" in runs:
                     rate = run_running(broker, one, meters, influx)
                     assert count(influx, "e2e") == 3 * meters
-                    wait_quiet(influx)
-                    raw = raw_write(influx, "raw", fleet, range(2, 3))
                     extra = f"worker running with {meters:,} meters' state (no restart) | {cpu_text()}"
-                    results.append(line(f"running {meters:>9,} meters, 1 reading/msg", rate, raw, extra))
-                    print(results[-1], flush=True)
+                    results.append(against_raw(influx, "raw", fleet, range(2, 3), "running", rate, extra))
             if "batched" in runs:
                 bfleet = range(batch_meters)
                 bw = Workers(broker, influx.store_url("e2e_b"), reg_url, work, 1, "batch")
@@ -475,11 +477,8 @@ def main() -> None:
                 wait_quiet(influx)
                 rate, rss = run_e2e(broker, bw, batch_meters, "batched", influx)
                 assert count(influx, "e2e_b") == 15 * batch_meters
-                wait_quiet(influx)
-                raw = raw_write(influx, "raw_b", bfleet, range(0, 15))
                 extra = f"worker peak RSS {rss[0]:,.0f} MB | {cpu_text()}"
-                results.append(line(f"batched {batch_meters:>9,} meters, 15 readings/msg", rate, raw, extra))
-                print(results[-1], flush=True)
+                results.append(against_raw(influx, "raw_b", bfleet, range(0, 15), "batched", rate, extra))
             if "workers" in runs:
                 nfleet = range(n_meters)
                 for n in [1, *workers_list]:

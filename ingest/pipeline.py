@@ -124,10 +124,6 @@ class Partitions:
         """The partition of a meter (the same in every process and release)."""
         return partition_of(meter, self.count)
 
-    def save(self, changed: set[str]) -> None:
-        """Append the changed states to their partitions' logs (before the batch is acknowledged)."""
-        self.append(self.frames(changed))
-
     def frames(self, changed: set[str]) -> dict[int, bytes]:
         """The changed states as they are now, one state-log record per partition (not yet durable)."""
         if not self.logs or not changed:

@@ -273,12 +273,7 @@ class IngestWorker:
                 if out.rejections:
                     self.store.write_rejections(out.rejections)
                 metrics.BATCH_SECONDS.observe(time.monotonic() - t0)
-                if self.store_failing_since_s is not None:
-                    log.info(
-                        "store writes succeed again",
-                        extra={"fields": {"outage_s": round(time.time() - self.store_failing_since_s, 1)}},
-                    )
-                self.store_failing_since_s = None
+                self._store_ok()
                 return out
             except StoreError as err:
                 self._store_failed(err, len(msgs))
@@ -366,12 +361,7 @@ class IngestWorker:
         self.parts.append(job.prep.frames)
         job.settled = True
         metrics.BATCH_SECONDS.observe(time.monotonic() - job.started_s)
-        if self.store_failing_since_s is not None:
-            log.info(
-                "store writes succeed again",
-                extra={"fields": {"outage_s": round(time.time() - self.store_failing_since_s, 1)}},
-            )
-            self.store_failing_since_s = None
+        self._store_ok()
         self._ack(job.batch, job.msgs, job.prep.out)
 
     def _settle_or_recover(self, job: _Job) -> _Job | None:
@@ -414,6 +404,15 @@ class IngestWorker:
                 acked = 0
         if msgs:
             self._account(msgs, out, acked)
+
+    def _store_ok(self) -> None:
+        """A write went through: end an outage, if there was one."""
+        if self.store_failing_since_s is not None:
+            log.info(
+                "store writes succeed again",
+                extra={"fields": {"outage_s": round(time.time() - self.store_failing_since_s, 1)}},
+            )
+            self.store_failing_since_s = None
 
     def _store_failed(self, err: StoreError, messages: int) -> None:
         metrics.STORE_ERRORS.inc()
