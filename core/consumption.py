@@ -54,7 +54,12 @@ class Mark(NamedTuple):
 
 def mark(r: Reading) -> Mark:
     """The rule's view of a reading: only device readings carry a boot counter."""
-    return Mark(r.ts_s, r.total_ml, r.boot if r.has_boot else None)
+    return _new(Mark, (r.ts_s, r.total_ml, r.boot if r.has_boot else None))
+
+
+# Mark(...) and Span(...) go through a Python-level __new__; the ingest builds one of each per reading it
+# stores, so its paths build them with tuple.__new__ (half the time, the same named tuple).
+_new = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +101,7 @@ class Span(NamedTuple):
     @classmethod
     def of(cls, m: Mark) -> Span:
         """The span of one reading."""
-        return cls(m, m, m.total_ml, 0, m.total_ml, 1, 1)
+        return _new(cls, (m, m, m.total_ml, 0, m.total_ml, 1, 1))
 
     @property
     def used_ml(self) -> int:
@@ -145,6 +150,27 @@ def combine(a: Span | None, b: Span | None, rule: Rule = DEFAULT_RULE) -> Span |
         a.segments + b.segments - 1,
         a.n + b.n,
     )
+
+
+def extend(a: Span | None, m: Mark, rule: Rule = DEFAULT_RULE) -> Span:
+    """`combine(a, Span.of(m))`: the span of a's readings followed by one more reading, without building
+    the one-reading span when nothing can break (the ingest does this once per reading it stores)."""
+    if a is None:
+        return Span.of(m)
+    last = a.last
+    t = m.total_ml
+    if m.ts_s <= last.ts_s:
+        raise OrderError(f"reading at {m.ts_s} does not follow the one at {last.ts_s}")
+    if t < last.total_ml or (m.boot != last.boot and m.boot is not None and last.boot is not None):
+        joined = combine(a, Span.of(m), rule)  # a drop or a new boot: the rule decides
+        assert joined is not None
+        return joined
+    # No drop within one register: rule 1 cannot break here, and the running maximum grows to t.
+    top = a.tail_max_ml if a.tail_max_ml >= t else t
+    if a.segments == 1:
+        return _new(Span, (a.first, m, top, 0, top, 1, a.n + 1))
+    used = a.tail_used_ml + top - a.tail_max_ml
+    return _new(Span, (a.first, m, a.head_max_ml, used, top, a.segments, a.n + 1))
 
 
 def fold_marks(marks: Iterable[Mark], rule: Rule = DEFAULT_RULE) -> Span | None:

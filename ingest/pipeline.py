@@ -31,7 +31,7 @@ from ingest.flood import FloodLimit
 from ingest.intake import Intake
 from ingest.payload import PayloadError
 from ingest.state import CONFLICT, DUPLICATE, LATE, NEW, MeterState, advance, fill, first
-from ingest.statelog import StateLog, init_deployment
+from ingest.statelog import StateLog, frame, init_deployment, state_record
 from storage.readings.base import Store
 from storage.readings.influx import InfluxStore
 from storage.readings.lineproto import hour_of
@@ -128,19 +128,23 @@ class Partitions:
         """The changed states as they are now, one state-log record per partition (not yet durable)."""
         if not self.logs or not changed:
             return {}
-        by_part: dict[int, dict[str, MeterState]] = {}
+        by_part: dict[int, list[tuple]] = {}
         states = self.states
         for m in changed:
             st = states[m]
-            if st.part < 0:
-                st.part = self.of(m)
-            by_part.setdefault(st.part, {})[m] = st
-        return {p: self.logs[p].frame(part) for p, part in by_part.items()}
+            p = st.part
+            if p < 0:
+                p = st.part = self.of(m)
+            rows = by_part.get(p)
+            if rows is None:
+                rows = by_part[p] = []
+            rows.append(state_record(m, st))
+        return {p: frame(rows) for p, rows in by_part.items()}
 
     def append(self, frames: dict[int, bytes]) -> None:
         """Make the records durable (before the batch is acknowledged)."""
-        for p, frame in frames.items():
-            self.logs[p].append_frame(frame)
+        for p, record in frames.items():
+            self.logs[p].append_frame(record)
 
     def compact_due(self) -> bool:
         """Whether a log is long enough to be folded into its snapshot."""
@@ -256,22 +260,23 @@ class Pipeline:
         tracks = self.intake.tracks_state
         plain: list[Reading] = []  # intakes without seq/boot (wM-Bus): the store's own path
         news: dict[str, list[Reading]] = {}  # in-order readings per meter
-        base: dict[str, tuple[tuple[int, int] | None, OpenHour | None]] = {}  # state before the batch
-        pending: dict[str, dict[int, int]] = {}  # (meter → ts → total) this batch will store
         olds: list[tuple[Reading, Msg]] = []
         unknown: dict[str, list[tuple[Reading, Msg]]] = {}  # no state, partition not authoritative
-        changed: set[str] = set()
+        changed: set[str] = set()  # meters whose state changed other than by in-order readings
         conflicts: dict[int, list[str]] = {}  # message index → conflict texts
         batch_msgs: list[Msg] = []
         evs: list[str] = []  # events of in-order readings, counted once at the end (Counter.update is slow)
+        missing = 0
+        rule = self.rule
+        meters = self.meters
         for m in msgs:
             try:
                 meter = self.intake.key(m.topic, m.payload)
-                if tracks and meter not in self.meters:  # before parsing: a stranger costs a set look-up
+                if tracks and meter not in meters:  # before parsing: a stranger costs a set look-up
                     raise PayloadError("unknown_meter", f"meter {meter} is not registered and active")
                 rs = self.intake.parse(m.topic, m.payload, m.received_s, meter)
                 if not tracks:
-                    if rs and rs[0].meter not in self.meters:
+                    if rs and rs[0].meter not in meters:
                         raise PayloadError(
                             "unknown_meter", f"meter {rs[0].meter} is not registered and active"
                         )
@@ -300,36 +305,33 @@ class Pipeline:
                 continue
             k = len(batch_msgs)
             batch_msgs.append(m)
-            seen = pending.setdefault(meter, {})
-            if meter not in undo:
-                undo[meter] = _copy(states.get(meter))
+            if meter not in undo:  # the state before the batch: put back on failure, and `base` of its lines
+                undo[meter] = None if st is None else st.clone()
+            mine = news.get(meter)
             for r in rs:
-                st = states.get(meter)
                 if st is None:
-                    base[meter] = (None, None)
-                    states[meter] = first(r)
-                    news.setdefault(meter, []).append(r)
-                    seen[r.ts_s] = r.total_ml
-                    out.events[NEW] += 1
-                    changed.add(meter)
+                    st = states[meter] = first(r)
+                    mine = news[meter] = [r]
+                    evs.append(NEW)
                 elif r.ts_s > st.ts_s:
-                    if meter not in base:
-                        base[meter] = ((st.ts_s, st.total_ml), st.hour)
-                    out.missing += advance(st, r, self.rule, evs)
-                    news.setdefault(meter, []).append(r)
-                    seen[r.ts_s] = r.total_ml
-                    changed.add(meter)
+                    missing += advance(st, r, rule, evs)
+                    if mine is None:
+                        mine = news[meter] = [r]
+                    else:
+                        mine.append(r)
                 else:
-                    known = st.total_ml if r.ts_s == st.ts_s else seen.get(r.ts_s)
+                    known = st.total_ml if r.ts_s == st.ts_s else _stored_in(mine, r.ts_s)
                     if known is None:
                         olds.append((r, m))
                         continue
                     changed.add(meter)
                     _judge_stored(st, r, known, out, conflicts.setdefault(k, []))
+        out.missing += missing
+        changed.update(news)
         out.events.update(evs)
         # 1. In-order readings: no query. Their lines go first: late readings rebuild their hours from
         # what is stored, which must hold this batch's newer readings (and the previous batch's).
-        lines, written = self._lines_new(news, base)
+        lines, written = self._lines_new(news, undo)
         if plain or olds or unknown or not self.stream:
             barrier()
             if not self.stream and news:
@@ -341,7 +343,7 @@ class Pipeline:
             self.write_lines(lines)
             lines = []
         # 2. Older readings: one look-up per 100 meters, then late ones through the query path.
-        late = self._judge_old(olds, pending, out, conflicts, batch_msgs, changed)
+        late = self._judge_old(olds, news, out, conflicts, batch_msgs, changed)
         late += self._unknown(unknown, out, changed, undo)
         if late:
             rebuilt = self.store.write_late([r for r, _m in late])
@@ -366,25 +368,30 @@ class Pipeline:
 
     # -- writes --------------------------------------------------------------------------------
     def _lines_new(
-        self, news: dict[str, list[Reading]], base: dict[str, tuple[tuple[int, int] | None, OpenHour | None]]
+        self, news: dict[str, list[Reading]], before: dict[str, MeterState | None]
     ) -> tuple[list[str], int]:
         """The in-order readings' lines and how many readings; each meter's open hour moves on in memory
-        (undone with the batch if the write fails)."""
+        (undone with the batch if the write fails). `before`: each meter's state before the batch (the
+        undo copies; None for a meter's first reading ever)."""
         n = sum(len(rs) for rs in news.values())
         if not news or not self.stream:
             return [], n
         states = self.parts.states
         lines: list[str] = []
         for meter, rs in news.items():
-            prev, hour = base[meter]
-            more, states[meter].hour = stream_lines(meter, prev, hour, rs)
+            old = before[meter]
+            st = states[meter]
+            if old is None:
+                more, st.hour = stream_lines(meter, None, None, rs)
+            else:
+                more, st.hour = stream_lines(meter, (old.ts_s, old.total_ml), old.hour, rs)
             lines += more
         return lines, n
 
     def _judge_old(
         self,
         olds: list[tuple[Reading, Msg]],
-        pending: dict[str, dict[int, int]],
+        news: dict[str, list[Reading]],
         out: Outcome,
         conflicts: dict[int, list[str]],
         batch_msgs: list[Msg],
@@ -398,10 +405,13 @@ class Pipeline:
         stored = self.store.stored_totals(wanted)
         index = {id(m): k for k, m in enumerate(batch_msgs)}
         late: list[tuple[Reading, Msg]] = []
+        pending: dict[str, dict[int, int]] = {}  # meter → ts → total this batch stores
         for r, m in olds:
             st = self.parts.states[r.meter]
             changed.add(r.meter)
-            seen = pending.setdefault(r.meter, {})
+            seen = pending.get(r.meter)
+            if seen is None:
+                seen = pending[r.meter] = {x.ts_s: x.total_ml for x in news.get(r.meter, ())}
             known = seen.get(r.ts_s, stored.get((r.meter, r.ts_s)))
             if known is None:
                 seen[r.ts_s] = r.total_ml
@@ -465,9 +475,13 @@ class Pipeline:
         return []
 
 
-def _copy(st: MeterState | None) -> MeterState | None:
-    """A copy of a state that the batch's changes cannot reach (its gap list is copied too)."""
-    return None if st is None else st.clone()
+def _stored_in(batch: list[Reading] | None, ts_s: int) -> int | None:
+    """The total of the batch's in-order reading at ts_s, if it holds one (a reading sent twice in one
+    batch: judged against the one this batch stores)."""
+    for x in batch or ():
+        if x.ts_s == ts_s:
+            return x.total_ml
+    return None
 
 
 def _judge_stored(st: MeterState, r: Reading, known_ml: int, out: Outcome, texts: list[str]) -> None:

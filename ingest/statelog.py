@@ -43,16 +43,17 @@ _HEAD = struct.Struct("!II")
 _VERSION = f"{sys.implementation.name}-{sys.version_info[0]}.{sys.version_info[1]}"
 
 
-def _to_tuple(meter: str, s: MeterState) -> tuple:
+def state_record(meter: str, s: MeterState) -> tuple:
+    """A state as the log keeps it (marshal takes tuples, not named tuples: the marks are copied)."""
     h = s.hour
     hour: tuple | None = None
     if h is not None:
         sp = h.span
-        hour = (h.hour_s, tuple(sp.first), tuple(sp.last), sp.head_max_ml, sp.tail_used_ml, sp.tail_max_ml,
-                sp.segments, sp.n, h.peak_lpm)  # fmt: skip
-    gaps = tuple(tuple(g) for g in s.open_gaps) if s.open_gaps else None
+        hour = (h.hour_s, tuple(sp[0]), tuple(sp[1]), sp[2], sp[3], sp[4], sp[5], sp[6], h.peak_lpm)
+    gaps = s.open_gaps
     return (meter, s.boot, s.seq, s.ts_s, s.total_ml, hour, s.readings, s.duplicates, s.conflicts, s.late,
-            s.gaps, s.missing, s.resets, s.boots, s.anomalies, gaps)  # fmt: skip
+            s.gaps, s.missing, s.resets, s.boots, s.anomalies,
+            tuple(tuple(g) for g in gaps) if gaps else None)  # fmt: skip
 
 
 def _from_tuple(t: tuple, part: int = -1) -> tuple[str, MeterState]:
@@ -71,7 +72,8 @@ def _from_tuple(t: tuple, part: int = -1) -> tuple[str, MeterState]:
 _mark = tuple.__new__  # Mark(*t) without the argument parsing: half the time per mark when loading a fleet
 
 
-def _frame(obj: Any) -> bytes:
+def frame(obj: Any) -> bytes:
+    """One record: length, CRC-32, the marshalled object."""
     body = marshal.dumps(obj)
     return _HEAD.pack(len(body), zlib.crc32(body)) + body
 
@@ -163,20 +165,15 @@ class StateLog:
     def append(self, changed: dict[str, MeterState]) -> None:
         """Make these states durable (one write; fsync unless disabled)."""
         if changed:
-            self.append_frame(self.frame(changed))
+            self.append_frame(frame([state_record(m, s) for m, s in changed.items()]))
 
-    @staticmethod
-    def frame(changed: dict[str, MeterState]) -> bytes:
-        """The log record of these states as they are now."""
-        return _frame([_to_tuple(m, s) for m, s in changed.items()])
-
-    def append_frame(self, frame: bytes) -> None:
+    def append_frame(self, record: bytes) -> None:
         """Make a record durable (one write; fsync unless disabled)."""
         assert self._fd is not None, "load() first"
-        os.write(self._fd, frame)
+        os.write(self._fd, record)
         if self.fsync:
             os.fdatasync(self._fd)
-        self._log_bytes += len(frame)
+        self._log_bytes += len(record)
 
     def compact_due(self) -> bool:
         """Whether the log has grown enough to be folded into a new snapshot."""
@@ -193,9 +190,9 @@ class StateLog:
         tmp = self.snap.with_suffix(".tmp")
         items = list(states.items())
         with tmp.open("wb") as f:
-            f.write(_frame({"format": FORMAT, "python": _VERSION, "authoritative": self.authoritative}))
+            f.write(frame({"format": FORMAT, "python": _VERSION, "authoritative": self.authoritative}))
             for i in range(0, len(items), 50_000):
-                f.write(_frame([_to_tuple(m, s) for m, s in items[i : i + 50_000]]))
+                f.write(frame([state_record(m, s) for m, s in items[i : i + 50_000]]))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.snap)

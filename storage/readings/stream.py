@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.consumption import Mark, Span, combine, fold_marks, mark
+from core.consumption import Mark, Span, combine, extend, fold_marks, mark
 from core.readings import Reading
 from storage.readings.base import flow_lpm
 from storage.readings.lineproto import hour_of, reading_line, rollup_line
@@ -102,20 +102,15 @@ def stream_lines(
         r = batch[0]
         flow = None if prev is None else flow_lpm(prev[0], prev[1], r.ts_s, r.total_ml)
         h = hour_of(r.ts_s)
-        span = Span.of(mark(r))
-        if hour is not None and hour.hour_s == h:
-            joined = combine(hour.span, span)
-            assert joined is not None
-            peak = (
-                hour.peak_lpm
-                if flow is None or (hour.peak_lpm is not None and hour.peak_lpm >= flow)
-                else flow
-            )
-            return [reading_line(r, flow)], OpenHour(h, joined, peak)
-        lines = [reading_line(r, flow)]
-        if hour is not None:
-            lines.append(hour.line(meter))  # the reading closes the open hour
-        return lines, OpenHour(h, span, flow)
+        line = reading_line(r, flow)
+        if hour is None:
+            return [line], OpenHour(h, Span.of(mark(r)), flow)
+        if hour.hour_s == h:
+            peak = hour.peak_lpm
+            if flow is not None and (peak is None or flow > peak):
+                peak = flow
+            return [line], OpenHour(h, extend(hour.span, mark(r)), peak)
+        return [line, hour.line(meter)], OpenHour(h, Span.of(mark(r)), flow)  # r closes the open hour
     lines = []
     p = prev
     for r in batch:

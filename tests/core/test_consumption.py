@@ -14,6 +14,7 @@ from core.consumption import (
     Span,
     combine,
     cumulative,
+    extend,
     fold,
     fold_marks,
     segment_starts,
@@ -63,6 +64,22 @@ def test_any_partition_into_spans_combines_to_the_reading_level_fold(data):
         k = data.draw(st.integers(1, len(spans) - 2))
         left = combine(fold(spans[:k]), fold(spans[k:]))
         assert left == fold_marks(marks)
+
+
+@MANY
+@given(histories(min_size=1))
+def test_extending_reading_by_reading_is_the_fold(marks):
+    # extend's shortcut (no drop, same register) must agree with the rule at every step, also after
+    # resets (several segments), boot changes and reverse-flow holds that `histories` draws
+    span = None
+    for k, m in enumerate(marks):
+        span = extend(span, m)
+        assert span == combine(fold_marks(marks[:k]), Span.of(m)) == fold_marks(marks[: k + 1])
+
+
+def test_extend_refuses_a_reading_out_of_order():
+    with pytest.raises(OrderError):
+        extend(Span.of(Mark(60, 1, 1)), Mark(60, 2, 1))
 
 
 @MANY
