@@ -61,6 +61,9 @@ class IngestSettings(BaseSettings):
     # so paho's network thread never blocks on a full queue.
     queue_max: int = Field(50000, ge=1)
     retry_max_s: float = Field(30.0, gt=0)
+    # The writer freezes what each batch made (no automatic garbage collection, ingest/collector.py);
+    # this often the whole heap is unfrozen and collected (a pause of ≈ 2 s at 1M meters).
+    gc_full_every_s: float = Field(600.0, gt=0)
     # Per-meter flood limit: a token bucket of flood_burst messages refilled at
     # flood_rate_per_s; a message over it is rejected with reason `flood`. The burst is
     # sized for a backlog draining after an outage: 1000 one-reading messages = 16 h of

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from core.consumption import Rule
 from ingest import metrics
+from ingest.collector import Collector
 from ingest.config import IngestSettings
 from ingest.flood import FloodLimit
 from ingest.intake import DeviceIntake, Intake
@@ -92,12 +93,10 @@ class IngestWorker:
             self.parts = Partitions(settings.partitions, owned, state_dir, store, fsync=settings.state_fsync)
         finally:
             gc.enable()
-        # A fleet's state is hundreds of thousands of long-lived objects, and each batch makes thousands
-        # that outlive a young collection (its undo copies): the cyclic GC then walked the whole state
-        # again and again (py-spy: a quarter of the steady worker's busy time on allocating lines). Move
-        # what is loaded out of its reach and collect less often; nothing here makes reference cycles.
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 20)
+        # A fleet's state is millions of long-lived objects and each batch replaces many of them: the
+        # automatic collector walked them again and again. The writer collects by hand between batches
+        # and freezes what survives (ingest/collector.py; started with the threads).
+        self._gc = Collector(settings.gc_full_every_s)
         self._owned = frozenset(owned)
         self.pipeline = Pipeline(
             store,
@@ -346,6 +345,7 @@ class IngestWorker:
                 job = _Job(batch, msgs, prep)
                 if prep.lines:
                     job.future = self._store_pool.submit(self.pipeline.write_lines, prep.lines)
+                self._gc.between_batches()  # while the write is in flight
         finally:
             if job is not None and not job.settled and job.future is not None:
                 try:  # stopping: a write that went through is acknowledged, else the session resends it
@@ -459,6 +459,7 @@ class IngestWorker:
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
         """Start the network and writer threads."""
+        self._gc.start()
         self._writer.start()
         self._net.start()
 
@@ -509,3 +510,4 @@ class IngestWorker:
         self._store_pool.shutdown(wait=False)
         self._net.join(timeout=5)
         self.parts.close()
+        self._gc.stop()
