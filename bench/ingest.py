@@ -17,7 +17,8 @@ into a database of the same cardinality (cold: new series; steady: existing ones
 Memory: peak resident set (VmHWM) of each worker and of influxd. Every count is checked exactly.
 Env: WM_BENCH_METERS, WM_BENCH_BATCH_METERS, WM_BENCH_N_METERS, WM_BENCH_WORKERS_LIST ("2,3"),
 WM_BENCH_RUNS ("cold,steady,running,batched,workers"),
-WM_BENCH_MAX_INFLIGHT (mosquitto's per-session window, 40,000).
+WM_BENCH_MAX_INFLIGHT (mosquitto's per-session window, 40,000), WM_BENCH_PROFILE (a file: py-spy's
+collapsed stacks of the running worker; WM_BENCH_PROFILE_ARGS adds py-spy options).
 """
 
 from __future__ import annotations
@@ -305,6 +306,31 @@ def run_e2e(
     return written / elapsed, rss
 
 
+def profiler(pid: int) -> subprocess.Popen | None:
+    """py-spy sampling the worker (collapsed stacks per thread) when WM_BENCH_PROFILE names the output
+    file: where the running worker's time goes (the sampler takes a little CPU of its own)."""
+    out = os.environ.get("WM_BENCH_PROFILE")
+    if not out:
+        return None
+    extra = os.environ.get("WM_BENCH_PROFILE_ARGS", "").split()  # e.g. --idle
+    cmd = [
+        "py-spy",
+        "record",
+        "-p",
+        str(pid),
+        "-o",
+        out,
+        "--format",
+        "raw",
+        "-t",
+        "-r",
+        "250",
+        "--nonblocking",
+        *extra,
+    ]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def run_running(broker: Mosquitto, workers: Workers, meters: int, influx: Influx) -> float:
     """Steady state without a restart: the worker starts (its state load not timed) and is stopped with
     SIGSTOP; the next minute of every meter is published into its session (up to the in-flight window
@@ -323,6 +349,7 @@ def run_running(broker: Mosquitto, workers: Workers, meters: int, influx: Influx
     others = {"mosquitto": broker.proc.pid, "influxd": influx.proc.pid}
     before = {k: cpu_s(v) for k, v in {**others, "workers": pid}.items()}
     t0 = time.monotonic()
+    spy = profiler(pid)
     with tqdm(total=meters, desc="running", unit="msg", mininterval=2) as bar:
         while (acked := workers.acked() - base) < meters:
             bar.update(acked - bar.n)
@@ -330,6 +357,9 @@ def run_running(broker: Mosquitto, workers: Workers, meters: int, influx: Influx
                 raise RuntimeError(f"worker exited:\n{workers.logs[0].read_text()[-3000:]}")
             time.sleep(0.25)
     elapsed = time.monotonic() - t0
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
     CPU.clear()
     CPU.update({k: (cpu_s(v) - before[k]) / meters * 1e6 for k, v in {**others, "workers": pid}.items()})
     workers.stop()
@@ -466,7 +496,7 @@ def main() -> None:
                     results.append(against_raw(influx, "raw", fleet, range(1, 2), "steady ", rate, extra))
                 if "running" in runs:
                     rate = run_running(broker, one, meters, influx)
-                    assert count(influx, "e2e") == 3 * meters
+                    assert count(influx, "e2e") == (3 if "steady" in runs else 2) * meters
                     extra = f"worker running with {meters:,} meters' state (no restart) | {cpu_text()}"
                     results.append(against_raw(influx, "raw", fleet, range(2, 3), "running", rate, extra))
             if "batched" in runs:
