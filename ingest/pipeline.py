@@ -29,6 +29,7 @@ from core.readings import Reading, Rejection
 from core.units import litres_text
 from ingest.flood import FloodLimit
 from ingest.intake import Intake
+from ingest.message import Msg
 from ingest.payload import PayloadError
 from ingest.state import CONFLICT, DUPLICATE, LATE, NEW, MeterState, advance, fill, first
 from ingest.statelog import StateLog, frame, init_deployment, state_record
@@ -39,16 +40,6 @@ from storage.readings.stream import OpenHour, stream_lines
 
 log = logging.getLogger("ingest")
 _MAX_CONFLICTS_SHOWN = 5
-
-
-@dataclass(slots=True)
-class Msg:
-    """A message from the broker, as the pipeline needs it."""
-
-    topic: str
-    payload: bytes
-    received_s: float
-    dup: bool = False  # a broker redelivery: not the meter's doing, not counted by the flood limit
 
 
 @dataclass

@@ -62,14 +62,14 @@ def _from_tuple(t: tuple, part: int = -1) -> tuple[str, MeterState]:
     h = None
     if hour is not None:
         hs, first, last, head, used, tmax, segs, n, peak = hour
-        h = OpenHour(hs, Span(_mark(Mark, first), _mark(Mark, last), head, used, tmax, segs, n), peak)
+        h = OpenHour(hs, _new(Span, (_new(Mark, first), _new(Mark, last), head, used, tmax, segs, n)), peak)
     return meter, MeterState(
         boot, seq, ts, total, h, readings, dups, conflicts, late, gaps, missing, resets, boots, anomalies,
         [list(g) for g in open_gaps] if open_gaps else None, part,
     )  # fmt: skip
 
 
-_mark = tuple.__new__  # Mark(*t) without the argument parsing: half the time per mark when loading a fleet
+_new = tuple.__new__  # Mark(*t) without the argument parsing: half the time per mark when loading a fleet
 
 
 def frame(obj: Any) -> bytes:

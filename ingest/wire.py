@@ -17,7 +17,8 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from ingest.message import Msg
 
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = (
     1, 2, 3, 4, 8, 9, 12, 13, 14,
@@ -34,16 +35,6 @@ _CONNACK_TEXT = {
 
 class WireError(ConnectionError):
     """The connection failed, was refused, or broke the protocol."""
-
-
-@dataclass(slots=True)
-class Message:
-    """One PUBLISH received: `mid` 0 for QoS 0 (nothing to acknowledge)."""
-
-    mid: int
-    topic: str
-    payload: bytes
-    dup: bool
 
 
 def _remaining_length(n: int) -> bytes:
@@ -196,8 +187,9 @@ class Subscriber:
             except OSError as err:
                 raise WireError(f"ping: {err}") from err
 
-    def receive(self, on_suback: Callable[[list[int]], None] | None = None) -> list[Message]:
-        """The messages that arrived (waits up to 1 s); WireError when the connection is gone."""
+    def receive(self, on_suback: Callable[[list[int]], None] | None = None) -> list[Msg]:
+        """The messages that arrived (waits up to 1 s), stamped with the time they were read; WireError
+        when the connection is gone."""
         self.ping_if_due()
         try:
             if self._tls:
@@ -214,17 +206,18 @@ class Subscriber:
         buf = self._buf
         buf += chunk
         packets, used = split_packets(buf)
-        out: list[Message] = []
+        out: list[Msg] = []
         append = out.append
+        now = time.time()
         for kind, flags, a, b in packets:
             if kind == PUBLISH:
                 t = a + 2 + ((buf[a] << 8) | buf[a + 1])
                 topic = buf[a + 2 : t].decode("utf-8", "replace")
                 if flags & 0x06:  # QoS 1 (or 2, which we never subscribe at)
                     mid = (buf[t] << 8) | buf[t + 1]
-                    append(Message(mid, topic, bytes(buf[t + 2 : b]), bool(flags & 0x08)))
+                    append(Msg(topic, bytes(buf[t + 2 : b]), now, bool(flags & 0x08), mid))
                 else:
-                    append(Message(0, topic, bytes(buf[t:b]), False))
+                    append(Msg(topic, bytes(buf[t:b]), now))
             elif kind == SUBACK:
                 self.suback = list(buf[a + 2 : b])
                 if on_suback:

@@ -201,7 +201,6 @@ class IngestWorker:
                 sub.close(disconnect=self._stop.is_set())
 
     def _route(self, sub: Subscriber, conn: int, msgs: list) -> None:
-        now = time.time()
         queued: list[tuple[int, int, Msg | None]] = []
         n_mine = 0
         shards = self.settings.shard_count > 1 and not self.settings.partition_topic
@@ -220,7 +219,7 @@ class IngestWorker:
                 # `max_inflight_messages` entries per ack (2 workers: 10x slower than 1, bench.ingest).
                 queued.append((conn, m.mid, None))
                 continue
-            queued.append((conn, m.mid, Msg(m.topic, m.payload, now, m.dup)))
+            queued.append((conn, m.mid, m))
             n_mine += 1
         metrics.RECEIVED.inc(len(msgs))
         metrics.SKIPPED.inc(len(queued) - n_mine)
