@@ -251,6 +251,7 @@ class Pipeline:
         tracks = self.intake.tracks_state
         plain: list[Reading] = []  # intakes without seq/boot (wM-Bus): the store's own path
         news: dict[str, list[Reading]] = {}  # in-order readings per meter
+        pending: dict[str, dict[int, int]] = {}  # meter → ts → total this batch stores (made when needed)
         olds: list[tuple[Reading, Msg]] = []
         unknown: dict[str, list[tuple[Reading, Msg]]] = {}  # no state, partition not authoritative
         changed: set[str] = set()  # meters whose state changed other than by in-order readings
@@ -310,8 +311,17 @@ class Pipeline:
                         mine = news[meter] = [r]
                     else:
                         mine.append(r)
+                    if pending and (seen := pending.get(meter)) is not None:
+                        seen[r.ts_s] = r.total_ml
                 else:
-                    known = st.total_ml if r.ts_s == st.ts_s else _stored_in(mine, r.ts_s)
+                    known: int | None
+                    if r.ts_s == st.ts_s:
+                        known = st.total_ml
+                    else:  # a ts this batch may already hold: an index of the meter's batch, made once
+                        seen = pending.get(meter)
+                        if seen is None:
+                            seen = pending[meter] = {x.ts_s: x.total_ml for x in mine or ()}
+                        known = seen.get(r.ts_s)
                     if known is None:
                         olds.append((r, m))
                         continue
@@ -334,7 +344,7 @@ class Pipeline:
             self.write_lines(lines)
             lines = []
         # 2. Older readings: one look-up per 100 meters, then late ones through the query path.
-        late = self._judge_old(olds, news, out, conflicts, batch_msgs, changed)
+        late = self._judge_old(olds, news, pending, out, conflicts, batch_msgs, changed)
         late += self._unknown(unknown, out, changed, undo)
         if late:
             rebuilt = self.store.write_late([r for r, _m in late])
@@ -383,6 +393,7 @@ class Pipeline:
         self,
         olds: list[tuple[Reading, Msg]],
         news: dict[str, list[Reading]],
+        pending: dict[str, dict[int, int]],
         out: Outcome,
         conflicts: dict[int, list[str]],
         batch_msgs: list[Msg],
@@ -396,7 +407,6 @@ class Pipeline:
         stored = self.store.stored_totals(wanted)
         index = {id(m): k for k, m in enumerate(batch_msgs)}
         late: list[tuple[Reading, Msg]] = []
-        pending: dict[str, dict[int, int]] = {}  # meter → ts → total this batch stores
         for r, m in olds:
             st = self.parts.states[r.meter]
             changed.add(r.meter)
@@ -464,15 +474,6 @@ class Pipeline:
                     changed.add(meter)
         out.written += len(keep)
         return []
-
-
-def _stored_in(batch: list[Reading] | None, ts_s: int) -> int | None:
-    """The total of the batch's in-order reading at ts_s, if it holds one (a reading sent twice in one
-    batch: judged against the one this batch stores)."""
-    for x in batch or ():
-        if x.ts_s == ts_s:
-            return x.total_ml
-    return None
 
 
 def _judge_stored(st: MeterState, r: Reading, known_ml: int, out: Outcome, texts: list[str]) -> None:

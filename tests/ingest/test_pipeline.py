@@ -72,3 +72,27 @@ def test_a_lost_partition_state_on_a_store_with_readings_is_not_authoritative(tm
     (state / "p2.snap").unlink()  # one partition's state lost, the database keeps its readings
     parts = Partitions(4, [0, 1, 2, 3], str(state), store)
     assert parts.authoritative == {0: True, 1: True, 2: False, 3: True}
+
+
+def test_readings_sent_again_in_the_same_batch_are_judged_against_the_batch(tmp_path):
+    store = FlakyStore(str(tmp_path / "r.db"))
+    parts = Partitions(4, [0, 1, 2, 3], None, store)
+    pipe = Pipeline(store, DeviceIntake(), parts, ActiveMeters(), FloodLimit(1000, 1.0), Rule(), 10)
+
+    def msg(readings):
+        return Msg("wm/v1/m-0/readings", batch("m-0", readings), T0 + 600)
+
+    out = pipe.process(
+        [
+            msg([(1, T0, 1.0), (2, T0 + 60, 2.0)]),
+            msg([(1, T0, 1.0)]),  # sent again: the batch's index of m-0 is made here
+            msg([(3, T0 + 120, 3.0), (4, T0 + 180, 4.0)]),  # in order: added to that index
+            msg([(3, T0 + 120, 3.0)]),  # again, older than the newest: found in the index
+            msg([(2, T0 + 60, 9.0)]),  # another total for a ts the batch holds: a conflict
+        ]
+    )
+    assert out.written == 4 and out.events["new"] == 4
+    assert out.events["duplicate"] == 2 and out.events["conflict"] == 1
+    assert [r.reason for r in out.rejections] == ["conflict"]
+    assert store.count_all_readings() == 4
+    assert parts.states["m-0"].seq == 4 and parts.states["m-0"].duplicates == 2
