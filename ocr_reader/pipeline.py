@@ -540,22 +540,40 @@ def _settle(bgr: np.ndarray, best: Layout) -> Layout:
 
 
 def _chain_doubts_ends(chained: Layout, grown: Layout) -> bool:
-    """True when the chain, holding the same wheels as the grown cut, saw a wheel-like crop beyond them.
+    """True when the chain of wheel centres saw a wheel-like crop beyond the grown cut's wheels.
 
     Only for rows of the text detector, which ends a row at its outer glyphs: the chain slides past
     both ends, the equal cut looks one pitch beyond once, and a half-turned last wheel the detector
     left out reads weakly there (an 8-wheel counter read as its first 7, accepted). Beyond an
     outline lies its frame. Red wheels end a counter, so beyond a red last wheel (the "m3" after
     the decimals) is no lost wheel, and a counter of the most wheels cannot continue.
+
+    Two ways the chain says so: holding the same wheels, it saw something wheel-like a pitch beyond
+    them; or it holds more wheels than the cut that was kept (it was not taken because it fitted no
+    better and its extra wheel read weakly: the lost wheel itself). Where the cut's digits sit in
+    the chain tells at which end the extra wheels are; a chain that reads the cut's digits nowhere
+    doubts both ends.
     """
     if grown.candidate.source != "text":
         return False
-    if grown.n_wheels >= WHEEL_COUNTS[-1] or chained.n_wheels != grown.n_wheels:
+    if grown.n_wheels >= WHEEL_COUNTS[-1] or chained.n_wheels < grown.n_wheels:
         return False
+    red_last = red_wheels(grown.crops)[-1]
+    if chained.n_wheels > grown.n_wheels:
+        at = _run_at(chained.guesses, grown.guesses)
+        if at is None:
+            return True
+        return at > 0 or (chained.n_wheels - grown.n_wheels - at > 0 and not red_last)
     if not _same_digits(chained.guesses, grown.guesses):
         return False
     left, right = chained.beyond_sides
-    return left or (right and not red_wheels(grown.crops)[-1])
+    return left or (right and not red_last)
+
+
+def _run_at(outer: list[WheelGuess], inner: list[WheelGuess]) -> int | None:
+    """Where inner's wheels read the same as a run of outer's (the first such index), else None."""
+    k = len(inner)
+    return next((i for i in range(len(outer) - k + 1) if _same_digits(inner, outer[i : i + k])), None)
 
 
 def _choose_unframed(bgr: np.ndarray) -> Layout:

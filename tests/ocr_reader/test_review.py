@@ -6,6 +6,7 @@ import numpy as np
 
 from ocr_reader import pipeline
 from ocr_reader.locate import Candidate
+from ocr_reader.recognise import WheelGuess
 
 
 def _layout(**flags) -> pipeline.Layout:
@@ -61,8 +62,6 @@ def _row(source: str, digits: list[int], red_last: bool = False, beyond=(False, 
     """A row of black wheels on a dark face (the last one red when asked), as the chain or cut holds it."""
     import cv2
 
-    from ocr_reader.recognise import WheelGuess
-
     crops = []
     for i, d in enumerate(digits):
         red = red_last and i == len(digits) - 1
@@ -95,3 +94,43 @@ def test_the_chains_doubt_does_not_count_where_a_counter_cannot_continue():
     other = [8, 6, 1, 7, 1, 5, 4]
     assert not pipeline._chain_doubts_ends(_row("text", other), _row("text", seven))  # other wheels
     assert not pipeline._chain_doubts_ends(_row("text", seven, beyond=(False, False)), _row("text", seven))
+
+
+def test_a_chain_holding_more_wheels_than_the_kept_cut_keeps_the_window_open():
+    # An 8-wheel counter (86171511) whose last wheel the text detector left out: the chain held all
+    # 8 wheels but was not taken (the lost wheel read too weakly), the equal cut's 7 were kept, and
+    # only a chain of as many wheels as the cut counted as a doubt (a silent 7-wheel reading).
+    seven = [8, 6, 1, 7, 1, 5, 1]
+    shut = (False, False)  # nothing wheel-like a pitch beyond the chain itself
+    assert pipeline._chain_doubts_ends(_row("text", seven + [1], beyond=shut), _row("text", seven))
+    assert pipeline._chain_doubts_ends(_row("text", [2] + seven, beyond=shut), _row("text", seven))
+    # A leading wheel lost before a red last one, and a chain that reads the cut's digits nowhere.
+    assert pipeline._chain_doubts_ends(_row("text", [2] + seven, beyond=shut), _row("text", seven, True))
+    assert pipeline._chain_doubts_ends(_row("text", [3] * 8, beyond=shut), _row("text", seven, True))
+
+
+def test_the_chains_extra_wheel_does_not_count_where_a_counter_cannot_continue():
+    seven = [8, 6, 1, 7, 1, 5, 1]
+    shut = (False, False)
+    assert not pipeline._chain_doubts_ends(_row("frame", seven + [1], beyond=shut), _row("frame", seven))
+    # beyond the red (decimal) last wheel lies "m3", not a lost wheel
+    assert not pipeline._chain_doubts_ends(
+        _row("text", seven + [1], red_last=True, beyond=shut), _row("text", seven, True)
+    )
+    # a chain of fewer wheels than the cut says nothing about the cut's ends
+    assert not pipeline._chain_doubts_ends(_row("text", seven[:6], beyond=(True, True)), _row("text", seven))
+
+
+def test_the_extra_wheel_sends_the_reading_to_review(monkeypatch):
+    # _settle keeps the equal cut (the chain fits no better, its 8th wheel reads weakly) and the
+    # reading goes to review as window_may_continue instead of being stored silently.
+    seven = [8, 6, 1, 7, 1, 5, 1]
+    cut = _row("text", seven)
+    chain = _row("text", seven + [1], beyond=(False, False))
+    chain.guesses[-1] = WheelGuess(1.0, 0.3, 0.2)
+    monkeypatch.setattr(pipeline, "chain_layout", lambda bgr, lay: chain)
+    monkeypatch.setattr(pipeline, "extend_layout", lambda bgr, lay: lay)
+    kept = pipeline._settle(np.zeros((8, 8, 3), np.uint8), cut)
+    assert kept is cut and kept.maybe_partial
+    sure = _wheels(*[(0.99, False)] * 7)
+    assert pipeline.review_reason(True, kept, 0.5, sure) == "window_may_continue"
