@@ -89,7 +89,9 @@ def test_litres_survive_every_fault(mosquitto, pipeline, tmp_path):
             raise AssertionError(
                 f"{b.meter_id}: stored last {pipeline.store.last_at_or_before(b.meter_id, stop)} ml of "
                 f"{b.expected_ml}; {len(pipeline.readings(b.meter_id))} readings; ingest state "
-                f"{state.as_dict(b.meter_id) if state else None}; resets {b.resets}"
+                f"{state.as_dict(b.meter_id) if state else None}; resets {b.resets}; worker events "
+                f"{dict(pipeline.worker.events)}, rejected {pipeline.worker.rejected}, health "
+                f"{pipeline.worker.health()}; board's last lines {list(b.log)[-25:]}"
             ) from err
 
         for r in b.resets:
