@@ -233,6 +233,7 @@ def _start(
             state_path=str((state / "ingest-state").resolve()),
             storage=storage,
             batch_wait_s=0.2,
+            gc_manual=False,  # the API shares this process: its garbage cycles need the usual collector
         ),
         open_store(store_url),
         meters=RegistrySnapshot(SqlDatabase(sql_url)),

@@ -62,7 +62,10 @@ class IngestSettings(BaseSettings):
     queue_max: int = Field(50000, ge=1)
     retry_max_s: float = Field(30.0, gt=0)
     # The writer freezes what each batch made (no automatic garbage collection, ingest/collector.py);
-    # this often the whole heap is unfrozen and collected (a pause of ≈ 2 s at 1M meters).
+    # this often the whole heap is unfrozen and collected (a pause of ≈ 2 s at 1M meters). The switch is
+    # for a worker sharing its process with other work (the demo runs it beside the API, whose garbage
+    # cycles must not wait minutes for a collection): off, the collector runs as Python's default.
+    gc_manual: bool = True
     gc_full_every_s: float = Field(600.0, gt=0)
     # Per-meter flood limit: a token bucket of flood_burst messages refilled at
     # flood_rate_per_s; a message over it is rejected with reason `flood`. The burst is

@@ -96,7 +96,7 @@ class IngestWorker:
         # A fleet's state is millions of long-lived objects and each batch replaces many of them: the
         # automatic collector walked them again and again. The writer collects by hand between batches
         # and freezes what survives (ingest/collector.py; started with the threads).
-        self._gc = Collector(settings.gc_full_every_s)
+        self._gc = Collector(settings.gc_full_every_s) if settings.gc_manual else None
         self._owned = frozenset(owned)
         self.pipeline = Pipeline(
             store,
@@ -344,7 +344,8 @@ class IngestWorker:
                 job = _Job(batch, msgs, prep)
                 if prep.lines:
                     job.future = self._store_pool.submit(self.pipeline.write_lines, prep.lines)
-                self._gc.between_batches()  # while the write is in flight
+                if self._gc is not None:
+                    self._gc.between_batches()  # while the write is in flight
         finally:
             if job is not None and not job.settled and job.future is not None:
                 try:  # stopping: a write that went through is acknowledged, else the session resends it
@@ -458,7 +459,8 @@ class IngestWorker:
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
         """Start the network and writer threads."""
-        self._gc.start()
+        if self._gc is not None:
+            self._gc.start()
         self._writer.start()
         self._net.start()
 
@@ -509,4 +511,5 @@ class IngestWorker:
         self._store_pool.shutdown(wait=False)
         self._net.join(timeout=5)
         self.parts.close()
-        self._gc.stop()
+        if self._gc is not None:
+            self._gc.stop()

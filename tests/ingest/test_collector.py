@@ -82,3 +82,21 @@ def test_a_frozen_object_without_a_cycle_is_freed_by_its_reference_count(clock):
 def test_the_full_period_must_be_positive():
     with pytest.raises(ValueError):
         Collector(full_every_s=0)
+
+
+@pytest.mark.parametrize("manual", [True, False])
+def test_a_worker_manages_the_collector_only_when_it_owns_its_process(tmp_path, manual):
+    from devservices.ports import free_port
+    from ingest.config import IngestSettings
+    from ingest.worker import IngestWorker
+    from storage.readings.sqlite import SqliteStore
+
+    assert gc.isenabled()
+    settings = IngestSettings(broker_port=free_port(), gc_manual=manual, client_id="gc-test")
+    worker = IngestWorker(settings, SqliteStore(str(tmp_path / "r.db")))
+    worker.start()  # no broker there: it keeps retrying, which is all this test needs
+    try:
+        assert gc.isenabled() is not manual  # the demo shares its process with the API: left alone
+    finally:
+        worker.stop()
+    assert gc.isenabled()
