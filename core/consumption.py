@@ -52,14 +52,14 @@ class Mark(NamedTuple):
     boot: int | None
 
 
-def mark(r: Reading) -> Mark:
-    """The rule's view of a reading: only device readings carry a boot counter."""
-    return _new(Mark, (r.ts_s, r.total_ml, r.boot if r.has_boot else None))
-
-
 # Mark(...) and Span(...) go through a Python-level __new__; the ingest builds one of each per reading it
 # stores, so its paths build them with tuple.__new__ (half the time, the same named tuple).
 _new = tuple.__new__
+
+
+def mark(r: Reading) -> Mark:
+    """The rule's view of a reading: only device readings carry a boot counter."""
+    return _new(Mark, (r.ts_s, r.total_ml, r.boot if r.has_boot else None))
 
 
 @dataclass(frozen=True, slots=True)

@@ -254,7 +254,7 @@ class Pipeline:
         pending: dict[str, dict[int, int]] = {}  # meter → ts → total this batch stores (made when needed)
         olds: list[tuple[Reading, Msg]] = []
         unknown: dict[str, list[tuple[Reading, Msg]]] = {}  # no state, partition not authoritative
-        changed: set[str] = set()  # meters whose state changed other than by in-order readings
+        changed: set[str] = set()  # meters whose state the batch changed (in-order ones added after the loop)
         conflicts: dict[int, list[str]] = {}  # message index → conflict texts
         batch_msgs: list[Msg] = []
         evs: list[str] = []  # events of in-order readings, counted once at the end (Counter.update is slow)
@@ -318,10 +318,7 @@ class Pipeline:
                     if r.ts_s == st.ts_s:
                         known = st.total_ml
                     else:  # a ts this batch may already hold: an index of the meter's batch, made once
-                        seen = pending.get(meter)
-                        if seen is None:
-                            seen = pending[meter] = {x.ts_s: x.total_ml for x in mine or ()}
-                        known = seen.get(r.ts_s)
+                        known = _batch_index(pending, meter, mine).get(r.ts_s)
                     if known is None:
                         olds.append((r, m))
                         continue
@@ -410,9 +407,7 @@ class Pipeline:
         for r, m in olds:
             st = self.parts.states[r.meter]
             changed.add(r.meter)
-            seen = pending.get(r.meter)
-            if seen is None:
-                seen = pending[r.meter] = {x.ts_s: x.total_ml for x in news.get(r.meter, ())}
+            seen = _batch_index(pending, r.meter, news.get(r.meter))
             known = seen.get(r.ts_s, stored.get((r.meter, r.ts_s)))
             if known is None:
                 seen[r.ts_s] = r.total_ml
@@ -474,6 +469,17 @@ class Pipeline:
                     changed.add(meter)
         out.written += len(keep)
         return []
+
+
+def _batch_index(
+    pending: dict[str, dict[int, int]], meter: str, batch: list[Reading] | None
+) -> dict[int, int]:
+    """ts → total of the meter's in-order readings in this batch, made the first time an older reading
+    asks (then kept up to date by the loop), so a repeated reading is one look-up, not a scan."""
+    seen = pending.get(meter)
+    if seen is None:
+        seen = pending[meter] = {x.ts_s: x.total_ml for x in batch or ()}
+    return seen
 
 
 def _judge_stored(st: MeterState, r: Reading, known_ml: int, out: Outcome, texts: list[str]) -> None:

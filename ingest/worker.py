@@ -94,8 +94,8 @@ class IngestWorker:
         finally:
             gc.enable()
         # A fleet's state is millions of long-lived objects and each batch replaces many of them: the
-        # automatic collector walked them again and again. The writer collects by hand between batches
-        # and freezes what survives (ingest/collector.py; started with the threads).
+        # automatic collector walked them again and again. The writer freezes what each batch made and
+        # collects in full now and then (ingest/collector.py; started with the threads).
         self._gc = Collector(settings.gc_full_every_s) if settings.gc_manual else None
         self._owned = frozenset(owned)
         self.pipeline = Pipeline(
