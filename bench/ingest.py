@@ -399,9 +399,12 @@ def cpu_text() -> str:
     return "CPU µs/reading " + ", ".join(f"{k} {v:.1f}" for k, v in CPU.items())
 
 
-def raw_write(influx: Influx, db: str, meters: range, minutes: range) -> float:
-    """The same reading points as line protocol, 5,000 per /write, one writer: points/s."""
+def raw_write(influx: Influx, db: str, meters: range, minutes: range) -> tuple[float, float]:
+    """The same reading points as line protocol, 5,000 per /write, one writer: (points/s, influxd's CPU µs
+    per point while writing: what the store itself costs, to set beside the run's)."""
     store = InfluxStore.at(influx.url, db)
+    assert influx.proc is not None
+    cpu0 = cpu_s(influx.proc.pid)
     t_total = 0.0
     n = 0
     chunk: list[str] = []
@@ -420,7 +423,7 @@ def raw_write(influx: Influx, db: str, meters: range, minutes: range) -> float:
         t_total += time.monotonic() - t
         n += len(chunk)
     store.close()
-    return n / t_total
+    return n / t_total, (cpu_s(influx.proc.pid) - cpu0) / n * 1e6
 
 
 def count(influx: Influx, db: str) -> int:
@@ -436,8 +439,9 @@ def against_raw(
 ) -> str:
     """The run's result line with its baseline: the same points written raw into `db` (influxd idle first)."""
     wait_quiet(influx)
-    raw = raw_write(influx, db, fleet, minutes)
+    raw, raw_cpu_us = raw_write(influx, db, fleet, minutes)
     per_msg = f"{len(minutes)} reading{'s' if len(minutes) > 1 else ''}/msg"
+    extra += f" | raw: influxd {raw_cpu_us:.1f} µs/point"
     out = line(f"{run} {len(fleet):>9,} meters, {per_msg}", rate, raw, extra)
     print(out, flush=True)
     return out

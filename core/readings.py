@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from core.errors import Invalid
 
@@ -47,9 +48,12 @@ def parse_source(text: str) -> tuple[Source, float | None]:
     return source, conf if 0.0 <= conf <= 1.0 else None
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One register reading; identity is (meter, ts_s). Totals are integer millilitres."""
+class Reading(NamedTuple):
+    """One register reading; identity is (meter, ts_s). Totals are integer millilitres. Immutable.
+
+    A named tuple, not a frozen dataclass: the ingest makes one per reading it receives, and a frozen
+    dataclass's `__init__` (one `object.__setattr__` per field) cost 5x as much (docs/ingest.md).
+    """
 
     meter: str
     ts_s: int

@@ -12,7 +12,7 @@ import time
 import orjson
 
 from core.ids import is_meter_id
-from core.readings import Reading
+from core.readings import Reading, Source
 from core.units import BadVolume, ml_from_litres
 
 MAX_PAYLOAD_BYTES = 8192
@@ -22,6 +22,8 @@ MAX_FUTURE_S = 300
 MAX_TOTAL_L = 10**12
 MAX_TOTAL_ML = MAX_TOTAL_L * 1000
 MAX_U32 = 2**32 - 1
+_new = tuple.__new__  # Reading(...) without its Python-level __new__: the ingest makes one per reading
+_DEVICE = Source.DEVICE
 
 
 class PayloadError(ValueError):
@@ -127,5 +129,5 @@ def readings_of(meter: str, doc: dict, now_s: float) -> list[Reading]:
                 f"after seq {prev_seq} ts {prev_ts}",
             )
         prev_seq, prev_ts = seq, ts
-        readings.append(Reading(meter, ts, _total_ml(item.get("total_l")), seq, boot))
+        readings.append(_new(Reading, (meter, ts, _total_ml(item.get("total_l")), seq, boot, _DEVICE, None)))
     return readings

@@ -29,6 +29,10 @@ class RegistrySnapshot(ActiveMeters):
     def __contains__(self, meter: object) -> bool:
         return meter in self._active
 
+    def members(self) -> frozenset[str]:
+        """The active set itself (the pipeline asks it once per message)."""
+        return self._active
+
     def __len__(self) -> int:
         return len(self._active)
 

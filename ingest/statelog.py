@@ -36,40 +36,66 @@ from storage.readings.stream import OpenHour
 
 log = logging.getLogger("ingest")
 
-FORMAT = 1
+FORMAT = 2  # 2: flat records (state_record); format-1 files are still read
+READ_FORMATS = (1, 2)
 COMPACT_RATIO = 4
 COMPACT_MIN_BYTES = 64 << 20
 _HEAD = struct.Struct("!II")
 _VERSION = f"{sys.implementation.name}-{sys.version_info[0]}.{sys.version_info[1]}"
 
 
+_new = tuple.__new__  # Mark(*t) without the argument parsing: half the time per mark when loading a fleet
+
+
 def state_record(meter: str, s: MeterState) -> tuple:
-    """A state as the log keeps it (marshal takes tuples, not named tuples: the marks are copied)."""
-    h = s.hour
-    hour: tuple | None = None
-    if h is not None:
-        sp = h.span
-        hour = (h.hour_s, tuple(sp[0]), tuple(sp[1]), sp[2], sp[3], sp[4], sp[5], sp[6], h.peak_lpm)
+    """A state as the log keeps it: one flat tuple (format 2), the open hour's fields at its end when there
+    is one. Flat because the worker writes one per meter and batch: a nested hour (format 1) cost a third
+    more to build and to marshal."""
     gaps = s.open_gaps
-    return (meter, s.boot, s.seq, s.ts_s, s.total_ml, hour, s.readings, s.duplicates, s.conflicts, s.late,
-            s.gaps, s.missing, s.resets, s.boots, s.anomalies,
-            tuple(tuple(g) for g in gaps) if gaps else None)  # fmt: skip
+    g = tuple(map(tuple, gaps)) if gaps else None
+    h = s.hour
+    if h is None:
+        return (meter, s.boot, s.seq, s.ts_s, s.total_ml, s.readings, s.duplicates, s.conflicts, s.late,
+                s.gaps, s.missing, s.resets, s.boots, s.anomalies, g)  # fmt: skip
+    sp = h.span
+    f = sp[0]
+    last = sp[1]
+    return (meter, s.boot, s.seq, s.ts_s, s.total_ml, s.readings, s.duplicates, s.conflicts, s.late,
+            s.gaps, s.missing, s.resets, s.boots, s.anomalies, g,
+            h.hour_s, f[0], f[1], f[2], last[0], last[1], last[2], sp[2], sp[3], sp[4], sp[5], sp[6],
+            h.peak_lpm)  # fmt: skip
+
+
+_BASE = 15  # fields of a format-2 record without an open hour
+_WITH_HOUR = _BASE + 13
+_V1 = 16  # format 1: (meter, boot, seq, ts, total, hour tuple or None, 9 counts, gaps)
 
 
 def _from_tuple(t: tuple, part: int = -1) -> tuple[str, MeterState]:
-    (meter, boot, seq, ts, total, hour, readings, dups, conflicts, late, gaps, missing, resets, boots,
-     anomalies, open_gaps) = t  # fmt: skip
-    h = None
-    if hour is not None:
-        hs, first, last, head, used, tmax, segs, n, peak = hour
-        h = OpenHour(hs, _new(Span, (_new(Mark, first), _new(Mark, last), head, used, tmax, segs, n)), peak)
+    """A record of either format (a log written by the previous release is read, then compacted as 2)."""
+    n = len(t)
+    if n == _V1:
+        (meter, boot, seq, ts, total, hour, readings, dups, conflicts, late, gaps, missing, resets, boots,
+         anomalies, open_gaps) = t  # fmt: skip
+        h = None
+        if hour is not None:
+            hs, first, last, head, used, tmax, segs, n_marks, peak = hour
+            span = _new(Span, (_new(Mark, first), _new(Mark, last), head, used, tmax, segs, n_marks))
+            h = OpenHour(hs, span, peak)
+    elif n in (_BASE, _WITH_HOUR):
+        (meter, boot, seq, ts, total, readings, dups, conflicts, late, gaps, missing, resets, boots,
+         anomalies, open_gaps) = t[:_BASE]  # fmt: skip
+        h = None
+        if n == _WITH_HOUR:
+            first = _new(Mark, t[16:19])
+            last = _new(Mark, t[19:22])
+            h = OpenHour(t[15], _new(Span, (first, last, *t[22:27])), t[27])
+    else:
+        raise ValueError(f"state record of {n} fields")
     return meter, MeterState(
         boot, seq, ts, total, h, readings, dups, conflicts, late, gaps, missing, resets, boots, anomalies,
         [list(g) for g in open_gaps] if open_gaps else None, part,
     )  # fmt: skip
-
-
-_new = tuple.__new__  # Mark(*t) without the argument parsing: half the time per mark when loading a fleet
 
 
 def frame(obj: Any) -> bytes:
@@ -135,7 +161,9 @@ class StateLog:
             frames, _ = _frames(data)
             head = frames[0] if frames else None
             if not (
-                isinstance(head, dict) and head.get("format") == FORMAT and head.get("python") == _VERSION
+                isinstance(head, dict)
+                and head.get("format") in READ_FORMATS
+                and head.get("python") == _VERSION
             ):
                 log.warning("state snapshot %s unreadable here: starting without state", self.snap)
                 self.authoritative = False

@@ -90,9 +90,10 @@ def _closed_lines(meter: str, touched: list[OpenHour]) -> list[str]:
 
 
 def stream_lines(
-    meter: str, prev: tuple[int, int] | None, hour: OpenHour | None, batch: list[Reading]
-) -> tuple[list[str], OpenHour]:
-    """The lines of an in-order batch (readings with flows, the hours it closes) and the new open hour.
+    out: list[str], meter: str, prev: tuple[int, int] | None, hour: OpenHour | None, batch: list[Reading]
+) -> OpenHour:
+    """Append an in-order batch's lines (readings with flows, the hours it closes) to `out`; the new open
+    hour. (Appended, not returned: the ingest calls this once per meter and batch.)
 
     `prev` is (ts, total ml) of the meter's newest stored reading (None: its first reading ever); `hour`
     the open hour's roll-up as kept (None: unknown or empty). The caller vouches that every reading of
@@ -102,22 +103,22 @@ def stream_lines(
         r = batch[0]
         flow = None if prev is None else flow_lpm(prev[0], prev[1], r.ts_s, r.total_ml)
         h = hour_of(r.ts_s)
-        line = reading_line(r, flow)
+        out.append(reading_line(r, flow))
         if hour is None:
-            return [line], OpenHour(h, Span.of(mark(r)), flow)
+            return OpenHour(h, Span.of(mark(r)), flow)
         if hour.hour_s == h:
             peak = hour.peak_lpm
             if flow is not None and (peak is None or flow > peak):
                 peak = flow
-            return [line], OpenHour(h, extend(hour.span, mark(r)), peak)
-        return [line, hour.line(meter)], OpenHour(h, Span.of(mark(r)), flow)  # r closes the open hour
-    lines = []
+            return OpenHour(h, extend(hour.span, mark(r)), peak)
+        out.append(hour.line(meter))  # r closes the open hour
+        return OpenHour(h, Span.of(mark(r)), flow)
     p = prev
     for r in batch:
-        lines.append(reading_line(r, None if p is None else flow_lpm(p[0], p[1], r.ts_s, r.total_ml)))
+        out.append(reading_line(r, None if p is None else flow_lpm(p[0], p[1], r.ts_s, r.total_ml)))
         p = (r.ts_s, r.total_ml)
     touched = _extend_hours(prev, hour, batch)
     if hour is not None and touched[0].hour_s != hour.hour_s:
         touched.insert(0, hour)  # the batch closes the open hour
-    lines += _closed_lines(meter, touched)
-    return lines, touched[-1]
+    out += _closed_lines(meter, touched)
+    return touched[-1]

@@ -118,6 +118,41 @@ def test_state_log_keeps_every_appended_batch_across_restarts(tmp_path):
     third.close()
 
 
+def _v1_record(meter: str, s: MeterState) -> tuple:
+    """A state as format 1 wrote it (the release before the flat records): the hour nested."""
+    h = s.hour
+    hour = None
+    if h is not None:
+        sp = h.span
+        hour = (h.hour_s, tuple(sp.first), tuple(sp.last), *sp[2:], h.peak_lpm)
+    gaps = tuple(tuple(g) for g in s.open_gaps) if s.open_gaps else None
+    return (meter, s.boot, s.seq, s.ts_s, s.total_ml, hour, s.readings, s.duplicates, s.conflicts, s.late,
+            s.gaps, s.missing, s.resets, s.boots, s.anomalies, gaps)  # fmt: skip
+
+
+def test_a_state_written_by_the_previous_format_is_read_and_kept(tmp_path):
+    """An upgrade: the snapshot and log of format 1 load as they were; new appends (format 2) join them."""
+    from ingest.statelog import _VERSION, frame
+
+    hourless = MeterState(1, 9, T0 + 540, 1009, None, readings=10, conflicts=2)
+    (tmp_path / "p0.snap").write_bytes(
+        frame({"format": 1, "python": _VERSION, "authoritative": True})
+        + frame([_v1_record("a", _state(1)), _v1_record("h", hourless)])
+    )
+    (tmp_path / "p0.log").write_bytes(frame([_v1_record("b", _state(2))]))
+    log = StateLog(tmp_path, 0)
+    assert log.load(lambda: False) == {"a": _state(1), "b": _state(2), "h": hourless}
+    assert log.authoritative
+    log.append({"a": _state(3), "h": hourless})
+    log.close()
+    again = StateLog(tmp_path, 0)
+    states = again.load(lambda: False)
+    assert states == {"a": _state(3), "b": _state(2), "h": hourless}
+    again.compact(states)  # rewritten in format 2
+    again.close()
+    assert StateLog(tmp_path, 0).load(lambda: False) == states
+
+
 def test_a_torn_last_frame_is_dropped(tmp_path):
     """A crash mid-append: that batch was never acknowledged, so its state is dropped, the rest kept."""
     log = StateLog(tmp_path, 0)
