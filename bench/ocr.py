@@ -29,6 +29,9 @@ class Scores:
     accepted_correct: float  # share correct among the accepted
     median_ms: float
     rejected_bad_image: int
+    # Accepted readings whose digits are right but whose decimal point is not where the truth's
+    # red wheels put it (a 10-1000x wrong bill; the scores above compare digits only).
+    accepted_wrong_point: int = 0
 
 
 def photo_set(n: int, seed: int, font_set: str = "heldout") -> list:
@@ -45,7 +48,7 @@ def _cpu_s() -> float:
 
 def score(photos: list, engine: str) -> Scores:
     """Read every photo with one engine and compare with the truth."""
-    ms, ok1, acc, acc_ok, bad = [], 0, 0, 0, 0
+    ms, ok1, acc, acc_ok, bad, wrong_point = [], 0, 0, 0, 0, 0
     for data, truth in photos:
         t0 = _cpu_s()
         try:
@@ -66,15 +69,19 @@ def score(photos: list, engine: str) -> Scores:
         if not r.needs_review:
             acc += 1
             acc_ok += good
+            wrong_point += good and not r.dials_used and r.decimal_digits != truth.n_red
     n = len(photos)
-    return Scores(engine, n, ok1 / n, acc / n, acc_ok / acc if acc else 0.0, float(np.median(ms)), bad)
+    return Scores(
+        engine, n, ok1 / n, acc / n, acc_ok / acc if acc else 0.0, float(np.median(ms)), bad, wrong_point
+    )
 
 
 def _print(s: Scores) -> None:
     print(
         f"{s.engine:10s} photos={s.photos}  within_one_unit={s.within_one:.1%}  "
         f"accepted={s.accepted:.1%}  correct_among_accepted={s.accepted_correct:.2%}  "
-        f"median={s.median_ms:.0f} ms/photo (CPU, one core)  no_meter/multi={s.rejected_bad_image}"
+        f"median={s.median_ms:.0f} ms/photo (CPU, one core)  no_meter/multi={s.rejected_bad_image}  "
+        f"accepted_with_wrong_decimal_point={s.accepted_wrong_point}"
     )
 
 

@@ -15,7 +15,7 @@ from ocr_reader.finder import text_candidates
 from ocr_reader.locate import Candidate, find_candidates, find_digit_rows, overlaps, rectify
 from ocr_reader.plausibility import check_plausibility
 from ocr_reader.recognise import WheelGuess, tesseract_digits, wheel_model
-from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, red_wheels, split
+from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, RedEvidence, red_evidence, red_wheels, split
 
 MIN_WINDOW_SCORE = 0.15  # locator score below which nothing looks like a counter window
 MIN_FIT = 0.3  # mean wheel agreement below which a window is not a row of wheels
@@ -617,6 +617,19 @@ def _decimals(red: list[bool]) -> int:
     return min(n, 4, len(red) - 1)
 
 
+def decimal_doubt(ev: RedEvidence, decimals: int) -> bool:
+    """The decimal point is not settled by the wheels' colours (a wrong one is a 10-1000x wrong bill).
+
+    Among the last four wheels (decimals are a trailing run of at most four): a wheel whose colour
+    is part way to red, or a red wheel left out of the decimal run. A row all red is a tinted photo.
+    """
+    n = len(ev.red)
+    if n == 0 or all(ev.red):
+        return False
+    tail = range(max(1, n - 4), n)
+    return any(ev.doubtful[i] for i in tail) or any(ev.red[i] for i in tail if i < n - decimals)
+
+
 def _format(digits: list[int], decimals: int) -> tuple[str, float]:
     s = "".join(str(d) for d in digits)
     whole = s[: len(s) - decimals]
@@ -677,10 +690,13 @@ def read_image(
     reading and usage bound, which rule out rows that cannot be this meter's counter.
     """
     layout = choose_window(bgr, window)
-    red = red_wheels(layout.crops)
+    evidence = red_evidence(layout.crops)
+    red = evidence.red
     decimals = _decimals(red)
+    unsure_point = decimal_doubt(evidence, decimals)
     if style is not None and style[0] == layout.n_wheels:
         decimals = style[1]  # the confirmed photo settled which wheels are decimals
+        unsure_point = False
     if engine == "tesseract":
         return _read_tesseract(layout, red)
     guesses = wheel_model().predict(layout.crops, tta=USE_TTA)
@@ -715,6 +731,8 @@ def read_image(
         alternatives.append({"reading": r_reading, "value_m3": r_value, "why": why, "fit": round(r.fit, 3)})
     layout.rivals = rivals
     reason = review_reason(res.consistent, layout, margin, wheels)
+    if unsure_point:
+        reason = reason or "decimal_point_uncertain"
     if style is not None and style[0] != layout.n_wheels:
         reason = reason or "style_differs_from_reference"
     dials = read_dials(bgr, layout.candidate.quad) if decimals == 0 and window is None else None

@@ -283,6 +283,15 @@ class WheelStyle:
     stroke_px: int = 0  # training-only glyph augmentation (see varied_glyph)
     slant_10: int = 0
     aspect: float = 1.0  # glyph width multiplier
+    # Decimal wheels drawn like the integer ones, in a red panel: red between them and above and
+    # below them (this share of the wheel height), as on many gas and water meters (docs/ocr.md,
+    # round 5). 0: the decimal wheels themselves are red (a red face or red digits).
+    red_panel: float = 0.0
+
+
+def panel_red(style: WheelStyle) -> tuple:
+    """The style's red (its red wheels' face or digits, whichever is red)."""
+    return max((style.red_bg, style.red_fg), key=lambda c: c[2] - max(c[0], c[1]))
 
 
 def random_wheel_style(
@@ -363,9 +372,17 @@ def render_counter(
     width = n * wheel_w + (n + 1) * div
     out = np.empty((wheel_h, width, 3), np.uint8)
     out[:] = style.divider
+    panel = style.red_panel > 0 and n_red > 0
+    if panel:  # the red panel holds the decimal wheels and the dividers around them
+        out[:, (n - n_red) * (wheel_w + div) :] = panel_red(style)
+    margin = int(round(style.red_panel * wheel_h)) if panel else 0
     for i, pos in enumerate(positions):
         x = div + i * (wheel_w + div)
-        out[:, x : x + wheel_w] = render_wheel(style, pos, i >= n - n_red, wheel_w, wheel_h)
+        if panel and i >= n - n_red:
+            inner = render_wheel(style, pos, False, wheel_w, wheel_h - 2 * margin)
+            out[margin : wheel_h - margin, x : x + wheel_w] = inner
+        else:
+            out[:, x : x + wheel_w] = render_wheel(style, pos, i >= n - n_red, wheel_w, wheel_h)
     return out
 
 
@@ -444,6 +461,12 @@ def _draw_meter(canvas, rng, cx, cy, radius, style, value, n, n_red, fonts) -> t
     y0 = int(cy - radius * rng.uniform(0.2, 0.45) - sh / 2)
     cv2.rectangle(canvas, (x0 - frame, y0 - frame), (x0 + sw + frame - 1, y0 + sh + frame - 1), frame_col, -1)
     canvas[y0 : y0 + sh, x0 : x0 + sw] = strip
+    if style.red_panel > 0 and n_red > 0:
+        div = max(1, int(round(wheel_w * style.divider_frac)))
+        xr = x0 + (n - n_red) * (wheel_w + div)
+        cv2.rectangle(canvas, (xr, y0 - frame), (x0 + sw + frame - 1, y0 - 1), panel_red(style), -1)
+        cv2.rectangle(canvas, (xr, y0 + sh), (x0 + sw + frame - 1, y0 + sh + frame - 1), panel_red(style), -1)
+        cv2.rectangle(canvas, (x0 + sw, y0), (x0 + sw + frame - 1, y0 + sh - 1), panel_red(style), -1)
     quad = [
         (x0 - frame, y0 - frame),
         (x0 + sw + frame, y0 - frame),
@@ -502,6 +525,9 @@ class PhotoParams:
     min_jpeg_quality: int = 55
     glare_prob: float = 0.5
     dirt_prob: float = 0.4
+    # Share of counters with decimal wheels drawn in a red panel (WheelStyle.red_panel). 0 draws
+    # nothing more from the random stream, so every existing seed renders the same photos.
+    red_panel_prob: float = 0.0
 
 
 def random_background(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -573,6 +599,8 @@ def render_photo(
         style = random_wheel_style(
             rng, fonts, heldout=font_set not in TRAINING_SETS, augment=font_set in AUGMENTED_SETS
         )
+        if p.red_panel_prob > 0 and rng.random() < p.red_panel_prob:
+            style.red_panel = float(rng.uniform(0.0, 0.15))
         if n_meters == 1:
             radius = int(min(w, h) * rng.uniform(0.32, 0.44))
             centres = [(int(w / 2 + rng.uniform(-0.08, 0.08) * w), int(h / 2 + rng.uniform(-0.05, 0.05) * h))]

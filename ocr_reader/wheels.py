@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -51,24 +53,99 @@ def is_red(crop_bgr: np.ndarray) -> bool:
 
 
 RELATIVE_RED = 20  # a wheel this much redder (median) than the row's first half is a red one
+# Decimal wheels are often not red themselves (docs/ocr.md, round 5): they sit in a red panel or a
+# red frame (red between, above and below them), or carry red digits so thin and so far turned that
+# the centre holds little ink. All are measured against the row's first half (integer wheels).
+SURROUND_RED = 35  # the crop's edges, on two opposite sides, this much redder: a red panel or frame
+RED_INK_SHARE = 0.03  # ...or this much more of the crop's middle columns, any height, clearly red: red digits
+# Evidence this far towards red but short of the marks above leaves the decimal point in doubt.
+SURROUND_DOUBT = 25
+MEDIAN_DOUBT = 15
+RED_INK_DOUBT = 0.02
 
 
-def _median_redness(crop_bgr: np.ndarray) -> float:
+def _redness(crop_bgr: np.ndarray) -> np.ndarray:
+    c = crop_bgr.astype(np.int16)
+    return c[..., 2] - np.maximum(c[..., 0], c[..., 1])
+
+
+def _p75(a: np.ndarray) -> float:
+    """np.percentile(a, 75) (linear), by one partial sort: several times faster on small bands."""
+    flat = a.ravel()
+    pos = 0.75 * (flat.size - 1)
+    lo = int(pos)
+    hi = min(lo + 1, flat.size - 1)
+    part = np.partition(flat, (lo, hi))
+    return float(part[lo] + (pos - lo) * (float(part[hi]) - float(part[lo])))
+
+
+def _colour_measures(crop_bgr: np.ndarray) -> tuple[float, float, float]:
+    """(median redness of the centre, redness around the wheel, red ink share) of one crop.
+
+    Around the wheel: the 75th percentile of each edge band, on two opposite sides (a panel or frame
+    encloses its wheels, while a wheel beside the panel sees its red on one side only). Red ink: the
+    share of the middle columns, all the height (a turning wheel's digits sit high or low), clearly red.
+    """
     h, w = crop_bgr.shape[:2]
-    c = crop_bgr[h // 5 : h - h // 5, w // 6 : w - w // 6].astype(np.int16)
-    if c.size == 0 or c.ndim != 3:
-        return 0.0
-    return float(np.median(c[..., 2] - np.maximum(c[..., 0], c[..., 1])))
+    if crop_bgr.ndim != 3 or crop_bgr.size == 0:
+        return 0.0, 0.0, 0.0
+    rd = _redness(crop_bgr)
+    centre = rd[h // 5 : h - h // 5, w // 6 : w - w // 6]
+    median = float(np.median(centre)) if centre.size else 0.0
+    middle = rd[:, w // 6 : w - w // 6]
+    ink = float((middle > RED_MARGIN).mean()) if middle.size else 0.0
+    if h < 5 or w < 6:
+        return median, 0.0, ink
+    bh, bw = h // 5, w // 6
+    left, right, top, bottom = (_p75(band) for band in (rd[:, :bw], rd[:, w - bw :], rd[:bh], rd[h - bh :]))
+    return median, float(max(min(left, right), min(top, bottom))), ink
+
+
+@dataclass
+class RedEvidence:
+    """Which wheels of a row are red (decimals), and which are neither clearly red nor clearly not."""
+
+    red: list[bool]
+    doubtful: list[bool]
+
+
+def red_evidence(crops_bgr: list[np.ndarray]) -> RedEvidence:
+    """Red wheels by their own colour (is_red), or, against the row's first half: a redder centre (a dim
+    or washed-out photo keeps the hue shift, not the saturation), a red panel or frame around them,
+    or red ink anywhere in their middle columns. Evidence part way to red is marked doubtful."""
+    if not crops_bgr:
+        return RedEvidence([], [])
+    half = (len(crops_bgr) + 1) // 2
+    raw = [_colour_measures(c) for c in crops_bgr]
+    base = np.median(np.array(raw[:half]), axis=0)
+    # The first wheel is never a decimal: measured against it too, a row whose first half is mostly
+    # decimals (4 of 5 wheels) still shows them; where the two measures disagree the point is in doubt.
+    first = np.array(raw[0])
+    red, doubtful = [], []
+    for c, v in zip(crops_bgr, raw, strict=True):
+        m, s, k = np.array(v) - base
+        r = is_red(c) or m > RELATIVE_RED or s > SURROUND_RED or k > RED_INK_SHARE
+        m0, s0, k0 = np.array(v) - first
+        red.append(bool(r))
+        doubtful.append(
+            bool(
+                not r
+                and (
+                    m > MEDIAN_DOUBT
+                    or s > SURROUND_DOUBT
+                    or k > RED_INK_DOUBT
+                    or m0 > RELATIVE_RED
+                    or s0 > SURROUND_RED
+                    or k0 > RED_INK_SHARE
+                )
+            )
+        )
+    return RedEvidence(red, doubtful)
 
 
 def red_wheels(crops_bgr: list[np.ndarray]) -> list[bool]:
-    """Which wheels of a row are red: red by themselves (is_red), or clearly redder than the row's
-    first half (a dim or washed-out photo keeps the red wheels' hue shift, not their saturation)."""
-    if not crops_bgr:
-        return []
-    med = [_median_redness(c) for c in crops_bgr]
-    base = float(np.median(med[: (len(med) + 1) // 2]))
-    return [is_red(c) or m - base > RELATIVE_RED for c, m in zip(crops_bgr, med, strict=True)]
+    """Which wheels of a row are red (decimals): red_evidence(...).red."""
+    return red_evidence(crops_bgr).red
 
 
 def normalise(crop_bgr: np.ndarray) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ocr_reader.pipeline import _decimals
-from ocr_reader.wheels import is_red, red_wheels
+from ocr_reader.pipeline import _decimals, decimal_doubt
+from ocr_reader.wheels import RedEvidence, is_red, red_evidence, red_wheels
 
 
 def _wheel(face, ink, digit=7, thickness=2) -> np.ndarray:
@@ -47,3 +47,110 @@ def test_a_red_wheel_missed_under_glare_still_counts_among_the_decimals():
     assert _decimals([False] * 6 + [True]) == 1
     assert _decimals([False] * 3 + [True] + [False] * 2 + [True]) == 1
     assert _decimals([]) == 0
+
+
+# Round 5: decimal wheels that are not red themselves (docs/ocr.md).
+
+
+def _in_red_panel(wheel: np.ndarray, red=(30, 40, 190), margin: int = 7) -> np.ndarray:
+    """A wheel inside a red panel: red above, below and beside it, the wheel itself as the others."""
+    h, w = wheel.shape[:2]
+    out = np.empty((h + 2 * margin, w + 2 * margin // 2, 3), np.uint8)
+    out[:] = red
+    out[margin : margin + h, margin // 2 : margin // 2 + w] = wheel
+    return out
+
+
+def _plain(wheel: np.ndarray, frame=(25, 25, 25), margin: int = 7) -> np.ndarray:
+    h, w = wheel.shape[:2]
+    out = np.empty((h + 2 * margin, w + 2 * margin // 2, 3), np.uint8)
+    out[:] = frame
+    out[margin : margin + h, margin // 2 : margin // 2 + w] = wheel
+    return out
+
+
+def test_black_wheels_in_a_red_panel_are_decimals():
+    # Gas and water meters: five black wheels, then three black ones framed in red (m3 . litres).
+    black = [_plain(_wheel((25, 25, 25), (220, 220, 220), d)) for d in (3, 0, 1, 1, 7)]
+    decimals = [_in_red_panel(_wheel((25, 25, 25), (220, 220, 220), d)) for d in (1, 2, 4)]
+    assert not any(is_red(c) for c in decimals)  # the wheels' own faces and digits are not red
+    red = red_wheels(black + decimals)
+    assert red == [False] * 5 + [True] * 3
+    assert _decimals(red) == 3
+
+
+def test_a_red_panel_under_a_colour_cast_still_counts():
+    # A bluish photo: the panel is a dull orange-red, and every wheel is bluer than red.
+    black = [_plain(_wheel((70, 45, 30), (200, 170, 150), d), frame=(60, 40, 30)) for d in range(5)]
+    panel = [_in_red_panel(_wheel((70, 45, 30), (200, 170, 150), d), red=(60, 70, 105)) for d in (4, 9)]
+    assert _decimals(red_wheels(black + panel)) == 2
+
+
+def test_thin_red_digits_of_a_turning_wheel_are_red():
+    # A white decimal wheel half way from 9 to 0: thin red strokes at the top and bottom edges only.
+    def turning(ink):
+        img = np.full((64, 40, 3), 235, np.uint8)
+        cv2.putText(img, "9", (9, 10), cv2.FONT_HERSHEY_SIMPLEX, 1.2, ink, 1)
+        cv2.putText(img, "0", (9, 70), cv2.FONT_HERSHEY_SIMPLEX, 1.2, ink, 1)
+        return img
+
+    black = [turning((30, 30, 30)) for _ in range(4)]
+    red = [turning((50, 50, 200)) for _ in range(2)]
+    assert _decimals(red_wheels(black + red)) == 2
+
+
+def test_a_tinted_row_stays_without_decimals():
+    # Every wheel in the red panel (a red window frame all round): a tint, not decimals.
+    row = [_in_red_panel(_wheel((25, 25, 25), (220, 220, 220), d)) for d in range(6)]
+    assert _decimals(red_wheels(row)) == 0
+
+
+def test_plain_black_rows_are_not_in_doubt():
+    row = [_plain(_wheel((25, 25, 25), (220, 220, 220), d)) for d in range(7)]
+    ev = red_evidence(row)
+    assert not any(ev.red) and not any(ev.doubtful)
+    assert not decimal_doubt(ev, _decimals(ev.red))
+
+
+def test_the_decimal_point_is_in_doubt_when_the_colours_do_not_settle_it():
+    # A red wheel left out of the decimal run: the last decimal's colour was missed (or red print).
+    assert decimal_doubt(RedEvidence([False] * 5 + [True, False], [False] * 7), 0)
+    # Colour part way to red on one of the last four wheels.
+    assert decimal_doubt(RedEvidence([False] * 5 + [True, True], [False] * 4 + [True, False, False]), 2)
+    # Settled: a clean trailing run; no red at all; every wheel red (a tinted photo).
+    assert not decimal_doubt(RedEvidence([False] * 5 + [True, True], [False] * 7), 2)
+    assert not decimal_doubt(RedEvidence([False] * 6, [False] * 6), 0)
+    assert not decimal_doubt(RedEvidence([True] * 6, [False] * 6), 0)
+    # Doubt far from the end (the first half holds no decimals) does not count.
+    assert not decimal_doubt(RedEvidence([False] * 8, [True] + [False] * 7), 0)
+
+
+def test_a_red_panel_half_way_to_red_goes_to_review():
+    black = [_plain(_wheel((25, 25, 25), (220, 220, 220), d)) for d in range(5)]
+    # A pale panel (glare): redder than the black wheels' frames, not clearly red.
+    pale = [_in_red_panel(_wheel((25, 25, 25), (220, 220, 220), d), red=(70, 70, 100)) for d in (2, 4)]
+    ev = red_evidence(black + pale)
+    assert decimal_doubt(ev, _decimals(ev.red))
+
+
+def test_photos_of_decimals_in_a_red_panel_never_read_a_silent_wrong_point():
+    from ocr_reader.api import BadImage, read_photo
+    from ocr_reader.synth import PhotoParams, render_photo
+
+    rng = np.random.default_rng(2024_05)
+    params = PhotoParams(red_panel_prob=1.0)
+    photos = []
+    while len(photos) < 10:
+        data, truth = render_photo(rng, "heldout", params)
+        if truth.n_red:
+            photos.append((data, truth))
+    right_point = 0
+    for data, truth in photos:
+        try:
+            r = read_photo(data)
+        except BadImage:
+            continue
+        right_point += r.decimal_digits == truth.n_red
+        # A wrong decimal point is a 10-1000x wrong bill: it must go to review.
+        assert r.needs_review or r.decimal_digits == truth.n_red, (r.reading, truth.reading)
+    assert right_point >= 7
