@@ -24,6 +24,7 @@ collapsed stacks of the running worker; WM_BENCH_PROFILE_ARGS adds py-spy option
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -279,6 +280,22 @@ def run_e2e(
     t0 = time.monotonic()
     t0_wall = time.time()
     workers.start()
+    try:
+        return _until_acked(workers, expected_acks, desc, others, before, t0, t0_wall)
+    finally:
+        workers.stop()  # also when the run failed: no worker is left behind
+
+
+def _until_acked(
+    workers: Workers,
+    expected_acks: int,
+    desc: str,
+    others: dict[str, int],
+    before: dict[str, float],
+    t0: float,
+    t0_wall: float,
+) -> tuple[float, list[float]]:
+    """run_e2e's clock: until `expected_acks` messages are acknowledged; (readings/s, peak RSS MB)."""
     worker_cpu = [0.0] * workers.n
     written = 0
     with tqdm(total=expected_acks, desc=desc, unit="msg", mininterval=2) as bar:
@@ -302,7 +319,6 @@ def run_e2e(
     CPU.clear()
     CPU["workers"] = sum(worker_cpu) / written * 1e6
     CPU.update({k: (cpu_s(pid) - before[k]) / written * 1e6 for k, pid in others.items()})
-    workers.stop()
     return written / elapsed, rss
 
 
@@ -313,8 +329,11 @@ def profiler(pid: int) -> subprocess.Popen | None:
     if not out:
         return None
     extra = os.environ.get("WM_BENCH_PROFILE_ARGS", "").split()  # e.g. --idle
+    exe = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if exe is None:
+        raise RuntimeError("WM_BENCH_PROFILE needs py-spy (pip install py-spy)")
     cmd = [
-        "py-spy",
+        exe,
         "record",
         "-p",
         str(pid),
@@ -337,6 +356,14 @@ def run_running(broker: Mosquitto, workers: Workers, meters: int, influx: Influx
     already in its socket); SIGCONT starts the clock, which runs until every message is acknowledged."""
     assert broker.proc is not None and influx.proc is not None
     workers.start()
+    try:
+        return _timed_running(broker, workers, meters, influx)
+    finally:
+        workers.stop()  # also when the run failed: no worker is left behind
+
+
+def _timed_running(broker: Mosquitto, workers: Workers, meters: int, influx: Influx) -> float:
+    assert broker.proc is not None and influx.proc is not None
     workers.wait_healthy()
     base = workers.acked()
     pid = workers.procs[0].pid
@@ -362,7 +389,6 @@ def run_running(broker: Mosquitto, workers: Workers, meters: int, influx: Influx
         spy.wait(timeout=60)
     CPU.clear()
     CPU.update({k: (cpu_s(v) - before[k]) / meters * 1e6 for k, v in {**others, "workers": pid}.items()})
-    workers.stop()
     return meters / elapsed
 
 
