@@ -98,7 +98,9 @@ class Meter:
             state = commit or (0, 0, 0, 0, 0, 0, 0)
             last = self.log.last()
             if last and last[0] > state[1]:
-                state = (max(state[0], last[2]), last[0], state[2], state[3], last[3], last[1], 0)
+                # An unstamped reading's boot field carries _UNSTAMPED: the counter is the rest of it.
+                boot = last[2] & ~_UNSTAMPED
+                state = (max(state[0], boot), last[0], state[2], state[3], last[3], last[1], 0)
                 source = "log"
             state = state[:1] + (max(state[1], self.lease),) + state[2:]
         boot, self.seq, acked, self.dropped, self.total_ml, self.last_ts, _lease = state
