@@ -250,7 +250,9 @@ def test_fixtures_leaks_low_balance_and_a_pending_photo(demo, api):
     rec = upload_pending(demo.base_url, demo.resident_token, home.meter_id, total_ml)
     assert rec["status"] == "needs_confirmation"
     assert rec["previous_m3"] == pytest.approx(total_ml / 1e6)
-    assert rec["value_m3"] is not None and abs(rec["value_m3"] - total_ml / 1e6) <= 0.002
+    # Within 2 L (the litre wheels of a photo), counted in whole ml: 291.219 against 291.217 m³ is 2 L
+    # exactly, and in float m³ it came out as 0.0020000000000095 (failed a clean-clone run).
+    assert rec["value_m3"] is not None and abs(round(rec["value_m3"] * 1e6) - total_ml) <= 2000
 
 
 def test_the_banner_says_where_to_look_and_the_metrics_answer(demo):
