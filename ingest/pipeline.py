@@ -281,18 +281,7 @@ class Pipeline:
                     plain.extend(rs)
                     continue
                 st = states.get(meter)
-                if (
-                    not m.dup
-                    # the common message, the meter's next reading, without a call (self._owes says the rest)
-                    and not (
-                        st is not None
-                        and rs[0].seq == st.seq + 1
-                        and rs[0].ts_s > st.ts_s
-                        and rs[0].boot == st.boot
-                    )
-                    and not self._owes(st, rs)
-                    and not self.flood.allow(meter, m.received_s)
-                ):
+                if not m.dup and not self._owes(st, rs) and not self.flood.allow(meter, m.received_s):
                     raise PayloadError(
                         "flood",
                         f"meter {meter} is over {self.flood.burst:.0f} messages + {self.flood.rate_per_s}/s "

@@ -31,6 +31,8 @@ def hour_of(ts_s: int) -> int:
 def _flow(value: float) -> str:
     # A drop must stay negative when rounded (-0.000000 would read as no drop): the sign is data.
     text = f"{value:.6f}"
+    if value > 0:  # the common reading: no sign to keep
+        return text
     return "-0.000001" if text == "-0.000000" else text
 
 
@@ -40,12 +42,7 @@ def reading_line(r: Reading, flow: float | None = None) -> str:
     `flow` (L/min since the meter's previous reading) is stored as `flow_lpm` so peak flow is a
     plain max() in InfluxDB; None for a meter's first reading.
     """
-    if flow is None:
-        extra = ""
-    elif flow >= 0:  # the common reading: no sign to keep (_flow's check is for drops)
-        extra = f",{FLOW_FIELD}={flow:.6f}"
-    else:
-        extra = f",{FLOW_FIELD}={_flow(flow)}"
+    extra = "" if flow is None else f",{FLOW_FIELD}={_flow(flow)}"
     conf = "" if r.confidence is None else f",confidence={r.confidence!r}"
     return (
         f"{MEASUREMENT},meter={r.meter} total_l={litres_text(r.total_ml)},seq={r.seq}i,boot={r.boot}i,"

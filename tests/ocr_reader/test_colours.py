@@ -62,11 +62,8 @@ def _in_red_panel(wheel: np.ndarray, red=(30, 40, 190), margin: int = 7) -> np.n
 
 
 def _plain(wheel: np.ndarray, frame=(25, 25, 25), margin: int = 7) -> np.ndarray:
-    h, w = wheel.shape[:2]
-    out = np.empty((h + 2 * margin, w + 2 * margin // 2, 3), np.uint8)
-    out[:] = frame
-    out[margin : margin + h, margin // 2 : margin // 2 + w] = wheel
-    return out
+    """The same wheel in the window's dark frame (an integer wheel)."""
+    return _in_red_panel(wheel, frame, margin)
 
 
 def test_black_wheels_in_a_red_panel_are_decimals():
