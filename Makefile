@@ -3,11 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# gcc, libc6-dev, python3-dev: `make native` compiles the ingest's hot path (ingest/compiled.py).
 APT_PACKAGES := mosquitto mosquitto-clients influxdb tesseract-ocr postgresql chromium chromium-driver \
-	fonts-dejavu-core fonts-liberation fonts-wqy-microhei openssl
+	fonts-dejavu-core fonts-liberation fonts-wqy-microhei openssl gcc libc6-dev python3-dev
 PYTEST_ARGS ?=
 
-.PHONY: help demo test bench system-deps venv web mp-deps firmware flash ocr-model lint clean
+.PHONY: help demo test bench system-deps venv web mp-deps firmware flash ocr-model lint clean native
 
 help:
 	@echo "make demo    - broker, ingest, API and simulated meters; prints URL and token"
@@ -15,6 +16,7 @@ help:
 	@echo "make lint    - ruff, import contracts (lint-imports), mypy"
 	@echo "make web     - vendor the apps' front-end libraries from npm (run by venv, test, demo)"
 	@echo "make bench   - benchmarks at full size (ratios against raw baselines)"
+	@echo "make native  - compile the ingest's hot path with mypyc (run by venv; falls back to Python)"
 	@echo "make firmware / make flash PORT=/dev/ttyUSB0 - build and flash the ESP32 firmware"
 
 $(VENV)/.installed: pyproject.toml
@@ -25,7 +27,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --no-deps 'rapidocr-onnxruntime==1.4.4'
 	touch $@
 
-venv: $(VENV)/.installed $(VENV)/.mpdeps web
+venv: $(VENV)/.installed $(VENV)/.mpdeps $(VENV)/.native web
+
+# The ingest's hot path (ingest/compiled.py) compiled in place by mypyc; rebuilt when a source changes.
+# Without a C compiler the sources run as they are (devservices/native.py says why).
+NATIVE_SOURCES := $(shell sed -n 's/^    "\([a-z_.]*\)",$$/\1/p' ingest/compiled.py | tr . / | sed 's/$$/.py/')
+$(VENV)/.native: $(VENV)/.installed $(NATIVE_SOURCES) ingest/compiled.py devservices/native.py
+	$(PY) -m devservices.native
+	touch $@
+
+native: $(VENV)/.native
 
 # MicroPython packages for the firmware build (the ULP assembler), fetched from PyPI at install time.
 $(VENV)/.mpdeps: $(VENV)/.installed devservices/mp_deps.py
@@ -94,4 +105,5 @@ lint: venv
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf build .pytest_cache web/node_modules dashboard_api/static/vendor
+	-$(PY) -m devservices.native --clean
+	rm -rf build .pytest_cache web/node_modules dashboard_api/static/vendor $(VENV)/.native

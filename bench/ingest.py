@@ -43,6 +43,7 @@ from core.readings import Reading
 from devservices.influx import Influx
 from devservices.mosquitto import Mosquitto
 from devservices.ports import free_port
+from ingest import compiled
 from ingest.wire import Subscriber
 from registry import Registry
 from storage.readings.influx import InfluxStore
@@ -488,6 +489,7 @@ def main() -> None:
     workers_list = [int(x) for x in os.environ.get("WM_BENCH_WORKERS_LIST", "2,3").split(",") if x]
     runs = set(os.environ.get("WM_BENCH_RUNS", "cold,steady,running,batched,workers").split(","))
     print(f"{os.cpu_count()} cores; mosquitto, influxd (tsi1) and the workers on this machine")
+    print(f"the workers' hot path: {compiled.status()} (ingest/compiled.py; `make native`)")
     results: list[str] = []
     with tempfile.TemporaryDirectory(prefix="wm-bench-ingest-") as tmp:
         work = Path(tmp)

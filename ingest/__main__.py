@@ -7,7 +7,7 @@ import logging
 import signal
 import threading
 
-from ingest import logs
+from ingest import compiled, logs
 from ingest.config import IngestSettings, cli_overrides
 from ingest.http import OpsServer
 from ingest.registry import RegistrySnapshot
@@ -61,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         overrides.update(shard_index=int(index), shard_count=int(count))
     settings = IngestSettings(**overrides)  # type: ignore[arg-type]  # validated here, by name
     logs.setup()
+    if old := compiled.stale():  # it would run the code as it was before the edit
+        log.error(
+            "compiled modules older than their sources: run `make native`", extra={"fields": {"modules": old}}
+        )
+        return 2
+    log.info("hot path", extra={"fields": {"hot_path": compiled.status()}})
     meters = None if args.open_registry else RegistrySnapshot(Database(settings.storage.sql_url))
     store = open_store(settings.storage.readings_url)
     if isinstance(store, InfluxStore):

@@ -24,6 +24,8 @@ from collections import Counter
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 
+from mypy_extensions import mypyc_attr
+
 from core.consumption import Rule
 from core.readings import Reading, Rejection
 from core.units import litres_text
@@ -74,6 +76,7 @@ def _no_barrier() -> None:
     return None
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # the registry's snapshot (ingest.registry) is one
 class ActiveMeters:
     """Which meters may store readings: `__contains__`. The open variant admits every meter."""
 

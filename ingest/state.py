@@ -12,8 +12,6 @@ against what is stored (ingest/pipeline.py); `advance` and `fill` only count.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from core.consumption import Mark, Rule
 from core.readings import Reading
 from storage.readings.stream import OpenHour
@@ -37,28 +35,69 @@ KINDS = (
 ANOMALIES = frozenset({SEQ_RESTART, TOTAL_DECREASE, IMPOSSIBLE_FLOW})
 
 
-@dataclass(slots=True)
-class MeterState:
-    """What the pipeline knows about one meter (its id is the key it is kept under)."""
+# What a state holds, in the order of MeterState's arguments (`part` is not compared, as it is not stored).
+FIELDS = (
+    "boot", "seq", "ts_s", "total_ml", "hour", "readings", "duplicates", "conflicts", "late", "gaps",
+    "missing", "resets", "boots", "anomalies", "open_gaps", "part",
+)  # fmt: skip
 
-    boot: int
-    seq: int  # seq of the newest reading
-    ts_s: int  # device time of the newest reading
-    total_ml: int  # register total of the newest reading
-    hour: OpenHour | None = None  # the roll-up of the newest reading's hour, as far as stored
-    readings: int = 0  # new + late readings stored
-    duplicates: int = 0
-    conflicts: int = 0
-    late: int = 0
-    gaps: int = 0  # gap events
-    missing: int = 0  # seqs skipped and not (yet) filled by late readings
-    resets: int = 0
-    boots: int = 0
-    anomalies: int = 0  # seq_restart + total_decrease + impossible_flow
-    open_gaps: list[list[int]] | None = None  # [[lo, hi], ...] inclusive
-    # The meter's partition (ingest.pipeline.partition_of), kept so that a batch does not hash the id
-    # again for its state-log record; -1 until known. Not stored: the state log it is loaded from says it.
-    part: int = field(default=-1, compare=False)
+
+class MeterState:
+    """What the pipeline knows about one meter (its id is the key it is kept under).
+
+    A plain class with its own `__init__` rather than a dataclass: one is made per meter and batch (the undo
+    copy), and compiled (ingest/compiled.py) a dataclass keeps the generated `__init__` in Python, four
+    times slower than a compiled one."""
+
+    __slots__ = FIELDS
+
+    def __init__(
+        self,
+        boot: int,
+        seq: int,  # seq of the newest reading
+        ts_s: int,  # device time of the newest reading
+        total_ml: int,  # register total of the newest reading
+        hour: OpenHour | None = None,  # the roll-up of the newest reading's hour, as far as stored
+        readings: int = 0,  # new + late readings stored
+        duplicates: int = 0,
+        conflicts: int = 0,
+        late: int = 0,
+        gaps: int = 0,  # gap events
+        missing: int = 0,  # seqs skipped and not (yet) filled by late readings
+        resets: int = 0,
+        boots: int = 0,
+        anomalies: int = 0,  # seq_restart + total_decrease + impossible_flow
+        open_gaps: list[list[int]] | None = None,  # [[lo, hi], ...] inclusive
+        part: int = -1,
+    ) -> None:
+        self.boot = boot
+        self.seq = seq
+        self.ts_s = ts_s
+        self.total_ml = total_ml
+        self.hour = hour
+        self.readings = readings
+        self.duplicates = duplicates
+        self.conflicts = conflicts
+        self.late = late
+        self.gaps = gaps
+        self.missing = missing
+        self.resets = resets
+        self.boots = boots
+        self.anomalies = anomalies
+        self.open_gaps = open_gaps
+        # The meter's partition (ingest.pipeline.partition_of), kept so that a batch does not hash the id
+        # again for its state-log record; -1 until known. Not stored: the state log it is loaded from says it.
+        self.part = part
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MeterState):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in FIELDS if f != "part")
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass's
+
+    def __repr__(self) -> str:
+        return "MeterState(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in FIELDS) + ")"
 
     def clone(self) -> MeterState:
         """A copy the batch's changes cannot reach: the gap list is copied, the open hour shared (it is
@@ -85,7 +124,7 @@ class MeterState:
 
     def as_dict(self, meter: str) -> dict:
         """The state for the ops endpoint."""
-        out = {k: getattr(self, k) for k in self.__slots__ if k not in ("hour", "part")}
+        out = {f: getattr(self, f) for f in FIELDS if f not in ("hour", "part")}
         out["open_gaps"] = self.open_gaps or []
         out["meter"] = meter
         out["open_hour_s"] = self.hour.hour_s if self.hour else None

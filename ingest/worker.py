@@ -31,7 +31,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from core.consumption import Rule
-from ingest import metrics
+from ingest import compiled, metrics
 from ingest.collector import Collector
 from ingest.config import IngestSettings
 from ingest.flood import FloodLimit
@@ -76,6 +76,7 @@ class IngestWorker:
     ):
         self.settings = settings
         self.store = store
+        self.hot_path = compiled.status()  # "compiled" (mypyc) or "pure Python": same results, speed differs
         self.intake: Intake = intake or DeviceIntake(settings.topic_prefix)
         if meters is None:
             log.warning("no meter registry: readings of any meter id are stored (set one: docs/ingest.md)")
@@ -500,6 +501,7 @@ class IngestWorker:
             "acked": self.acked,
             "last_write_s": self.last_write_s,
             "writer_alive": self._writer.is_alive(),
+            "hot_path": self.hot_path,
         }
 
     def stop(self) -> None:

@@ -13,7 +13,14 @@ import pytest
 
 from devservices.influx import Influx
 from devservices.mosquitto import Mosquitto
+from ingest import compiled
 from storage.readings.influx import InfluxStore
+
+
+def pytest_sessionstart(session) -> None:
+    """A compiled hot-path module older than its source would test the old code: stop and say so."""
+    if old := compiled.stale():
+        pytest.exit(f"compiled modules older than their sources: {', '.join(old)}; run `make native`", 2)
 
 
 @pytest.fixture(scope="session")

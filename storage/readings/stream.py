@@ -10,21 +10,32 @@ it. An hour left open is read from the readings by the API (docs/schema.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from core.consumption import Mark, Span, combine, extend, fold_marks, mark
 from core.readings import Reading
 from storage.readings.base import flow_lpm
 from storage.readings.lineproto import hour_of, reading_line, rollup_line
 
 
-@dataclass(slots=True)
 class OpenHour:
-    """A meter's hourly roll-up as far as written: what the next in-order batch extends."""
+    """A meter's hourly roll-up as far as written: what the next in-order batch extends. (A plain class: one
+    is made per meter and batch, and a compiled dataclass keeps its generated `__init__` in Python.)"""
 
-    hour_s: int  # the hour (hour_s, hour_s + 3600]
-    span: Span
-    peak_lpm: float | None
+    __slots__ = ("hour_s", "span", "peak_lpm")
+
+    def __init__(self, hour_s: int, span: Span, peak_lpm: float | None) -> None:
+        self.hour_s = hour_s  # the hour (hour_s, hour_s + 3600]
+        self.span = span
+        self.peak_lpm = peak_lpm
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OpenHour):
+            return NotImplemented
+        return (self.hour_s, self.span, self.peak_lpm) == (other.hour_s, other.span, other.peak_lpm)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass's
+
+    def __repr__(self) -> str:
+        return f"OpenHour(hour_s={self.hour_s!r}, span={self.span!r}, peak_lpm={self.peak_lpm!r})"
 
     def line(self, meter: str) -> str:
         """This hour as a `usage_1h` line."""

@@ -7,7 +7,6 @@ it sent, every message is acknowledged, and the state log on disk agrees after a
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 
 from storage.readings.base import StoreError
@@ -86,7 +85,9 @@ def test_a_refused_write_with_the_next_batch_judged_loses_and_doubles_nothing(
 
     # the state log holds exactly the confirmed states: a restarted worker sees the same
     def norm(st):  # the log keeps an empty gap list as none
-        return dataclasses.replace(st, open_gaps=st.open_gaps or None)
+        st = st.clone()
+        st.open_gaps = st.open_gaps or None
+        return st
 
     states = {f"pw-{i}": norm(worker.state_of(f"pw-{i}")) for i in range(METERS)}
     worker.stop()

@@ -178,13 +178,12 @@ def test_a_partition_new_on_a_store_with_readings_is_not_authoritative(tmp_path)
 
 def test_clone_copies_every_field_and_the_gap_list():
     """The undo copy of a batch (ingest.pipeline): equal field by field, its gap list not shared."""
-    import dataclasses
-
-    from ingest.state import MeterState
+    from core.consumption import Mark, Span
+    from ingest.state import FIELDS, MeterState
     from storage.readings.stream import OpenHour
 
-    values = {f.name: i + 1 for i, f in enumerate(dataclasses.fields(MeterState))}
-    values["hour"] = OpenHour(3600, None, 1.5)  # type: ignore[arg-type]
+    values = {f: i + 1 for i, f in enumerate(FIELDS)}
+    values["hour"] = OpenHour(3600, Span.of(Mark(3000, 5, 1)), 1.5)
     values["open_gaps"] = [[3, 5], [9, 9]]
     st = MeterState(**values)
     dup = st.clone()
