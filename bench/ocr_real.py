@@ -144,6 +144,15 @@ def wheel_right(position: float, label: float) -> bool:
     return abs(frac - 0.5) < 0.2 and digit in (int(np.floor(label)) % 10, int(np.ceil(label)) % 10)
 
 
+def _reliability(score: np.ndarray, right: np.ndarray) -> list[tuple[float, float, int, float]]:
+    """(bin low, bin high, crops, share right) per score bin."""
+    curve = []
+    for lo, hi in zip(RELIABILITY_BINS[:-1], RELIABILITY_BINS[1:], strict=True):
+        m = (score >= lo) & (score < hi)
+        curve.append((lo, min(hi, 1.0), int(m.sum()), float(right[m].mean()) if m.any() else float("nan")))
+    return curve
+
+
 def score_crops(held_out: bool = True) -> dict:
     """The recogniser alone on real wheel crops of the held-out makers: accuracy, acceptance, reliability."""
     from ocr_reader import positions, real_crops
@@ -169,7 +178,20 @@ def score_crops(held_out: bool = True) -> dict:
     for mk in sorted(set(s.maker)):
         m = np.array([x == mk for x in s.maker])
         makers[mk] = (int(m.sum()), float(right[m].mean()), float(acc[m].mean()))
+    # The reader judges its wheels by their shift-averaged reading (pipeline.USE_TTA): the same rule on it.
+    tta = wheel_model().predict(s.raw, tta=True)
+    t_pos = np.array([g.position for g in tta])
+    t_score = np.array([g.score for g in tta])
+    t_right = np.array([wheel_right(p, y) for p, y in zip(t_pos, s.y, strict=True)])
+    t_frac = t_pos % 1.0
+    t_rolling = (t_frac > 0.2) & (t_frac < 0.8)
+    t_acc = np.where(t_rolling, t_score >= ROLLING_REVIEW_CONFIDENCE, t_score >= REVIEW_CONFIDENCE)
     return {
+        "tta_right": float(t_right.mean()),
+        "tta_reader_accepted": float(t_acc.mean()),
+        "tta_reader_right_among_accepted": float(t_right[t_acc].mean()) if t_acc.any() else 0.0,
+        "tta_reader_wrong": int((t_acc & ~t_right).sum()),
+        "tta_reliability": _reliability(t_score, t_right),
         "crops": len(s.y),
         "right": float(right.mean()),
         "within_0.35": float((err <= 0.35).mean()),
@@ -303,6 +325,15 @@ def main() -> None:
     print(
         "  reliability (score bin: crops, share right): "
         + "; ".join(f"{lo:.2f}-{hi:.2f}: {n}, {r:.1%}" for lo, hi, n, r in crops["reliability"])
+    )
+    print(
+        f"  with the reader's shift averaging: shown digit right {crops['tta_right']:.1%}; "
+        f"as the reader judges: accepted {crops['tta_reader_accepted']:.1%}, right among accepted "
+        f"{crops['tta_reader_right_among_accepted']:.2%} ({crops['tta_reader_wrong']} wrong)"
+    )
+    print(
+        "  reliability, shift-averaged (score bin: crops, share right): "
+        + "; ".join(f"{lo:.2f}-{hi:.2f}: {n}, {r:.1%}" for lo, hi, n, r in crops["tta_reliability"])
     )
     for mk, (n, r, a) in crops["makers"].items():
         print(f"  {mk:34s} n={n:5d} right {r:.1%} accepted {a:.1%}")

@@ -69,6 +69,7 @@ class Layout:
     framed: bool = False  # an outlined window (locate.find_candidates) holds this row
     beyond_score: float = 0.0  # how wheel-like the crop one pitch beyond the chain's ends is
     beyond_sides: tuple[bool, bool] = (False, False)  # the chain's doubt at its (left, right) end
+    weak_ends: bool = False  # the chain was continued by wheels read too weakly to link (chain_layout)
 
     @property
     def pitch_px(self) -> float:
@@ -143,6 +144,11 @@ CHAIN_MIN_PEAK = 0.3  # a wheel centre must score at least this (confidence x (1
 CHAIN_GAIN = 0.5  # a chain's score adds (score - this) per wheel: weaker wheels shorten it
 KEEP_WHEEL_MIN = 0.1  # ...unless the equal cut holds the chain's digits plus wheels read this surely
 CHAIN_BETTER_FIT = 0.05  # an equal-pitch cut is replaced by a chain fitting this much better
+# A chain continues one pitch (0.75-1.3) beyond an end, inside the window, through a crop that is a
+# local peak scoring at least this: dim wheels (white on black, glared) read too weakly to pay their
+# way in the chain, and a lost leading wheel is a reading 10^k off. Such a reading goes to review.
+WEAK_WHEEL_MIN = 0.2
+WEAK_WHEEL_INSET = 0.3  # ...and the crop's centre lies at least this many pitches inside the window
 
 
 def _pitch_by_autocorrelation(strip: np.ndarray, pitch_px: float) -> float | None:
@@ -198,18 +204,24 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
     best_total = 0.0
     for pitch in pitches:
         reach = int(round(max(CHAIN_MIN_REACH, WHEEL_COUNTS[-1] - lay.n_wheels) * pitch))
-        ext = rectify(bgr, lay.candidate.quad, extend_px=(reach, reach))
-        width = int(round(pitch))
-        xs = np.arange(0.0, ext.shape[1] - width + 1, pitch / CHAIN_STEPS)
-        crops = [ext[:, int(round(x)) : int(round(x)) + width] for x in xs]
-        guesses = wheel_model().predict(crops)
-        score = np.array([g.score for g in guesses])
-        total, idx = _chain(score, xs, pitch)
+        reach_lr = [reach, reach]
+        slid = _slide(bgr, lay.candidate, pitch, reach_lr)
+        if slid is None:
+            continue
+        # The pitch of a short row is a guess: where the chain runs into the end of the slide with
+        # room for more wheels, slide one pitch further on that side.
+        if len(slid[1]) < WHEEL_COUNTS[-1]:
+            idx0, n_sl = slid[1], len(slid[2])
+            more = [idx0[0] - CHAIN_STEPS < 0, idx0[-1] + CHAIN_STEPS >= n_sl] if idx0 else [False, False]
+            if any(more):
+                reach_lr = [r + int(round(pitch)) * m for r, m in zip(reach_lr, more, strict=True)]
+                slid = _slide(bgr, lay.candidate, pitch, reach_lr) or slid
+        ext, idx, score, xs, crops, guesses, total, width, _ = slid
         if not WHEEL_COUNTS[0] <= len(idx) <= WHEEL_COUNTS[-1]:
             continue
         # The chain must be this window's wheels, not something beside it.
         centre = (xs[idx[0]] + xs[idx[-1]]) / 2 + width / 2
-        if not reach <= centre <= ext.shape[1] - reach:
+        if not reach_lr[0] <= centre <= ext.shape[1] - reach_lr[1]:
             continue
         fit = float(np.mean(score[idx]))
         if best is None or total > best_total:
@@ -236,12 +248,76 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
                 [guesses[i] for i in idx],
                 fit,
                 lay.runner_up_fit,
-                (reach, reach),
+                (reach_lr[0], reach_lr[1]),
                 maybe_partial=len(beyond) < 2 or any(doubt),
                 beyond_score=max(beyond, default=1.0),
                 beyond_sides=(sides[0], sides[1]),
+                weak_ends=slid[8],
             )
     return best
+
+
+def _slide(bgr: np.ndarray, cand: Candidate, pitch: float, reach_lr: list[int]) -> tuple | None:
+    """Slide pitch-wide crops along the window grown by reach_lr px (left, right); the best chain.
+
+    (strip, chain indices, scores, crop x, crops, guesses, chain total, crop width, weak wheels added)
+    """
+    ext = rectify(bgr, cand.quad, extend_px=(reach_lr[0], reach_lr[1]))
+    width = int(round(pitch))
+    if ext.shape[1] < width + 1:
+        return None
+    xs = np.arange(0.0, ext.shape[1] - width + 1, pitch / CHAIN_STEPS)
+    crops = [ext[:, int(round(x)) : int(round(x)) + width] for x in xs]
+    guesses = wheel_model().predict(crops)
+    score = np.array([g.score for g in guesses])
+    total, idx = _chain(score, xs, pitch)
+    if len(idx) > WHEEL_COUNTS[-1]:
+        idx = _end_at_decimals(crops, idx)
+    inside = (reach_lr[0] + WEAK_WHEEL_INSET * pitch, ext.shape[1] - reach_lr[1] - WEAK_WHEEL_INSET * pitch)
+    idx, weak = _extend_weak(score, xs + width / 2, idx, inside)
+    return ext, idx, score, xs, crops, guesses, total, width, weak
+
+
+def _end_at_decimals(crops: list[np.ndarray], idx: list[int]) -> list[int]:
+    """A chain longer than any counter, cut after its run of red (decimal) wheels.
+
+    Red wheels end a counter: what the chain found beyond them is the "m3" label, a pointer or the
+    window's edge. Unchanged when no red run is followed by other crops.
+    """
+    red = red_wheels([crops[i] for i in idx])
+    last = max((i for i in range(1, len(idx)) if red[i] and not red[0]), default=None)
+    if last is None or last == len(idx) - 1:
+        return idx
+    return idx[: last + 1]
+
+
+def _extend_weak(
+    score: np.ndarray, centres: np.ndarray, idx: list[int], inside: tuple[float, float]
+) -> tuple[list[int], bool]:
+    """The chain continued at each end through weak wheel-like crops inside the window.
+
+    (indices, whether any was added). A crop is added when it is the best within 0.75-1.3 pitches of
+    the end (CHAIN_STEPS crops a pitch), scores at least WEAK_WHEEL_MIN, is a local peak, and its
+    centre lies inside `inside` (x range of the window less an inset).
+    """
+    idx = list(idx)
+    added = False
+    if not idx:
+        return idx, added
+    lo_step, hi_step = int(round(0.75 * CHAIN_STEPS)), int(round(1.3 * CHAIN_STEPS))
+    for side in (-1, 1):
+        while len(idx) < WHEEL_COUNTS[-1]:
+            end = idx[0] if side < 0 else idx[-1]
+            window = [end + side * k for k in range(lo_step, hi_step + 1) if 0 <= end + side * k < len(score)]
+            if not window:
+                break
+            j = max(window, key=lambda i: score[i])
+            peak = score[j] == score[max(0, j - 3) : j + 4].max()
+            if score[j] < WEAK_WHEEL_MIN or not peak or not inside[0] <= centres[j] <= inside[1]:
+                break
+            idx = [j] + idx if side < 0 else idx + [j]
+            added = True
+    return idx, added
 
 
 def _only_decimals_lost(crops: list[np.ndarray], idx: list[int], beyond: int) -> bool:
@@ -651,6 +727,8 @@ def review_reason(consistent: bool, layout: Layout, margin: float, wheels: list[
         return "wheel_count_uncertain"
     if layout.maybe_partial:
         return "window_may_continue"
+    if layout.weak_ends:
+        return "low_confidence"  # wheels too weak to link were added at an end of the chain
     if min(w["confidence"] for w in wheels) < REVIEW_CONFIDENCE:
         return "low_confidence"
     # Every confident wrong reading on the calibration renders had a rolling wheel as its weakest:

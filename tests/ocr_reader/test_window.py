@@ -212,3 +212,76 @@ def test_turned_twin_is_no_rival_when_upright_and_leading_zeros_agree():
     round_down = _lay([0, 0, 0, 0, 6], [0.97] * 5)
     round_up.candidate, round_down.candidate = up.candidate, down.candidate
     assert pipeline._rivals(round_up, [round_up, round_down]) == [round_down]
+
+
+def _cut_left(quad: np.ndarray, keep_frac: float) -> np.ndarray:
+    """The outline shortened from the left, keeping keep_frac of its width (a row that lost its lead)."""
+    tl, tr, br, bl = quad
+    return np.array([tr + (tl - tr) * keep_frac, tr, br, br + (bl - br) * keep_frac], np.float32)
+
+
+@pytest.mark.parametrize(("photo", "keep"), [(6, 0.7), (13, 0.6)])
+def test_chain_slides_further_when_it_runs_into_the_end_of_its_slide(heldout_photos, photo, keep):
+    # A text row that starts a few wheels into the counter, cut into too many equal wheels: the
+    # pitch is underestimated, so the slide's reach ends inside the first wheel, and the chain lost
+    # it (8-wheel counters read as their last 7, or with a junk leading digit).
+    data, truth = heldout_photos[photo]
+    assert truth.n_wheels == 8
+    bgr = decode_photo(data)
+    quad = _cut_left(np.array(truth.window_quad, np.float32), keep)
+    lay = pipeline.best_layout(bgr, Candidate(quad, 1.0, 4.0, 0.02, "text"))
+    assert lay is not None
+    chained = pipeline.chain_layout(bgr, lay)
+    assert chained is not None and chained.n_wheels == truth.n_wheels
+    assert _digits(chained) == f"{truth.shown_units:0{truth.n_wheels}d}"
+    assert chained.extend_px[0] > chained.extend_px[1]  # it slid further on the left only
+
+
+def test_a_weak_wheel_continuing_the_chain_inside_the_window_is_kept_for_review(heldout_photos):
+    data, truth = heldout_photos[10]
+    bgr = decode_photo(data)
+    quad = _cut_left(np.array(truth.window_quad, np.float32), 0.65)
+    chained = pipeline.chain_layout(bgr, _layout(bgr, quad))
+    # The last wheel, a rolling red one half way from 5 to 6, reads too weakly to pay its way in the
+    # chain: it is kept (the wheel count is right; without it the reading is 10x off) and the
+    # reading waits for a person, whatever that wheel reads.
+    assert chained is not None and chained.n_wheels == truth.n_wheels
+    assert _digits(chained)[:-1] == f"{truth.shown_units:0{truth.n_wheels}d}"[:-1]
+    assert chained.weak_ends
+    sure = [{"confidence": 0.99, "rolling": False}] * chained.n_wheels
+    assert pipeline.review_reason(True, chained, 0.5, sure) is not None
+    chained.maybe_partial = False  # even with nothing beyond it, and every wheel then read surely
+    assert pipeline.review_reason(True, chained, 0.5, sure) == "low_confidence"
+
+
+def test_weak_wheels_extend_a_chain_only_inside_the_window_and_one_pitch_away():
+    steps = pipeline.CHAIN_STEPS
+    score = np.zeros(12 * steps)
+    centres = np.arange(len(score), dtype=float)  # one pitch = `steps` px
+    idx = [k * steps for k in range(4, 8)]
+    for i in idx:
+        score[i] = 0.9
+    score[3 * steps] = 0.3  # a dim wheel one pitch before the first: kept
+    score[2 * steps] = 0.1  # ...one before that, too weak: the chain stops
+    score[8 * steps + 1] = 0.4  # one pitch after the last, but outside the window
+    inside = (2.0 * steps, 8.0 * steps)
+    out, weak = pipeline._extend_weak(score, centres, idx, inside)
+    assert weak and out == [3 * steps] + idx
+    out, weak = pipeline._extend_weak(score, centres, idx, (3.5 * steps, 9.0 * steps))
+    assert weak and out == idx + [8 * steps + 1]
+    score[3 * steps] = score[8 * steps + 1] = 0.0
+    assert pipeline._extend_weak(score, centres, idx, inside) == (idx, False)
+
+
+def _flat(bgr: tuple[int, int, int]) -> np.ndarray:
+    img = np.full((64, 40, 3), bgr, np.uint8)
+    cv2.putText(img, "4", (8, 46), cv2.FONT_HERSHEY_SIMPLEX, 1.4, (235, 235, 235), 2)
+    return img
+
+
+def test_a_chain_longer_than_a_counter_ends_with_its_red_wheels():
+    black, red, face = _flat((25, 25, 25)), _flat((30, 30, 200)), _flat((200, 205, 210))
+    crops = [black] * 5 + [red] * 3 + [face]  # "m3" beyond the decimals read as a ninth wheel
+    assert pipeline._end_at_decimals(crops, list(range(9))) == list(range(8))
+    no_red = [black] * 9
+    assert pipeline._end_at_decimals(no_red, list(range(9))) == list(range(9))
