@@ -4,7 +4,7 @@ These modules are plain, type-checked Python; `make venv` compiles them in place
 beside each source, which Python imports instead of the source) and falls back to the sources when it
 cannot. A compiled module older than its source would run the old code silently, so the worker refuses
 to start with one (`stale`) and the test session stops (tests/conftest.py): run `make native` again.
-Measured in `make bench` (docs/ingest.md, "Compiled hot path").
+Measured in `make bench` (docs/ingest.md, "The compiled hot path").
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def prefer_sources() -> None:
 
 
 def status() -> str:
-    """ "compiled", "pure Python", or "partly compiled (k of n)" for the log and the health endpoint."""
+    """What runs, for the log and the health endpoint: compiled, pure Python, or partly compiled (k of n)."""
     k = len(compiled())
     if k == len(HOT_PATH):
         return "compiled"
