@@ -153,6 +153,16 @@ def _reliability(score: np.ndarray, right: np.ndarray) -> list[tuple[float, floa
     return curve
 
 
+def _reader_accepts(position: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """As the reader judges wheels (ocr_reader.pipeline): steady ones against REVIEW_CONFIDENCE, rolling
+    ones against the higher ROLLING_REVIEW_CONFIDENCE."""
+    from ocr_reader.pipeline import REVIEW_CONFIDENCE, ROLLING_BAND, ROLLING_REVIEW_CONFIDENCE
+
+    frac = position % 1.0
+    rolling = (frac > ROLLING_BAND[0]) & (frac < ROLLING_BAND[1])
+    return np.where(rolling, score >= ROLLING_REVIEW_CONFIDENCE, score >= REVIEW_CONFIDENCE)
+
+
 def score_crops(held_out: bool = True) -> dict:
     """The recogniser alone on real wheel crops of the held-out makers: accuracy, acceptance, reliability."""
     from ocr_reader import positions, real_crops
@@ -166,14 +176,7 @@ def score_crops(held_out: bool = True) -> dict:
     right = np.array([wheel_right(p, y) for p, y in zip(dec[:, 0], s.y, strict=True)])
     err = np.abs((dec[:, 0] - s.y + 5) % 10 - 5)
     acc = score >= REVIEW_CONFIDENCE
-    frac = dec[:, 0] % 1.0
-    rolling = (frac > 0.2) & (frac < 0.8)
-    # As the reader judges wheels: steady ones against REVIEW_CONFIDENCE, rolling ones the higher bar.
-    acc_reader = np.where(rolling, score >= ROLLING_REVIEW_CONFIDENCE, score >= REVIEW_CONFIDENCE)
-    curve = []
-    for lo, hi in zip(RELIABILITY_BINS[:-1], RELIABILITY_BINS[1:], strict=True):
-        m = (score >= lo) & (score < hi)
-        curve.append((lo, min(hi, 1.0), int(m.sum()), float(right[m].mean()) if m.any() else float("nan")))
+    acc_reader = _reader_accepts(dec[:, 0], score)
     makers = {}
     for mk in sorted(set(s.maker)):
         m = np.array([x == mk for x in s.maker])
@@ -183,9 +186,7 @@ def score_crops(held_out: bool = True) -> dict:
     t_pos = np.array([g.position for g in tta])
     t_score = np.array([g.score for g in tta])
     t_right = np.array([wheel_right(p, y) for p, y in zip(t_pos, s.y, strict=True)])
-    t_frac = t_pos % 1.0
-    t_rolling = (t_frac > 0.2) & (t_frac < 0.8)
-    t_acc = np.where(t_rolling, t_score >= ROLLING_REVIEW_CONFIDENCE, t_score >= REVIEW_CONFIDENCE)
+    t_acc = _reader_accepts(t_pos, t_score)
     return {
         "tta_right": float(t_right.mean()),
         "tta_reader_accepted": float(t_acc.mean()),
@@ -202,7 +203,7 @@ def score_crops(held_out: bool = True) -> dict:
         "reader_accepted": float(acc_reader.mean()),
         "reader_right_among_accepted": float(right[acc_reader].mean()) if acc_reader.any() else 0.0,
         "rolling_threshold": ROLLING_REVIEW_CONFIDENCE,
-        "reliability": curve,
+        "reliability": _reliability(score, right),
         "makers": makers,
     }
 

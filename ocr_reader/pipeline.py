@@ -29,6 +29,7 @@ REVIEW_CONFIDENCE = 0.85
 # A wheel caught between two digits must be read more surely: on the same crops 0.9 -> 99.07 %,
 # 0.95 -> 99.74 % (7 of the 8 wrong at 0.9 from one make, whose wheels roll the other way).
 ROLLING_REVIEW_CONFIDENCE = 0.95
+ROLLING_BAND = (0.2, 0.8)  # a wheel whose position's fraction lies strictly inside this is rolling
 MAX_CANDIDATES = 4
 PARTIAL_DOUBT_CONFIDENCE = 0.15  # a crop beyond the window read this surely may be a lost wheel
 EXTEND_MIN_CONFIDENCE = 0.85  # every wheel added to a partial window must be read this surely
@@ -786,7 +787,7 @@ def read_image(
             {
                 "digit": res.digits[i],
                 "confidence": round(g.score, 3),
-                "rolling": 0.2 < frac < 0.8,
+                "rolling": ROLLING_BAND[0] < frac < ROLLING_BAND[1],
                 "red": red[i],
                 "position": round(res.positions[i], 2),
             }
