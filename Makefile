@@ -29,10 +29,9 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed $(VENV)/.mpdeps $(VENV)/.native web
 
-# The ingest's hot path (ingest/compiled.py) compiled in place by mypyc; rebuilt when a source changes.
-# Without a C compiler the sources run as they are (devservices/native.py says why).
-NATIVE_SOURCES := $(shell sed -n 's/^    "\([a-z_.]*\)",$$/\1/p' ingest/compiled.py | tr . / | sed 's/$$/.py/')
-$(VENV)/.native: $(VENV)/.installed $(NATIVE_SOURCES) ingest/compiled.py devservices/native.py
+# The ingest's hot path (ingest/compiled.py) compiled in place by mypyc; rebuilt when a source of the
+# packages it lives in changes. Without a C compiler the sources run as they are (devservices/native.py).
+$(VENV)/.native: $(VENV)/.installed $(wildcard core/*.py ingest/*.py storage/readings/*.py) devservices/native.py
 	$(PY) -m devservices.native
 	touch $@
 

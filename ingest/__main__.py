@@ -66,7 +66,6 @@ def main(argv: list[str] | None = None) -> int:
             "compiled modules older than their sources: run `make native`", extra={"fields": {"modules": old}}
         )
         return 2
-    log.info("hot path", extra={"fields": {"hot_path": compiled.status()}})
     meters = None if args.open_registry else RegistrySnapshot(Database(settings.storage.sql_url))
     store = open_store(settings.storage.readings_url)
     if isinstance(store, InfluxStore):

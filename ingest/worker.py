@@ -77,6 +77,7 @@ class IngestWorker:
         self.settings = settings
         self.store = store
         self.hot_path = compiled.status()  # "compiled" (mypyc) or "pure Python": same results, speed differs
+        log.info("hot path", extra={"fields": {"hot_path": self.hot_path}})
         self.intake: Intake = intake or DeviceIntake(settings.topic_prefix)
         if meters is None:
             log.warning("no meter registry: readings of any meter id are stored (set one: docs/ingest.md)")
