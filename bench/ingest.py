@@ -3,8 +3,9 @@
 Runs, each with its baseline measured in the same run against the same influxd (issue 16):
 1. cold: METERS distinct meters (default 1,000,000), one reading per message, workers with no state
    (new deployment: empty database, empty state logs, the registry holding every meter);
-2. steady: the next minute of every meter, workers restarted from their state logs (state load counted);
-2b. running: the minute after, into a worker that keeps running (SIGSTOP while publishing, no restart);
+2. restarted: the next minute of every meter, workers restarted from their state logs (state load counted);
+2b. running: the minute after, into a worker that keeps running (SIGSTOP while publishing, no restart): the
+   issue's "steady state";
 3. batched: BATCH_METERS meters upload 15 minute readings per message (a meter reporting every 15 min);
 4. N workers: static shards (--shard i/N) for each N in WORKERS_LIST on their own fleet of N_METERS.
 Method: the workers' persistent sessions are created, the workers stopped, every message published QoS 1
@@ -13,10 +14,10 @@ processes) start and the clock runs until the broker has every message acknowled
 stored (start-up and state loading included). Every timed phase starts with influxd idle (`wait_quiet`):
 the previous phase's compactions are not charged to it. Publishing is outside the timing: meters publish in
 parallel in real life. Baseline: the same reading points as line protocol, 5,000 per /write, one writer,
-into a database of the same cardinality (cold: new series; steady: existing ones).
+into a database of the same cardinality (cold: new series; restarted and running: existing ones).
 Memory: peak resident set (VmHWM) of each worker and of influxd. Every count is checked exactly.
 Env: WM_BENCH_METERS, WM_BENCH_BATCH_METERS, WM_BENCH_N_METERS, WM_BENCH_WORKERS_LIST ("2,3"),
-WM_BENCH_RUNS ("cold,steady,running,batched,workers"),
+WM_BENCH_RUNS ("cold,restarted,running,batched,workers"),
 WM_BENCH_MAX_INFLIGHT (mosquitto's per-session window, 40,000), WM_BENCH_PROFILE (a file: py-spy's
 collapsed stacks of the running worker; WM_BENCH_PROFILE_ARGS adds py-spy options).
 """
@@ -50,8 +51,8 @@ from storage.readings.influx import InfluxStore
 from storage.readings.lineproto import reading_line
 from storage.sql import Database
 
-# 10 minutes past an hour: the cold and steady minutes share their hour, so neither run holds the burst of a
-# million hour roll-ups that every hour boundary brings (1 point per meter and hour: +1/60 on average).
+# 10 minutes past an hour: the cold and restarted minutes share their hour, so neither run holds the burst
+# of a million hour roll-ups that every hour boundary brings (1 point per meter and hour: +1/60 on average).
 T0 = 1_764_000_000 + 600
 REPO = Path(__file__).resolve().parents[1]
 GOAL = 16_700  # readings/s of 1M meters at one reading a minute
@@ -487,7 +488,7 @@ def main() -> None:
     batch_meters = int(os.environ.get("WM_BENCH_BATCH_METERS", 200_000))
     n_meters = int(os.environ.get("WM_BENCH_N_METERS", 200_000))
     workers_list = [int(x) for x in os.environ.get("WM_BENCH_WORKERS_LIST", "2,3").split(",") if x]
-    runs = set(os.environ.get("WM_BENCH_RUNS", "cold,steady,running,batched,workers").split(","))
+    runs = set(os.environ.get("WM_BENCH_RUNS", "cold,restarted,running,batched,workers").split(","))
     print(f"{os.cpu_count()} cores; mosquitto, influxd (tsi1) and the workers on this machine")
     print(f"the workers' hot path: {compiled.status()} (ingest/compiled.py; `make native`)")
     results: list[str] = []
@@ -506,7 +507,7 @@ def main() -> None:
             reg.provision_many([meter_id(i) for i in range(top)], "bench")
             print(f"registry: {top:,} meters provisioned in {time.monotonic() - t:.1f} s")
             fleet = range(meters)
-            if "cold" in runs or "steady" in runs:
+            if "cold" in runs or "restarted" in runs:
                 one = Workers(broker, influx.store_url("e2e"), reg_url, work, 1, "one")
                 create_sessions(broker, 1, "one")
                 publish(broker, fleet, [(0, 1)], "cold")
@@ -515,22 +516,22 @@ def main() -> None:
                 assert count(influx, "e2e") == meters
                 extra = f"worker peak RSS {rss[0]:,.0f} MB, influxd RSS {influx_rss_mb(influx):,.0f} MB"
                 extra += f" | {startup_text(meters)} | {cpu_text()}"
-                results.append(against_raw(influx, "raw", fleet, range(0, 1), "cold   ", rate, extra))
-                if "steady" in runs:
-                    publish(broker, fleet, [(1, 2)], "steady")
+                results.append(against_raw(influx, "raw", fleet, range(0, 1), "cold     ", rate, extra))
+                if "restarted" in runs:
+                    publish(broker, fleet, [(1, 2)], "restarted")
                     wait_quiet(influx)
-                    rate, rss = run_e2e(broker, one, meters, "steady", influx)
+                    rate, rss = run_e2e(broker, one, meters, "restarted", influx)
                     assert count(influx, "e2e") == 2 * meters
                     extra = (
                         f"worker peak RSS {rss[0]:,.0f} MB (loads {meters:,} meters' state) | "
                         f"{startup_text(meters)} | {cpu_text()}"
                     )
-                    results.append(against_raw(influx, "raw", fleet, range(1, 2), "steady ", rate, extra))
+                    results.append(against_raw(influx, "raw", fleet, range(1, 2), "restarted", rate, extra))
                 if "running" in runs:
                     rate = run_running(broker, one, meters, influx)
-                    assert count(influx, "e2e") == (3 if "steady" in runs else 2) * meters
+                    assert count(influx, "e2e") == (3 if "restarted" in runs else 2) * meters
                     extra = f"worker running with {meters:,} meters' state (no restart) | {cpu_text()}"
-                    results.append(against_raw(influx, "raw", fleet, range(2, 3), "running", rate, extra))
+                    results.append(against_raw(influx, "raw", fleet, range(2, 3), "running  ", rate, extra))
             if "batched" in runs:
                 bfleet = range(batch_meters)
                 bw = Workers(broker, influx.store_url("e2e_b"), reg_url, work, 1, "batch")

@@ -24,6 +24,7 @@ HOT_PATH = (
     "ingest.flood",
     "ingest.intake",
     "ingest.message",
+    "ingest.packets",
     "ingest.payload",
     "ingest.pipeline",
     "ingest.state",

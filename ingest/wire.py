@@ -2,27 +2,41 @@
 
 Why not paho: paho's receive + ack costs ≈ 26–30 µs per message in Python (FACTS.md), which alone caps
 a process near 35k messages/s before any work. This client reads the socket in large chunks and cuts
-PUBLISH packets out of them in one loop; acknowledging a batch is one `sendall` of 4-byte PUBACKs.
-It does only what the ingest needs: CONNECT (persistent session, user/password, optional TLS),
-SUBSCRIBE at QoS 1, PUBLISH (QoS 0/1) received, PUBACK sent, PINGREQ keepalive, DISCONNECT.
-Reconnecting is the caller's loop (`IngestWorker`), as acks are only valid on the connection that
-received the message.
+PUBLISH packets out of them in one loop (ingest/packets.py, compiled with the hot path); acknowledging a
+batch is one `sendall` of 4-byte PUBACKs. It does only what the ingest needs: CONNECT (persistent
+session, user/password, optional TLS), SUBSCRIBE at QoS 1, PUBLISH (QoS 0/1) received, PUBACK sent,
+PINGREQ keepalive, DISCONNECT. Reconnecting is the caller's loop (`IngestWorker`), as acks are only valid
+on the connection that received the message.
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
-import struct
 import threading
 import time
 from collections.abc import Callable
 
 from ingest.message import Msg
+from ingest.packets import (  # noqa: F401  (the packet helpers, also used from here by the bench)
+    CONNACK,
+    CONNECT,
+    DISCONNECT,
+    PINGREQ,
+    PINGRESP,
+    PUBACK,
+    PUBLISH,
+    SUBACK,
+    SUBSCRIBE,
+    WireError,
+    connect_packet,
+    pubacks,
+    publish_packet,
+    read_packets,
+    split_packets,
+    subscribe_packet,
+)
 
-CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = (
-    1, 2, 3, 4, 8, 9, 12, 13, 14,
-)  # fmt: skip
 _RECV_BYTES = 1 << 20
 _CONNACK_TEXT = {
     1: "unacceptable protocol version",
@@ -31,85 +45,6 @@ _CONNACK_TEXT = {
     4: "bad user name or password",
     5: "not authorised",
 }
-
-
-class WireError(ConnectionError):
-    """The connection failed, was refused, or broke the protocol."""
-
-
-def _remaining_length(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n % 128, n // 128
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _utf8(text: str) -> bytes:
-    raw = text.encode()
-    return struct.pack("!H", len(raw)) + raw
-
-
-def connect_packet(
-    client_id: str, keepalive_s: int, clean: bool, user: str | None = None, password: str | None = None
-) -> bytes:
-    """CONNECT for MQTT 3.1.1."""
-    flags = 0x02 if clean else 0
-    body = _utf8(client_id)
-    if user is not None:
-        flags |= 0x80
-        body += _utf8(user)
-        if password is not None:
-            flags |= 0x40
-            body += _utf8(password)
-    var = _utf8("MQTT") + bytes([4, flags]) + struct.pack("!H", keepalive_s)
-    payload = var + body
-    return bytes([CONNECT << 4]) + _remaining_length(len(payload)) + payload
-
-
-def subscribe_packet(mid: int, topic: str | list[str], qos: int = 1) -> bytes:
-    """SUBSCRIBE one filter or several."""
-    topics = [topic] if isinstance(topic, str) else topic
-    payload = struct.pack("!H", mid) + b"".join(_utf8(t) + bytes([qos]) for t in topics)
-    return bytes([(SUBSCRIBE << 4) | 0x02]) + _remaining_length(len(payload)) + payload
-
-
-def publish_packet(topic: str, payload: bytes, qos: int = 0, mid: int = 0, retain: bool = False) -> bytes:
-    """PUBLISH (the bench's fast publisher and tests use it)."""
-    head = _utf8(topic) + (struct.pack("!H", mid) if qos else b"")
-    body = head + payload
-    return bytes([(PUBLISH << 4) | (qos << 1) | int(retain)]) + _remaining_length(len(body)) + body
-
-
-def pubacks(mids: list[int]) -> bytes:
-    """PUBACKs for many packet ids in one buffer."""
-    return b"".join(b"\x40\x02" + m.to_bytes(2, "big") for m in mids)
-
-
-def split_packets(buf: bytearray) -> tuple[list[tuple[int, int, int, int]], int]:
-    """Complete packets at the head of buf as (type, flags, body start, body end); and the bytes they took."""
-    out: list[tuple[int, int, int, int]] = []
-    pos, end = 0, len(buf)
-    while pos + 2 <= end:
-        first = buf[pos]
-        mult, length, i = 1, 0, pos + 1
-        while True:
-            if i >= end:
-                return out, pos
-            byte = buf[i]
-            length += (byte & 0x7F) * mult
-            i += 1
-            if not byte & 0x80:
-                break
-            mult *= 128
-            if mult > 128**3:
-                raise WireError("malformed remaining length")
-        if i + length > end:
-            break
-        out.append((first >> 4, first & 0x0F, i, i + length))
-        pos = i + length
-    return out, pos
 
 
 class Subscriber:
@@ -205,26 +140,12 @@ class Subscriber:
             raise WireError("the broker closed the connection")
         buf = self._buf
         buf += chunk
-        packets, used = split_packets(buf)
-        out: list[Msg] = []
-        append = out.append
-        now = time.time()
-        for kind, flags, a, b in packets:
-            if kind == PUBLISH:
-                t = a + 2 + ((buf[a] << 8) | buf[a + 1])
-                topic = buf[a + 2 : t].decode("utf-8", "replace")
-                if flags & 0x06:  # QoS 1 (or 2, which we never subscribe at)
-                    mid = (buf[t] << 8) | buf[t + 1]
-                    append(Msg(topic, bytes(buf[t + 2 : b]), now, bool(flags & 0x08), mid))
-                else:
-                    append(Msg(topic, bytes(buf[t:b]), now))
-            elif kind == SUBACK:
-                self.suback = list(buf[a + 2 : b])
-                if on_suback:
-                    on_suback(self.suback)
-            elif kind != PINGRESP:
-                raise WireError(f"unexpected packet type {kind} from the broker")
+        out, suback, used = read_packets(buf, time.time())
         del buf[:used]
+        if suback is not None:
+            self.suback = suback
+            if on_suback:
+                on_suback(suback)
         return out
 
     def close(self, disconnect: bool = True) -> None:

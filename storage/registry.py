@@ -67,7 +67,12 @@ def version(db: Database) -> tuple[int, int]:
 
 
 def active_meters(db: Database) -> frozenset[str]:
-    """Every active meter id, in one statement."""
+    """Every active meter id, in one statement: the ids joined by the database into one string (`string_agg`
+    on PostgreSQL, `group_concat` on SQLite), split here. A million ids arrive in 0.4 s against 1.2 s as a
+    million rows (each row a driver tuple and an ORM step: the worker's start-up, bench.ingest). A meter id
+    never holds a newline (core.ids)."""
     with db.session() as s:
-        rows = s.execute(select(RegistryMeter.meter_id).where(RegistryMeter.state == ACTIVE)).scalars()
-        return frozenset(rows)
+        joined = s.execute(
+            select(func.aggregate_strings(RegistryMeter.meter_id, "\n")).where(RegistryMeter.state == ACTIVE)
+        ).scalar_one()
+    return frozenset(joined.split("\n")) if joined else frozenset()

@@ -4,11 +4,13 @@
 runs one hostile, varied stream of messages through the pipeline twice, in two processes — once as
 compiled, once from the sources (`prefer_sources`) — and compares everything the pipeline decided: the
 lines for the store, the rejections with their reasons and texts, the events, the state-log records, the
-late writes and every meter's state after a restart from the logs.
+late writes and every meter's state after a restart from the logs. The same stream is first sent through
+the MQTT packet reader (ingest/packets.py) as the socket would deliver it, in chunks that cut packets.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import marshal
 import os
@@ -86,6 +88,34 @@ def _stream() -> list[list[tuple[str, bytes, float, bool]]]:
     return batches
 
 
+def wire(chunk_bytes: int = 777) -> dict:
+    """The stream as PUBLISH packets (QoS 1 with packet ids and DUP flags, every fifth QoS 0), a SUBACK and
+    PINGRESPs among them, read back in chunks that cut packets anywhere; what the reader made of them."""
+    from ingest.packets import PINGRESP, SUBACK, publish_packet, read_packets
+
+    raw = bytearray(bytes([SUBACK << 4, 4, 0, 1, 1, 0x80]))
+    for b in _stream():
+        for k, (topic, payload, _r, dup) in enumerate(b):
+            qos = 0 if k % 5 == 4 and not dup else 1
+            packet = bytearray(publish_packet(topic, payload, qos=qos, mid=(k * 7919) % 65535 + 1))
+            packet[0] |= 0x08 if dup and qos else 0
+            raw += packet
+        raw += bytes([PINGRESP << 4, 0])
+    buf = bytearray()
+    msgs: list[list] = []
+    subacks: list[list[int]] = []
+    for i in range(0, len(raw), chunk_bytes):
+        buf += raw[i : i + chunk_bytes]
+        out, suback, used = read_packets(buf, float(i))
+        del buf[:used]
+        if suback is not None:
+            subacks.append(suback)
+        for m in out:
+            digest = hashlib.sha1(m.payload).hexdigest()
+            msgs.append([m.topic, digest, len(m.payload), m.received_s, m.dup, m.mid])
+    return {"messages": msgs, "subacks": subacks, "left": len(buf)}
+
+
 def run(root: str) -> dict:
     """The stream through a Pipeline on an in-memory store; everything it decided, as JSON-able data."""
     from core.consumption import Rule
@@ -157,6 +187,7 @@ def run(root: str) -> dict:
     states = {m: again.states[m].as_dict(m) for m in sorted(again.states)}
     again.close()
     return {
+        "wire": wire(),
         "batches": out,
         "late": late,
         "stored": sorted([*k, v] for k, v in stored.items()),
@@ -211,6 +242,14 @@ def test_compiled_and_sources_decide_the_same(tmp_path):
     } <= reasons
     assert {"bad_topic", "unknown_meter", "oversize", "schema", "flood", "conflict"} <= reasons
     assert want["late"] and len(want["states"]) == 40
+    sent = [(t, p, d) for b in _stream() for t, p, _r, d in b]
+    read = want["wire"]["messages"]
+    assert want["wire"]["subacks"] == [[1, 0x80]] and want["wire"]["left"] == 0
+    assert [(m[0], m[1], m[2]) for m in read] == [
+        (t, hashlib.sha1(p).hexdigest(), len(p)) for t, p, _d in sent
+    ]
+    assert sum(m[5] == 0 for m in read) > 100 and sum(m[4] for m in read) >= 1  # QoS 0 and redeliveries
+    assert got["wire"] == want["wire"]
     lines = [x for b in want["batches"] for x in b["lines"]]
     assert sum("flow_lpm=" in x for x in lines) > 1000 and sum(x.startswith("usage_1h,") for x in lines) > 40
     for k, (a, b) in enumerate(zip(got["batches"], want["batches"], strict=True)):

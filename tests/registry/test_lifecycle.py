@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from core.errors import Conflict, Invalid, NotFound
@@ -10,9 +12,13 @@ from storage import registry as tables
 from storage.sql import Database
 
 
-@pytest.fixture
-def reg(tmp_path) -> Registry:
-    return Registry(Database(f"sqlite:///{tmp_path}/wm.db"))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def reg(request, tmp_path) -> Registry:
+    """The registry on SQLite (one box) and on PostgreSQL (a utility's database)."""
+    if request.param == "sqlite":
+        return Registry(Database(f"sqlite:///{tmp_path}/wm.db"))
+    pg = request.getfixturevalue("postgres")
+    return Registry(Database(pg.create_database(f"reg_{secrets.token_hex(4)}")))
 
 
 def test_lifecycle_moves_and_events(reg):
@@ -64,6 +70,18 @@ def test_bulk_provisioning_and_the_version_moves(reg):
     assert len(reg.active_ids()) == 12_001
     reg.decommission("b-1", "op")
     assert tables.version(reg.db)[1] > after[1]  # a state change moves the version too
+
+
+def test_the_active_set_is_every_active_id_and_only_those(reg):
+    """The ingest's snapshot (one joined string from the database, split): empty, one, many, and the ids
+    that are not active left out, whatever their length and characters."""
+    assert tables.active_meters(reg.db) == frozenset()
+    ids = ["a", "B_-9", "x" * 32, *(f"m-{i}" for i in range(3_000))]
+    reg.provision_many(ids, "op")
+    reg.provision("waiting", "op", activate=False)
+    reg.decommission("m-7", "op")
+    assert tables.active_meters(reg.db) == frozenset(ids) - {"m-7"}
+    assert "waiting" not in tables.active_meters(reg.db) and len(tables.active_meters(reg.db)) == len(ids) - 1
 
 
 def test_keyset_pages(reg):
