@@ -21,7 +21,7 @@ help:
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade pip 'setuptools>=77'  # the native build reads pyproject's SPDX licence
 	$(PY) -m pip install --quiet -e '.[ocr,db,firmware,test]'
 	# The OCR text detector's model ships inside this wheel; --no-deps: it would pull opencv-python.
 	$(PY) -m pip install --quiet --no-deps 'rapidocr-onnxruntime==1.4.4'

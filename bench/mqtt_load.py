@@ -9,7 +9,7 @@ import socket
 import ssl
 from collections.abc import Iterable
 
-from ingest.wire import PUBACK, WireError, connect_packet, publish_packet, split_packets
+from ingest.packets import PUBACK, WireError, connect_packet, publish_packet, split_packets
 
 WINDOW = 20_000  # packets sent and not yet acknowledged
 

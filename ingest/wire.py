@@ -18,20 +18,11 @@ import time
 from collections.abc import Callable
 
 from ingest.message import Msg
-from ingest.packets import (  # noqa: F401  (the packet helpers, also used from here by the bench)
+from ingest.packets import (
     CONNACK,
-    CONNECT,
-    DISCONNECT,
-    PINGREQ,
-    PINGRESP,
-    PUBACK,
-    PUBLISH,
-    SUBACK,
-    SUBSCRIBE,
     WireError,
     connect_packet,
     pubacks,
-    publish_packet,
     read_packets,
     split_packets,
     subscribe_packet,

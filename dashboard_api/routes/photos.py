@@ -27,7 +27,7 @@ from dashboard_api.corrections import candidates_of, check_correction, neighbour
 from dashboard_api.deps import AnyCaller, DirectoryDep, SettingsDep, StoreDep, check_meter_visible
 from dashboard_api.photos import PHOTO_ID_PATTERN, PhotoStore, RateLimiter
 from dashboard_api.schemas import ConfirmIn, PhotoResultOut
-from ocr_reader.api import BadImage, check_plausibility, read_photo
+from ocr_reader.api import BadImage, Previous, check_plausibility, read_photo
 from storage.readings.base import Store
 
 router = APIRouter(tags=["photos"])
@@ -194,21 +194,23 @@ async def upload_photo(
     del body
     if len(data) > settings.photo_max_bytes:
         raise HTTPException(413, f"photo is over the {settings.photo_max_bytes} byte limit")
-    try:
-        result = await run_in_threadpool(read_photo, data, window=window, max_bytes=settings.photo_max_bytes)
-    except BadImage as err:
-        raise HTTPException(BAD_IMAGE_STATUS.get(err.reason, 422), f"{err.reason}: {err}") from err
     now_s = int(time.time())
     prev_ml, prev_ts = await run_in_threadpool(_previous, store, meter_id)
     prev_m3 = None if prev_ml is None else prev_ml / ML_PER_M3
+    elapsed_s = None if prev_ts is None else max(now_s - prev_ts, 0)
+    # The reader judges with the meter's history (docs/ocr.md, "Library API" 4): a reading below the last one
+    # or beyond what the usage allows goes to review by the reader itself, and rows it rules out (a serial
+    # number, the counter upside down) stop competing with the counter.
+    previous = None if prev_m3 is None else Previous(prev_m3, elapsed_s, settings.photo_max_flow_m3_per_h)
+    try:
+        result = await run_in_threadpool(
+            read_photo, data, window=window, previous=previous, max_bytes=settings.photo_max_bytes
+        )
+    except BadImage as err:
+        raise HTTPException(BAD_IMAGE_STATUS.get(err.reason, 422), f"{err.reason}: {err}") from err
     plaus = None
     if result.value_m3 is not None:
-        plaus = check_plausibility(
-            result.value_m3,
-            prev_m3,
-            None if prev_ts is None else max(now_s - prev_ts, 0),
-            settings.photo_max_flow_m3_per_h,
-        )
+        plaus = check_plausibility(result.value_m3, prev_m3, elapsed_s, settings.photo_max_flow_m3_per_h)
     photos = _photos(request)
     sha = await run_in_threadpool(photos.keep, data)
     rec = {

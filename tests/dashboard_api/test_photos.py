@@ -301,3 +301,18 @@ def test_uploads_are_rate_limited_per_resident(make_env):
         == 415
     )
     assert upload(env, meter, data, headers=env.utility).status_code == 415
+
+
+def test_the_reader_is_given_the_meters_last_reading(env):
+    """A photo of a register below the meter's latest reading is the reader's own doubt (its review reason),
+    not only the route's plausibility check: the reader gets the history (docs/ocr.md, "Library API")."""
+    from core.readings import Reading
+
+    meter = add_photo_meter(env)
+    now_s = int(datetime.now(UTC).timestamp())
+    env.store.write_readings([Reading(meter, now_s - 3600, 500_000_000, 0, 0)])  # 500 m³ an hour ago
+    body = upload(env, meter, photo(3, shown=(123_456.0, 8, 3))).json()  # 00123.456 m³
+    assert body["value_m3"] == pytest.approx(123.456)
+    assert body["needs_review"] and body["review_reason"] == "lower_than_previous", body
+    assert body["status"] == "needs_confirmation" and body["plausibility_reason"] == "lower_than_previous"
+    assert env.store.count_readings(meter) == 1  # nothing stored
