@@ -147,7 +147,7 @@ def straddling(raw: list[np.ndarray], maker: list[str], n: int, seed: int) -> np
 
 
 def composite_rows(
-    raw: list[np.ndarray], y: np.ndarray, maker: list[str], n_rows: int, seed: int
+    raw: list[np.ndarray], y: np.ndarray, maker: list[str], n_rows: int, seed: int, photo: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Crops cut the way the reader cuts, from counter rows laid out of real wheels of one make.
 
@@ -156,6 +156,11 @@ def composite_rows(
     Rows of 4-8 real wheels side by side (dividers, a frame band above and below) are sliced at
     each wheel's centre (a little off, as a real cut is) with the wheel's label, and between
     wheels or beyond the row's ends as junk. Returns normalised crops and labels (JUNK = -1).
+
+    photo=True: the row as a phone photo and the reader's locator show it (`photo_view`): dimmed,
+    glared, tinted, blurred, at a low resolution, JPEG'd, and cut less exactly (the window's centre
+    line a little off, the cut ±12 % of the pitch off the wheel's centre, its width ±12 %). The
+    default draws nothing more from the random stream: the same seed makes the same crops as before.
     """
     from ocr_reader.recognise import JUNK
 
@@ -189,11 +194,24 @@ def composite_rows(
             x += wheel.shape[1]
         pieces.append(edge)
         row = np.hstack(pieces)
-        row = cv2.copyMakeBorder(row, band, band, 0, 0, cv2.BORDER_CONSTANT, value=colour.tolist())
+        top = bottom = band
+        off_max, width_max = 0.08, 0.08
+        if photo:  # the locator's window is not centred on the wheels exactly; cuts are looser
+            skew = int(round(h * rng.uniform(-PHOTO_SKEW, PHOTO_SKEW)))
+            top, bottom = max(0, band + skew), max(0, band - skew)
+            off_max, width_max = PHOTO_OFFSET, PHOTO_WIDTH
+        row = cv2.copyMakeBorder(row, top, bottom, 0, 0, cv2.BORDER_CONSTANT, value=colour.tolist())
+        clean = row
+        if photo:
+            row = photo_view(row, rng)
         pitch = float(np.mean([w for _, w in centres])) + gap
         for (cx, _), i in zip(centres, picks, strict=True):
-            off = rng.uniform(-0.08, 0.08) * pitch
-            xs.append(_slice(row, cx + off, pitch * rng.uniform(0.92, 1.08)))
+            off = rng.uniform(-off_max, off_max) * pitch
+            cut_x, cut_w = cx + off, pitch * rng.uniform(1 - width_max, 1 + width_max)
+            crop = _slice(row, cut_x, cut_w)
+            if photo and not legible(crop, _slice(clean, cut_x, cut_w)):
+                continue  # the photo's damage hid the digit: no label can be taught from it
+            xs.append(crop)
             ys.append(float(y[i]))
         for _ in range(2):  # between two wheels, or past an end: not one wheel
             k = int(rng.integers(len(centres)))
@@ -201,6 +219,58 @@ def composite_rows(
             xs.append(_slice(row, centres[k][0] + side * rng.uniform(0.4, 0.6) * pitch, pitch))
             ys.append(JUNK)
     return normalise_batch(xs), np.array(ys, np.float32)
+
+
+PHOTO_SKEW = 0.03  # photo=True: the window's centre line off the wheels' by up to this share of their height
+PHOTO_OFFSET = 0.12  # photo=True: a wheel's cut off its centre by up to this share of the pitch
+PHOTO_WIDTH = 0.12  # photo=True: a wheel's cut this share wider or narrower than the pitch
+
+
+LEGIBLE = 0.6  # photo=True keeps a wheel's crop whose normalised view correlates this well with the clean one
+
+
+def legible(crop: np.ndarray, clean: np.ndarray) -> bool:
+    """The damaged crop still shows the clean crop's digit (normalised views correlate >= LEGIBLE)."""
+    a, b = (v.astype(np.float32).ravel() for v in normalise_batch([crop, clean]))
+    a, b = a - a.mean(), b - b.mean()
+    return float(a @ b) >= LEGIBLE * float(np.sqrt((a @ a) * (b @ b))) + 1e-6
+
+
+def photo_view(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A real row (BGR) as a resident's phone photo shows it: some of dimmed, washed out, tinted
+    (red decimal wheels, warm or cold light), a glare spot, blur, a low resolution, noise, JPEG."""
+    h, w = img.shape[:2]
+    f = img.astype(np.float32)
+    if rng.random() < 0.5:  # dim, or washed out towards grey
+        f = f * rng.uniform(0.35, 1.0) + rng.uniform(0, 40)
+    if rng.random() < 0.3:  # low contrast
+        a = rng.uniform(0.5, 0.9)
+        f = f * a + f.mean() * (1 - a)
+    if rng.random() < 0.4:  # colour cast: light, or a red panel / red wheels
+        f = f * rng.uniform(0.65, 1.25, 3)[None, None, :].astype(np.float32)
+    if rng.random() < 0.25:  # a glare spot
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        sig = h * rng.uniform(0.25, 0.7)
+        f = f + rng.uniform(60, 200) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sig * sig))[..., None]
+    if rng.random() < 0.4:  # a uniform shadow over one side
+        ramp = np.linspace(rng.uniform(0.5, 1.0), rng.uniform(0.5, 1.0), w, dtype=np.float32)
+        f = f * ramp[None, :, None]
+    img = np.clip(f, 0, 255).astype(np.uint8)
+    if rng.random() < 0.5:  # a small window in a large photo: few pixels per wheel
+        s = rng.uniform(0.35, 0.8)
+        small = cv2.resize(img, (max(8, round(w * s)), max(8, round(h * s))), interpolation=cv2.INTER_AREA)
+        img = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.5:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.2))
+    if rng.random() < 0.4:
+        img = np.clip(img + rng.normal(0, rng.uniform(2, 10), img.shape), 0, 255).astype(np.uint8)
+    if rng.random() < 0.6:
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 90))])
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+        if decoded is not None:
+            img = decoded.astype(np.uint8)
+    return img
 
 
 def _slice(row: np.ndarray, centre_x: float, width: float) -> np.ndarray:

@@ -268,11 +268,15 @@ def finetune_real(
     n_photos: int = FINETUNE_PHOTOS,
     epochs: int = FINETUNE_EPOCHS,
     cache: str | None = None,
+    photo_rows: int = 0,
+    lr_peak: float = FINETUNE_LR,
+    seed: int = 1,
 ) -> dict:
     """Fine-tune a render-trained CNN on real wheel crops of the training makers, plus renders.
 
     Real crops: haverland's collection (real_crops.py, Apache-2.0) without the held-out makers, which
-    validate the result (printed per epoch) and calibrate the review threshold.
+    validate the result (printed per epoch) and calibrate the review threshold. photo_rows: that many
+    more rows of real wheels as a phone photo and the locator show them (composite_rows(photo=True)).
     """
     from ocr_reader import cnn_train, real_crops  # jax: only the `train` extra installs it
 
@@ -292,11 +296,14 @@ def finetune_real(
     turned = np.array([turned_is_junk(float(p)) for p in train.y])
     junk = np.concatenate([junk, train.x[turned][:, ::-1, ::-1]])  # real wheels upside down
     xc, yc = real_crops.composite_rows(train.raw, train.y, train.maker, REAL_ROWS, seed=11)
+    if photo_rows:
+        xp, yp = real_crops.composite_rows(train.raw, train.y, train.maker, photo_rows, seed=13, photo=True)
+        xc, yc = np.concatenate([xc, xp]), np.concatenate([yc, yp])
     x = np.concatenate([xr, np.repeat(train.x, REAL_COPIES, axis=0), junk, xc])
     y = np.concatenate([yr, np.repeat(train.y, REAL_COPIES), np.full(len(junk), JUNK, np.float32), yc])
     print(
         f"fine-tune: {len(yr)} render crops, {len(train.y)} real crops x {REAL_COPIES}, "
-        f"{len(junk)} real junk, {len(yc)} crops of rows of real wheels; "
+        f"{len(junk)} real junk, {len(yc)} crops of rows of real wheels ({photo_rows} rows as photos); "
         f"validating on {len(val.y)} crops of held-out makers"
     )
     params = cnn_train.fit(
@@ -304,10 +311,10 @@ def finetune_real(
         y,
         JUNK,
         epochs=epochs,
-        seed=1,
+        seed=seed,
         val=(cnn.prepare(val.x), val.y),
         init=cnn.load(init_path),
-        lr_peak=FINETUNE_LR,
+        lr_peak=lr_peak,
     )
     save(params, out_path)
     return {"samples": len(y), "real": len(train.y), "seconds": round(time.monotonic() - t0, 1)}
@@ -504,11 +511,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--row-real", type=int, default=ROW_REAL, help="--rows: rows laid out of real wheels")
     ap.add_argument("--joint", action="store_true", help="train the CNN on renders and real crops together")
     ap.add_argument("--cache-dir", help="--joint: keep rendered crops here, in chunks")
-    ap.add_argument("--lr", type=float, default=2e-3, help="--joint: peak learning rate")
+    ap.add_argument("--lr", type=float, help="peak learning rate (--joint: 2e-3, --init: FINETUNE_LR)")
+    ap.add_argument(
+        "--photo-rows", type=int, default=0, help="--init: rows of real wheels as phone photos show them"
+    )
+    ap.add_argument("--seed", type=int, default=1, help="--init: the fine-tune's seed (order, augmentation)")
+    ap.add_argument("--finetune-photos", type=int, default=FINETUNE_PHOTOS, help="--init: renders mixed in")
     args = ap.parse_args(argv)
     if args.joint:
         print(
-            build_joint(args.out, args.workers, args.photos, args.epochs, args.cache_dir, args.init, args.lr)
+            build_joint(
+                args.out, args.workers, args.photos, args.epochs, args.cache_dir, args.init, args.lr or 2e-3
+            )
         )
         return 0
     if args.rows:
@@ -520,7 +534,20 @@ def main(argv: list[str] | None = None) -> int:
         calibrate(args.calibrate)
         return 0
     if args.init:
-        print(finetune_real(args.init, args.out, args.workers, cache=args.cache))
+        epochs = args.epochs if args.epochs != CNN_EPOCHS else FINETUNE_EPOCHS
+        print(
+            finetune_real(
+                args.init,
+                args.out,
+                args.workers,
+                n_photos=args.finetune_photos,
+                epochs=epochs,
+                cache=args.cache,
+                photo_rows=args.photo_rows,
+                lr_peak=args.lr or FINETUNE_LR,
+                seed=args.seed,
+            )
+        )
         return 0
     if not args.real:
         print(build(args.photos, args.out, args.workers, args.cache, args.epochs))

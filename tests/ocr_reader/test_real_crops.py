@@ -70,3 +70,50 @@ def test_straddling_cuts_are_made_from_one_maker(archive):
 def test_missing_archive_names_its_source(tmp_path):
     with pytest.raises(FileNotFoundError, match="haverland"):
         real_crops.load(data_dir=str(tmp_path))
+
+
+def _wheels(n: int = 10) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
+    """Ten drawn wheels 0..9 of one make (the composites need 8 or more of a make)."""
+    raw = []
+    for d in range(n):
+        img = np.full((40, 26, 3), 235, np.uint8)
+        cv2.putText(img, str(d), (3, 31), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (15, 15, 15), 2)
+        raw.append(img)
+    return raw, np.arange(n, dtype=np.float32), ["watermeter/Techem"] * n
+
+
+def test_photo_rows_are_a_new_stream_and_the_default_is_unchanged():
+    raw, y, maker = _wheels()
+    x0, y0 = real_crops.composite_rows(raw, y, maker, 20, seed=3)
+    x1, y1 = real_crops.composite_rows(raw, y, maker, 20, seed=3, photo=False)
+    assert np.array_equal(x0, x1) and np.array_equal(y0, y1)
+    xp, yp = real_crops.composite_rows(raw, y, maker, 20, seed=3, photo=True)
+    xq, yq = real_crops.composite_rows(raw, y, maker, 20, seed=3, photo=True)
+    assert np.array_equal(xp, xq) and np.array_equal(yp, yq)  # fixed seeds: the same crops
+    assert xp.shape[1:] == (40, 24) and xp.dtype == np.uint8
+    assert (yp == -1).sum() == 40  # two junk cuts a row, whatever the damage
+    n = min(len(yp), len(y0))
+    assert not np.array_equal(xp[:n], x0[:n])
+
+
+def test_photo_view_damages_a_row_but_keeps_its_shape():
+    raw, _, _ = _wheels()
+    row = np.hstack(raw)
+    rng = np.random.default_rng(0)
+    views = [real_crops.photo_view(row, rng) for _ in range(20)]
+    assert all(v.shape == row.shape and v.dtype == np.uint8 for v in views)
+    assert sum(not np.array_equal(v, row) for v in views) >= 18
+
+
+def test_a_crop_whose_digit_the_damage_hid_is_not_legible():
+    raw, _, _ = _wheels()
+    digit = raw[3]
+    assert real_crops.legible(digit, digit)
+    dim = (digit.astype(np.float32) * 0.4 + 30).astype(np.uint8)  # dimmed: normalising restores it
+    assert real_crops.legible(dim, digit)
+    blank = np.full_like(digit, 200)
+    blank[::7] = 190  # faint lines, no digit
+    assert not real_crops.legible(blank, digit)
+    yy, xx = np.mgrid[0:40, 0:26]
+    glare = digit + 255.0 * np.exp(-((yy - 20) ** 2 + (xx - 13) ** 2) / 128.0)[..., None]
+    assert not real_crops.legible(np.clip(glare, 0, 255).astype(np.uint8), digit)  # a glare spot on it

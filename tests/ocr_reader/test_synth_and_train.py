@@ -95,3 +95,19 @@ def test_heldout_styles_are_never_augmented():
     rng = np.random.default_rng(5)
     train = [random_wheel_style(rng, available_fonts("augmented"), augment=True) for _ in range(50)]
     assert any(s.stroke_px != 0 for s in train) and any(s.aspect != 1.0 for s in train)
+
+
+def test_finetune_options_reach_the_fine_tune_and_the_default_is_unchanged(monkeypatch):
+    """`make ocr-model` (--init alone) fine-tunes as before; round 7's options are passed through."""
+    from ocr_reader import train
+
+    calls = []
+    monkeypatch.setattr(train, "finetune_real", lambda *a, **k: calls.append((a, k)) or {})
+    assert train.main(["--init", "m.npz"]) == 0
+    _, k = calls[-1]
+    assert k["photo_rows"] == 0 and k["lr_peak"] == train.FINETUNE_LR and k["seed"] == 1
+    assert k["epochs"] == train.FINETUNE_EPOCHS and k["n_photos"] == train.FINETUNE_PHOTOS
+    argv = ["--init", "m.npz", "--photo-rows", "10000", "--epochs", "2", "--lr", "3e-4", "--seed", "2"]
+    assert train.main([*argv, "--finetune-photos", "1000"]) == 0
+    _, k = calls[-1]
+    assert (k["photo_rows"], k["epochs"], k["lr_peak"], k["seed"], k["n_photos"]) == (10000, 2, 3e-4, 2, 1000)
