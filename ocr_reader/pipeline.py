@@ -349,7 +349,21 @@ def _wheel_beyond(bgr: np.ndarray, lay: Layout, pitch_px: float) -> bool:
             if side == 1 and _only_decimals_lost(crops, list(range(len(crops) - 1)), len(crops) - 1):
                 continue
             return True
+        if side == 1 and _red_run_continues(crops, g):
+            return True
     return False
+
+
+RED_RUN_DIGIT_CONFIDENCE = 0.9  # a red crop beyond a red last wheel showing a digit this plainly
+
+
+def _red_run_continues(crops: list[np.ndarray], beyond: WheelGuess) -> bool:
+    """True when the row's last wheel is red and the crop one pitch beyond it is red too and shows a digit
+    plainly, however off-centre the cut (junk by the CNN's own measure): the decimal run goes on past the
+    window's end. An outline of the black wheels' faces alone read 291.3 for 291.3655 this way, sure of
+    every wheel (docs/ocr.md, "Not done / limits")."""
+    red = red_wheels(crops)
+    return len(red) >= 2 and red[-1] and red[-2] and beyond.confidence >= RED_RUN_DIGIT_CONFIDENCE
 
 
 def _same_digits(a: list[WheelGuess], b: list[WheelGuess]) -> bool:

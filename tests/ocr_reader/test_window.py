@@ -285,3 +285,15 @@ def test_a_chain_longer_than_a_counter_ends_with_its_red_wheels():
     assert pipeline._end_at_decimals(crops, list(range(9))) == list(range(8))
     no_red = [black] * 9
     assert pipeline._end_at_decimals(no_red, list(range(9))) == list(range(9))
+
+
+def test_an_outline_that_ends_before_the_red_wheels_do_keeps_the_window_open():
+    """The demo's pending photo: 8 wheels (00291.3655 m³, the last red one half-way) outlined along the five
+    black wheels' faces only. Grown by one red wheel, the reader was sure of `00291.3` (the crop beyond
+    looked like an off-centre red 6: junk by the CNN's measure); a red wheel followed by a red crop that
+    plainly shows a digit is a decimal run going on, so the reading waits for a person."""
+    from devservices.seed.photo import meter_photo
+
+    r = read_photo(meter_photo(291_365_000, 0))
+    assert r.window_source == "frame" and r.reading == "00291.3"  # the window as found (else: re-pick)
+    assert r.needs_review and r.reason == "window_may_continue"
