@@ -124,9 +124,11 @@ class Workers:
         brokers: list[str] | None = None,
         ingest_password: str | None = None,
         extra: tuple[str, ...] = (),
+        ca_file: Path | None = None,
     ):
         """On `broker`; or on a cluster: `brokers` (each worker starts on the next node, the others its
-        failover), `ingest_password` and `extra` arguments (its partition topic)."""
+        failover), `ingest_password`, `extra` arguments (its partition topic) and the CA of its TLS
+        listeners (`ca_file`)."""
         self.n = n
         self.ports = [free_port() for _ in range(n)]
         assert broker is not None or (brokers and ingest_password), (
@@ -155,6 +157,8 @@ class Workers:
             "WM_INGEST_BROKER_USER": "wm-ingest",
             "WM_INGEST_BROKER_PASSWORD": ingest_password or broker.credentials["wm-ingest"],  # type: ignore[union-attr]
         }
+        if ca_file is not None:
+            self.env["WM_INGEST_BROKER_CA_FILE"] = str(ca_file)
         self.logs = [work / f"{tag}-{i}.log" for i in range(n)]
         self.procs: list[subprocess.Popen] = []
 

@@ -1,20 +1,21 @@
 """Ingest on a 3-node NATS cluster (issue 16, item 3): readings/s with 1 and 2 workers over the partitions.
 
-Meters keep speaking MQTT QoS 1 to any node; the cluster's subject mapping deals each meter's readings to
-its partition; each worker's durable MQTT session (replicated on 3 nodes in JetStream) subscribes to its
-partitions only (`--partition-topic ingest --shard i/N`): no fan-out. Method as bench.ingest: the
-workers' sessions are created, the workers stopped, every message published QoS 1 (spread over the
-nodes, the publish time reported), then the workers start and the clock runs until every message is
-acknowledged (start-up included); every count checked. Baseline in the same run: raw /write of the same
-points into the same influxd. Everything — three nats-server nodes, influxd, the workers — shares this
-one 2-core machine, so this is the path's cost per reading, not a cluster's capacity: a deployment puts
-nodes and workers on their own machines. The cluster's mapping deals meters to one subject per worker,
-so each run has its own cluster. Env: WM_BENCH_CLUSTER_METERS (default 200,000),
-WM_BENCH_CLUSTER_WORKERS ("1,2")."""
+Meters keep speaking MQTT QoS 1 to any node; the cluster's subject mapping deals each meter's readings to its
+partition; each worker's durable MQTT session (replicated on 3 nodes in JetStream) subscribes to its
+partitions only (`--partition-topic ingest --shard i/N`): no fan-out. The cluster is closed as deployed (TLS
+on MQTT and routes, passwords, ACL). Method as bench.ingest: the workers' sessions are created, the workers
+stopped, every message published QoS 1 (spread over the nodes, the publish time reported), then the workers
+start and the clock runs until every message is acknowledged (start-up included); every count checked.
+Baseline in the same run: raw /write of the same points into the same influxd. Everything — three nats-server
+nodes, influxd, the workers — shares this one 2-core machine, so this is the path's cost per reading, not a
+cluster's capacity: a deployment puts nodes and workers on their own machines. The cluster's mapping deals
+meters to one subject per worker, so each run has its own cluster. Env: WM_BENCH_CLUSTER_METERS (default
+200,000), WM_BENCH_CLUSTER_WORKERS ("1,2")."""
 
 from __future__ import annotations
 
 import os
+import ssl
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -39,9 +40,12 @@ from registry import Registry
 from storage.sql import Database
 
 
-def _publish_node(port: int, lo: int, hi: int, step: int, client: str, password: str) -> int:
+def _publish_node(port: int, lo: int, hi: int, step: int, client: str, password: str, ca_file: str) -> int:
     msgs = ((f"wm/v1/{meter_id(i)}/readings", payload(i, range(0, 1))) for i in range(lo, hi, step))
-    return publish_all("127.0.0.1", port, msgs, client, user="wm-loadgen", password=password, window=2000)
+    tls = ssl.create_default_context(cafile=ca_file)  # the cluster's MQTT listeners speak TLS only
+    return publish_all(
+        "127.0.0.1", port, msgs, client, user="wm-loadgen", password=password, window=2000, tls=tls
+    )
 
 
 def publish(cluster: NatsCluster, meters: int, tag: str) -> float:
@@ -51,7 +55,16 @@ def publish(cluster: NatsCluster, meters: int, tag: str) -> float:
     t0 = time.monotonic()
     with ProcessPoolExecutor(nodes) as pool:
         futs = [
-            pool.submit(_publish_node, cluster.mqtt_ports[k], k, meters, nodes, f"{tag}-pub-{k}", pw)
+            pool.submit(
+                _publish_node,
+                cluster.mqtt_ports[k],
+                k,
+                meters,
+                nodes,
+                f"{tag}-pub-{k}",
+                pw,
+                str(cluster.ca_file),
+            )
             for k in range(nodes)
         ]
         sent = sum(f.result() for f in futs)
@@ -86,6 +99,7 @@ def main() -> None:
                         None, influx.store_url(f"e2e_{tag}"), reg_url, work, n, tag, brokers=addresses,
                         ingest_password=cluster.credentials["wm-ingest"],
                         extra=("--partition-topic", "ingest", "--partitions", str(cluster.partitions)),
+                        ca_file=cluster.ca_file,
                     )  # fmt: skip
                     ws.start()  # the durable sessions, subscribed to their partitions
                     ws.wait_healthy(120)

@@ -52,7 +52,7 @@ def publish_all(
             sock.setblocking(False)
         try:
             chunk = sock.recv(1 << 20)
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantReadError):  # nothing yet (TLS: no whole record yet)
             return 0
         finally:
             sock.setblocking(True)

@@ -8,9 +8,10 @@ own hash of the meter id); each ingest worker holds a durable MQTT session subsc
 acknowledges it to the meter; a node's loss re-elects the streams' leaders, and sessions move to the
 nodes that remain.
 
-`NatsCluster.closed()` closes it like mosquitto (devservices/acl.py): users with random passwords, their
-NATS permissions generated from the same roles, meters (user = meter id) on MQTT only, cluster routes
-with their own credentials, nothing anonymous.
+`NatsCluster.closed()` closes it like mosquitto (devservices/acl.py): users with random passwords (kept
+as bcrypt hashes in the nodes' config), their NATS permissions generated from the same roles, meters
+(user = meter id) on MQTT only and over TLS, cluster routes over mutual TLS with their own credentials,
+nothing anonymous.
 """
 
 from __future__ import annotations
@@ -24,18 +25,21 @@ import sys
 import time
 from pathlib import Path
 
+import bcrypt
+
 from devservices.acl import nats_permissions
 from devservices.ports import free_port, wait_listening
 from devservices.process import ServiceProcess
+from devservices.provision import issue_cert
 
 NODE_CONFIG = """\
 server_name: {name}
 listen: 127.0.0.1:{client_port}
 jetstream {{ store_dir: "{workdir}/js" }}
-cluster {{ name: wm, listen: 127.0.0.1:{route_port}, routes: [{routes}]{route_auth} }}
+cluster {{ name: wm, listen: 127.0.0.1:{route_port}, routes: [{routes}]{route_auth}{route_tls} }}
 mqtt {{
   listen: 127.0.0.1:{mqtt_port}, stream_replicas: {replicas}, consumer_replicas: {replicas}
-  max_ack_pending: 20000
+  max_ack_pending: 20000{mqtt_tls}
 }}
 mappings = {{ "{prefix}.*.readings": "{partition_topic}.{{{{partition({partitions},1)}}}}.{mtoken}" }}
 """
@@ -45,6 +49,11 @@ mappings = {{ "{prefix}.*.readings": "{partition_topic}.{{{{partition({partition
 MTOKEN = "{{wildcard(1)}}"
 # Users and permissions of a closed cluster, re-read on reload (SIGHUP) when meters are added.
 AUTH_FILE = "auth.conf"
+# bcrypt's work factor for the hashes in auth.conf. Every password here is a random token of >= 144 bits
+# (secrets.token_urlsafe), which no work factor needs to slow a guess of; the hash keeps a readable
+# auth.conf from being a list of logins. The server pays the factor at every CONNECT (a node's restart
+# reconnects all its meters), so it is kept low: 2^8 rounds, ~4 ms in Python here.
+BCRYPT_COST = 8
 
 
 def nats_binary() -> str:
@@ -106,13 +115,27 @@ class NatsCluster:
         self.is_closed = services is not None
         self.credentials = {u: secrets.token_urlsafe(24) for u in self.services}
         self.meters: dict[str, str] = {}
-        route_auth, route_login = "", ""
+        self._hashes: dict[str, str] = {}  # password → its bcrypt hash (made once)
+        route_auth, route_login, route_tls, mqtt_tls = "", "", "", ""
+        self.ca_file: Path | None = None
         if self.is_closed:
             self.route_user, self.route_password = "route", secrets.token_urlsafe(24)
-            route_auth = (
-                f", authorization {{ user: {self.route_user}, password: {json.dumps(self.route_password)} }}"
-            )
+            hashed = json.dumps(self._hash(self.route_password))  # a node dials its peers with the password
+            route_auth = f", authorization {{ user: {self.route_user}, password: {hashed} }}"
             route_login = f"{self.route_user}:{self.route_password}@"
+            # TLS: meters and services reach the MQTT listeners only over TLS (verified against ca.crt);
+            # the nodes' routes are mutual TLS (each node shows a certificate of the same CA).
+            tls = self.tls_dir = workdir / "tls"
+            issue_cert(tls, "server", ["127.0.0.1", "localhost"])
+            issue_cert(tls, "route", ["127.0.0.1", "localhost"], client=True)
+            self.ca_file = tls / "ca.crt"
+            mqtt_tls = (
+                f'\n  tls {{ cert_file: "{tls}/server.crt", key_file: "{tls}/server.key", timeout: 5 }}'
+            )
+            route_tls = (
+                f', tls {{ cert_file: "{tls}/route.crt", key_file: "{tls}/route.key", '
+                f'ca_file: "{tls}/ca.crt", verify: true, timeout: 5 }}'
+            )
         routes = self.route_ports = [free_port() for _ in range(nodes)]
         self.client_ports = [free_port() for _ in range(nodes)]  # plain NATS clients (none may log in)
         self.mqtt_ports = [free_port() for _ in range(nodes)]
@@ -125,6 +148,8 @@ class NatsCluster:
                 route_port=routes[i],
                 routes=", ".join(f"nats://{route_login}127.0.0.1:{r}" for r in routes),
                 route_auth=route_auth,
+                route_tls=route_tls,
+                mqtt_tls=mqtt_tls,
                 mqtt_port=self.mqtt_ports[i],
                 replicas=replicas,
                 prefix=prefix.replace("/", "."),
@@ -164,11 +189,19 @@ class NatsCluster:
             perms = nats_permissions(user, role, self.prefix, self.partition_topic, part)
             rendered = ", ".join(f"{a}: {_allow(subjects)}" for a, subjects in perms.items())
             lines.append(
-                f"    {{ user: {json.dumps(user)}, password: {json.dumps(password)}, "
+                f"    {{ user: {json.dumps(user)}, password: {json.dumps(self._hash(password))}, "
                 f'allowed_connection_types: ["MQTT"], permissions: {{ {rendered} }} }}'
             )
         lines += ["  ]", "}"]
         return "\n".join(lines) + "\n"
+
+    def _hash(self, password: str) -> str:
+        """The bcrypt hash NATS compares a login with (`$2a$`, as the server's own mkpasswd writes)."""
+        h = self._hashes.get(password)
+        if h is None:
+            salt = bcrypt.gensalt(BCRYPT_COST, prefix=b"2a")
+            h = self._hashes[password] = bcrypt.hashpw(password.encode(), salt).decode()
+        return h
 
     def _write_auth(self) -> None:
         text = self.authorization()

@@ -47,27 +47,36 @@ def _run(cmd: list[str]) -> None:
 def ensure_tls(broker_dir: Path, hostnames: list[str], days: int = 3650) -> Path:
     """A CA and a server certificate for `hostnames` under broker_dir/tls (kept if present)."""
     tls = broker_dir / "tls"
-    if (tls / "server.crt").exists():
-        return tls
+    if not (tls / "server.crt").exists():
+        issue_cert(tls, "server", hostnames, days=days)
+    return tls
+
+
+def issue_cert(tls: Path, name: str, hostnames: list[str], client: bool = False, days: int = 3650) -> Path:
+    """`tls/<name>.crt` and `.key` for `hostnames`, signed by `tls/ca.crt` (made first if missing); with
+    `client` the certificate also authenticates its holder as a client (a cluster node dialling a route)."""
     tls.mkdir(parents=True, exist_ok=True)
-    _run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            str(days),
-            "-subj",
-            "/CN=wm-ca",
-            "-keyout",
-            str(tls / "ca.key"),
-            "-out",
-            str(tls / "ca.crt"),
-        ]
-    )
+    if not (tls / "ca.crt").exists():
+        _run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                str(days),
+                "-subj",
+                "/CN=wm-ca",
+                "-keyout",
+                str(tls / "ca.key"),
+                "-out",
+                str(tls / "ca.crt"),
+            ]
+        )
+        (tls / "ca.key").chmod(0o600)
+    key, csr, ext, crt = (tls / f"{name}.{x}" for x in ("key", "csr", "ext", "crt"))
     _run(
         [
             "openssl",
@@ -78,20 +87,22 @@ def ensure_tls(broker_dir: Path, hostnames: list[str], days: int = 3650) -> Path
             "-subj",
             f"/CN={hostnames[0]}",
             "-keyout",
-            str(tls / "server.key"),
+            str(key),
             "-out",
-            str(tls / "server.csr"),
+            str(csr),
         ]
     )
+    key.chmod(0o600)
     sans = ",".join(f"IP:{h}" if re.fullmatch(r"[0-9.]+|[0-9a-fA-F:]+", h) else f"DNS:{h}" for h in hostnames)
-    (tls / "server.ext").write_text(f"subjectAltName={sans}\nextendedKeyUsage=serverAuth\n")
+    usage = "serverAuth,clientAuth" if client else "serverAuth"
+    ext.write_text(f"subjectAltName={sans}\nextendedKeyUsage={usage}\n")
     _run(
         [
             "openssl",
             "x509",
             "-req",
             "-in",
-            str(tls / "server.csr"),
+            str(csr),
             "-CA",
             str(tls / "ca.crt"),
             "-CAkey",
@@ -100,14 +111,12 @@ def ensure_tls(broker_dir: Path, hostnames: list[str], days: int = 3650) -> Path
             "-days",
             str(days),
             "-extfile",
-            str(tls / "server.ext"),
+            str(ext),
             "-out",
-            str(tls / "server.crt"),
+            str(crt),
         ]
     )
-    for key in ("ca.key", "server.key"):
-        (tls / key).chmod(0o600)
-    return tls
+    return crt
 
 
 def ensure_broker_dir(broker_dir: Path) -> None:

@@ -2,7 +2,7 @@
 
 The registry (registry/, tables in storage/registry.py) is the single source of which meters exist;
 the ingest holds a snapshot in memory (a set look-up per message) and asks the database one cheap
-statement every `registry_refresh_s` (has anything changed?) — never a query per reading.
+statement every `registry_refresh_s` (has anything changed? one row's counter) — never a query per reading.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class RegistrySnapshot(ActiveMeters):
     def __init__(self, db: Database):
         self.db = db
         tables.create_tables(db)
-        self._version: tuple[int, int] | None = None
+        self._version: int | None = None
         self._active: frozenset[str] = frozenset()
         self.refresh()
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound
@@ -88,7 +88,7 @@ class Registry:
             if frm is None:
                 raise NotFound(f"meter {meter_id} is not registered")
             raise Conflict(f"meter {meter_id} is {frm.value}: it cannot become {to.value}")
-        change = (s.execute(select(func.max(tables.RegistryMeter.change))).scalar() or 0) + 1
+        change = tables.next_change(s)
         now = utcnow()
         if row is None:
             row = tables.RegistryMeter(meter_id=meter_id, state=to.value, created_at=now)
@@ -140,7 +140,7 @@ class Registry:
                 fresh = [m for m in chunk if m not in known]
                 if not fresh:
                     continue
-                change = (s.execute(select(func.max(tables.RegistryMeter.change))).scalar() or 0) + 1
+                change = tables.next_change(s)
                 now = utcnow()
                 s.execute(
                     insert(tables.RegistryMeter),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -61,11 +62,14 @@ def mosquitto(tmp_path) -> Iterator[Mosquitto]:
 
 
 LOADGEN_CREDS: dict[int, str] = {}  # port → the load generator's password on that test broker
+LISTENER_CA: dict[int, Path] = {}  # port → the CA of a TLS listener (the closed NATS cluster's)
 
 
 def _login(client: mqtt.Client, port: int) -> None:
     if port in LOADGEN_CREDS:
         client.username_pw_set("wm-loadgen", LOADGEN_CREDS[port])
+    if port in LISTENER_CA:
+        client.tls_set(ca_certs=str(LISTENER_CA[port]), tls_version=ssl.PROTOCOL_TLS_CLIENT)
 
 
 def ingest_env(broker: Mosquitto) -> dict[str, str]:

@@ -14,7 +14,7 @@ from ingest.config import IngestSettings
 from ingest.worker import IngestWorker
 from storage.readings.influx import InfluxStore
 from tests.conftest import wait_for
-from tests.ingest.conftest import LOADGEN_CREDS, T0, batch, publish_many
+from tests.ingest.conftest import LISTENER_CA, LOADGEN_CREDS, T0, batch, publish_many
 from tests.storage.test_rollup import rollups_match
 
 METERS = 24
@@ -29,12 +29,24 @@ def total_ml(meter: int, minute: int) -> int:
 def cluster(tmp_path):
     c = NatsCluster.closed(tmp_path / "nats", nodes=3, partitions=16, workers=2)
     c.start()
+    _login_as_loadgen(c)
+    yield c
+    _forget(c)
+    c.cleanup()
+
+
+def _login_as_loadgen(c: NatsCluster) -> None:
+    """The test publishers log in as the load generator, over TLS verified against the cluster's CA."""
+    assert c.ca_file is not None
     for port in c.mqtt_ports:
         LOADGEN_CREDS[port] = c.credentials["wm-loadgen"]
-    yield c
+        LISTENER_CA[port] = c.ca_file
+
+
+def _forget(c: NatsCluster) -> None:
     for port in c.mqtt_ports:
         LOADGEN_CREDS.pop(port, None)
-    c.cleanup()
+        LISTENER_CA.pop(port, None)
 
 
 def _worker(cluster: NatsCluster, store: InfluxStore, i: int, first: int, tmp_path) -> IngestWorker:
@@ -47,6 +59,7 @@ def _worker(cluster: NatsCluster, store: InfluxStore, i: int, first: int, tmp_pa
             broker_failover=",".join(host_ports[1:]),
             broker_user="wm-ingest",
             broker_password=cluster.credentials["wm-ingest"],
+            broker_ca_file=str(cluster.ca_file),
             client_id=f"cl-{i}",
             partition_topic="ingest",
             partitions=cluster.partitions,
@@ -106,14 +119,14 @@ def test_a_backlog_beyond_the_sessions_ack_limit_drains_at_once(influx, influx_s
     to 4,096 readings per 30 s, every one of them twice."""
     c = NatsCluster.closed(tmp_path / "nats1", nodes=3, partitions=16, workers=1)
     c.start()
-    for port in c.mqtt_ports:
-        LOADGEN_CREDS[port] = c.credentials["wm-loadgen"]
+    _login_as_loadgen(c)
     try:
         settings = dict(
             broker_host="127.0.0.1",
             broker_port=c.mqtt_ports[1],
             broker_user="wm-ingest",
             broker_password=c.credentials["wm-ingest"],
+            broker_ca_file=str(c.ca_file),
             client_id="bl-0",
             partition_topic="ingest",
             partitions=16,
@@ -136,6 +149,5 @@ def test_a_backlog_beyond_the_sessions_ack_limit_drains_at_once(influx, influx_s
         assert influx_store.count_all_readings() == n
         assert w.events.get("duplicate", 0) == 0, w.events  # nothing came twice
     finally:
-        for port in c.mqtt_ports:
-            LOADGEN_CREDS.pop(port, None)
+        _forget(c)
         c.cleanup()

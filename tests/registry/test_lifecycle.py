@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 
 import pytest
+from sqlalchemy import delete, func, select
 
 from core.errors import Conflict, Invalid, NotFound
 from registry import Registry, State
@@ -66,10 +69,10 @@ def test_bulk_provisioning_and_the_version_moves(reg):
     assert reg.provision_many([f"b-{i}" for i in range(12_000)], "bench") == 12_000
     assert reg.provision_many(["b-1", "b-new"], "bench") == 1
     after = tables.version(reg.db)
-    assert after[0] == before[0] + 12_001 and after[1] > before[1]
+    assert after > before
     assert len(reg.active_ids()) == 12_001
     reg.decommission("b-1", "op")
-    assert tables.version(reg.db)[1] > after[1]  # a state change moves the version too
+    assert tables.version(reg.db) > after  # a state change moves the version too
 
 
 def test_the_active_set_is_every_active_id_and_only_those(reg):
@@ -91,3 +94,47 @@ def test_keyset_pages(reg):
     page2 = reg.meters(after=page1[-1].meter_id, limit=100)
     assert [m.meter_id for m in page1 + page2] == [f"m-{i:03d}" for i in range(200)]
     assert [m.meter_id for m in reg.meters(State.DECOMMISSIONED)] == ["m-005"]
+
+
+def test_two_writers_at_once_take_two_change_numbers_and_the_check_sees_both(reg):
+    """A change still uncommitted when another begins: the second must not take the same number, or the
+    ingest's check (the counter) would load the first and never see the second. On PostgreSQL the old
+    `max(change) + 1` gave both the same number (the first's row was not yet visible)."""
+    inside, release = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with reg.db.session() as s:
+            reg._move(s, "w-1", State.ACTIVE, "op", "", create=True)
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=first)
+    t.start()
+    assert inside.wait(10)
+    second = threading.Thread(target=lambda: reg.provision("w-2", "op"))
+    second.start()
+    before = tables.version(reg.db) if reg.db.dialect == "postgresql" else None  # SQLite: locked now
+    time.sleep(0.5)  # the second is waiting on the first (PostgreSQL: the counter's row; SQLite: the file)
+    release.set()
+    t.join(10)
+    second.join(10)
+    with reg.db.session() as s:
+        numbers = dict(s.execute(select(tables.RegistryMeter.meter_id, tables.RegistryMeter.change)).all())
+    assert numbers["w-1"] != numbers["w-2"]  # so a check between the two commits sees the second move it
+    assert tables.version(reg.db) == max(numbers.values())
+    assert before is None or before < min(numbers.values())
+    assert reg.active_ids() == {"w-1", "w-2"}
+
+
+def test_a_registry_from_before_the_counter_starts_it_at_its_highest_change(tmp_path):
+    db = Database(f"sqlite:///{tmp_path}/old.db")
+    Registry(db).provision_many(["o-1", "o-2"], "op")
+    with db.session() as s:  # as a registry made before the counter row existed
+        s.execute(delete(tables.RegistryVersion))
+    top = tables.version(db)
+    Registry(db)  # the next start makes the row from the meters' numbers
+    with db.session() as s:
+        highest = s.execute(select(func.max(tables.RegistryMeter.change))).scalar()
+    assert top == 0 and tables.version(db) == highest > 0
+    Registry(db).provision("o-3", "op")
+    assert tables.version(db) == highest + 1
