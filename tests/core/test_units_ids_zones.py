@@ -19,6 +19,20 @@ from core.units import BadVolume, litres, litres_text, ml_from_litres, ml_from_m
 def test_litres_text_round_trips_exactly(ml):
     assert ml_from_litres(litres_text(ml)) == ml
     assert litres(ml) == Decimal(litres_text(ml))
+    assert litres_text(ml) == format(litres(ml), "f")  # the form too: "0.005", "-1.000", never ".005"
+
+
+def test_litres_text_forms():
+    cases = {
+        0: "0.000",
+        5: "0.005",
+        999: "0.999",
+        1000: "1.000",
+        1005: "1.005",
+        -5: "-0.005",
+        -1000: "-1.000",
+    }
+    assert {ml: litres_text(ml) for ml in cases} == cases
 
 
 def test_volume_conversions():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.consumption import Rule
 from core.readings import Reading
@@ -47,6 +49,15 @@ def test_a_failed_write_changes_no_state_and_the_retry_stores_everything(tmp_pat
 def test_partitions_are_natss():
     """FNV-1a, as NATS's subject mapping partition(): `m-1` lands in 10 of 16 (seen on a real cluster)."""
     assert partition_of("m-1", 16) == 10
+
+
+@given(st.text(max_size=40), st.integers(1, 64))
+def test_the_partition_hash_is_fnv1a_of_the_utf8_bytes(meter, count):
+    """The compiled hash (machine integers) agrees with FNV-1a written plainly, for any id and count."""
+    h = 0x811C9DC5
+    for b in meter.encode():
+        h = ((h ^ b) * 0x01000193) % 2**32
+    assert partition_of(meter, count) == h % count
 
 
 def test_workers_starting_together_on_a_new_deployment_all_hold_authoritative_state(tmp_path):
