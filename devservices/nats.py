@@ -100,8 +100,10 @@ class NatsCluster:
         prefix: str = "wm/v1",
         partition_topic: str = "ingest",
         services: dict[str, str] | None = None,
+        tls: bool = True,
     ):
-        """`services` (user → role of devservices.acl.ROLES) set: a closed cluster (see `closed`)."""
+        """`services` (user → role of devservices.acl.ROLES) set: a closed cluster (see `closed`), with TLS
+        on its MQTT listeners and routes unless `tls` is False (only to measure what TLS costs)."""
         if partitions % workers:
             raise ValueError(f"workers ({workers}) must divide partitions ({partitions})")
         self.partitions = partitions
@@ -123,6 +125,7 @@ class NatsCluster:
             hashed = json.dumps(self._hash(self.route_password))  # a node dials its peers with the password
             route_auth = f", authorization {{ user: {self.route_user}, password: {hashed} }}"
             route_login = f"{self.route_user}:{self.route_password}@"
+        if self.is_closed and tls:
             # TLS: meters and services reach the MQTT listeners only over TLS (verified against ca.crt);
             # the nodes' routes are mutual TLS (each node shows a certificate of the same CA).
             tls = self.tls_dir = workdir / "tls"
