@@ -76,10 +76,16 @@ def create_tables(db: Database) -> None:
 
 
 def next_change(s: Session) -> int:
-    """The next change number, taken in the caller's transaction (kept only if it commits)."""
-    s.execute(
+    """The next change number, taken in the caller's transaction (kept only if it commits). A missing
+    counter row (the tables emptied, a partial restore) starts again from the meters' highest number."""
+    bumped = s.execute(
         update(RegistryVersion).where(RegistryVersion.id == 1).values(change=RegistryVersion.change + 1)
     )
+    if bumped.rowcount == 0:  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
+        top = int(s.execute(select(func.max(RegistryMeter.change))).scalar() or 0) + 1
+        s.add(RegistryVersion(id=1, change=top))
+        s.flush()
+        return top
     return int(s.execute(select(RegistryVersion.change).where(RegistryVersion.id == 1)).scalar_one())
 
 

@@ -138,3 +138,16 @@ def test_a_registry_from_before_the_counter_starts_it_at_its_highest_change(tmp_
     assert top == 0 and tables.version(db) == highest > 0
     Registry(db).provision("o-3", "op")
     assert tables.version(db) == highest + 1
+
+
+def test_a_change_after_the_counter_row_was_lost_starts_it_again(reg):
+    """Tables emptied by hand (or a partial restore) while the service runs: the next change makes the
+    row again from the meters' highest number instead of failing (an API test found the 503)."""
+    reg.provision_many(["l-1", "l-2"], "op")
+    with reg.db.session() as s:
+        s.execute(delete(tables.RegistryVersion))
+        highest = s.execute(select(func.max(tables.RegistryMeter.change))).scalar()
+    reg.provision("l-3", "op")
+    assert tables.version(reg.db) == highest + 1
+    reg.decommission("l-1", "op")
+    assert tables.version(reg.db) == highest + 2
