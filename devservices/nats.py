@@ -21,6 +21,8 @@ import os
 import secrets
 import shutil
 import signal
+import socket
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -233,12 +235,38 @@ class NatsCluster:
                 node.proc.send_signal(signal.SIGHUP)
         time.sleep(0.5)
 
-    def start(self) -> None:
-        """Start every node (their routes find each other)."""
+    def start(self, ready_timeout_s: float = 90.0) -> None:
+        """Start every node (their routes find each other) and wait until each accepts an MQTT session."""
         if self.is_closed:
             self._write_auth()
         for node in self.nodes:
             node.start()
+        self.wait_ready(ready_timeout_s)
+
+    def wait_ready(self, timeout_s: float = 90.0) -> None:
+        """Until every node answers an MQTT CONNECT with CONNACK 0: a node listens before its JetStream
+        cluster has a leader, and MQTT sessions live in JetStream (a login then waits, or is dropped)."""
+        from ingest.packets import connect_packet  # the same CONNECT the ingest sends
+
+        user = next(iter(sorted(self.services)), None)
+        password = self.credentials[user] if user else None
+        tls = ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file else None
+        deadline = time.monotonic() + timeout_s
+        for i, port in enumerate(self.mqtt_ports):
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                        sock = tls.wrap_socket(raw, server_hostname="127.0.0.1") if tls else raw
+                        sock.sendall(connect_packet(f"ready-{i}", 30, True, user, password))
+                        answer = sock.recv(4)
+                        sock.sendall(b"\xe0\x00")  # DISCONNECT
+                    if answer[:1] == b"\x20" and answer[3:4] == b"\x00":
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"NATS node n{i} accepts no MQTT session after {timeout_s:.0f} s")
+                time.sleep(0.2)
 
     def addresses(self, first: int = 0) -> list[str]:
         """MQTT host:port of every node, starting with node `first`."""
