@@ -21,7 +21,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import ssl
 import sys
 import time
@@ -122,6 +121,7 @@ class NatsCluster:
         self._hashes: dict[str, str] = {}  # password → its bcrypt hash (made once)
         route_auth, route_login, route_tls, mqtt_tls = "", "", "", ""
         self.ca_file: Path | None = None
+        self.tls_dir: Path | None = None
         if self.is_closed:
             self.route_user, self.route_password = "route", secrets.token_urlsafe(24)
             hashed = json.dumps(self._hash(self.route_password))  # a node dials its peers with the password
@@ -130,16 +130,14 @@ class NatsCluster:
         if self.is_closed and tls:
             # TLS: meters and services reach the MQTT listeners only over TLS (verified against ca.crt);
             # the nodes' routes are mutual TLS (each node shows a certificate of the same CA).
-            tls = self.tls_dir = workdir / "tls"
-            issue_cert(tls, "server", ["127.0.0.1", "localhost"])
-            issue_cert(tls, "route", ["127.0.0.1", "localhost"], client=True)
-            self.ca_file = tls / "ca.crt"
-            mqtt_tls = (
-                f'\n  tls {{ cert_file: "{tls}/server.crt", key_file: "{tls}/server.key", timeout: 5 }}'
-            )
+            d = self.tls_dir = workdir / "tls"
+            issue_cert(d, "server", ["127.0.0.1", "localhost"])
+            issue_cert(d, "route", ["127.0.0.1", "localhost"], client=True)
+            self.ca_file = d / "ca.crt"
+            mqtt_tls = f'\n  tls {{ cert_file: "{d}/server.crt", key_file: "{d}/server.key", timeout: 5 }}'
             route_tls = (
-                f', tls {{ cert_file: "{tls}/route.crt", key_file: "{tls}/route.key", '
-                f'ca_file: "{tls}/ca.crt", verify: true, timeout: 5 }}'
+                f', tls {{ cert_file: "{d}/route.crt", key_file: "{d}/route.key", '
+                f'ca_file: "{d}/ca.crt", verify: true, timeout: 5 }}'
             )
         routes = self.route_ports = [free_port() for _ in range(nodes)]
         self.client_ports = [free_port() for _ in range(nodes)]  # plain NATS clients (none may log in)
@@ -246,7 +244,7 @@ class NatsCluster:
     def wait_ready(self, timeout_s: float = 90.0) -> None:
         """Until every node answers an MQTT CONNECT with CONNACK 0: a node listens before its JetStream
         cluster has a leader, and MQTT sessions live in JetStream (a login then waits, or is dropped)."""
-        from ingest.packets import connect_packet  # the same CONNECT the ingest sends
+        from ingest.wire import Subscriber  # the ingest's own connection: CONNECT, CONNACK checked
 
         user = next(iter(sorted(self.services)), None)
         password = self.credentials[user] if user else None
@@ -255,18 +253,16 @@ class NatsCluster:
         for i, port in enumerate(self.mqtt_ports):
             while True:
                 try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-                        sock = tls.wrap_socket(raw, server_hostname="127.0.0.1") if tls else raw
-                        sock.sendall(connect_packet(f"ready-{i}", 30, True, user, password))
-                        answer = sock.recv(4)
-                        sock.sendall(b"\xe0\x00")  # DISCONNECT
-                    if answer[:1] == b"\x20" and answer[3:4] == b"\x00":
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"NATS node n{i} accepts no MQTT session after {timeout_s:.0f} s")
-                time.sleep(0.2)
+                    probe = Subscriber("127.0.0.1", port, f"ready-{i}", user, password, tls, clean=True)
+                except OSError as err:  # WireError too: refused, dropped or no answer yet
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"NATS node n{i} accepts no MQTT session after {timeout_s:.0f} s"
+                        ) from err
+                    time.sleep(0.2)
+                    continue
+                probe.sock.close()
+                break
 
     def addresses(self, first: int = 0) -> list[str]:
         """MQTT host:port of every node, starting with node `first`."""
