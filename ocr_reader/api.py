@@ -41,6 +41,9 @@ class PhotoReading:
     alternatives: list[dict] = field(default_factory=list)
     window: list[list[float]] = field(default_factory=list)  # corners read, in decoded-photo pixels
     window_source: str = ""  # frame, text, glyphs, given (guided capture) or reference
+    # The second reader (PP-OCR's text recogniser) on the row, consulted when the wheels read unsurely:
+    # "agrees" (every digit the same, each read surely), "disagrees", or "" (not consulted / unavailable)
+    second_reader: str = ""
 
     def as_dict(self) -> dict:
         """JSON-ready form."""

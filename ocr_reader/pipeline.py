@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ocr_reader import textrec
 from ocr_reader.api import PhotoReading, Previous
 from ocr_reader.carry import circ, resolve, resolve_nearest_consistent
 from ocr_reader.dials import CONFIDENT as DIALS_CONFIDENT
@@ -730,8 +731,14 @@ def _format(digits: list[int], decimals: int) -> tuple[str, float]:
     return reading, int(s) / 10**decimals
 
 
-def review_reason(consistent: bool, layout: Layout, margin: float, wheels: list[dict]) -> str | None:
-    """Why a reading must wait for a person (None: it may be stored), the first reason that holds."""
+def review_reason(
+    consistent: bool, layout: Layout, margin: float, wheels: list[dict], agreed: bool = False
+) -> str | None:
+    """Why a reading must wait for a person (None: it may be stored), the first reason that holds.
+
+    agreed: a second reader read the row's very digits (`_second_reader_agrees`); it stands in for
+    the wheels' own confidence, never for the window, the row or the carry.
+    """
     if not consistent:
         return "wheels_disagree_with_carry"
     if layout.outline_guessed:
@@ -746,13 +753,41 @@ def review_reason(consistent: bool, layout: Layout, margin: float, wheels: list[
         return "window_may_continue"
     if layout.weak_ends:
         return "low_confidence"  # wheels too weak to link were added at an end of the chain
-    if min(w["confidence"] for w in wheels) < REVIEW_CONFIDENCE:
+    still = [w["confidence"] for w in wheels if not (agreed and not w["rolling"])]
+    if min(still, default=1.0) < REVIEW_CONFIDENCE:
         return "low_confidence"
     # Every confident wrong reading on the calibration renders had a rolling wheel as its weakest:
     # half of one digit over half of the next is where the recogniser errs (3/5, 6/0).
+    # (The second reader reads a rolling wheel as whichever digit shows more: it never stands in here.)
     if min((w["confidence"] for w in wheels if w["rolling"]), default=1.0) < ROLLING_REVIEW_CONFIDENCE:
         return "rolling_wheel_unsure"
     return None
+
+
+SECOND_READER_MIN_PROB = 0.5  # each digit PP-OCR's recogniser reads must be its more likely reading
+SECOND_READER_REACH = 2.0  # pitches the widened view reaches beyond each end: a wheel beyond a divider
+
+
+def _second_reader_agrees(bgr: np.ndarray, layout: Layout, digits: list[int]) -> tuple[bool, str | None]:
+    """(whether PP-OCR's recogniser reads the row as exactly these digits, what it read).
+
+    It reads the row twice: as the wheels were cut, and widened by a pitch at each end (non-digits
+    at the widened view's ends — a frame, "m3" — are dropped). Both must give exactly the wheels'
+    digits: a row that lost wheels at an end (a counter cut short) is read whole by the wider view.
+    """
+    row = textrec.read_row(layout.strip)
+    if row is None:
+        return False, None
+    want = "".join(str(d) for d in digits)
+    if not (row.text == want and min(row.probs, default=0.0) >= SECOND_READER_MIN_PROB):
+        return False, row.text
+    reach = int(round(SECOND_READER_REACH * layout.pitch_px))
+    left, right = layout.extend_px
+    wide = textrec.read_row(rectify(bgr, layout.candidate.quad, extend_px=(left + reach, right + reach)))
+    if wide is None:
+        return False, row.text
+    core = wide.digits_between_ends()
+    return core.text == want and min(core.probs, default=0.0) >= SECOND_READER_MIN_PROB, row.text
 
 
 def _quick_reading(layout: Layout, decimals: int | None = None) -> tuple[str, float | None]:
@@ -826,6 +861,19 @@ def read_image(
         alternatives.append({"reading": r_reading, "value_m3": r_value, "why": why, "fit": round(r.fit, 3)})
     layout.rivals = rivals
     reason = review_reason(res.consistent, layout, margin, wheels)
+    second = ""
+    # Wheels read unsurely (not a window, row or carry in doubt): ask the second reader.
+    if reason == "low_confidence" and not layout.weak_ends:
+        agrees, text = _second_reader_agrees(bgr, layout, res.digits)
+        if text is not None:
+            second = "agrees" if agrees else "disagrees"
+        if agrees:
+            reason = review_reason(res.consistent, layout, margin, wheels, agreed=True)
+        elif text is not None and text.isdigit() and len(text) == len(res.digits):
+            r_reading, r_value = _format([int(c) for c in text], decimals)
+            alternatives.append(
+                {"reading": r_reading, "value_m3": r_value, "why": "second_reader", "fit": None}
+            )
     if unsure_point:
         reason = reason or "decimal_point_uncertain"
     if style is not None and style[0] != layout.n_wheels:
@@ -862,6 +910,7 @@ def read_image(
         alternatives=alternatives[:MAX_ALTERNATIVES],
         window=[[round(float(x), 1), round(float(y), 1)] for x, y in layout_quad(layout)],
         window_source=layout.candidate.source,
+        second_reader=second,
     )
 
 

@@ -1,0 +1,112 @@
+"""A second reader for a counter's row: the PP-OCRv4 text recogniser that `rapidocr-onnxruntime` ships.
+
+The wheel CNN reads a row wheel by wheel and is unsure of many real wheels that it reads right
+(dim, glared, worn print). The PP-OCRv4 recogniser (Apache-2.0, PaddleOCR; a CRNN with CTC trained
+on a very large amount of real printed text) reads the whole row as one line of text. It knows
+nothing of wheels or carries — it reads a rolling wheel as whichever digit shows more — but it was
+trained on other data by other people, so where the two readers agree on every wheel of the row,
+the agreement is evidence the CNN's own score does not have. `pipeline.read_image` uses it only for
+that: a row whose wheels are read unsurely may be accepted when this reader reads the very same
+digits, each surely enough; it never changes a digit, the row or the decimal point.
+
+Nothing is downloaded: the .onnx file is found inside the installed package (as `textdet` finds the
+detection model), and run with onnxruntime on one thread. Without it `read_row` returns None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from ocr_reader import textdet
+from ocr_reader.onnx_session import open_session
+
+MODEL_FILE = "ch_PP-OCRv4_rec_infer.onnx"
+HEIGHT_PX = 48  # the recogniser's input height (PaddleOCR's rec_image_shape 3, 48, 320)
+MAX_WIDTH_PX = 960  # a row wider than 20 heights is squeezed (a counter is at most ~8 wheels wide)
+MIN_WIDTH_PX = 16
+
+
+@dataclass(frozen=True)
+class RowText:
+    """What the recogniser read: the characters and the probability of each."""
+
+    text: str
+    probs: tuple[float, ...]
+
+    def digits_between_ends(self) -> RowText:
+        """The text without the non-digits at its ends (a window's frame, an "m3" label beside it)."""
+        i, j = 0, len(self.text)
+        while i < j and not self.text[i].isdigit():
+            i += 1
+        while j > i and not self.text[j - 1].isdigit():
+            j -= 1
+        return RowText(self.text[i:j], self.probs[i:j])
+
+
+def model_path() -> str | None:
+    """The recognition model beside the detection model in the installed package, or None."""
+    det = textdet.model_path()
+    if det is None:
+        return None
+    return det.replace("ch_PP-OCRv4_det_infer.onnx", MODEL_FILE)
+
+
+@lru_cache(maxsize=1)
+def _model():
+    sess = open_session(model_path())
+    if sess is None:
+        return None
+    chars = sess.get_modelmeta().custom_metadata_map.get("character", "").splitlines()
+    if not chars:
+        return None
+    # CTC: class 0 is the blank, then the dictionary, then the space PaddleOCR appends.
+    return sess, ["", *chars, " "]
+
+
+def available() -> bool:
+    """True when the model file and onnxruntime are installed."""
+    return _model() is not None
+
+
+def _input(strip_bgr: np.ndarray) -> np.ndarray:
+    h, w = strip_bgr.shape[:2]
+    width = int(np.clip(round(w * HEIGHT_PX / max(h, 1)), MIN_WIDTH_PX, MAX_WIDTH_PX))
+    img = cv2.resize(strip_bgr, (width, HEIGHT_PX))  # bilinear, as PaddleOCR prepares its inputs
+    x = (img.astype(np.float32) / 255.0 - 0.5) / 0.5
+    return x.transpose(2, 0, 1)[None]
+
+
+def decode(probs: np.ndarray, labels: list[str]) -> RowText:
+    """Greedy CTC decoding of one (time steps x classes) probability matrix.
+
+    A character's probability is the best of its run of time steps; repeats merge unless a blank
+    separates them (so "00" needs a blank between the two zeros, as CTC defines it).
+    """
+    best = probs.argmax(axis=1)
+    text: list[str] = []
+    ps: list[float] = []
+    prev = 0
+    for t, c in enumerate(best):
+        c = int(c)
+        if c != 0:
+            if c != prev:
+                text.append(labels[c])
+                ps.append(float(probs[t, c]))
+            else:
+                ps[-1] = max(ps[-1], float(probs[t, c]))
+        prev = c
+    return RowText("".join(text), tuple(ps))
+
+
+def read_row(strip_bgr: np.ndarray) -> RowText | None:
+    """Read a rectified row (BGR, any size) as one line of text; None without the model."""
+    model = _model()
+    if model is None or strip_bgr.size == 0 or strip_bgr.ndim != 3:
+        return None
+    sess, labels = model
+    out = sess.run(None, {sess.get_inputs()[0].name: _input(strip_bgr)})[0][0]
+    return decode(out, labels)

@@ -1,0 +1,151 @@
+"""The second reader (PP-OCR's text recogniser): when its agreement stands in for the wheels' confidence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from ocr_reader import pipeline, textrec
+from ocr_reader.locate import Candidate, rectify
+from ocr_reader.synth import _font_path, available_fonts
+from ocr_reader.textrec import RowText, decode
+
+LABELS = ["", "0", "1", "2", "m"]
+
+
+def _steps(*classes: int, p: float = 0.9) -> np.ndarray:
+    probs = np.full((len(classes), len(LABELS)), (1 - p) / (len(LABELS) - 1), np.float32)
+    for t, c in enumerate(classes):
+        probs[t, c] = p
+    return probs
+
+
+def test_ctc_merges_repeats_and_a_blank_separates_equal_digits():
+    assert decode(_steps(1, 1, 0, 1, 2, 2), LABELS).text == "001"  # 0 0 | blank | 0 | 1 1
+    assert decode(_steps(1, 1, 1), LABELS).text == "0"
+    assert decode(_steps(0, 3, 0, 0, 3, 4), LABELS).text == "22m"
+
+
+def test_a_characters_probability_is_the_best_of_its_run():
+    probs = _steps(2, 2, 0)
+    probs[1, 2] = 0.99
+    row = decode(probs, LABELS)
+    assert row.text == "1" and row.probs == pytest.approx((0.99,))
+
+
+def test_non_digits_at_the_ends_are_dropped_not_inside():
+    row = RowText("|0123m3", (0.5, 0.9, 0.8, 0.7, 0.6, 0.4, 0.3))
+    core = row.digits_between_ends()
+    assert core.text == "0123m3" and core.probs == (0.9, 0.8, 0.7, 0.6, 0.4, 0.3)
+    assert RowText("m0123m", (0.1, 0.9, 0.8, 0.7, 0.6, 0.2)).digits_between_ends() == RowText(
+        "0123", (0.9, 0.8, 0.7, 0.6)
+    )
+    assert RowText("kWh", (0.9, 0.9, 0.9)).digits_between_ends().text == ""
+
+
+def _counter(digits: str, box_px: int = 60) -> np.ndarray:
+    """Black wheels with white digits side by side on a grey plate, like a meter's counter."""
+    n = len(digits)
+    img = Image.new("RGB", (n * box_px + 160, box_px + 80), (170, 170, 170))
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype(_font_path(available_fonts("heldout")[0]), int(box_px * 0.8))
+    for i, d in enumerate(digits):
+        x0 = 80 + i * box_px
+        draw.rectangle((x0 + 3, 40, x0 + box_px - 3, 40 + box_px), fill=(20, 20, 20))
+        draw.text((x0 + box_px / 2, 40 + box_px / 2), d, font=font, fill=(245, 245, 245), anchor="mm")
+    return np.ascontiguousarray(np.asarray(img)[..., ::-1])
+
+
+def _layout(img: np.ndarray, first: int, n: int, box_px: int = 60) -> pipeline.Layout:
+    x0, x1 = 80 + first * box_px, 80 + (first + n) * box_px
+    quad = np.array([[x0, 36], [x1, 36], [x1, 44 + box_px], [x0, 44 + box_px]], np.float32)
+    cand = Candidate(quad, 1.0, (x1 - x0) / (box_px + 8), 0.0)
+    strip = rectify(img, quad)
+    return pipeline.Layout(cand, strip, n, 0.0, [], [], 0.9, 0.1, (0, 0))
+
+
+def test_the_recogniser_ships_with_the_package_and_reads_a_plain_row():
+    assert textrec.available(), "rapidocr-onnxruntime's recognition model is part of the venv (make venv)"
+    img = _counter("0472913")
+    row = textrec.read_row(_layout(img, 0, 7).strip)
+    assert row is not None and row.text == "0472913"
+    assert min(row.probs) > pipeline.SECOND_READER_MIN_PROB
+
+
+def test_it_agrees_only_with_the_very_digits_of_the_row():
+    img = _counter("0472913")
+    lay = _layout(img, 0, 7)
+    assert pipeline._second_reader_agrees(img, lay, [0, 4, 7, 2, 9, 1, 3]) == (True, "0472913")
+    agrees, text = pipeline._second_reader_agrees(img, lay, [0, 4, 7, 2, 9, 7, 3])
+    assert not agrees and text == "0472913"
+
+
+def test_a_row_cut_short_is_caught_by_the_widened_view():
+    """The window holds 5 of the counter's 7 wheels: the row itself reads as the wheels do, the
+    view a pitch wider on each side sees the wheels that were lost."""
+    img = _counter("0472913")
+    lay = _layout(img, 1, 5)
+    assert textrec.read_row(lay.strip).text == "47291"
+    agrees, text = pipeline._second_reader_agrees(img, lay, [4, 7, 2, 9, 1])
+    assert text == "47291" and not agrees
+
+
+def _wheels(*confs_rolling: tuple[float, bool]) -> list[dict]:
+    return [{"confidence": c, "rolling": r} for c, r in confs_rolling]
+
+
+def test_agreement_stands_in_for_still_wheels_only():
+    img = _counter("0472")
+    lay = _layout(img, 0, 4)
+    weak_still = _wheels((0.99, False), (0.4, False))
+    weak_rolling = _wheels((0.99, False), (0.9, True))
+    assert pipeline.review_reason(True, lay, 0.5, weak_still) == "low_confidence"
+    assert pipeline.review_reason(True, lay, 0.5, weak_still, agreed=True) is None
+    assert pipeline.review_reason(True, lay, 0.5, weak_rolling, agreed=True) == "rolling_wheel_unsure"
+    # never for the window, the row or the carry
+    lay.maybe_partial = True
+    assert pipeline.review_reason(True, lay, 0.5, weak_still, agreed=True) == "window_may_continue"
+    lay.maybe_partial, lay.rivals = False, [lay]
+    assert pipeline.review_reason(True, lay, 0.5, weak_still, agreed=True) == "another_row_reads_as_wheels"
+    lay.rivals = []
+    assert pipeline.review_reason(False, lay, 0.5, weak_still, agreed=True) == "wheels_disagree_with_carry"
+
+
+@pytest.fixture(scope="module")
+def unsure_photo(heldout_photos):
+    """A held-out render whose wheels read unsurely (low_confidence) though its digits are right."""
+    real = pipeline._second_reader_agrees
+    try:
+        pipeline._second_reader_agrees = lambda bgr, lay, digits: (False, None)
+        from ocr_reader.api import read_photo
+
+        for data, truth in heldout_photos:
+            r = read_photo(data)
+            if r.reason == "low_confidence" and r.reading.replace(".", "") == truth.reading.replace(".", ""):
+                return data, truth
+    finally:
+        pipeline._second_reader_agrees = real
+    pytest.fail("no held-out render read right but unsurely")
+
+
+def test_a_reading_the_second_reader_confirms_is_stored_and_says_so(unsure_photo, monkeypatch):
+    from ocr_reader.api import read_photo
+
+    data, truth = unsure_photo
+    monkeypatch.setattr(pipeline, "_second_reader_agrees", lambda bgr, lay, d: (True, "".join(map(str, d))))
+    r = read_photo(data)
+    assert not r.needs_review and r.second_reader == "agrees"
+    assert r.confidence < pipeline.REVIEW_CONFIDENCE  # the wheels' own confidence is reported as it is
+
+
+def test_a_disagreeing_second_reader_keeps_the_review_and_offers_its_reading(unsure_photo, monkeypatch):
+    from ocr_reader.api import read_photo
+
+    data, truth = unsure_photo
+    n = len(truth.reading.replace(".", ""))
+    other = ("9" * n) if not truth.reading.startswith("9") else ("1" * n)
+    monkeypatch.setattr(pipeline, "_second_reader_agrees", lambda bgr, lay, d: (False, other))
+    r = read_photo(data)
+    assert r.needs_review and r.reason == "low_confidence" and r.second_reader == "disagrees"
+    assert any(a["why"] == "second_reader" and a["reading"].replace(".", "") == other for a in r.alternatives)
