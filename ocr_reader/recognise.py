@@ -78,7 +78,7 @@ class WheelModel:
         if tta:
             n_var = len(variants) // n
             p = (p + probs[n:].reshape(n, n_var, -1).sum(axis=1)) / (n_var + 1)
-        return [WheelGuess(*positions.decode(row)) for row in p]
+        return [WheelGuess(*d) for d in positions.decode_batch(p)]
 
 
 @lru_cache(maxsize=1)

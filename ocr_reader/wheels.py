@@ -155,11 +155,14 @@ def normalise(crop_bgr: np.ndarray) -> np.ndarray:
 
 def normalise_batch(crops_bgr: list[np.ndarray]) -> np.ndarray:
     """normalise() of many crops at once (N x CROP_H x CROP_W uint8): one resize each, the rest batched."""
-    grey = np.empty((len(crops_bgr), CROP_H_PX, CROP_W_PX), np.uint8)
-    for i, crop in enumerate(crops_bgr):
-        small = cv2.resize(crop, (CROP_W_PX, CROP_H_PX), interpolation=cv2.INTER_AREA)
-        # Min over channels keeps red digits dark and turns red wheels dark, like black ones.
-        grey[i] = small.min(axis=2) if small.ndim == 3 else small
+    small = [cv2.resize(crop, (CROP_W_PX, CROP_H_PX), interpolation=cv2.INTER_AREA) for crop in crops_bgr]
+    if all(s.ndim == 3 for s in small):
+        # Min over channels keeps red digits dark and turns red wheels dark, like black ones
+        # (elementwise over the stacked batch: a per-crop .min(axis=2) cost 40 us a crop).
+        rgb = np.stack(small)
+        grey = np.minimum(np.minimum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
+    else:
+        grey = np.stack([s.min(axis=2) if s.ndim == 3 else s for s in small])
     g = grey.astype(np.float32)
     flat = g.reshape(len(g), -1)
     k_lo, k_hi = int(0.02 * (flat.shape[1] - 1)), int(0.98 * (flat.shape[1] - 1))

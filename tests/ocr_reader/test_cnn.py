@@ -133,3 +133,48 @@ def test_onnx_graph_gives_the_numpy_probabilities():
     rng = np.random.default_rng(3)
     crops = [rng.integers(0, 256, (64, int(rng.integers(30, 60)), 3), dtype=np.uint8) for _ in range(300)]
     assert np.abs(fast.probs(crops) - slow.probs(crops)).max() < 1e-4
+
+
+def test_decoding_a_batch_gives_every_rows_own_numbers():
+    from ocr_reader import positions
+
+    rng = np.random.default_rng(5)
+    probs = rng.dirichlet(np.full(positions.N_BINS + 1, 0.3), size=2000).astype(np.float32)
+    probs[:20] = 0
+    probs[:20, positions.JUNK_CLASS] = 1.0  # all junk: the 1e-9 floor
+    probs[20:40] = 0
+    probs[20:40, rng.integers(0, positions.N_BINS, 20)] = 1.0  # sure, any bin (the wrap at 9.5 -> 0)
+    assert positions.decode_batch(probs) == [positions.decode(row) for row in probs]
+    assert positions.decode_batch(probs[:0]) == []
+
+
+def _normalise_reference(crop: np.ndarray) -> np.ndarray:
+    """The normalisation written plainly for one crop (per-crop channel min, percentiles)."""
+    import cv2
+
+    from ocr_reader.wheels import CROP_H_PX, CROP_W_PX
+
+    small = cv2.resize(crop, (CROP_W_PX, CROP_H_PX), interpolation=cv2.INTER_AREA)
+    g = (small.min(axis=2) if small.ndim == 3 else small).astype(np.float32)
+    flat = np.sort(g.ravel())
+    lo, hi = flat[int(0.02 * (flat.size - 1))], flat[int(0.98 * (flat.size - 1))]
+    g = np.clip((g - lo) / max(hi - lo, 8.0), 0, 1)
+    centre = np.sort(g[CROP_H_PX // 4 : -CROP_H_PX // 4, CROP_W_PX // 5 : -CROP_W_PX // 5].ravel())
+    if centre[centre.size // 2] < 0.5:
+        g = 1.0 - g
+    return (g * 255).astype(np.uint8)
+
+
+def test_a_batch_of_crops_is_normalised_as_each_crop_alone():
+    from ocr_reader.wheels import normalise_batch
+
+    rng = np.random.default_rng(6)
+    sizes = [(int(rng.integers(20, 90)), int(rng.integers(12, 60))) for _ in range(30)]
+    crops = [rng.integers(0, 256, (h, w, 3), np.uint8) for h, w in sizes]
+    crops[3][..., 2] = 250  # a red wheel: the min over channels keeps it dark
+    crops[4][:] = 255  # blank: the stretch's floor of 8 grey levels
+    together = normalise_batch(crops)
+    assert together.shape == (30, 40, 24)
+    assert np.array_equal(together, np.stack([_normalise_reference(c) for c in crops]))
+    grey = rng.integers(0, 256, (50, 30), np.uint8)
+    assert np.array_equal(normalise_batch([grey])[0], _normalise_reference(grey))
