@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ocr_reader.api import BadImage, read_photo
-from ocr_reader.scoring import is_correct, within_one
+from ocr_reader.scoring import is_correct, whole_units, within_one
 from ocr_reader.synth import render_photo
 
 BENCH_SEED = 777_001  # training uses ocr_reader.train.TRAIN_SEED and the "train" fonts
@@ -59,17 +59,26 @@ def score(photos: list, engine: str) -> Scores:
             continue
         ms.append((_cpu_s() - t0) * 1000)
         digits = r.reading.replace(".", "")
-        if len(digits) != truth.n_wheels or not digits.isdigit():
+        # A reading that left unsure red wheels out is scored on the wheels it gives (and is wrong
+        # when the wheels it left out are not the truth's decimals: its value is 10^k off).
+        n = truth.n_wheels - r.decimals_dropped
+        value = whole_units(truth.value_units, r.decimals_dropped)
+        if (
+            len(digits) != n
+            or not digits.isdigit()
+            or (r.decimals_dropped and r.decimals_dropped != truth.n_red)
+        ):
             good1 = good = False
         else:
             units = int(digits)
-            good1 = within_one(units, truth.value_units, truth.n_wheels)
-            good = is_correct(units, truth.value_units, truth.n_wheels)
+            good1 = within_one(units, value, n)
+            good = is_correct(units, value, n)
         ok1 += good1
         if not r.needs_review:
             acc += 1
             acc_ok += good
-            wrong_point += good and not r.dials_used and r.decimal_digits != truth.n_red
+            point = r.decimal_digits + r.decimals_dropped
+            wrong_point += good and not r.dials_used and point != truth.n_red
     n = len(photos)
     return Scores(
         engine, n, ok1 / n, acc / n, acc_ok / acc if acc else 0.0, float(np.median(ms)), bad, wrong_point

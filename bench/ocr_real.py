@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ocr_reader.api import BadImage, read_photo
-from ocr_reader.scoring import is_correct, within_one
+from ocr_reader.scoring import is_correct, whole_units, within_one
 
 DEV_DIR = "meter-photos-dev"
 RELIABILITY_BINS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0001)
@@ -257,10 +257,12 @@ def score_counters(counters: list, guided: bool = True) -> dict:
             continue
         ms.append((_cpu_s() - t0) * 1000)
         digits = r.reading.replace(".", "")
+        # a reading that left unsure red wheels out: scored on the wheels it gives
+        n_read, v_read = n - r.decimals_dropped, whole_units(value, r.decimals_dropped)
         good1 = good = False
-        if len(digits) == n and digits.isdigit():
-            good1 = within_one(int(digits), value, n)
-            good = is_correct(int(digits), value, n)
+        if len(digits) == n_read and digits.isdigit():
+            good1 = within_one(int(digits), v_read, n_read)
+            good = is_correct(int(digits), v_read, n_read)
         ok1 += good1
         key = r.reason or "accepted"
         reasons[key] = reasons.get(key, 0) + 1

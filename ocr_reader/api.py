@@ -44,6 +44,9 @@ class PhotoReading:
     # The second reader (PP-OCR's text recogniser) on the row, consulted when the wheels read unsurely:
     # "agrees" (every digit the same, each read surely), "disagrees", or "" (not consulted / unavailable)
     second_reader: str = ""
+    # Red (decimal) wheels read too unsurely to count, left out: the reading is the black wheels' whole
+    # m3 (as a meter reader writes it down); the full reading is the first alternative
+    decimals_dropped: int = 0
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
@@ -172,6 +175,8 @@ def learn_reference(
     quad = _window_px(window, w, h) if window is not None else None
     r = read_image(bgr, window=quad)
     read_digits = r.reading.replace(".", "")
+    if r.decimals_dropped:
+        read_digits = "".join(str(w["digit"]) for w in r.wheels)
     if len(read_digits) != len(digits):
         raise BadReference(
             f"the counter found reads {r.reading!r} ({len(read_digits)} wheels), not the {len(digits)} "

@@ -892,7 +892,26 @@ def read_image(
             value = combine_with_wheels([g.position for g in guesses], dials)
             reading = f"{int(value):0{len(guesses)}d}"[-len(guesses) :] + "." + dials.decimals
             decimals = len(dials.decimals)
-    alternatives += _wheel_alternatives(res.positions, decimals, guesses, dials_used)
+    dropped = 0
+    if (
+        reason == "low_confidence"
+        and not layout.weak_ends
+        and not dials_used
+        and not unsure_point
+        and (style is None or style[0] == layout.n_wheels)
+    ):
+        whole = _sure_whole_m3(guesses, wheels, res.digits, decimals)
+        if whole is not None:
+            # Only red (decimal) wheels were unsure: the black wheels' whole m3 is the reading, as a
+            # meter reader writes it down. The full reading stays first among the alternatives.
+            alternatives.insert(
+                0, {"reading": reading, "value_m3": value, "why": "with_unsure_decimals", "fit": None}
+            )
+            reading, value = _format(whole, 0)
+            dropped, decimals = decimals, 0
+            confidence = min(w["confidence"] for w in wheels[: len(whole)])
+            reason = None
+    alternatives += _wheel_alternatives(res.positions, decimals + dropped, guesses, dials_used)
     implausible = _plausible(value, previous)
     if implausible is not None:
         reason = reason or implausible
@@ -902,8 +921,9 @@ def read_image(
         confidence=round(float(confidence), 3),
         needs_review=reason is not None,
         wheels=wheels,
-        integer_digits=len(res.digits) - (0 if dials_used else decimals),
+        integer_digits=len(res.digits) - (0 if dials_used else decimals + dropped),
         decimal_digits=decimals,
+        decimals_dropped=dropped,
         dials_used=dials_used,
         engine="wheels",
         reason=reason,
@@ -912,6 +932,41 @@ def read_image(
         window_source=layout.candidate.source,
         second_reader=second,
     )
+
+
+MIN_WHOLE_WHEELS = 4  # a reading of the black wheels alone needs at least this many (water and gas: 4-6)
+# ...and its last black wheel read at its digit: a fraction under ROLLING_BAND[0], or from this on (the
+# next digit read a little low; a carry 90 % done needs the tenths wheel past 9.9, about 1 reading in 100)
+WHOLE_AT_NEXT_DIGIT = 0.9
+
+
+def _sure_whole_m3(
+    guesses: list[WheelGuess], wheels: list[dict], digits: list[int], decimals: int
+) -> list[int] | None:
+    """The integer wheels' digits when they alone are read surely and the decimals cannot move them.
+
+    Every integer wheel black and read at REVIEW_CONFIDENCE (rolling: ROLLING_REVIEW_CONFIDENCE), the last one
+    at its digit (a turning last integer wheel is read by the tenths wheel's carry, which is unsure here), and
+    the integer wheels resolved alone give the same digits as with the decimals (a misread tenths
+    wheel that moved the last integer wheel's digit through the carry rule is caught here).
+    """
+    n_int = len(digits) - decimals
+    if decimals < 1 or n_int < MIN_WHOLE_WHEELS:
+        return None
+    whole = wheels[:n_int]
+    # The last black wheel at its digit, not on its way to the next: near the carry (a tenths wheel
+    # past 9) the whole m3 (3263 of 3263.98) and the digit the wheel nearly shows (3264) differ, and
+    # only the unsure tenths wheel could say which the wheel is at.
+    if ROLLING_BAND[0] <= guesses[n_int - 1].position % 1.0 < WHOLE_AT_NEXT_DIGIT:
+        return None
+    if any(w["confidence"] < REVIEW_CONFIDENCE or w["red"] for w in whole):
+        return None  # black wheels, each read surely: a red one before the decimals is a cut gone wrong
+    if any(w["confidence"] < ROLLING_REVIEW_CONFIDENCE for w in whole if w["rolling"]):
+        return None
+    alone = resolve_nearest_consistent([g.position for g in guesses[:n_int]])
+    if not alone.consistent or list(alone.digits) != list(digits[:n_int]):
+        return None
+    return list(alone.digits)
 
 
 MAX_ALTERNATIVES = 4

@@ -24,3 +24,21 @@ def within_one(read_units: int, value_units: float, n_wheels: int) -> bool:
     shown = int(np.floor(value_units + 0.5)) % modulus
     diff = (read_units - shown) % modulus
     return diff in (0, 1, modulus - 1)
+
+
+def whole_units(value_units: float, dropped: int) -> float:
+    """A truth in last-wheel units as the position of the wheel `dropped` wheels before the last.
+
+    The scoring of a reading that left its last `dropped` (decimal) wheels out. Odometer gearing: a
+    wheel stands at its digit and moves only while the wheel after it passes from 9 to 0, so
+    1362.48 gives 1362.0, 3293.95 gives 3293.0 (the tenths wheel waits at 9 until the hundredths pass
+    9) and 3293.9995 gives 3293.5.
+    """
+    if dropped <= 0:
+        return value_units
+    higher = int(np.floor(value_units / 10))  # the wheels above the last, as a number
+    pos = value_units - 10 * higher  # the last wheel's position, 0..10
+    for _ in range(dropped):
+        pos = higher % 10 + max(0.0, pos - 9)
+        higher //= 10
+    return higher * 10 + pos

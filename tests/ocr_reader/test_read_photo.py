@@ -10,7 +10,7 @@ from PIL import Image
 
 from ocr_reader.api import BadImage, PhotoReading, read_photo
 from ocr_reader.recognise import tesseract_digits
-from ocr_reader.scoring import is_correct, within_one
+from ocr_reader.scoring import is_correct, whole_units, within_one
 from ocr_reader.synth import available_fonts, random_wheel_style, render_counter
 
 
@@ -102,3 +102,12 @@ def test_shift_averaging_reads_a_clean_wheel_like_a_single_pass():
     plain = wheel_model().predict(crops)
     averaged = wheel_model().predict(crops, tta=True)
     assert [round(g.position) % 10 for g in averaged] == [round(g.position) % 10 for g in plain] == [2, 5, 7]
+
+
+def test_a_truth_is_scored_on_the_wheels_a_reading_kept():
+    assert whole_units(136248.0, 2) == 1362.0  # 01362.48: the last black wheel still
+    assert whole_units(329395.0, 2) == 3293.0  # 03293.95: the tenths wheel waits at 9
+    assert abs(whole_units(3293999.5, 3) - 3293.5) < 1e-9  # 03293.999 with the last wheel half way
+    assert whole_units(23263998.35, 3) == 23263.0  # 23263.998(35): every wheel but the last still
+    assert whole_units(1234.0, 0) == 1234.0
+    assert is_correct(1362, whole_units(136248.0, 2), 5) and not is_correct(1363, whole_units(136248.0, 2), 5)

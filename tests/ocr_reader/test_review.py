@@ -134,3 +134,66 @@ def test_the_extra_wheel_sends_the_reading_to_review(monkeypatch):
     assert kept is cut and kept.maybe_partial
     sure = _wheels(*[(0.99, False)] * 7)
     assert pipeline.review_reason(True, kept, 0.5, sure) == "window_may_continue"
+
+
+def _whole_case(positions: list[float], confs: list[float], decimals: int, red_black: int | None = None):
+    from ocr_reader.carry import resolve_nearest_consistent
+
+    guesses = [WheelGuess(p, c, 0.0) for p, c in zip(positions, confs, strict=True)]
+    n_black = len(positions) - decimals if red_black is None else red_black
+    res = resolve_nearest_consistent(positions)
+    wheels = [
+        {"digit": d, "confidence": c, "rolling": 0.2 < (p % 1.0) < 0.8, "position": p, "red": i >= n_black}
+        for i, (d, c, p) in enumerate(zip(res.digits, confs, res.positions, strict=True))
+    ]
+    return pipeline._sure_whole_m3(guesses, wheels, res.digits, decimals)
+
+
+def test_unsure_red_wheels_leave_the_black_wheels_whole_m3():
+    sure, unsure = 0.97, 0.4
+    positions = [0.0, 1.0, 3.0, 6.0, 2.0, 4.8, 2.3, 7.0]  # 01362.427 (the last integer wheel still)
+    assert _whole_case(positions, [sure] * 5 + [unsure] * 3, 3) == [0, 1, 3, 6, 2]
+    # an unsure black wheel, too few black wheels, no red wheels: nothing to say
+    assert _whole_case(positions, [sure] * 4 + [0.8] + [unsure] * 3, 3) is None
+    assert _whole_case(positions[3:], [sure] * 2 + [unsure] * 3, 3) is None
+    assert _whole_case(positions[:5], [sure] * 5, 0) is None
+    # a red wheel among the black ones: the cut is wrong, not the litres unsure
+    assert _whole_case(positions, [sure] * 5 + [unsure] * 3, 3, red_black=1) is None
+
+
+def test_a_last_black_wheel_the_tenths_carry_moves_is_not_read_without_them():
+    # The last black wheel half way (a tenths wheel near 9.5 turns it): the carry needs the tenths.
+    turning = [0.0, 1.0, 3.0, 6.0, 2.5, 9.5, 0.0]
+    assert _whole_case(turning, [0.99] * 5 + [0.4] * 2, 2) is None
+    # On its way to the next digit (a tenths wheel at 9.7 turns it): 3263 or the 3264 it nearly shows?
+    assert _whole_case([0.0, 1.0, 3.0, 6.0, 1.7, 9.7, 0.0], [0.99] * 5 + [0.4] * 2, 2) is None
+    # At the next digit, read a little low: that digit.
+    assert _whole_case([0.0, 1.0, 3.0, 6.0, 1.95, 0.2, 0.0], [0.99] * 5 + [0.4] * 2, 2) == [0, 1, 3, 6, 2]
+    # Just past a digit (the tenths wheel at 0.5): the whole m3 is plain.
+    assert _whole_case([0.0, 1.0, 3.0, 6.0, 2.0, 0.5, 0.0], [0.99] * 5 + [0.4] * 2, 2) == [0, 1, 3, 6, 2]
+
+
+def test_a_reading_whose_red_wheels_alone_are_unsure_is_stored_as_whole_m3(heldout_photos, monkeypatch):
+    from ocr_reader.api import read_photo
+
+    for data, _truth in heldout_photos:
+        r = read_photo(data)
+        if not r.needs_review and r.decimal_digits >= 1 and r.integer_digits >= pipeline.MIN_WHOLE_WHEELS:
+            break
+    else:
+        raise AssertionError("no held-out render with red wheels read surely")
+    real = pipeline.review_reason
+
+    def decimals_unsure(consistent, layout, margin, wheels, agreed=False):
+        return real(consistent, layout, margin, wheels, agreed) or "low_confidence"
+
+    monkeypatch.setattr(pipeline, "review_reason", decimals_unsure)
+    monkeypatch.setattr(pipeline, "_second_reader_agrees", lambda bgr, lay, d: (False, None))
+    w = read_photo(data)
+    assert not w.needs_review and w.decimals_dropped == r.decimal_digits and w.decimal_digits == 0
+    assert w.reading == r.reading.split(".")[0] and w.value_m3 == int(r.reading.split(".")[0])
+    assert w.integer_digits == r.integer_digits and len(w.wheels) == len(r.wheels)
+    assert w.alternatives[0]["reading"] == r.reading and w.alternatives[0]["why"] == "with_unsure_decimals"
+    # the decimal point in doubt, or a history it does not fit: review as before
+    monkeypatch.setattr(pipeline, "decimal_doubt", lambda ev, d: True)
+    assert read_photo(data).reason == "low_confidence"
