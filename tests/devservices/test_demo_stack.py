@@ -257,10 +257,17 @@ def test_fixtures_leaks_low_balance_and_a_pending_photo(demo, api):
     # outline found was the black wheels' faces only and 291.3 was read surely for 291.3655: the upload
     # route now gives the reader the meter's last reading, so that is `lower_than_previous`, in review
     # (the truncation itself is left for the reader, docs/ocr.md). So: within 2 L when the reader is sure of
-    # every wheel, else the integer m³ and the first red wheel right.
+    # every wheel, else the integer m³ and the first red wheel right. When only the red wheels read
+    # unsurely the reader gives the black wheels' whole m³ (docs/ocr.md, round 8): below the meter's last
+    # reading, so it waits for a person as `lower_than_previous`, the full reading among the candidates.
     assert rec["value_m3"] is not None
     off_ml = abs(round(rec["value_m3"] * 1e6) - total_ml)
-    assert off_ml <= 2000 or (rec["needs_review"] and off_ml < 100_000), (rec, total_ml)
+    whole_m3 = rec["value_m3"] == total_ml // 1_000_000
+    assert (
+        off_ml <= 2000
+        or (rec["needs_review"] and off_ml < 100_000)
+        or (whole_m3 and rec["needs_review"] and rec["review_reason"] == "lower_than_previous")
+    ), (rec, total_ml)
 
 
 def test_the_banner_says_where_to_look_and_the_metrics_answer(demo):
