@@ -771,9 +771,10 @@ SECOND_READER_REACH = 2.0  # pitches the widened view reaches beyond each end: a
 def _second_reader_agrees(bgr: np.ndarray, layout: Layout, digits: list[int]) -> tuple[bool, str | None]:
     """(whether PP-OCR's recogniser reads the row as exactly these digits, what it read).
 
-    It reads the row twice: as the wheels were cut, and widened by a pitch at each end (non-digits
-    at the widened view's ends — a frame, "m3" — are dropped). Both must give exactly the wheels'
-    digits: a row that lost wheels at an end (a counter cut short) is read whole by the wider view.
+    It reads the row twice: as the wheels were cut, and widened by SECOND_READER_REACH pitches at each
+    end (non-digits at the widened view's ends — a frame, "m3" — are dropped). Both must give exactly
+    the wheels' digits: a row that lost wheels at an end (a counter cut short, or a wheel beyond a
+    divider) is read whole by the wider view.
     """
     row = textrec.read_row(layout.strip)
     if row is None:

@@ -26,27 +26,20 @@ def soft_targets(positions: np.ndarray, junk_label: float) -> np.ndarray:
 
 
 def decode(probs: np.ndarray) -> tuple[float, float, float]:
-    """(position, confidence, junk) from one row of probabilities."""
-    junk = float(probs[JUNK_CLASS])
-    q = probs[:N_BINS] / max(1e-9, 1.0 - junk)
-    k = int(np.argmax(q))
-    win = [(k - 1) % N_BINS, k, (k + 1) % N_BINS]
-    ang = np.array(win, np.float32) * (2 * math.pi / N_BINS)
-    w = q[win]
-    position = (
-        math.atan2(float((w * np.sin(ang)).sum()), float((w * np.cos(ang)).sum()))
-        * N_BINS
-        / (2 * math.pi)
-        / 2.0
-    ) % 10.0
-    return position, float(w.sum()), junk
+    """(position, confidence, junk) from one row of probabilities (decode_batch of that row)."""
+    return decode_batch(np.asarray(probs)[None])[0]
 
 
 _BIN_RAD = np.float32(2 * math.pi / N_BINS)
 
 
 def decode_batch(probs: np.ndarray) -> list[tuple[float, float, float]]:
-    """decode() of every row of an (N x classes) float32 matrix, the same numbers, one pass of numpy."""
+    """(position, confidence, junk) of every row of an (N x classes) probability matrix.
+
+    The position is the circular mean of the most likely half-digit bin and its two neighbours (the
+    bins' angles weighted by their probabilities renormalised without junk); the confidence is those
+    three bins' share.
+    """
     if len(probs) == 0:
         return []
     junk = probs[:, JUNK_CLASS].astype(np.float64)

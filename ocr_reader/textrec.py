@@ -15,6 +15,7 @@ detection model), and run with onnxruntime on one thread. Without it `read_row` 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -50,9 +51,7 @@ class RowText:
 def model_path() -> str | None:
     """The recognition model beside the detection model in the installed package, or None."""
     det = textdet.model_path()
-    if det is None:
-        return None
-    return det.replace("ch_PP-OCRv4_det_infer.onnx", MODEL_FILE)
+    return None if det is None else os.path.join(os.path.dirname(det), MODEL_FILE)
 
 
 @lru_cache(maxsize=1)

@@ -135,6 +135,22 @@ def test_onnx_graph_gives_the_numpy_probabilities():
     assert np.abs(fast.probs(crops) - slow.probs(crops)).max() < 1e-4
 
 
+def _decode_reference(probs: np.ndarray) -> tuple[float, float, float]:
+    """The decoding written plainly for one row (as it was before it was batched)."""
+    import math
+
+    from ocr_reader import positions
+
+    junk = float(probs[positions.JUNK_CLASS])
+    q = probs[: positions.N_BINS] / max(1e-9, 1.0 - junk)
+    k = int(np.argmax(q))
+    win = [(k - 1) % positions.N_BINS, k, (k + 1) % positions.N_BINS]
+    ang = np.array(win, np.float32) * (2 * math.pi / positions.N_BINS)
+    w = q[win]
+    y, x = float((w * np.sin(ang)).sum()), float((w * np.cos(ang)).sum())
+    return (math.atan2(y, x) * positions.N_BINS / (2 * math.pi) / 2.0) % 10.0, float(w.sum()), junk
+
+
 def test_decoding_a_batch_gives_every_rows_own_numbers():
     from ocr_reader import positions
 
@@ -144,7 +160,8 @@ def test_decoding_a_batch_gives_every_rows_own_numbers():
     probs[:20, positions.JUNK_CLASS] = 1.0  # all junk: the 1e-9 floor
     probs[20:40] = 0
     probs[20:40, rng.integers(0, positions.N_BINS, 20)] = 1.0  # sure, any bin (the wrap at 9.5 -> 0)
-    assert positions.decode_batch(probs) == [positions.decode(row) for row in probs]
+    assert positions.decode_batch(probs) == [_decode_reference(row) for row in probs]
+    assert [positions.decode(row) for row in probs[:50]] == [_decode_reference(row) for row in probs[:50]]
     assert positions.decode_batch(probs[:0]) == []
 
 
