@@ -42,7 +42,8 @@ class PhotoReading:
     window: list[list[float]] = field(default_factory=list)  # corners read, in decoded-photo pixels
     window_source: str = ""  # frame, text, glyphs, given (guided capture) or reference
     # The second reader (PP-OCR's text recogniser) on the row, consulted when the wheels read unsurely:
-    # "agrees" (every digit the same, each read surely), "disagrees", or "" (not consulted / unavailable)
+    # "agrees" (every digit the same, each read surely), "agrees_on_black_wheels" (the same black wheels,
+    # each read surely; only red wheels read otherwise), "disagrees", or "" (not consulted / unavailable)
     second_reader: str = ""
     # Red (decimal) wheels read too unsurely to count, left out: the reading is the black wheels' whole
     # m3 (as a meter reader writes it down); the full reading is the first alternative

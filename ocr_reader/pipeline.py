@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -461,8 +462,26 @@ def choose_window(bgr: np.ndarray, window: np.ndarray | None = None) -> Layout:
         best = twin  # red (decimal) wheels end a counter: the other way up is it
     chosen = _settle(bgr, best)
     chosen.framed = best.framed
-    chosen.rivals = _rivals(best, pool)
+    chosen.rivals = _settled_rivals(bgr, chosen, _rivals(best, pool))
     return chosen
+
+
+def _settled_rivals(bgr: np.ndarray, chosen: Layout, rivals: list[Layout]) -> list[Layout]:
+    """The rivals that still read nearly as well once each is settled as the chosen row was.
+
+    Rivals are found by comparing rows as first cut; the chosen row is then settled (a chain of wheel
+    centres, a grown window), which often lifts its fit by 0.2-0.4. Each rival is settled the same
+    way and judged against the settled choice: a row that only looked close because the choice was
+    not yet settled stops competing. A rival only ever drops out here; none is added.
+    """
+    margin = RIVAL_FIT_MARGIN if chosen.framed else UNFRAMED_RIVAL_MARGIN
+    kept = []
+    for r in rivals:
+        s = _settle(bgr, r)
+        if s.fit >= chosen.fit - margin:
+            s.turned, s.framed = r.turned, r.framed
+            kept.append(s)
+    return kept
 
 
 PRESCREEN_KEEP = 6  # text rows (row x direction) read in full after the quick look
@@ -768,27 +787,62 @@ SECOND_READER_MIN_PROB = 0.5  # each digit PP-OCR's recogniser reads must be its
 SECOND_READER_REACH = 2.0  # pitches the widened view reaches beyond each end: a wheel beyond a divider
 
 
-def _second_reader_agrees(bgr: np.ndarray, layout: Layout, digits: list[int]) -> tuple[bool, str | None]:
-    """(whether PP-OCR's recogniser reads the row as exactly these digits, what it read).
+def _second_reader_agrees(bgr: np.ndarray, layout: Layout, digits: list[int]) -> tuple[bool, str | None, int]:
+    """(whether PP-OCR's recogniser reads the row as exactly these digits, what it read, sure lead).
 
     It reads the row twice: as the wheels were cut, and widened by SECOND_READER_REACH pitches at each
     end (non-digits at the widened view's ends — a frame, "m3" — are dropped). Both must give exactly
     the wheels' digits: a row that lost wheels at an end (a counter cut short, or a wheel beyond a
     divider) is read whole by the wider view.
+
+    The sure lead: when both views read exactly as many digits as there are wheels but differ from
+    them, how many leading wheels both read as the wheels' digits, each surely (0 otherwise). The
+    black wheels of a row whose only disagreement is a decimal wheel are confirmed this way
+    (`_sure_whole_m3`); with a digit more or fewer no wheel can be matched to a character.
     """
     row = textrec.read_row(layout.strip)
     if row is None:
-        return False, None
+        return False, None, 0
     want = "".join(str(d) for d in digits)
-    if not (row.text == want and min(row.probs, default=0.0) >= SECOND_READER_MIN_PROB):
-        return False, row.text
+    same = row.text == want and min(row.probs, default=0.0) >= SECOND_READER_MIN_PROB
+    row_lead = _sure_lead(row, want)
+    if not same and row_lead == 0:
+        return False, row.text, 0
     reach = int(round(SECOND_READER_REACH * layout.pitch_px))
     left, right = layout.extend_px
     wide = textrec.read_row(rectify(bgr, layout.candidate.quad, extend_px=(left + reach, right + reach)))
     if wide is None:
-        return False, row.text
+        return False, row.text, 0
     core = wide.digits_between_ends()
-    return core.text == want and min(core.probs, default=0.0) >= SECOND_READER_MIN_PROB, row.text
+    if same and core.text == want and min(core.probs, default=0.0) >= SECOND_READER_MIN_PROB:
+        return True, row.text, len(want)
+    return False, row.text, min(row_lead, _sure_lead(core, want))
+
+
+ORIENT_BY_TEXT = True  # the second reader may settle which way up a row is (False: rivals as found)
+TURN_ASYMMETRIC_DIGITS = frozenset({3, 4, 7})  # turned half a turn, these look like no digit at all
+
+
+def _reads_upright(digits: list[int], sure_lead: int, n_black: int) -> bool:
+    """True when the second reader's reading shows the row is the right way up, not turned over.
+
+    PP-OCR's recogniser was trained on upright text. Turned half a turn, 0, 1 and 8 look the same, 6
+    and 9 swap, and 2 and 5 come close; 3, 4 and 7 look like no digit. So the second reader reading
+    the black wheels exactly as the wheels do (its sure lead covers them), one of them a 3, 4 or 7,
+    reads the row upright: its turned twin is no rival. Rows of symmetric digits stay in doubt.
+    """
+    lead = min(sure_lead, len(digits))
+    return n_black >= 1 and lead >= n_black and any(d in TURN_ASYMMETRIC_DIGITS for d in digits[:lead])
+
+
+def _sure_lead(read: textrec.RowText, want: str) -> int:
+    """How many leading characters of read equal want's, each read surely; 0 unless both are as long."""
+    if len(read.text) != len(want):
+        return 0
+    n = 0
+    while n < len(want) and read.text[n] == want[n] and read.probs[n] >= SECOND_READER_MIN_PROB:
+        n += 1
+    return n
 
 
 def _quick_reading(layout: Layout, decimals: int | None = None) -> tuple[str, float | None]:
@@ -860,14 +914,22 @@ def read_image(
             continue
         rivals.append(r)
         alternatives.append({"reading": r_reading, "value_m3": r_value, "why": why, "fit": round(r.fit, 3)})
+
+    @cache
+    def ask_second_reader() -> tuple[bool, str | None, int]:
+        return _second_reader_agrees(bgr, layout, res.digits)
+
+    n_black = len(res.digits) - decimals
+    # The row turned over competes (orientation_uncertain) unless the second reader reads it upright.
+    if ORIENT_BY_TEXT and any(r.turned for r in rivals) and not layout.weak_ends:
+        if _reads_upright(res.digits, ask_second_reader()[2], n_black):
+            rivals = [r for r in rivals if not r.turned]
     layout.rivals = rivals
     reason = review_reason(res.consistent, layout, margin, wheels)
-    second = ""
+    second_lead = 0
     # Wheels read unsurely (not a window, row or carry in doubt): ask the second reader.
     if reason == "low_confidence" and not layout.weak_ends:
-        agrees, text = _second_reader_agrees(bgr, layout, res.digits)
-        if text is not None:
-            second = "agrees" if agrees else "disagrees"
+        agrees, text, second_lead = ask_second_reader()
         if agrees:
             reason = review_reason(res.consistent, layout, margin, wheels, agreed=True)
         elif text is not None and text.isdigit() and len(text) == len(res.digits):
@@ -875,6 +937,13 @@ def read_image(
             alternatives.append(
                 {"reading": r_reading, "value_m3": r_value, "why": "second_reader", "fit": None}
             )
+    second = ""
+    if ask_second_reader.cache_info().currsize:  # it was consulted: say what it found
+        agrees, text, lead = ask_second_reader()
+        if text is not None:
+            second = "agrees" if agrees else "disagrees"
+            if not agrees and 0 < decimals and lead >= n_black:
+                second = "agrees_on_black_wheels"  # only red (decimal) wheels read otherwise
     if unsure_point:
         reason = reason or "decimal_point_uncertain"
     if style is not None and style[0] != layout.n_wheels:
@@ -895,13 +964,13 @@ def read_image(
             decimals = len(dials.decimals)
     dropped = 0
     if (
-        reason == "low_confidence"
+        reason in WHOLE_FOR
         and not layout.weak_ends
         and not dials_used
         and not unsure_point
         and (style is None or style[0] == layout.n_wheels)
     ):
-        whole = _sure_whole_m3(guesses, wheels, res.digits, decimals)
+        whole = _sure_whole_m3(guesses, wheels, res.digits, decimals, second_lead)
         if whole is not None:
             # Only red (decimal) wheels were unsure: the black wheels' whole m3 is the reading, as a
             # meter reader writes it down. The full reading stays first among the alternatives.
@@ -941,8 +1010,14 @@ MIN_WHOLE_WHEELS = 4  # a reading of the black wheels alone needs at least this 
 WHOLE_AT_NEXT_DIGIT = 0.9
 
 
+# Review reasons that leave the black wheels' whole m3 to be read on its own: wheels read unsurely, or
+# a wheel caught between two digits read unsurely (the fastest, last red wheel rolls in most photos).
+# _sure_whole_m3 still asks every black wheel to be sure, a rolling one at ROLLING_REVIEW_CONFIDENCE.
+WHOLE_FOR = ("low_confidence", "rolling_wheel_unsure")
+
+
 def _sure_whole_m3(
-    guesses: list[WheelGuess], wheels: list[dict], digits: list[int], decimals: int
+    guesses: list[WheelGuess], wheels: list[dict], digits: list[int], decimals: int, agreed_lead: int = 0
 ) -> list[int] | None:
     """The integer wheels' digits when they alone are read surely and the decimals cannot move them.
 
@@ -950,6 +1025,10 @@ def _sure_whole_m3(
     at its digit (a turning last integer wheel is read by the tenths wheel's carry, which is unsure here), and
     the integer wheels resolved alone give the same digits as with the decimals (a misread tenths
     wheel that moved the last integer wheel's digit through the carry rule is caught here).
+
+    agreed_lead: the leading wheels the second reader read as the very same digits, each surely (its
+    "sure lead", `_second_reader_agrees`); a still wheel among them counts as read surely. A rolling
+    wheel never does (the second reader reads whichever digit shows more).
     """
     n_int = len(digits) - decimals
     if decimals < 1 or n_int < MIN_WHOLE_WHEELS:
@@ -960,7 +1039,10 @@ def _sure_whole_m3(
     # only the unsure tenths wheel could say which the wheel is at.
     if ROLLING_BAND[0] <= guesses[n_int - 1].position % 1.0 < WHOLE_AT_NEXT_DIGIT:
         return None
-    if any(w["confidence"] < REVIEW_CONFIDENCE or w["red"] for w in whole):
+    confirmed = [i < agreed_lead and not w["rolling"] for i, w in enumerate(whole)]
+    if any(w["red"] for w in whole) or any(
+        w["confidence"] < REVIEW_CONFIDENCE for w, sure in zip(whole, confirmed, strict=True) if not sure
+    ):
         return None  # black wheels, each read surely: a red one before the decimals is a cut gone wrong
     if any(w["confidence"] < ROLLING_REVIEW_CONFIDENCE for w in whole if w["rolling"]):
         return None

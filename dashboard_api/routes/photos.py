@@ -231,6 +231,8 @@ async def upload_photo(
         "status": "needs_confirmation",
         "stored_ts_s": None,
         "candidates_m3": candidates_of(result.value_m3, result.alternatives),
+        "decimals_dropped": int(result.decimals_dropped),
+        "second_reader": result.second_reader or None,
     }
     if plaus is not None and plaus.ok and not result.needs_review and result.value_m3 is not None:
         await run_in_threadpool(

@@ -135,6 +135,17 @@ class PhotoResultOut(BaseModel):
         default_factory=list,
         description="the recognised value and the reader's alternatives, most likely first",
     )
+    decimals_dropped: int = Field(
+        0,
+        description="red (decimal) wheels read too unsurely to count and left out: the reading is the "
+        "black wheels' whole m3, as a meter reader writes it down (the full reading is in candidates_m3)",
+    )
+    second_reader: Literal["agrees", "agrees_on_black_wheels", "disagrees"] | None = Field(
+        None,
+        description="a second, independent text reader consulted on wheels read unsurely: whether it read "
+        "the very same digits (then the reading may be stored), the same black (whole m3) wheels only, or "
+        "not (its reading is among the candidates)",
+    )
     correction_m3: float | None = Field(
         None, description="the value a resident sent that did not pass the checks (status needs_operator)"
     )

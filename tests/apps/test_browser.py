@@ -377,6 +377,10 @@ def test_photo_with_guided_frame_then_confirm(browser, site):
     assert page.evaluate("() => window.__windows") == [window]  # the frame goes with the photo
     status = page.locator("#photo-result").get_attribute("data-status")
     if status == "needs_confirmation":
+        # the resident is told why in words: move the frame, check the wheels, or a number that does not fit
+        why = page.locator("#photo-why")
+        expect(why).to_be_visible()
+        assert why.get_attribute("data-reason") and not why.inner_text().startswith("photo.")
         before = app.state.store.count_readings("m-a1")
         last = app.state.store.last_reading("m-a1", 2**31).total_ml
         value = f"{(last + 1_000) / 1e6:.3f}"  # a plausible correction: 1 L more than the last reading

@@ -316,3 +316,31 @@ def test_the_reader_is_given_the_meters_last_reading(env):
     assert body["needs_review"] and body["review_reason"] == "lower_than_previous", body
     assert body["status"] == "needs_confirmation" and body["plausibility_reason"] == "lower_than_previous"
     assert env.store.count_readings(meter) == 1  # nothing stored
+
+
+def test_a_whole_m3_reading_says_its_red_wheels_were_left_out(env, monkeypatch):
+    """The reader left unsure red (decimal) wheels out: the upload says so, stores the black wheels' whole
+    m3, and offers the full reading among the candidates."""
+    from ocr_reader import pipeline
+    from ocr_reader.api import read_photo
+
+    for seed in range(20):
+        data = photo(seed)
+        r = read_photo(data)
+        if not r.needs_review and r.decimal_digits >= 1 and r.integer_digits >= pipeline.MIN_WHOLE_WHEELS:
+            break
+    else:
+        pytest.fail("no easy render with red wheels read surely")
+    real = pipeline.review_reason
+    monkeypatch.setattr(pipeline, "review_reason", lambda *a, **k: real(*a, **k) or "low_confidence")
+    monkeypatch.setattr(pipeline, "_second_reader_agrees", lambda bgr, lay, d: (False, None, 0))
+    meter = add_photo_meter(env)
+    body = upload(env, meter, data).json()
+    assert body["status"] == "stored" and body["decimals_dropped"] == r.decimal_digits, body
+    assert body["value_m3"] == int(r.value_m3) and body["reading"] == r.reading.split(".")[0]
+    assert body["candidates_m3"][:2] == [int(r.value_m3), r.value_m3]
+    assert body["second_reader"] is None  # not consulted (it was made to have nothing to say)
+    assert (
+        env.client.get(f"/v1/photos/{body['photo_id']}", headers=env.alice).json()["decimals_dropped"]
+        == r.decimal_digits
+    )

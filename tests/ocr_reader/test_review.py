@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ocr_reader import pipeline
 from ocr_reader.locate import Candidate
@@ -136,7 +137,13 @@ def test_the_extra_wheel_sends_the_reading_to_review(monkeypatch):
     assert pipeline.review_reason(True, kept, 0.5, sure) == "window_may_continue"
 
 
-def _whole_case(positions: list[float], confs: list[float], decimals: int, red_black: int | None = None):
+def _whole_case(
+    positions: list[float],
+    confs: list[float],
+    decimals: int,
+    red_black: int | None = None,
+    agreed_lead: int = 0,
+):
     from ocr_reader.carry import resolve_nearest_consistent
 
     guesses = [WheelGuess(p, c, 0.0) for p, c in zip(positions, confs, strict=True)]
@@ -146,7 +153,7 @@ def _whole_case(positions: list[float], confs: list[float], decimals: int, red_b
         {"digit": d, "confidence": c, "rolling": 0.2 < (p % 1.0) < 0.8, "position": p, "red": i >= n_black}
         for i, (d, c, p) in enumerate(zip(res.digits, confs, res.positions, strict=True))
     ]
-    return pipeline._sure_whole_m3(guesses, wheels, res.digits, decimals)
+    return pipeline._sure_whole_m3(guesses, wheels, res.digits, decimals, agreed_lead)
 
 
 def test_unsure_red_wheels_leave_the_black_wheels_whole_m3():
@@ -161,6 +168,29 @@ def test_unsure_red_wheels_leave_the_black_wheels_whole_m3():
     assert _whole_case(positions, [sure] * 5 + [unsure] * 3, 3, red_black=1) is None
 
 
+def test_black_wheels_the_second_reader_read_alike_count_as_sure():
+    """A black wheel the CNN reads unsurely counts when the second reader read the same digit there."""
+    positions = [
+        0.0,
+        3.0,
+        9.0,
+        1.0,
+        8.0,
+        4.0,
+        4.0,
+        9.0,
+    ]  # 03918.449: the red wheels misread, as on a dev photo
+    confs = [0.99, 0.78, 0.93, 0.92, 0.75, 0.36, 0.65, 0.40]
+    assert _whole_case(positions, confs, 3) is None
+    assert _whole_case(positions, confs, 3, agreed_lead=5) == [0, 3, 9, 1, 8]
+    assert _whole_case(positions, confs, 3, agreed_lead=8) == [0, 3, 9, 1, 8]
+    # the agreement must reach every unsure black wheel
+    assert _whole_case(positions, confs, 3, agreed_lead=4) is None
+    # nor does it move the last black wheel off its carry: one on its way to the next digit stays unread
+    turning = [0.0, 3.0, 9.0, 1.0, 8.6, 6.0, 4.0, 9.0]
+    assert _whole_case(turning, [0.99] * 5 + [0.4] * 3, 3, agreed_lead=8) is None
+
+
 def test_a_last_black_wheel_the_tenths_carry_moves_is_not_read_without_them():
     # The last black wheel half way (a tenths wheel near 9.5 turns it): the carry needs the tenths.
     turning = [0.0, 1.0, 3.0, 6.0, 2.5, 9.5, 0.0]
@@ -173,7 +203,12 @@ def test_a_last_black_wheel_the_tenths_carry_moves_is_not_read_without_them():
     assert _whole_case([0.0, 1.0, 3.0, 6.0, 2.0, 0.5, 0.0], [0.99] * 5 + [0.4] * 2, 2) == [0, 1, 3, 6, 2]
 
 
-def test_a_reading_whose_red_wheels_alone_are_unsure_is_stored_as_whole_m3(heldout_photos, monkeypatch):
+@pytest.mark.parametrize("unsure", ["low_confidence", "rolling_wheel_unsure"])
+def test_a_reading_whose_red_wheels_alone_are_unsure_is_stored_as_whole_m3(
+    heldout_photos, monkeypatch, unsure
+):
+    """Red wheels read unsurely, or a red wheel caught between two digits read unsurely (the last, fastest
+    wheel rolls in most photos): the black wheels' whole m3 is stored, the full reading offered."""
     from ocr_reader.api import read_photo
 
     for data, _truth in heldout_photos:
@@ -185,10 +220,10 @@ def test_a_reading_whose_red_wheels_alone_are_unsure_is_stored_as_whole_m3(heldo
     real = pipeline.review_reason
 
     def decimals_unsure(consistent, layout, margin, wheels, agreed=False):
-        return real(consistent, layout, margin, wheels, agreed) or "low_confidence"
+        return real(consistent, layout, margin, wheels, agreed) or unsure
 
     monkeypatch.setattr(pipeline, "review_reason", decimals_unsure)
-    monkeypatch.setattr(pipeline, "_second_reader_agrees", lambda bgr, lay, d: (False, None))
+    monkeypatch.setattr(pipeline, "_second_reader_agrees", lambda bgr, lay, d: (False, None, 0))
     w = read_photo(data)
     assert not w.needs_review and w.decimals_dropped == r.decimal_digits and w.decimal_digits == 0
     assert w.reading == r.reading.split(".")[0] and w.value_m3 == int(r.reading.split(".")[0])
@@ -196,4 +231,4 @@ def test_a_reading_whose_red_wheels_alone_are_unsure_is_stored_as_whole_m3(heldo
     assert w.alternatives[0]["reading"] == r.reading and w.alternatives[0]["why"] == "with_unsure_decimals"
     # the decimal point in doubt, or a history it does not fit: review as before
     monkeypatch.setattr(pipeline, "decimal_doubt", lambda ev, d: True)
-    assert read_photo(data).reason == "low_confidence"
+    assert read_photo(data).reason == unsure

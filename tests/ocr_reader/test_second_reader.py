@@ -76,9 +76,21 @@ def test_the_recogniser_ships_with_the_package_and_reads_a_plain_row():
 def test_it_agrees_only_with_the_very_digits_of_the_row():
     img = _counter("0472913")
     lay = _layout(img, 0, 7)
-    assert pipeline._second_reader_agrees(img, lay, [0, 4, 7, 2, 9, 1, 3]) == (True, "0472913")
-    agrees, text = pipeline._second_reader_agrees(img, lay, [0, 4, 7, 2, 9, 7, 3])
+    assert pipeline._second_reader_agrees(img, lay, [0, 4, 7, 2, 9, 1, 3]) == (True, "0472913", 7)
+    agrees, text, lead = pipeline._second_reader_agrees(img, lay, [0, 4, 7, 2, 9, 7, 3])
     assert not agrees and text == "0472913"
+    assert lead == 5  # the five wheels before the one read otherwise: a sure lead, for the whole m3
+    assert pipeline._second_reader_agrees(img, lay, [5, 4, 7, 2, 9, 1, 3])[2] == 0
+
+
+def test_a_sure_lead_needs_as_many_digits_as_wheels_each_read_surely():
+    row = textrec.RowText("0391877", (0.99, 0.99, 0.99, 0.99, 0.99, 0.4, 0.99))
+    assert pipeline._sure_lead(row, "0391844") == 5
+    assert pipeline._sure_lead(row, "0391877") == 5  # stops at the unsure sixth digit
+    assert pipeline._sure_lead(row, "1391877") == 0
+    # a digit more or fewer: no character can be matched to a wheel
+    assert pipeline._sure_lead(row, "03918770") == 0
+    assert pipeline._sure_lead(row, "039187") == 0
 
 
 def test_a_row_cut_short_is_caught_by_the_widened_view():
@@ -87,8 +99,8 @@ def test_a_row_cut_short_is_caught_by_the_widened_view():
     img = _counter("0472913")
     lay = _layout(img, 1, 5)
     assert textrec.read_row(lay.strip).text == "47291"
-    agrees, text = pipeline._second_reader_agrees(img, lay, [4, 7, 2, 9, 1])
-    assert text == "47291" and not agrees
+    agrees, text, lead = pipeline._second_reader_agrees(img, lay, [4, 7, 2, 9, 1])
+    assert text == "47291" and not agrees and lead == 0
 
 
 def _wheels(*confs_rolling: tuple[float, bool]) -> list[dict]:
@@ -117,7 +129,7 @@ def unsure_photo(heldout_photos):
     """A held-out render whose wheels read unsurely (low_confidence) though its digits are right."""
     real = pipeline._second_reader_agrees
     try:
-        pipeline._second_reader_agrees = lambda bgr, lay, digits: (False, None)
+        pipeline._second_reader_agrees = lambda bgr, lay, digits: (False, None, 0)
         from ocr_reader.api import read_photo
 
         for data, truth in heldout_photos:
@@ -133,7 +145,9 @@ def test_a_reading_the_second_reader_confirms_is_stored_and_says_so(unsure_photo
     from ocr_reader.api import read_photo
 
     data, truth = unsure_photo
-    monkeypatch.setattr(pipeline, "_second_reader_agrees", lambda bgr, lay, d: (True, "".join(map(str, d))))
+    monkeypatch.setattr(
+        pipeline, "_second_reader_agrees", lambda bgr, lay, d: (True, "".join(map(str, d)), len(d))
+    )
     r = read_photo(data)
     assert not r.needs_review and r.second_reader == "agrees"
     assert r.confidence < pipeline.REVIEW_CONFIDENCE  # the wheels' own confidence is reported as it is
@@ -145,7 +159,82 @@ def test_a_disagreeing_second_reader_keeps_the_review_and_offers_its_reading(uns
     data, truth = unsure_photo
     n = len(truth.reading.replace(".", ""))
     other = ("9" * n) if not truth.reading.startswith("9") else ("1" * n)
-    monkeypatch.setattr(pipeline, "_second_reader_agrees", lambda bgr, lay, d: (False, other))
+    monkeypatch.setattr(pipeline, "_second_reader_agrees", lambda bgr, lay, d: (False, other, 0))
     r = read_photo(data)
     assert r.needs_review and r.reason == "low_confidence" and r.second_reader == "disagrees"
     assert any(a["why"] == "second_reader" and a["reading"].replace(".", "") == other for a in r.alternatives)
+
+
+def test_black_wheels_the_second_reader_reads_alike_give_the_whole_m3(heldout_photos, monkeypatch):
+    """Every wheel read unsurely; the second reader reads the black wheels alike but a red one otherwise:
+    the black wheels' whole m3 is stored and says so. Without that agreement the reading waits."""
+    from ocr_reader.api import read_photo
+
+    for data, _truth in heldout_photos:
+        r = read_photo(data)
+        still = not any(w["rolling"] for w in r.wheels[: r.integer_digits])
+        if (
+            not r.needs_review
+            and r.decimal_digits >= 1
+            and r.integer_digits >= pipeline.MIN_WHOLE_WHEELS
+            and still
+        ):
+            break
+    else:
+        pytest.fail("no held-out render with red wheels read surely")
+    monkeypatch.setattr(pipeline, "REVIEW_CONFIDENCE", 1.01)  # no wheel is sure enough on its own
+    monkeypatch.setattr(pipeline, "decimal_doubt", lambda ev, d: False)
+    digits = r.reading.replace(".", "")
+    other = digits[:-1] + str((int(digits[-1]) + 5) % 10)  # the last red wheel read otherwise
+    monkeypatch.setattr(pipeline, "_second_reader_agrees", lambda bgr, lay, d: (False, other, len(d) - 1))
+    w = read_photo(data)
+    assert not w.needs_review and w.second_reader == "agrees_on_black_wheels"
+    assert w.decimals_dropped == r.decimal_digits and w.reading == r.reading.split(".")[0]
+    monkeypatch.setattr(
+        pipeline, "_second_reader_agrees", lambda bgr, lay, d: (False, other, r.integer_digits - 1)
+    )
+    w = read_photo(data)
+    assert w.needs_review and w.reason == "low_confidence" and w.second_reader == "disagrees"
+
+
+def test_a_row_the_second_reader_reads_upright_has_no_turned_rival():
+    # 3, 4 and 7 turned half a turn look like no digit: read surely, they show the row is upright
+    assert pipeline._reads_upright([0, 0, 3, 6, 1, 6, 0, 3], 7, 5)
+    assert not pipeline._reads_upright([0, 0, 3, 6, 1, 6, 0, 3], 4, 5)  # the lead must cover the black wheels
+    assert not pipeline._reads_upright([0, 0, 1, 8, 6, 9, 0, 5], 8, 5)  # turned, still digits: in doubt
+    assert not pipeline._reads_upright([3, 4, 7], 3, 0)
+
+
+def test_the_turned_twin_of_a_row_read_upright_stops_competing(heldout_photos, monkeypatch):
+    """The chosen row of a held-out render, with its own turned twin made a rival: the real second reader
+    reads the row upright (a 3, 4 or 7 among its black wheels), so the twin is dropped and the reading is
+    stored; without that check it waits as orientation_uncertain."""
+    from ocr_reader.api import read_photo
+    from ocr_reader.decode import decode_photo
+
+    for data, _truth in heldout_photos:
+        r = read_photo(data)
+        digits = [w["digit"] for w in r.wheels]
+        if r.needs_review or not pipeline._reads_upright(digits, len(digits), r.integer_digits):
+            continue
+        bgr = decode_photo(data)
+        if pipeline._second_reader_agrees(bgr, pipeline.choose_window(bgr), digits)[2] >= r.integer_digits:
+            break
+    else:
+        pytest.fail("no held-out render the second reader reads upright, a 3, 4 or 7 among its black wheels")
+    real = pipeline.choose_window
+
+    def with_twin(bgr, window=None):
+        chosen = real(bgr, window)
+        twin = pipeline.best_layout(bgr, pipeline._turned(chosen.candidate))
+        assert twin is not None
+        twin.turned = True
+        chosen.rivals = [twin]
+        return chosen
+
+    monkeypatch.setattr(pipeline, "choose_window", with_twin)
+    w = read_photo(data)
+    assert not w.needs_review and w.reading == r.reading
+    assert any(a["why"] == "turned_over" for a in w.alternatives)  # still offered, should a person look
+    monkeypatch.setattr(pipeline, "ORIENT_BY_TEXT", False)
+    assert read_photo(data).reason == "orientation_uncertain"

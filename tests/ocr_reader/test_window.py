@@ -214,6 +214,29 @@ def test_turned_twin_is_no_rival_when_upright_and_leading_zeros_agree():
     assert pipeline._rivals(round_up, [round_up, round_down]) == [round_down]
 
 
+def test_rivals_are_judged_settled_as_the_chosen_row_is(monkeypatch):
+    """Rows are compared as first cut; the chosen row is then settled (chain, grown window), which lifts
+    its fit. A rival is settled too before it is judged: one that settles far below the choice stops
+    competing, one that settles close stays (its settled reading, still marked turned or not)."""
+    chosen = _lay([3, 0, 1, 1, 7], [0.95] * 5)
+    chosen.fit, chosen.framed = 0.87, True
+    far, close = _lay([4, 2, 7, 5], [0.5] * 4), _lay([5, 1, 4, 4, 2], [0.8] * 5)
+    far.fit, close.fit, close.turned = 0.32, 0.45, True
+    settled = {id(far): 0.35, id(close): 0.8}
+
+    def settle(bgr, lay):
+        out = _lay([g.position for g in lay.guesses], [g.score for g in lay.guesses])
+        out.fit = settled[id(lay)]
+        return out
+
+    monkeypatch.setattr(pipeline, "_settle", settle)
+    kept = pipeline._settled_rivals(np.zeros((8, 8, 3), np.uint8), chosen, [far, close])
+    assert [k.fit for k in kept] == [0.8] and kept[0].turned and kept[0] is not close
+    # a choice no outline confirms keeps every rival that reads as wheels at all
+    chosen.framed = False
+    assert len(pipeline._settled_rivals(np.zeros((8, 8, 3), np.uint8), chosen, [far, close])) == 2
+
+
 def _cut_left(quad: np.ndarray, keep_frac: float) -> np.ndarray:
     """The outline shortened from the left, keeping keep_frac of its width (a row that lost its lead)."""
     tl, tr, br, bl = quad

@@ -452,6 +452,16 @@ function Settings({ t, id, card, onSaved }) {
 // `window` (x0,y0,x1,y1) so the reader looks there first.
 const FRAME0 = { x0: 0.15, y0: 0.38, x1: 0.85, y1: 0.62 };
 
+// Why a reading waits for the resident, in three plain groups: the frame may not hold the whole counter
+// (move it and send again), wheels hard to read (check the number), or a number that does not fit the
+// meter's earlier readings.
+const WHY_FRAME = ["window_may_continue", "another_row_reads_as_wheels", "orientation_uncertain", "window_not_outlined",
+  "wheel_count_uncertain", "style_differs_from_reference"];
+const WHY_HISTORY = ["lower_than_previous", "impossible_jump"];
+const whyOf = (r) => r.review_reason || (r.plausible ? null : r.plausibility_reason);
+const whyKey = (reason) => !reason || reason === "no_value" ? null
+  : WHY_FRAME.includes(reason) ? "photo.why.frame" : WHY_HISTORY.includes(reason) ? "photo.why.history" : "photo.why.wheels";
+
 function Photo({ t, f, meters }) {
   const [meter, setMeter] = useState(meters[0] || "");
   const [file, setFile] = useState(null);
@@ -526,6 +536,9 @@ function Photo({ t, f, meters }) {
     </form>
     ${result && html`<div id="photo-result" data-status=${result.status}>
       ${result.value_m3 !== null && html`<p>${t("photo.result", { value: f.num(result.value_m3, 0, 4) })}</p>`}
+      ${result.decimals_dropped > 0 && html`<p class="small muted" id="photo-whole">${t("photo.whole")}</p>`}
+      ${result.status === "needs_confirmation" && whyKey(whyOf(result)) && html`<p class="small" id="photo-why"
+        data-reason=${whyOf(result)}>${t(whyKey(whyOf(result)))}</p>`}
       ${result.status === "stored" && html`<p class="ok">${t("photo.stored")}</p>`}
       ${result.status === "confirmed" && html`<p class="ok" id="photo-confirmed">${t("photo.confirmed")}</p>`}
       ${result.status === "needs_operator" && html`<p class="warn" id="photo-needs-operator">${t("photo.needsOperator")}</p>`}
