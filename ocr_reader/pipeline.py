@@ -932,7 +932,7 @@ def read_image(
         agrees, text, second_lead = ask_second_reader()
         if agrees:
             reason = review_reason(res.consistent, layout, margin, wheels, agreed=True)
-        elif text is not None and text.isdigit() and len(text) == len(res.digits):
+        elif text is not None and textrec.is_digit(text) and len(text) == len(res.digits):
             r_reading, r_value = _format([int(c) for c in text], decimals)
             alternatives.append(
                 {"reading": r_reading, "value_m3": r_value, "why": "second_reader", "fit": None}

@@ -31,6 +31,11 @@ MAX_WIDTH_PX = 960  # a row wider than 20 heights is squeezed (a counter is at m
 MIN_WIDTH_PX = 16
 
 
+def is_digit(text: str) -> bool:
+    """True when text is one or more of 0-9 (str.isdigit also takes the "²" of "m²", which is read)."""
+    return text.isascii() and text.isdigit()
+
+
 @dataclass(frozen=True)
 class RowText:
     """What the recogniser read: the characters and the probability of each."""
@@ -41,9 +46,9 @@ class RowText:
     def digits_between_ends(self) -> RowText:
         """The text without the non-digits at its ends (a window's frame, an "m3" label beside it)."""
         i, j = 0, len(self.text)
-        while i < j and not self.text[i].isdigit():
+        while i < j and not is_digit(self.text[i]):
             i += 1
-        while j > i and not self.text[j - 1].isdigit():
+        while j > i and not is_digit(self.text[j - 1]):
             j -= 1
         return RowText(self.text[i:j], self.probs[i:j])
 

@@ -42,6 +42,9 @@ def test_non_digits_at_the_ends_are_dropped_not_inside():
         "0123", (0.9, 0.8, 0.7, 0.6)
     )
     assert RowText("kWh", (0.9, 0.9, 0.9)).digits_between_ends().text == ""
+    # the label beside a counter reads "m²": "²" is no wheel's digit (str.isdigit says it is)
+    assert RowText("03279892-m²l", (0.9,) * 12).digits_between_ends().text == "03279892"
+    assert RowText("00689m²", (0.9,) * 7).digits_between_ends().text == "00689"
 
 
 def _counter(digits: str, box_px: int = 60) -> np.ndarray:
