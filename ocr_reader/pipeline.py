@@ -755,7 +755,7 @@ def review_reason(
 ) -> str | None:
     """Why a reading must wait for a person (None: it may be stored), the first reason that holds.
 
-    agreed: a second reader read the row's very digits (`_second_reader_agrees`); it stands in for
+    agreed: a second reader read the row's very digits (`second_opinion`); it stands in for
     the wheels' own confidence, never for the window, the row or the carry.
     """
     if not consistent:
@@ -787,36 +787,74 @@ SECOND_READER_MIN_PROB = 0.5  # each digit PP-OCR's recogniser reads must be its
 SECOND_READER_REACH = 2.0  # pitches the widened view reaches beyond each end: a wheel beyond a divider
 
 
-def _second_reader_agrees(bgr: np.ndarray, layout: Layout, digits: list[int]) -> tuple[bool, str | None, int]:
-    """(whether PP-OCR's recogniser reads the row as exactly these digits, what it read, sure lead).
+@dataclass(frozen=True)
+class SecondOpinion:
+    """What PP-OCR's recogniser made of a row, against the wheels' digits (`second_opinion`)."""
+
+    text: str | None  # what it read on the row as cut; None when it is not installed
+    agrees: bool = False  # both views read exactly the wheels' digits, each surely
+    sure_lead: int = 0  # leading wheels both views read alike, each surely (len(digits) when agrees)
+    # per wheel, where the views line up with the wheels (as many digits): (the digit they read, or None
+    # when they differ, and the lower probability); empty when no view lines up
+    per_wheel: tuple[tuple[int | None, float], ...] = ()
+
+
+def second_opinion(bgr: np.ndarray, layout: Layout, digits: list[int]) -> SecondOpinion:
+    """Ask PP-OCR's recogniser to read the row, and compare with the wheels' digits.
 
     It reads the row twice: as the wheels were cut, and widened by SECOND_READER_REACH pitches at each
-    end (non-digits at the widened view's ends — a frame, "m3" — are dropped). Both must give exactly
-    the wheels' digits: a row that lost wheels at an end (a counter cut short, or a wheel beyond a
-    divider) is read whole by the wider view.
+    end (non-digits at the widened view's ends — a frame, "m3" — are dropped). To agree, both must give
+    exactly the wheels' digits: a row that lost wheels at an end (a counter cut short, or a wheel
+    beyond a divider) is read whole by the wider view.
 
-    The sure lead: when both views read exactly as many digits as there are wheels but differ from
-    them, how many leading wheels both read as the wheels' digits, each surely (0 otherwise). The
-    black wheels of a row whose only disagreement is a decimal wheel are confirmed this way
-    (`_sure_whole_m3`); with a digit more or fewer no wheel can be matched to a character.
+    The sure lead: when both views read exactly as many digits as there are wheels, how many leading
+    wheels both read as the wheels' digits, each surely (0 otherwise). The black wheels of a row whose
+    only disagreement is a decimal wheel are confirmed this way (`_sure_whole_m3`); with a digit more
+    or fewer no wheel can be matched to a character. per_wheel takes every view that lines up.
     """
     row = textrec.read_row(layout.strip)
     if row is None:
-        return False, None, 0
+        return SecondOpinion(None)
     want = "".join(str(d) for d in digits)
-    same = row.text == want and min(row.probs, default=0.0) >= SECOND_READER_MIN_PROB
-    row_lead = _sure_lead(row, want)
-    if not same and row_lead == 0:
-        return False, row.text, 0
     reach = int(round(SECOND_READER_REACH * layout.pitch_px))
     left, right = layout.extend_px
     wide = textrec.read_row(rectify(bgr, layout.candidate.quad, extend_px=(left + reach, right + reach)))
     if wide is None:
-        return False, row.text, 0
+        return SecondOpinion(row.text)
     core = wide.digits_between_ends()
-    if same and core.text == want and min(core.probs, default=0.0) >= SECOND_READER_MIN_PROB:
-        return True, row.text, len(want)
-    return False, row.text, min(row_lead, _sure_lead(core, want))
+    views = (row, core)
+    agrees = all(v.text == want and min(v.probs, default=0.0) >= SECOND_READER_MIN_PROB for v in views)
+    lead = len(want) if agrees else min(_sure_lead(v, want) for v in views)
+    lined_up = [v for v in views if len(v.text) == len(want) and textrec.is_digit(v.text)]
+    per_wheel = tuple(
+        (
+            int(lined_up[0].text[i]) if len({v.text[i] for v in lined_up}) == 1 else None,
+            min(v.probs[i] for v in lined_up),
+        )
+        for i in range(len(want) if lined_up else 0)
+    )
+    return SecondOpinion(row.text, agrees, lead, per_wheel)
+
+
+SECOND_OVER_WHEEL = 0.9  # a still, unsure wheel is read as the second reader's digit when it is this sure
+
+
+def _second_digits(digits: list[int], wheels: list[dict], op: SecondOpinion) -> list[int]:
+    """The reading's digits with each still wheel read unsurely (< REVIEW_CONFIDENCE) taken from the
+    second reader where it is sure of another digit (both of its views, where both line up).
+
+    Only for a reading that goes to review anyway: it makes the first reading shown to the person a
+    better guess (a dim 7 the CNN read as 1 at 0.65, the recogniser as 7 at 0.99). A rolling wheel keeps
+    the CNN's digit (the carry rule reads it; the recogniser reads whichever digit shows more).
+    """
+    if len(op.per_wheel) != len(digits):
+        return list(digits)
+    out = list(digits)
+    for i, ((d, p), w) in enumerate(zip(op.per_wheel, wheels, strict=True)):
+        if d is not None and d != digits[i] and p >= SECOND_OVER_WHEEL:
+            if w["confidence"] < REVIEW_CONFIDENCE and not w["rolling"]:
+                out[i] = d
+    return out
 
 
 ORIENT_BY_TEXT = True  # the second reader may settle which way up a row is (False: rivals as found)
@@ -916,33 +954,34 @@ def read_image(
         alternatives.append({"reading": r_reading, "value_m3": r_value, "why": why, "fit": round(r.fit, 3)})
 
     @cache
-    def ask_second_reader() -> tuple[bool, str | None, int]:
-        return _second_reader_agrees(bgr, layout, res.digits)
+    def ask_second_reader() -> SecondOpinion:
+        return second_opinion(bgr, layout, res.digits)
 
     n_black = len(res.digits) - decimals
     # The row turned over competes (orientation_uncertain) unless the second reader reads it upright.
     if ORIENT_BY_TEXT and any(r.turned for r in rivals) and not layout.weak_ends:
-        if _reads_upright(res.digits, ask_second_reader()[2], n_black):
+        if _reads_upright(res.digits, ask_second_reader().sure_lead, n_black):
             rivals = [r for r in rivals if not r.turned]
     layout.rivals = rivals
     reason = review_reason(res.consistent, layout, margin, wheels)
     second_lead = 0
     # Wheels read unsurely (not a window, row or carry in doubt): ask the second reader.
     if reason == "low_confidence" and not layout.weak_ends:
-        agrees, text, second_lead = ask_second_reader()
-        if agrees:
+        op = ask_second_reader()
+        second_lead = op.sure_lead
+        if op.agrees:
             reason = review_reason(res.consistent, layout, margin, wheels, agreed=True)
-        elif text is not None and textrec.is_digit(text) and len(text) == len(res.digits):
-            r_reading, r_value = _format([int(c) for c in text], decimals)
+        elif op.text is not None and textrec.is_digit(op.text) and len(op.text) == len(res.digits):
+            r_reading, r_value = _format([int(c) for c in op.text], decimals)
             alternatives.append(
                 {"reading": r_reading, "value_m3": r_value, "why": "second_reader", "fit": None}
             )
     second = ""
     if ask_second_reader.cache_info().currsize:  # it was consulted: say what it found
-        agrees, text, lead = ask_second_reader()
-        if text is not None:
-            second = "agrees" if agrees else "disagrees"
-            if not agrees and 0 < decimals and lead >= n_black:
+        op = ask_second_reader()
+        if op.text is not None:
+            second = "agrees" if op.agrees else "disagrees"
+            if not op.agrees and 0 < decimals and op.sure_lead >= n_black:
                 second = "agrees_on_black_wheels"  # only red (decimal) wheels read otherwise
     if unsure_point:
         reason = reason or "decimal_point_uncertain"
@@ -981,6 +1020,15 @@ def read_image(
             dropped, decimals = decimals, 0
             confidence = min(w["confidence"] for w in wheels[: len(whole)])
             reason = None
+    if reason == "low_confidence" and second in ("disagrees", "agrees_on_black_wheels") and not dials_used:
+        # In review anyway: where the second reader is sure of another digit on an unsure still wheel,
+        # show its digit first; the wheels' own reading is the first alternative.
+        merged = _second_digits(res.digits, wheels, ask_second_reader())
+        if merged != list(res.digits):
+            alternatives.insert(
+                0, {"reading": reading, "value_m3": value, "why": "wheels_alone", "fit": None}
+            )
+            reading, value = _format(merged, decimals)
     alternatives += _wheel_alternatives(res.positions, decimals + dropped, guesses, dials_used)
     implausible = _plausible(value, previous)
     if implausible is not None:
@@ -1027,7 +1075,7 @@ def _sure_whole_m3(
     wheel that moved the last integer wheel's digit through the carry rule is caught here).
 
     agreed_lead: the leading wheels the second reader read as the very same digits, each surely (its
-    "sure lead", `_second_reader_agrees`); a still wheel among them counts as read surely. A rolling
+    "sure lead", `second_opinion`); a still wheel among them counts as read surely. A rolling
     wheel never does (the second reader reads whichever digit shows more).
     """
     n_int = len(digits) - decimals

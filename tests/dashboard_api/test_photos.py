@@ -333,7 +333,7 @@ def test_a_whole_m3_reading_says_its_red_wheels_were_left_out(env, monkeypatch):
         pytest.fail("no easy render with red wheels read surely")
     real = pipeline.review_reason
     monkeypatch.setattr(pipeline, "review_reason", lambda *a, **k: real(*a, **k) or "low_confidence")
-    monkeypatch.setattr(pipeline, "_second_reader_agrees", lambda bgr, lay, d: (False, None, 0))
+    monkeypatch.setattr(pipeline, "second_opinion", lambda bgr, lay, d: pipeline.SecondOpinion(None))
     meter = add_photo_meter(env)
     body = upload(env, meter, data).json()
     assert body["status"] == "stored" and body["decimals_dropped"] == r.decimal_digits, body

@@ -79,11 +79,13 @@ def test_the_recogniser_ships_with_the_package_and_reads_a_plain_row():
 def test_it_agrees_only_with_the_very_digits_of_the_row():
     img = _counter("0472913")
     lay = _layout(img, 0, 7)
-    assert pipeline._second_reader_agrees(img, lay, [0, 4, 7, 2, 9, 1, 3]) == (True, "0472913", 7)
-    agrees, text, lead = pipeline._second_reader_agrees(img, lay, [0, 4, 7, 2, 9, 7, 3])
-    assert not agrees and text == "0472913"
-    assert lead == 5  # the five wheels before the one read otherwise: a sure lead, for the whole m3
-    assert pipeline._second_reader_agrees(img, lay, [5, 4, 7, 2, 9, 1, 3])[2] == 0
+    op = pipeline.second_opinion(img, lay, [0, 4, 7, 2, 9, 1, 3])
+    assert op.agrees and op.text == "0472913" and op.sure_lead == 7
+    op = pipeline.second_opinion(img, lay, [0, 4, 7, 2, 9, 7, 3])
+    assert not op.agrees and op.text == "0472913"
+    assert op.sure_lead == 5  # the five wheels before the one read otherwise: a sure lead, for the whole m3
+    assert [d for d, _p in op.per_wheel] == [0, 4, 7, 2, 9, 1, 3]  # both views line up with the wheels
+    assert pipeline.second_opinion(img, lay, [5, 4, 7, 2, 9, 1, 3]).sure_lead == 0
 
 
 def test_a_sure_lead_needs_as_many_digits_as_wheels_each_read_surely():
@@ -102,8 +104,17 @@ def test_a_row_cut_short_is_caught_by_the_widened_view():
     img = _counter("0472913")
     lay = _layout(img, 1, 5)
     assert textrec.read_row(lay.strip).text == "47291"
-    agrees, text, lead = pipeline._second_reader_agrees(img, lay, [4, 7, 2, 9, 1])
-    assert text == "47291" and not agrees and lead == 0
+    op = pipeline.second_opinion(img, lay, [4, 7, 2, 9, 1])
+    assert op.text == "47291" and not op.agrees and op.sure_lead == 0
+
+
+def _opinion(digits: list[int], text: str, prob: float = 0.99) -> pipeline.SecondOpinion:
+    """What the second reader would make of a row it read as text (both views alike, each at prob)."""
+    want = "".join(map(str, digits))
+    row = textrec.RowText(text, (prob,) * len(text))
+    lead = pipeline._sure_lead(row, want)
+    per_wheel = tuple((int(c), prob) for c in text) if len(text) == len(want) and text.isdigit() else ()
+    return pipeline.SecondOpinion(text, text == want, lead, per_wheel)
 
 
 def _wheels(*confs_rolling: tuple[float, bool]) -> list[dict]:
@@ -130,9 +141,9 @@ def test_agreement_stands_in_for_still_wheels_only():
 @pytest.fixture(scope="module")
 def unsure_photo(heldout_photos):
     """A held-out render whose wheels read unsurely (low_confidence) though its digits are right."""
-    real = pipeline._second_reader_agrees
+    real = pipeline.second_opinion
     try:
-        pipeline._second_reader_agrees = lambda bgr, lay, digits: (False, None, 0)
+        pipeline.second_opinion = lambda bgr, lay, digits: pipeline.SecondOpinion(None)
         from ocr_reader.api import read_photo
 
         for data, truth in heldout_photos:
@@ -140,7 +151,7 @@ def unsure_photo(heldout_photos):
             if r.reason == "low_confidence" and r.reading.replace(".", "") == truth.reading.replace(".", ""):
                 return data, truth
     finally:
-        pipeline._second_reader_agrees = real
+        pipeline.second_opinion = real
     pytest.fail("no held-out render read right but unsurely")
 
 
@@ -148,9 +159,7 @@ def test_a_reading_the_second_reader_confirms_is_stored_and_says_so(unsure_photo
     from ocr_reader.api import read_photo
 
     data, truth = unsure_photo
-    monkeypatch.setattr(
-        pipeline, "_second_reader_agrees", lambda bgr, lay, d: (True, "".join(map(str, d)), len(d))
-    )
+    monkeypatch.setattr(pipeline, "second_opinion", lambda bgr, lay, d: _opinion(d, "".join(map(str, d))))
     r = read_photo(data)
     assert not r.needs_review and r.second_reader == "agrees"
     assert r.confidence < pipeline.REVIEW_CONFIDENCE  # the wheels' own confidence is reported as it is
@@ -162,7 +171,7 @@ def test_a_disagreeing_second_reader_keeps_the_review_and_offers_its_reading(uns
     data, truth = unsure_photo
     n = len(truth.reading.replace(".", ""))
     other = ("9" * n) if not truth.reading.startswith("9") else ("1" * n)
-    monkeypatch.setattr(pipeline, "_second_reader_agrees", lambda bgr, lay, d: (False, other, 0))
+    monkeypatch.setattr(pipeline, "second_opinion", lambda bgr, lay, d: _opinion(d, other))
     r = read_photo(data)
     assert r.needs_review and r.reason == "low_confidence" and r.second_reader == "disagrees"
     assert any(a["why"] == "second_reader" and a["reading"].replace(".", "") == other for a in r.alternatives)
@@ -189,15 +198,39 @@ def test_black_wheels_the_second_reader_reads_alike_give_the_whole_m3(heldout_ph
     monkeypatch.setattr(pipeline, "decimal_doubt", lambda ev, d: False)
     digits = r.reading.replace(".", "")
     other = digits[:-1] + str((int(digits[-1]) + 5) % 10)  # the last red wheel read otherwise
-    monkeypatch.setattr(pipeline, "_second_reader_agrees", lambda bgr, lay, d: (False, other, len(d) - 1))
+    monkeypatch.setattr(pipeline, "second_opinion", lambda bgr, lay, d: _opinion(d, other))
     w = read_photo(data)
     assert not w.needs_review and w.second_reader == "agrees_on_black_wheels"
     assert w.decimals_dropped == r.decimal_digits and w.reading == r.reading.split(".")[0]
-    monkeypatch.setattr(
-        pipeline, "_second_reader_agrees", lambda bgr, lay, d: (False, other, r.integer_digits - 1)
-    )
+    black_otherwise = str((int(digits[r.integer_digits - 1]) + 5) % 10)
+    other = digits[: r.integer_digits - 1] + black_otherwise + digits[r.integer_digits :]
     w = read_photo(data)
     assert w.needs_review and w.reason == "low_confidence" and w.second_reader == "disagrees"
+    # in review, the digit the second reader is sure of on that unsure still wheel is shown first
+    assert w.reading.replace(".", "") == other and w.reading.index(".") == r.reading.index(".")
+    assert w.alternatives[0] == {
+        "reading": r.reading,
+        "value_m3": r.value_m3,
+        "why": "wheels_alone",
+        "fit": None,
+    }
+
+
+def test_an_unsure_still_wheel_takes_the_digit_the_second_reader_is_sure_of():
+    wheels = [
+        {"confidence": 0.95, "rolling": False},
+        {"confidence": 0.64, "rolling": False},  # unsure and still: the second reader's 7 (0.99) wins
+        {"confidence": 0.64, "rolling": True},  # rolling: the carry rule reads it, never the second reader
+        {"confidence": 0.95, "rolling": False},  # sure: kept
+        {"confidence": 0.60, "rolling": False},  # the second reader not sure enough (0.8): kept
+    ]
+    op = pipeline.SecondOpinion("37952", per_wheel=((3, 0.99), (7, 0.99), (9, 0.99), (5, 0.99), (2, 0.8)))
+    assert pipeline._second_digits([3, 1, 8, 6, 4], wheels, op) == [3, 7, 8, 6, 4]
+    views_differ = pipeline.SecondOpinion(
+        "3?952", per_wheel=((3, 0.99), (None, 0.99), (9, 0.99), (5, 0.99), (2, 0.8))
+    )
+    assert pipeline._second_digits([3, 1, 8, 6, 4], wheels, views_differ) == [3, 1, 8, 6, 4]
+    assert pipeline._second_digits([3, 1, 8, 6, 4], wheels, pipeline.SecondOpinion("3795")) == [3, 1, 8, 6, 4]
 
 
 def test_a_row_the_second_reader_reads_upright_has_no_turned_rival():
@@ -221,7 +254,7 @@ def test_the_turned_twin_of_a_row_read_upright_stops_competing(heldout_photos, m
         if r.needs_review or not pipeline._reads_upright(digits, len(digits), r.integer_digits):
             continue
         bgr = decode_photo(data)
-        if pipeline._second_reader_agrees(bgr, pipeline.choose_window(bgr), digits)[2] >= r.integer_digits:
+        if pipeline.second_opinion(bgr, pipeline.choose_window(bgr), digits).sure_lead >= r.integer_digits:
             break
     else:
         pytest.fail("no held-out render the second reader reads upright, a 3, 4 or 7 among its black wheels")
