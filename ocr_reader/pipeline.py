@@ -807,10 +807,11 @@ def second_opinion(bgr: np.ndarray, layout: Layout, digits: list[int]) -> Second
     exactly the wheels' digits: a row that lost wheels at an end (a counter cut short, or a wheel
     beyond a divider) is read whole by the wider view.
 
-    The sure lead: when both views read exactly as many digits as there are wheels, how many leading
-    wheels both read as the wheels' digits, each surely (0 otherwise). The black wheels of a row whose
-    only disagreement is a decimal wheel are confirmed this way (`_sure_whole_m3`); with a digit more
-    or fewer no wheel can be matched to a character. per_wheel takes every view that lines up.
+    The sure lead: when the widened view reads exactly as many digits as there are wheels, how many
+    leading wheels both views read as the wheels' digits, each surely (0 otherwise; the row as cut may
+    have lost a glyph at its end). The black wheels of a row whose only disagreement is a decimal wheel
+    are confirmed this way (`_sure_whole_m3`); with a digit more or fewer in the widened view no wheel
+    can be matched to a character. per_wheel takes every view that lines up.
     """
     row = textrec.read_row(layout.strip)
     if row is None:
@@ -824,7 +825,9 @@ def second_opinion(bgr: np.ndarray, layout: Layout, digits: list[int]) -> Second
     core = wide.digits_between_ends()
     views = (row, core)
     agrees = all(v.text == want and min(v.probs, default=0.0) >= SECOND_READER_MIN_PROB for v in views)
-    lead = len(want) if agrees else min(_sure_lead(v, want) for v in views)
+    # The widened view must line up with the wheels (no wheel lost at an end); the row as cut may have
+    # clipped a glyph at its edge (04213.521 read "0421352"), so only its start must read as theirs.
+    lead = len(want) if agrees else min(_sure_lead(core, want), _sure_lead(row, want, lined_up=False))
     lined_up = [v for v in views if len(v.text) == len(want) and textrec.is_digit(v.text)]
     per_wheel = tuple(
         (
@@ -873,12 +876,16 @@ def _reads_upright(digits: list[int], sure_lead: int, n_black: int) -> bool:
     return n_black >= 1 and lead >= n_black and any(d in TURN_ASYMMETRIC_DIGITS for d in digits[:lead])
 
 
-def _sure_lead(read: textrec.RowText, want: str) -> int:
-    """How many leading characters of read equal want's, each read surely; 0 unless both are as long."""
-    if len(read.text) != len(want):
+def _sure_lead(read: textrec.RowText, want: str, lined_up: bool = True) -> int:
+    """How many leading characters of read equal want's, each read surely.
+
+    lined_up: 0 unless both are as long (a character more or fewer matches no wheel to a character).
+    """
+    if lined_up and len(read.text) != len(want):
         return 0
     n = 0
-    while n < len(want) and read.text[n] == want[n] and read.probs[n] >= SECOND_READER_MIN_PROB:
+    end = min(len(want), len(read.text))
+    while n < end and read.text[n] == want[n] and read.probs[n] >= SECOND_READER_MIN_PROB:
         n += 1
     return n
 

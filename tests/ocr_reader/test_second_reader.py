@@ -96,6 +96,11 @@ def test_a_sure_lead_needs_as_many_digits_as_wheels_each_read_surely():
     # a digit more or fewer: no character can be matched to a wheel
     assert pipeline._sure_lead(row, "03918770") == 0
     assert pipeline._sure_lead(row, "039187") == 0
+    # the row as cut may lose a glyph at its end: only its start must read as the wheels do
+    clipped = textrec.RowText("0421352", (0.99,) * 7)
+    assert pipeline._sure_lead(clipped, "04213521") == 0
+    assert pipeline._sure_lead(clipped, "04213521", lined_up=False) == 7
+    assert pipeline._sure_lead(textrec.RowText("102946205", (0.9,) * 9), "02946202", lined_up=False) == 0
 
 
 def test_a_row_cut_short_is_caught_by_the_widened_view():
