@@ -463,7 +463,36 @@ def choose_window(bgr: np.ndarray, window: np.ndarray | None = None) -> Layout:
     chosen = _settle(bgr, best)
     chosen.framed = best.framed
     chosen.rivals = _settled_rivals(bgr, chosen, _rivals(best, pool))
-    return chosen
+    return _read_first(chosen) if SWAP_SETTLED else chosen
+
+
+SWAP_SETTLED = True  # a rival that settles better than the choice is read first (False: as chosen)
+
+
+def _choice_key(lay: Layout) -> float:
+    return lay.fit + FRAME_BONUS * lay.framed + UPRIGHT_BONUS * _upright(lay)
+
+
+def _read_first(chosen: Layout) -> Layout:
+    """The row to read first once rows are settled: a rival that settled better than the choice (by the
+    choice's own measure, outlines and uprightness counted) is read, the choice kept as its rival.
+
+    The choice was made on rows as first cut; a counter's outline can settle far better than it was
+    cut (a serial number printed beside it was chosen, its outlined counter settled as well). Only
+    which reading is shown first changes: the former choice always stays a rival, so such a reading
+    still waits for a person.
+    """
+    top = max(chosen.rivals, key=_choice_key, default=None)
+    if top is None or _choice_key(top) <= _choice_key(chosen):
+        return chosen
+    others = [r for r in chosen.rivals if r is not top]
+    for r in others:
+        r.turned = _is_turned(top, r)
+    chosen.turned = top.turned
+    chosen.rivals = []
+    top.turned = False
+    top.rivals = [chosen, *others]
+    return top
 
 
 def _settled_rivals(bgr: np.ndarray, chosen: Layout, rivals: list[Layout]) -> list[Layout]:

@@ -237,6 +237,24 @@ def test_rivals_are_judged_settled_as_the_chosen_row_is(monkeypatch):
     assert len(pipeline._settled_rivals(np.zeros((8, 8, 3), np.uint8), chosen, [far, close])) == 2
 
 
+def test_a_rival_that_settles_better_is_read_first_and_the_choice_stays_its_rival():
+    """A serial number beside the counter was chosen as first cut; settled, the outlined counter reads as
+    well, and an outline counts for more: the counter is read first, the serial number stays a rival."""
+    quad = np.array([[10, 10], [110, 10], [110, 40], [10, 40]], np.float32)
+    serial = _lay([2, 9, 5, 6, 5, 0, 0, 3], [0.99] * 8)
+    counter = _lay([0, 1, 5, 0, 1, 3, 3], [0.95] * 7)
+    for lay in (serial, counter):
+        lay.candidate = Candidate(quad, 1.0, 4.0, 0.02, "text")
+    serial.fit, counter.fit, counter.framed = 0.92, 0.92, True
+    serial.rivals = [counter]
+    first = pipeline._read_first(serial)
+    assert first is counter and first.rivals == [serial] and not serial.turned
+    # a rival that settled worse by the same measure leaves the choice as it was
+    counter.rivals, counter.fit = [], 0.8
+    serial.rivals = [counter]
+    assert pipeline._read_first(serial) is serial and serial.rivals == [counter]
+
+
 def _cut_left(quad: np.ndarray, keep_frac: float) -> np.ndarray:
     """The outline shortened from the left, keeping keep_frac of its width (a row that lost its lead)."""
     tl, tr, br, bl = quad
