@@ -15,6 +15,7 @@ from pathlib import Path
 
 PHOTO_ID_PATTERN = r"^[A-Za-z0-9_-]{16}$"
 _EXT = {b"\xff\xd8\xff": ".jpg", b"\x89PNG": ".png", b"RIFF": ".webp"}
+_MEDIA = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -44,6 +45,10 @@ class PhotoStore:
         if not path.exists():
             _atomic_write(path, data)
         return sha
+
+    def media_type(self, path: Path) -> str:
+        """The stored photo's media type, by the extension its magic bytes gave it."""
+        return _MEDIA.get(path.suffix, "application/octet-stream")
 
     def path_of(self, sha: str) -> Path | None:
         found = sorted((self.root / sha[:2]).glob(f"{sha}.*"))

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -266,6 +267,29 @@ def get_photo(
     photo_id: PhotoId, request: Request, caller: AnyCaller, directory: DirectoryDep
 ) -> PhotoResultOut:
     return _out(_visible_record(request, caller, directory, photo_id))
+
+
+@router.get(
+    "/v1/photos/{photo_id}/image",
+    response_class=FileResponse,
+    summary="The uploaded photo itself (for the person confirming or the operator reviewing it)",
+    responses={
+        200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}, "description": "the photo"},
+        401: {"description": "no or unknown token"},
+        404: {"description": "no such photo"},
+    },
+)
+def get_photo_image(
+    photo_id: PhotoId, request: Request, caller: AnyCaller, directory: DirectoryDep
+) -> FileResponse:
+    rec = _visible_record(request, caller, directory, photo_id)
+    photos = _photos(request)
+    path = photos.path_of(rec["sha256"])
+    if path is None:
+        raise HTTPException(404, "photo file not found")
+    # Only photos the reader decoded are kept; still, never let a browser guess another type.
+    headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    return FileResponse(path, media_type=photos.media_type(path), headers=headers)
 
 
 @router.post(

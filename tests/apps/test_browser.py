@@ -585,3 +585,46 @@ def test_console_other_views(browser, site):
     expect(page.locator("#rej-table")).to_be_visible()
     check_page(page, "console-zh-desktop")
     page.close()
+
+
+def test_console_photo_review_shows_the_photo_and_stores_the_operators_value(browser, site):
+    """A resident's correction that fit neither the photo nor the meter waits for an operator: the console
+    lists it, shows the photo itself with the reader's and the resident's values, and stores the value
+    the operator picks."""
+    app = site["app"]
+    photo, _truth = render_photo(np.random.default_rng(5), params=EASY)
+    up = httpx.post(
+        site["url"] + "/v1/meters/m-a1/photos",
+        headers=bearer(site["alice"]),
+        files={"photo": ("meter.jpg", photo, "image/jpeg")},
+        timeout=60,
+    )
+    assert up.status_code == 201, up.text
+    body = up.json()
+    assert body["status"] == "needs_confirmation", body  # below or far above m-a1's readings
+    wrong = httpx.post(
+        site["url"] + f"/v1/photos/{body['photo_id']}/confirm",
+        headers=bearer(site["alice"]),
+        json={"value_m3": 12_345_678.9},
+        timeout=30,
+    )
+    assert wrong.status_code == 202 and wrong.json()["status"] == "needs_operator"
+    before = app.state.store.count_readings("m-a1")
+    page = open_app(browser, site, "utility", "desktop")
+    page.click("#tab-photos")
+    row = page.locator(f"#photo-table tr[data-photo='{body['photo_id']}']")
+    expect(row).to_be_visible()
+    row.click()
+    page.wait_for_function("() => (document.querySelector('#photo-review-img') || {}).naturalWidth > 0")
+    assert (
+        page.evaluate("() => document.querySelector('#photo-review-img').naturalWidth")
+        == Image.open(io.BytesIO(photo)).size[0]
+    )
+    check_page(page, "console-photo-review-desktop")
+    page.click(f"#photo-review button[data-value='{body['value_m3']}']")
+    page.click("#photo-review-store")
+    expect(row).to_have_count(0)
+    assert app.state.store.count_readings("m-a1") == before + 1
+    stored = api(site, "utility", f"/v1/photos/{body['photo_id']}")
+    assert stored["status"] == "confirmed" and stored["value_m3"] == body["value_m3"]
+    page.close()

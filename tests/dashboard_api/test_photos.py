@@ -344,3 +344,21 @@ def test_a_whole_m3_reading_says_its_red_wheels_were_left_out(env, monkeypatch):
         env.client.get(f"/v1/photos/{body['photo_id']}", headers=env.alice).json()["decimals_dropped"]
         == r.decimal_digits
     )
+
+
+def test_the_photo_itself_is_served_to_who_may_see_its_reading(env):
+    """The person confirming and the operator reviewing see the photo; nobody else learns it exists."""
+    meter = add_photo_meter(env)
+    data = photo(2)
+    body = upload(env, meter, data).json()
+    url = f"/v1/photos/{body['photo_id']}/image"
+    for headers in (env.alice, env.utility):
+        got = env.client.get(url, headers=headers)
+        assert got.status_code == 200 and got.content == data
+        assert (
+            got.headers["content-type"] == "image/jpeg" and got.headers["x-content-type-options"] == "nosniff"
+        )
+    assert env.client.get(url, headers=env.bob).status_code == 404
+    assert env.client.get(url).status_code == 401
+    assert env.client.get("/v1/photos/AAAAAAAAAAAAAAAA/image", headers=env.utility).status_code == 404
+    assert env.client.get("/v1/photos/..%2F..%2Fetc/image", headers=env.utility).status_code in (404, 422)

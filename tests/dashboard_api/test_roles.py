@@ -48,6 +48,7 @@ OWN_ONLY = [
     ("GET", "/v1/accounts/{acct}/usage.csv", RANGE, None),
     ("POST", "/v1/meters/m-a1/photos", {}, None),
     ("GET", "/v1/photos/{photo}", {}, None),
+    ("GET", "/v1/photos/{photo}/image", {}, None),
     ("POST", "/v1/photos/{photo}/confirm", {}, {"value_m3": 1.0}),
     ("GET", "/v1/accounts/{acct}", {}, None),
     ("GET", "/v1/accounts/{acct}/ledger", {}, None),

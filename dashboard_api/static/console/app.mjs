@@ -1,14 +1,15 @@
 // The utility console: the fleet (search, filters, paging) and each meter's detail, the alert
-// workflow, silent meters, top consumers, rejected readings, the VEE review queue and reconciliation.
+// workflow, silent meters, top consumers, rejected readings, the VEE review queue, meter photos waiting
+// for an operator, and reconciliation.
 import {
-  ErrorLine, SignIn, api, fmt, html, initialLang, render, session, translator, useApi, useEffect, useState,
+  ErrorLine, SignIn, api, apiObjectUrl, fmt, html, initialLang, render, session, translator, useApi, useEffect, useState,
 } from "../shared/core.mjs";
 import { LineChart, UsageChart } from "../shared/chart.mjs";
 
 const TZ = "Asia/Shanghai";  // the console shows times in the utility's zone
-const TABS = ["fleet", "alerts", "silent", "top", "rejections", "vee", "recon"];
+const TABS = ["fleet", "alerts", "silent", "top", "rejections", "vee", "photos", "recon"];
 const TAB_KEYS = { fleet: "console.fleet", alerts: "console.alerts", silent: "console.silent", top: "console.top",
-  rejections: "console.rejections", vee: "console.vee", recon: "console.recon" };
+  rejections: "console.rejections", vee: "console.vee", photos: "console.photos", recon: "console.recon" };
 
 function App() {
   const [lang, setLang] = useState(initialLang());
@@ -41,6 +42,7 @@ function App() {
     ${tab === "top" && html`<${Top} ...${ctx} />`}
     ${tab === "rejections" && html`<${Rejections} ...${ctx} />`}
     ${tab === "vee" && html`<${Vee} ...${ctx} />`}
+    ${tab === "photos" && html`<${PhotoReviews} ...${ctx} />`}
     ${tab === "recon" && html`<${Recon} ...${ctx} />`}
   </main>`;
 }
@@ -285,6 +287,49 @@ function VeeEdit({ t, f, item, onDone }) {
     <h2>${t("vee.audit")}</h2>
     <ul class="alerts">${(audit.data || []).map((e) => html`<li>${f.dateTime(e.at, TZ)} · ${e.operator}: ${e.action} (${e.reason_code})
       ${e.total_before_l !== null ? ` ${f.num(e.total_before_l, 0, 3)} →` : ""} ${e.total_l !== null ? f.num(e.total_l, 0, 3) : ""}</li>`)}</ul>
+  </div>`;
+}
+
+// -- meter photos waiting for an operator: the photo, the reader's and the resident's values -------------
+
+function PhotoReviews({ t, f }) {
+  const queue = useApi("/v1/photo-reviews");
+  const [open, setOpen] = useState(null);
+  return html`<section class="card" id="photo-reviews"><h1>${t("console.photos")}</h1>
+    <${ErrorLine} t=${t} error=${queue.error} />
+    ${queue.data && queue.data.length === 0 && html`<p class="muted" id="photo-reviews-empty">${t("vee.empty")}</p>`}
+    ${queue.data && queue.data.length > 0 && html`<div class="table-wrap" tabindex="0"><table id="photo-table"><thead><tr>
+      <th>${t("col.meter")}</th><th>${t("pr.read")}</th><th>${t("pr.resident")}</th><th>${t("col.reason")}</th></tr></thead>
+      <tbody>${queue.data.map((p) => html`<tr class="clickable" data-photo=${p.photo_id} onClick=${() => setOpen(p)}><td>${p.meter_id}</td>
+        <td>${p.value_m3 === null ? "–" : f.num(p.value_m3, 0, 4)}</td><td>${p.correction_m3 === null ? "–" : f.num(p.correction_m3, 0, 4)}</td>
+        <td>${[...new Set([p.review_reason, p.correction_check].filter(Boolean))].join(" · ")}</td></tr>`)}</tbody></table></div>`}
+    ${open && html`<${PhotoReview} t=${t} f=${f} item=${open} onDone=${() => { setOpen(null); queue.reload(); }} />`}
+  </section>`;
+}
+
+function PhotoReview({ t, f, item, onDone }) {
+  const [url, setUrl] = useState(null);
+  const [value, setValue] = useState(item.correction_m3 ?? item.value_m3 ?? "");
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    let made = null;
+    apiObjectUrl(`/v1/photos/${item.photo_id}/image`).then((u) => { made = u; setUrl(u); }, setError);
+    return () => made && URL.revokeObjectURL(made);
+  }, [item.photo_id]);
+  const act = (path, json) => async (e) => {
+    e.preventDefault();
+    try { await api(`/v1/photos/${item.photo_id}/${path}`, { method: "POST", json }); onDone(); } catch (err) { setError(err); }
+  };
+  const candidates = [...new Set([item.correction_m3, ...(item.candidates_m3 || [])].filter((v) => v !== null && v !== undefined))];
+  return html`<div class="card" id="photo-review"><h2>${item.meter_id}</h2>
+    ${url && html`<img id="photo-review-img" class="review-photo" src=${url} alt=${t("console.photos")} />`}
+    <p class="small">${t("pr.previous")}: ${item.previous_m3 === null ? "–" : f.num(item.previous_m3, 0, 4)}</p>
+    <div class="row wrap">${candidates.map((v) => html`<button class="chip" data-value=${v} onClick=${() => setValue(v)}>${f.num(v, 0, 4)}</button>`)}</div>
+    <form class="inline" onSubmit=${act("confirm", { value_m3: Number(value) })}><label>${t("photo.correct")}<input id="photo-review-value"
+      inputmode="decimal" value=${value} onInput=${(e) => setValue(e.target.value)} /></label>
+      <button type="submit" id="photo-review-store" class="primary">${t("pr.store")}</button></form>
+    <form class="inline" onSubmit=${act("reject", undefined)}><button type="submit" id="photo-review-reject">${t("pr.reject")}</button></form>
+    <${ErrorLine} t=${t} error=${error} />
   </div>`;
 }
 

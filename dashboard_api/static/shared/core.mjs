@@ -105,6 +105,18 @@ export async function api(path, options = {}) {
   return data;
 }
 
+// A binary resource behind the token (a meter photo) as an object URL for <img>; revoke it when done.
+export async function apiObjectUrl(path) {
+  let resp;
+  try {
+    resp = await fetch(path, { headers: { Authorization: "Bearer " + session.token } });
+  } catch (err) {
+    throw new ApiError(0, String(err));
+  }
+  if (!resp.ok) throw new ApiError(resp.status, "");
+  return URL.createObjectURL(await resp.blob());
+}
+
 function detailText(data) {
   const d = data && data.detail !== undefined ? data.detail : data;
   if (Array.isArray(d)) return d.map((e) => [(e.loc || []).slice(1).join("."), e.msg].filter(Boolean).join(": ")).join("; ");
