@@ -454,7 +454,7 @@ def choose_window(bgr: np.ndarray, window: np.ndarray | None = None) -> Layout:
     choices = [lay for lay in texts if lay.fit >= MIN_FIT]
     if framed:
         choices.append(_choose_framed(bgr, framed))
-    best = max(choices, key=lambda lay: lay.fit + FRAME_BONUS * lay.framed + UPRIGHT_BONUS * _upright(lay))
+    best = max(choices, key=_choice_key)
     twin = next(
         (lay for lay in pool if _is_turned(best, lay) and lay.fit >= best.fit - RIVAL_FIT_MARGIN), None
     )
@@ -470,6 +470,7 @@ SWAP_SETTLED = True  # a rival that settles better than the choice is read first
 
 
 def _choice_key(lay: Layout) -> float:
+    """How well a row reads as the counter: its fit, an outline and reading upright counted."""
     return lay.fit + FRAME_BONUS * lay.framed + UPRIGHT_BONUS * _upright(lay)
 
 

@@ -86,19 +86,23 @@ export const session = {
   set token(v) { v ? sessionStorage.setItem("wm_token", v) : sessionStorage.removeItem("wm_token"); },
 };
 
+// fetch with the session's token; a network failure is an ApiError with status 0
+async function send(path, method, headers, body) {
+  try {
+    return await fetch(path, { method, headers: { Authorization: "Bearer " + session.token, ...headers }, body });
+  } catch (err) {
+    throw new ApiError(0, String(err));
+  }
+}
+
 export async function api(path, options = {}) {
-  const headers = { Authorization: "Bearer " + session.token, ...(options.headers || {}) };
+  const headers = { ...(options.headers || {}) };
   let body = options.body;
   if (options.json !== undefined) {
     headers["Content-Type"] = "application/json";
     body = JSON.stringify(options.json);
   }
-  let resp;
-  try {
-    resp = await fetch(path, { method: options.method || "GET", headers, body });
-  } catch (err) {
-    throw new ApiError(0, String(err));
-  }
+  const resp = await send(path, options.method || "GET", headers, body);
   const type = resp.headers.get("content-type") || "";
   const data = resp.status === 204 ? null : type.includes("json") ? await resp.json() : await resp.text();
   if (!resp.ok) throw new ApiError(resp.status, detailText(data));
@@ -107,12 +111,7 @@ export async function api(path, options = {}) {
 
 // A binary resource behind the token (a meter photo) as an object URL for <img>; revoke it when done.
 export async function apiObjectUrl(path) {
-  let resp;
-  try {
-    resp = await fetch(path, { headers: { Authorization: "Bearer " + session.token } });
-  } catch (err) {
-    throw new ApiError(0, String(err));
-  }
+  const resp = await send(path, "GET", {}, undefined);
   if (!resp.ok) throw new ApiError(resp.status, "");
   return URL.createObjectURL(await resp.blob());
 }
