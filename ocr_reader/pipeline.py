@@ -252,7 +252,9 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
                 fit,
                 lay.runner_up_fit,
                 (reach_lr[0], reach_lr[1]),
-                maybe_partial=len(beyond) < 2 or any(doubt),
+                # A chain of the most wheels a counter has cannot continue, whatever lies beyond it or
+                # wherever its slide ran out (a row cut short whose chain grew to all its wheels).
+                maybe_partial=(len(beyond) < 2 or any(doubt)) and len(idx) < WHEEL_COUNTS[-1],
                 beyond_score=max(beyond, default=1.0),
                 beyond_sides=(sides[0], sides[1]),
                 weak_ends=slid[8],

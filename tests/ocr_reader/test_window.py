@@ -278,6 +278,24 @@ def test_chain_slides_further_when_it_runs_into_the_end_of_its_slide(heldout_pho
     assert chained.extend_px[0] > chained.extend_px[1]  # it slid further on the left only
 
 
+def test_a_chain_of_the_most_wheels_does_not_doubt_its_ends(heldout_photos):
+    # A text row that holds the first wheels of an 8-wheel counter: the chain grows to all eight and
+    # runs into the end of its slide on the right. A counter has at most WHEEL_COUNTS[-1] wheels, so
+    # no lost wheel can lie beyond it: the reading need not wait for "the window may continue"
+    # (dev photos: six right 8-wheel gas meter readings waited on this alone).
+    data, truth = heldout_photos[11]
+    assert truth.n_wheels == pipeline.WHEEL_COUNTS[-1]
+    bgr = decode_photo(data)
+    quad = _cut(np.array(truth.window_quad, np.float32), 0.7)
+    lay = pipeline.best_layout(bgr, Candidate(quad, 1.0, 4.0, 0.02, "text"))
+    assert lay is not None and lay.n_wheels < truth.n_wheels
+    chained = pipeline.chain_layout(bgr, lay)
+    assert chained is not None and chained.n_wheels == truth.n_wheels
+    assert _digits(chained) == f"{truth.shown_units:0{truth.n_wheels}d}"
+    assert chained.beyond_sides[1]  # the slide ran out on the right...
+    assert not chained.maybe_partial  # ...and still nothing can continue an 8-wheel counter
+
+
 def test_a_weak_wheel_continuing_the_chain_inside_the_window_is_kept_for_review(heldout_photos):
     data, truth = heldout_photos[10]
     bgr = decode_photo(data)
