@@ -41,6 +41,8 @@ class PhotoReading:
     alternatives: list[dict] = field(default_factory=list)
     window: list[list[float]] = field(default_factory=list)  # corners read, in decoded-photo pixels
     window_source: str = ""  # frame, text, glyphs, given (guided capture) or reference
+    # The same corners as fractions of the upright photo (read_photo's window form: it may be sent back)
+    window_frac: list[list[float]] = field(default_factory=list)
     # The second reader (PP-OCR's text recogniser) on the row, consulted when the wheels read unsurely:
     # "agrees" (every digit the same, each read surely), "agrees_on_black_wheels" (the same black wheels,
     # each read surely; only red wheels read otherwise), "disagrees", or "" (not consulted / unavailable)
@@ -90,6 +92,14 @@ def _window_px(window, width: int, height: int):
     if w < 16 or h < 6:
         raise ValueError("window is too small to hold a counter")
     return px
+
+
+def _window_frac(window_px: list[list[float]], width: int, height: int) -> list[list[float]]:
+    """Corners in decoded pixels -> fractions of the upright photo (the inverse of _window_px)."""
+    sx, sy = max(width - 1, 1), max(height - 1, 1)
+    return [
+        [round(min(max(x / sx, 0.0), 1.0), 4), round(min(max(y / sy, 0.0), 1.0), 4)] for x, y in window_px
+    ]
 
 
 def _reference(reference):
@@ -152,6 +162,7 @@ def read_photo(
     )
     if quad is not None:
         r.window_source = source
+    r.window_frac = _window_frac(r.window, w, h)
     return r
 
 

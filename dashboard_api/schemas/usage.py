@@ -146,6 +146,11 @@ class PhotoResultOut(BaseModel):
         "the very same digits (then the reading may be stored), the same black (whole m3) wheels only, or "
         "not (its reading is among the candidates)",
     )
+    window: list[list[float]] | None = Field(
+        None,
+        description="the counter window the reader found and read: four (x, y) corners tl, tr, br, bl as "
+        "fractions of the upright photo (the form an upload's window takes; null when none was read)",
+    )
     correction_m3: float | None = Field(
         None, description="the value a resident sent that did not pass the checks (status needs_operator)"
     )

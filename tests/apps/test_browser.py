@@ -592,7 +592,7 @@ def test_console_photo_review_shows_the_photo_and_stores_the_operators_value(bro
     lists it, shows the photo itself with the reader's and the resident's values, and stores the value
     the operator picks."""
     app = site["app"]
-    photo, _truth = render_photo(np.random.default_rng(5), params=EASY)
+    photo, truth = render_photo(np.random.default_rng(5), params=EASY)
     up = httpx.post(
         site["url"] + "/v1/meters/m-a1/photos",
         headers=bearer(site["alice"]),
@@ -619,6 +619,20 @@ def test_console_photo_review_shows_the_photo_and_stores_the_operators_value(bro
     assert (
         page.evaluate("() => document.querySelector('#photo-review-img').naturalWidth")
         == Image.open(io.BytesIO(photo)).size[0]
+    )
+    # The window the reader read is outlined on the photo, where the counter is on screen.
+    outline = page.locator("#photo-review-window polygon").bounding_box()
+    shown = page.locator("#photo-review-img").bounding_box()
+    size = np.array(Image.open(io.BytesIO(photo)).size, np.float64)
+    quad = np.array(truth.window_quad, np.float64) / size
+    want_x = shown["x"] + shown["width"] * np.array([quad[:, 0].min(), quad[:, 0].max()])
+    want_y = shown["y"] + shown["height"] * np.array([quad[:, 1].min(), quad[:, 1].max()])
+    tol_px = 0.05 * shown["width"]
+    assert (
+        abs(outline["x"] - want_x[0]) < tol_px and abs(outline["x"] + outline["width"] - want_x[1]) < tol_px
+    )
+    assert (
+        abs(outline["y"] - want_y[0]) < tol_px and abs(outline["y"] + outline["height"] - want_y[1]) < tol_px
     )
     check_page(page, "console-photo-review-desktop")
     page.click(f"#photo-review button[data-value='{body['value_m3']}']")

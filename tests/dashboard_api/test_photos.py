@@ -75,6 +75,20 @@ def test_confident_photos_become_photo_readings_in_usage(env):
     assert files == 8 and records == 8  # every photo kept, content-addressed
 
 
+def test_the_result_says_where_the_counter_was_read(env):
+    # The window read, as fractions of the upright photo (the form an upload's window takes), kept with
+    # the record: the console outlines it on the photo for the operator.
+    meter = add_photo_meter(env)
+    data, truth = render_photo(np.random.default_rng(3), params=EASY)
+    body = upload(env, meter, data).json()
+    size = np.array(Image.open(io.BytesIO(data)).size, np.float64)
+    want = np.array(truth.window_quad, np.float64) / size
+    got = np.array(body["window"])
+    assert got.shape == (4, 2) and np.abs(got.mean(axis=0) - want.mean(axis=0)).max() < 0.03, body
+    again = env.client.get(f"/v1/photos/{body['photo_id']}", headers=env.alice).json()
+    assert again["window"] == body["window"]
+
+
 def test_same_photo_is_kept_once(env):
     meter = add_photo_meter(env)
     data = photo(1)

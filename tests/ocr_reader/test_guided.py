@@ -75,3 +75,20 @@ def test_review_offers_alternatives(heldout_photos):
     for r in with_alt:
         for alt in r.alternatives:
             assert set(alt) == {"reading", "value_m3", "why", "fit"} and alt["reading"] != ""
+
+
+def test_the_window_read_comes_back_as_fractions_of_the_photo(one_photo):
+    # The reader says where it read, in the form a guided upload sends (fractions of the upright photo):
+    # the console outlines it on the photo, and an app may send it back as the window.
+    data, truth = one_photo
+    r = read_photo(data)
+    assert r.window_source != "given" and len(r.window_frac) == 4
+    want = np.array(_window(data, truth))
+    got = np.array(r.window_frac)
+    assert ((got >= 0) & (got <= 1)).all()
+    # the found window is the true one, give or take the frame around the wheels
+    assert np.abs(got.mean(axis=0) - want.mean(axis=0)).max() < 0.03
+    assert np.abs(got - want).max() < 0.1
+    again = read_photo(data, window=r.window_frac)
+    assert again.window_source == "given" and again.reading == r.reading
+    assert np.abs(np.array(again.window_frac) - got).max() < 0.002

@@ -322,7 +322,10 @@ function PhotoReview({ t, f, item, onDone }) {
   };
   const candidates = [...new Set([item.correction_m3, ...(item.candidates_m3 || [])].filter((v) => v !== null && v !== undefined))];
   return html`<div class="card" id="photo-review"><h2>${item.meter_id}</h2>
-    ${url && html`<img id="photo-review-img" class="review-photo" src=${url} alt=${t("console.photos")} />`}
+    ${url && html`<div class="review-photo-wrap"><img id="photo-review-img" class="review-photo" src=${url} alt=${t("console.photos")} />
+      ${item.window && html`<svg id="photo-review-window" class="review-window" viewBox="0 0 1 1" preserveAspectRatio="none" aria-hidden="true">
+        <polygon points=${item.window.map(([x, y]) => `${x},${y}`).join(" ")} /></svg>`}</div>
+      ${item.window && html`<p class="small muted">${t("pr.window")}</p>`}`}
     <p class="small">${t("pr.previous")}: ${item.previous_m3 === null ? "–" : f.num(item.previous_m3, 0, 4)}</p>
     <div class="row wrap">${candidates.map((v) => html`<button class="chip" data-value=${v} onClick=${() => setValue(v)}>${f.num(v, 0, 4)}</button>`)}</div>
     <form class="inline" onSubmit=${act("confirm", { value_m3: Number(value) })}><label>${t("photo.correct")}<input id="photo-review-value"

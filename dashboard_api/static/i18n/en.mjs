@@ -193,6 +193,7 @@ export default {
   "pr.previous": "Meter's last reading (m³)",
   "pr.store": "Store this reading",
   "pr.reject": "Reject",
+  "pr.window": "Outlined: the counter window the reader read.",
   "fleet.search": "Search meter, account, district, building",
   "fleet.state": "Status",
   "fleet.state.any": "Any",

@@ -193,6 +193,7 @@ export default {
   "pr.previous": "上次读数（立方米）",
   "pr.store": "保存此读数",
   "pr.reject": "驳回",
+  "pr.window": "框出的是识别程序读取的计数窗。",
   "fleet.search": "搜索水表、户号、片区、楼栋",
   "fleet.state": "状态",
   "fleet.state.any": "全部",
