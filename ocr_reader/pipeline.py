@@ -31,6 +31,8 @@ REVIEW_CONFIDENCE = 0.85
 # A wheel caught between two digits must be read more surely: on the same crops 0.9 -> 99.07 %,
 # 0.95 -> 99.74 % (7 of the 8 wrong at 0.9 from one make, whose wheels roll the other way).
 ROLLING_REVIEW_CONFIDENCE = 0.95
+# A row without decimal wheels reads a half-way last wheel as the lower digit: its whole m3 (carry.resolve)
+HALF_DOWN = True
 ROLLING_BAND = (0.2, 0.8)  # a wheel whose position's fraction lies strictly inside this is rolling
 MAX_CANDIDATES = 4
 PARTIAL_DOUBT_CONFIDENCE = 0.15  # a crop beyond the window read this surely may be a lost wheel
@@ -962,7 +964,7 @@ def read_image(
     if engine == "tesseract":
         return _read_tesseract(layout, red)
     guesses = wheel_model().predict(layout.crops, tta=USE_TTA)
-    res = resolve_nearest_consistent([g.position for g in guesses])
+    res = resolve_nearest_consistent([g.position for g in guesses], half_down=HALF_DOWN and decimals == 0)
     wheels = []
     for i, g in enumerate(guesses):
         frac = res.positions[i] % 1.0

@@ -6,10 +6,11 @@ import numpy as np
 
 
 def is_correct(read_units: int, value_units: float, n_wheels: int) -> bool:
-    """Exact shown reading; when the last wheel is near halfway, either neighbouring digit counts."""
+    """The shown reading, or the register's whole units (what it has fully counted, as a meter reader
+    writes whole m3 down: 5048.74 is 5048); when the last wheel is near halfway, either digit counts."""
     modulus = 10**n_wheels
     shown = int(np.floor(value_units + 0.5)) % modulus
-    if read_units == shown:
+    if read_units in (shown, int(np.floor(value_units)) % modulus):
         return True
     frac = value_units - np.floor(value_units)
     return abs(frac - 0.5) < 0.2 and read_units in {

@@ -50,3 +50,35 @@ def test_a_rolling_last_wheel_read_a_digit_too_far_is_moved_back_for_the_reviewe
     assert moved.digits == [7, 5, 9, 2, 6, 3, 9] and not moved.consistent  # still for review
     # A consistent reading is left as it is.
     assert resolve_nearest_consistent([1.0, 2.0, 3.2]).digits == [1, 2, 3]
+
+
+def test_half_down_reads_a_wheel_half_way_as_the_lower_digit():
+    # 686.55 whole m3 is 686: nearest-the-centre makes it a toss on the last hundredth of the estimate.
+    assert resolve([0.0, 0.0, 6.0, 8.0, 6.52]).digits[-1] == 7
+    assert resolve([0.0, 0.0, 6.0, 8.0, 6.52], half_down=True).digits == [0, 0, 6, 8, 6]
+    assert resolve([0.0, 0.0, 6.0, 8.0, 6.48], half_down=True).digits == [0, 0, 6, 8, 6]
+    # the wheels a half-way last wheel carries follow it: 1239.5 is 1239 whole
+    assert resolve([1.0, 2.0, 3.5, 9.5], half_down=True).digits == [1, 2, 3, 9]
+    # near a digit the nearest one stays (a wheel standing at 7, read a little low or high)
+    assert resolve([1.0, 2.0, 3.0, 6.85], half_down=True).digits == [1, 2, 3, 7]
+    assert resolve([1.0, 2.0, 3.0, 7.2], half_down=True).digits == [1, 2, 3, 7]
+
+
+def test_a_whole_m3_counter_whose_last_wheel_is_half_way_reads_the_lower_whole_m3():
+    # A counter of whole m3 only (no red wheels), its last wheel turning freely, photographed at 686.62
+    # m3: the reading is 686 m3, not the 687 the wheel nearly shows (a fixed-camera water meter read
+    # 00687 for 686.55 m3 turned sideways, and stored it).
+    import numpy as np
+
+    from ocr_reader.api import read_photo
+    from ocr_reader.synth import PhotoParams, render_photo
+
+    easy = PhotoParams(3, 3, 0.3, 1, 92, glare_prob=0, dirt_prob=0)
+    stored = 0
+    for seed in range(3, 6):
+        data, _truth = render_photo(np.random.default_rng(seed), params=easy, shown=(686.62, 5, 0))
+        r = read_photo(data)
+        assert 6.3 < r.wheels[-1]["position"] < 6.7, r.wheels  # the last wheel seen half way
+        assert r.reading == "00686" and r.value_m3 == 686.0, r
+        stored += not r.needs_review
+    assert stored >= 2

@@ -111,3 +111,12 @@ def test_a_truth_is_scored_on_the_wheels_a_reading_kept():
     assert whole_units(23263998.35, 3) == 23263.0  # 23263.998(35): every wheel but the last still
     assert whole_units(1234.0, 0) == 1234.0
     assert is_correct(1362, whole_units(136248.0, 2), 5) and not is_correct(1363, whole_units(136248.0, 2), 5)
+
+
+def test_a_reading_is_right_as_shown_or_as_the_whole_units_counted():
+    assert is_correct(5049, 5048.74, 4)  # the digit the last wheel shows most of
+    assert is_correct(5048, 5048.74, 4)  # the whole units counted: 5048.74 m3 is 5048 whole m3
+    assert is_correct(5048, 5048.2, 4) and not is_correct(5049, 5048.2, 4)
+    assert is_correct(5048, 5048.45, 4) and is_correct(5049, 5048.45, 4)  # half way: either
+    assert not is_correct(5047, 5048.74, 4) and not is_correct(5047, 5048.0, 4)
+    assert is_correct(0, 9999.8, 4) and is_correct(9999, 9999.8, 4)  # the counter wraps
