@@ -143,6 +143,7 @@ def extend_layout(bgr: np.ndarray, lay: Layout) -> Layout:
     return best
 
 
+PITCH_DOUBT = True
 CHAIN_STEPS = 8  # crops per pitch when sliding along the strip to find wheel centres
 CHAIN_MIN_REACH = 2  # pitches the slide reaches beyond the window's ends (more for fewer wheels)
 CHAIN_MIN_PEAK = 0.3  # a wheel centre must score at least this (confidence x (1 - junk))
@@ -207,6 +208,7 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
         pitches.append(ac)
     best: Layout | None = None
     best_total = 0.0
+    chains: list[list[WheelGuess]] = []  # each pitch's chain
     for pitch in pitches:
         reach = int(round(max(CHAIN_MIN_REACH, WHEEL_COUNTS[-1] - lay.n_wheels) * pitch))
         reach_lr = [reach, reach]
@@ -224,6 +226,7 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
         ext, idx, score, xs, crops, guesses, total, width, _ = slid
         if not WHEEL_COUNTS[0] <= len(idx) <= WHEEL_COUNTS[-1]:
             continue
+        chains.append([guesses[i] for i in idx])
         # The chain must be this window's wheels, not something beside it.
         centre = (xs[idx[0]] + xs[idx[-1]]) / 2 + width / 2
         if not reach_lr[0] <= centre <= ext.shape[1] - reach_lr[1]:
@@ -261,6 +264,14 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
                 beyond_sides=(sides[0], sides[1]),
                 weak_ends=slid[8],
             )
+    # The other pitch's chain holds these wheels' digits and more: a wheel lost at an end (a
+    # sideways dev photo read 2677.038 for 02677.038 at the shorter pitch, sure of every wheel).
+    if (
+        PITCH_DOUBT
+        and best is not None
+        and any(len(c) > best.n_wheels and _run_at(c, best.guesses) is not None for c in chains)
+    ):
+        best.maybe_partial = True
     return best
 
 

@@ -356,3 +356,47 @@ def test_an_outline_that_ends_before_the_red_wheels_do_keeps_the_window_open():
     r = read_photo(meter_photo(291_365_000, 0))
     assert r.window_source == "frame" and r.reading == "00291.3"  # the window as found (else: re-pick)
     assert r.needs_review and r.reason == "window_may_continue"
+
+
+def _slid(digits: list[float], first: int, n_steps: int, pitch: float) -> tuple:
+    """A slide (as pipeline._slide returns it) whose chain holds `digits` from step `first` on."""
+    steps = pipeline.CHAIN_STEPS
+    idx = [first + k * steps for k in range(len(digits))]
+    score = np.full(n_steps, 0.01)
+    guesses = [WheelGuess(0.0, 0.01, 0.9) for _ in range(n_steps)]
+    for i, d in zip(idx, digits, strict=True):
+        score[i] = 0.99
+        guesses[i] = WheelGuess(d, 0.99, 0.0)
+    xs = np.arange(n_steps) * pitch / steps
+    width = int(round(pitch))
+    ext = np.zeros((64, int(xs[-1]) + width + 1, 3), np.uint8)
+    crops = [ext[:, int(x) : int(x) + width] for x in xs]
+    total = sum(0.99 - pipeline.CHAIN_GAIN for _ in idx)
+    return ext, idx, score, xs, crops, guesses, total, width, False
+
+
+def test_a_chain_another_pitch_finds_longer_doubts_the_chosen_ones_ends(monkeypatch):
+    # A sideways dev photo: the text row held the last four wheels of 02677.038. At the cut's pitch the
+    # chain grew to 2677038 and stopped, sure of every wheel; at the strip's own pitch it held all eight
+    # wheels, 02677038, but centred outside the row, so it was not taken. That longer chain holding the
+    # same digits says a wheel may be lost at an end: the reading must wait.
+    seven = [2.0, 6.0, 7.0, 7.0, 0.0, 3.0, 8.0]
+    cand = Candidate(np.array([[0, 0], [256, 0], [256, 64], [0, 64]], np.float32), 1.0, 4.0, 0.02, "text")
+    lay = pipeline.Layout(cand, np.zeros((64, 256, 3), np.uint8), 4, 0.0, [], [], 0.7, 0.1, (0, 0))
+    pitch0 = lay.pitch_px
+    steps = pipeline.CHAIN_STEPS
+    monkeypatch.setattr(pipeline, "_pitch_by_autocorrelation", lambda strip, p: 1.15 * p)
+
+    def slide(bgr, c, pitch, reach_lr):
+        n_steps = 16 * steps
+        if pitch == pitch0:  # the chosen chain: inside the window, nothing wheel-like beyond it
+            return _slid(seven, 5 * steps, n_steps, pitch)
+        if reach_lr[0] <= round(4 * pitch):  # runs into the start of the slide: slid one pitch further...
+            return _slid(seven, 0, n_steps, pitch)
+        return _slid([0.0, *seven], 0, n_steps, pitch)  # ...all eight wheels, centred left of the window
+
+    monkeypatch.setattr(pipeline, "_slide", slide)
+    chained = pipeline.chain_layout(np.zeros((64, 64, 3), np.uint8), lay)
+    assert chained is not None and chained.n_wheels == 7 and chained.maybe_partial
+    monkeypatch.setattr(pipeline, "PITCH_DOUBT", False)
+    assert not pipeline.chain_layout(np.zeros((64, 64, 3), np.uint8), lay).maybe_partial
