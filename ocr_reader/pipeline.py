@@ -464,6 +464,17 @@ def choose_window(bgr: np.ndarray, window: np.ndarray | None = None) -> Layout:
     # must read clearly as wheels to be one.
     texts = [lay for lay in texts if lay.framed or lay.fit >= UNFRAMED_MIN_FIT]
     pool = framed + texts
+    if ROTATED_TEXT and not [lay for lay in pool if lay.fit >= MIN_FIT]:
+        # No row reads as wheels: the text detector finds rows of upright print best, so look again with
+        # the photo turned a quarter (a photo taken sideways, its EXIF lost or never written).
+        texts = [
+            lay
+            for lay in (best_layout(bgr, c) for c in prescreen(bgr, _quarter_turned_text(bgr)))
+            if lay is not None and lay.fit >= UNFRAMED_MIN_FIT
+        ]
+        for lay in texts:
+            lay.framed = any(overlaps(lay.candidate, f) for f in framed_all[: 2 * MAX_CANDIDATES])
+        pool = framed + texts
     if not [lay for lay in pool if lay.fit >= MIN_FIT]:
         return _choose_unframed(bgr)
     choices = [lay for lay in texts if lay.fit >= MIN_FIT]
@@ -487,6 +498,21 @@ SWAP_SETTLED = True  # a rival that settles better than the choice is read first
 def _choice_key(lay: Layout) -> float:
     """How well a row reads as the counter: its fit, an outline and reading upright counted."""
     return lay.fit + FRAME_BONUS * lay.framed + UPRIGHT_BONUS * _upright(lay)
+
+
+ROTATED_TEXT = True  # look for text rows in the photo turned a quarter when none reads as wheels
+
+
+def _quarter_turned_text(bgr: np.ndarray) -> list[Candidate]:
+    """Text rows found in the photo turned a quarter clockwise, their corners in the photo's pixels."""
+    h = bgr.shape[0]
+    turned = np.ascontiguousarray(np.rot90(bgr, -1))  # turned[y', x'] = bgr[h - 1 - x', y']
+    out = []
+    for c in text_candidates(turned):
+        xq, yq = c.quad[:, 0], c.quad[:, 1]
+        c.quad = np.stack([yq, h - 1 - xq], axis=1).astype(np.float32)
+        out.append(c)
+    return out
 
 
 def _read_first(chosen: Layout) -> Layout:

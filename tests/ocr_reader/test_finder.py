@@ -80,3 +80,24 @@ def test_sideways_photo_is_read_along_its_row(one_photo):
     digits = r.reading.replace(".", "")
     right = len(digits) == truth.n_wheels and is_correct(int(digits), truth.value_units, truth.n_wheels)
     assert right or r.needs_review
+
+
+def test_rows_of_a_sideways_photo_are_found_in_it_turned_a_quarter(one_photo):
+    """A photo taken sideways without EXIF: the detector looks again at it turned a quarter, and each row
+    it finds there comes back in the photo's own pixels, read along the row (either way up)."""
+    from ocr_reader import pipeline
+
+    data, truth = one_photo
+    upright = decode_photo(data)
+    sideways = np.ascontiguousarray(np.rot90(upright, 1))  # turned a quarter counter-clockwise
+    h, w = upright.shape[:2]
+    rows = pipeline._quarter_turned_text(sideways)
+    assert rows
+    want = f"{truth.shown_units:0{truth.n_wheels}d}"
+    read = set()
+    for c in rows:
+        assert (c.quad[:, 0] >= -w * 0.1).all() and (c.quad[:, 0] <= h * 1.1).all()  # in the photo's pixels
+        lay = pipeline.best_layout(sideways, c)
+        if lay is not None:
+            read.add(pipeline._digits(lay))
+    assert want in read, (want, read)
