@@ -143,6 +143,7 @@ def extend_layout(bgr: np.ndarray, lay: Layout) -> Layout:
     return best
 
 
+# A longer chain at the other pitch, holding the chosen chain's digits, doubts its ends (chain_layout)
 PITCH_DOUBT = True
 CHAIN_STEPS = 8  # crops per pitch when sliding along the strip to find wheel centres
 CHAIN_MIN_REACH = 2  # pitches the slide reaches beyond the window's ends (more for fewer wheels)
@@ -610,10 +611,35 @@ def _rivals(best: Layout, pool: list[Layout]) -> list[Layout]:
             # reading, its turned twin (zeros at the end) is not a rival. When they disagree (an
             # upright 90000), only a person can tell: the twin stays a rival.
             continue
+        if SMALL_PRINT and not same_place and _small_print_beside(best, lay):
+            continue
         if (not same_place or turned) and lay.fit >= best.fit - margin:
             lay.turned = turned
             out.append(lay)
     return sorted(out, key=lambda lay: -lay.fit)
+
+
+SMALL_PRINT = True
+SMALL_PRINT_RATIO = 0.75  # a row this much lower than the counter's (found the same way) is smaller print
+
+
+def _height(c: Candidate) -> float:
+    """A window's height across its row (photo pixels): the mean of its two short sides."""
+    q = c.quad
+    return float(np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2
+
+
+def _small_print_beside(counter: Layout, other: Layout) -> bool:
+    """True when other is print smaller than a row that ends in red decimal wheels (black, then red)
+    and does not end so itself: a label or serial number beside a counter, not a second counter.
+
+    Only rows found the same way are compared (a text row's box and an outline differ in height).
+    """
+    if counter.candidate.source != other.candidate.source:
+        return False
+    if _height(other.candidate) >= SMALL_PRINT_RATIO * _height(counter.candidate):
+        return False
+    return _decimals(red_wheels(counter.crops)) > 0 and _decimals(red_wheels(other.crops)) == 0
 
 
 def _turned(c: Candidate) -> Candidate:

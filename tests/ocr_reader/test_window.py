@@ -255,6 +255,42 @@ def test_a_rival_that_settles_better_is_read_first_and_the_choice_stays_its_riva
     assert pipeline._read_first(serial) is serial and serial.rivals == [counter]
 
 
+def _wheel_crop(bg: tuple, fg: tuple) -> np.ndarray:
+    crop = np.full((64, 44, 3), bg, np.uint8)
+    crop[16:48, 14:30] = fg
+    return crop
+
+
+def test_smaller_print_beside_a_counter_ending_in_red_wheels_is_no_rival():
+    """A water meter whose wheels each sit in their own little window has no outline around the counter,
+    so every other row that reads as wheels is a rival: a "48 02" label in red boxes, a serial number.
+    Print lower than a row that ends in red decimal wheels, and not ending so itself, is not a counter."""
+    black, red = _wheel_crop((35, 35, 35), (230, 230, 230)), _wheel_crop((40, 40, 190), (235, 235, 235))
+    label = _wheel_crop((235, 235, 235), (40, 40, 190))  # red print on white
+    counter = _lay([0, 1, 3, 4, 0, 0, 7, 7], [0.97] * 8)
+    counter.crops = [black] * 5 + [red] * 3
+    counter.candidate = Candidate(
+        np.array([[178, 86], [484, 86], [484, 172], [178, 172]], np.float32), 1.0, 3.6, 0.1, "text"
+    )
+    small = _lay([4, 8, 0, 2], [0.9] * 4)
+    small.crops = [label] * 4
+    small.candidate = Candidate(
+        np.array([[145, 283], [208, 283], [208, 327], [145, 327]], np.float32), 1.0, 1.4, 0.01, "text"
+    )
+    counter.fit, small.fit = 0.98, 0.79
+    assert pipeline._rivals(counter, [counter, small]) == []
+    # as tall as the counter's row, it stays a rival (a second meter may be)
+    tall = _lay([4, 8, 0, 2], [0.9] * 4)
+    tall.crops, tall.fit = [label] * 4, 0.79
+    tall.candidate = Candidate(
+        np.array([[145, 250], [300, 250], [300, 330], [145, 330]], np.float32), 1.0, 1.9, 0.02, "text"
+    )
+    assert pipeline._rivals(counter, [counter, tall]) == [tall]
+    # nor without the counter's red decimal wheels (all black: a serial number may be the larger print)
+    counter.crops = [black] * 8
+    assert pipeline._rivals(counter, [counter, small]) == [small]
+
+
 def _cut_left(quad: np.ndarray, keep_frac: float) -> np.ndarray:
     """The outline shortened from the left, keeping keep_frac of its width (a row that lost its lead)."""
     tl, tr, br, bl = quad
