@@ -177,9 +177,10 @@ def learn_reference(
     from ocr_reader.decode import decode_photo
     from ocr_reader.pipeline import choose_window, read_image
     from ocr_reader.reference import BadReference, build
+    from ocr_reader.textrec import is_digit
 
     digits = str(confirmed_reading).replace(".", "").replace(",", "").strip()
-    if not (digits.isascii() and digits.isdigit()) or not 1 <= len(digits) <= 12:
+    if not is_digit(digits) or not 1 <= len(digits) <= 12:
         raise ValueError(f"confirmed_reading must be the digits shown, got {confirmed_reading!r}")
     decimals = len(str(confirmed_reading).split(".", 1)[1]) if "." in str(confirmed_reading) else 0
     bgr = decode_photo(data, max_bytes=max_bytes)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
 
 # An upper wheel this far from where the wheels below say it must be is a misread.
 MAX_RESIDUAL = 0.35
@@ -53,9 +52,9 @@ HALF_WAY = (0.3, 0.7)  # a wheel whose position's fraction lies strictly inside 
 
 
 def _digit(q: float, half_down: bool) -> int:
-    frac = q - np.floor(q)
+    frac = q - math.floor(q)
     if half_down and HALF_WAY[0] + 1e-9 < frac < HALF_WAY[1] - 1e-9:
-        return int(np.floor(q)) % 10
+        return math.floor(q) % 10
     return int(round(q)) % 10
 
 

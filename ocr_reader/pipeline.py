@@ -592,6 +592,11 @@ def prescreen(bgr: np.ndarray, cands: list[Candidate], keep: int = PRESCREEN_KEE
 def _rivals(best: Layout, pool: list[Layout]) -> list[Layout]:
     """Other rows that read nearly as well as wheels: another place, or the same row turned over."""
     out = []
+
+    @cache
+    def best_ends_red() -> bool:  # the colour test once, and only when a row may be smaller print
+        return _decimals(red_wheels(best.crops)) > 0
+
     for lay in pool:
         if lay is best or lay.fit < MIN_FIT:
             continue
@@ -611,8 +616,14 @@ def _rivals(best: Layout, pool: list[Layout]) -> list[Layout]:
             # reading, its turned twin (zeros at the end) is not a rival. When they disagree (an
             # upright 90000), only a person can tell: the twin stays a rival.
             continue
-        if SMALL_PRINT and not same_place and _small_print_beside(best, lay):
-            continue
+        if (
+            SMALL_PRINT
+            and not same_place
+            and _smaller_print(best, lay)
+            and best_ends_red()
+            and _decimals(red_wheels(lay.crops)) == 0
+        ):
+            continue  # a label or serial number beside a counter that ends in red decimal wheels
         if (not same_place or turned) and lay.fit >= best.fit - margin:
             lay.turned = turned
             out.append(lay)
@@ -629,17 +640,13 @@ def _height(c: Candidate) -> float:
     return float(np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2
 
 
-def _small_print_beside(counter: Layout, other: Layout) -> bool:
-    """True when other is print smaller than a row that ends in red decimal wheels (black, then red)
-    and does not end so itself: a label or serial number beside a counter, not a second counter.
-
-    Only rows found the same way are compared (a text row's box and an outline differ in height).
-    """
+def _smaller_print(counter: Layout, other: Layout) -> bool:
+    """True when other's row is lower than SMALL_PRINT_RATIO of counter's, both found the same way (a text
+    row's box and an outline differ in height). Beside a row that ends in red decimal wheels (black, then
+    red), smaller print that does not end so itself is a label or serial number, not a second counter."""
     if counter.candidate.source != other.candidate.source:
         return False
-    if _height(other.candidate) >= SMALL_PRINT_RATIO * _height(counter.candidate):
-        return False
-    return _decimals(red_wheels(counter.crops)) > 0 and _decimals(red_wheels(other.crops)) == 0
+    return _height(other.candidate) < SMALL_PRINT_RATIO * _height(counter.candidate)
 
 
 def _turned(c: Candidate) -> Candidate:
