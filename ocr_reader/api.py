@@ -174,8 +174,10 @@ def learn_reference(
     Without a window the counter is searched for, and its wheels must read the confirmed digits
     (BadReference otherwise: the caller should ask the resident to align the window).
     """
+    import numpy as np
+
     from ocr_reader.decode import decode_photo
-    from ocr_reader.pipeline import choose_window, read_image
+    from ocr_reader.pipeline import read_image
     from ocr_reader.reference import BadReference, build
     from ocr_reader.textrec import is_digit
 
@@ -197,5 +199,5 @@ def learn_reference(
         )
     if quad is None and read_digits[: r.integer_digits] != digits[: r.integer_digits]:
         raise BadReference(f"the counter found reads {r.reading!r}, not {confirmed_reading!r}")
-    layout = choose_window(bgr, quad)
-    return build(bgr, layout.candidate.quad, len(digits), decimals, str(confirmed_reading))
+    # the strip the wheels were read in (the window as grown or cut to them), as read_image gives it
+    return build(bgr, np.asarray(r.window, np.float32), len(digits), decimals, str(confirmed_reading))

@@ -59,13 +59,9 @@ def _sides(quad: np.ndarray) -> tuple[float, float]:
     return float(w), float(h)
 
 
-def rectify(
-    bgr: np.ndarray, quad: np.ndarray, height_px: int = RECT_HEIGHT_PX, extend_px: tuple[int, int] = (0, 0)
-) -> np.ndarray:
-    """Warp the quad to a straight strip height_px high, keeping its aspect ratio.
-
-    extend_px (left, right) continues the strip beyond the quad in the same plane.
-    """
+def _to_strip(quad: np.ndarray, height_px: int, extend_px: tuple[int, int]) -> tuple[np.ndarray, int]:
+    """The homography from the photo to the quad's straight strip height_px high (extended by extend_px
+    (left, right) strip pixels in the same plane), and the strip's width."""
     w, h = _sides(quad)
     width_px = max(8, int(round(height_px * w / max(h, 1e-6))))
     dst = np.array([[0, 0], [width_px - 1, 0], [width_px - 1, height_px - 1], [0, height_px - 1]], np.float32)
@@ -73,9 +69,30 @@ def rectify(
     left, right = extend_px
     if left or right:
         m = np.array([[1, 0, left], [0, 1, 0], [0, 0, 1]], np.float64) @ m
+    return m, width_px + left + right
+
+
+def rectify(
+    bgr: np.ndarray, quad: np.ndarray, height_px: int = RECT_HEIGHT_PX, extend_px: tuple[int, int] = (0, 0)
+) -> np.ndarray:
+    """Warp the quad to a straight strip height_px high, keeping its aspect ratio.
+
+    extend_px (left, right) continues the strip beyond the quad in the same plane (negative: cut short).
+    """
+    m, width_px = _to_strip(quad, height_px, extend_px)
     return cv2.warpPerspective(
-        bgr, m, (width_px + left + right, height_px), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
+        bgr, m, (width_px, height_px), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
     )
+
+
+def extended_quad(quad: np.ndarray, extend_px: tuple[int, int]) -> np.ndarray:
+    """The corners (photo pixels; tl, tr, br, bl) of the strip rectify(bgr, quad, extend_px=...) cuts."""
+    if not any(extend_px):
+        return quad.astype(np.float32)
+    m, width_px = _to_strip(quad, RECT_HEIGHT_PX, extend_px)
+    x1, y1 = width_px - 1, RECT_HEIGHT_PX - 1
+    corners = np.array([[[0, 0], [x1, 0], [x1, y1], [0, y1]]], np.float64)
+    return cv2.perspectiveTransform(corners, np.linalg.inv(m))[0].astype(np.float32)
 
 
 def _border_contrast(gray: np.ndarray, quad: np.ndarray) -> float:

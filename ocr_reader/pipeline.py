@@ -14,7 +14,7 @@ from ocr_reader.dials import CONFIDENT as DIALS_CONFIDENT
 from ocr_reader.dials import combine_with_wheels, read_dials
 from ocr_reader.errors import BadImage
 from ocr_reader.finder import text_candidates
-from ocr_reader.locate import Candidate, find_candidates, find_digit_rows, overlaps, rectify
+from ocr_reader.locate import Candidate, extended_quad, find_candidates, find_digit_rows, overlaps, rectify
 from ocr_reader.plausibility import check_plausibility
 from ocr_reader.recognise import WheelGuess, tesseract_digits, wheel_model
 from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, RedEvidence, red_evidence, red_wheels, split
@@ -257,7 +257,8 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
                 [guesses[i] for i in idx],
                 fit,
                 lay.runner_up_fit,
-                (reach_lr[0], reach_lr[1]),
+                # the strip's ends against the window's (rectify(quad, extend_px) cuts this very strip)
+                (reach_lr[0] - x0, x1 - (ext.shape[1] - reach_lr[1])),
                 # A chain of the most wheels a counter has cannot continue, whatever lies beyond it or
                 # wherever its slide ran out (a row cut short whose chain grew to all its wheels).
                 maybe_partial=(len(beyond) < 2 or any(doubt)) and len(idx) < WHEEL_COUNTS[-1],
@@ -838,13 +839,45 @@ def decimal_doubt(ev: RedEvidence, decimals: int) -> bool:
     """The decimal point is not settled by the wheels' colours (a wrong one is a 10-1000x wrong bill).
 
     Among the last four wheels (decimals are a trailing run of at most four): a wheel whose colour
-    is part way to red, or a red wheel left out of the decimal run. A row all red is a tinted photo.
+    is part way to red (unless `_side_by_redness` puts it on the side of the point it is on), or a red
+    wheel left out of the decimal run. A row all red is a tinted photo.
     """
     n = len(ev.red)
     if n == 0 or all(ev.red):
         return False
     tail = range(max(1, n - 4), n)
-    return any(ev.doubtful[i] for i in tail) or any(ev.red[i] for i in tail if i < n - decimals)
+    if any(ev.red[i] for i in tail if i < n - decimals):
+        return True
+    return any(ev.doubtful[i] and not _side_by_redness(ev, decimals, i) for i in tail)
+
+
+DOUBT_BY_GAP = True  # a wheel part way to red is judged against the row's own black and red wheels
+REDNESS_GAP_MIN = 15.0  # the decimal run's least red wheel this much redder than the reddest black one
+REDNESS_SIDE = 1 / 3  # ...and the wheel in doubt within this share of that gap of its side
+
+
+def _side_by_redness(ev: RedEvidence, decimals: int, i: int) -> bool:
+    """True when wheel i, part way to red, is plainly on the side of the decimal point it was put on.
+
+    Colour bleeding from the red wheel beside it, or a faded red wheel, gives a wheel some redness; the
+    row's own wheels say how much is black and how much red. Where the decimal run's least red (sure)
+    wheel is at least REDNESS_GAP_MIN redder at its centre than the reddest (sure) black wheel, a wheel
+    in the first third of that gap is black and one in the last third red; a wheel so judged that lies
+    where the point already puts it settles nothing more. Everything else stays in doubt.
+    """
+    n = len(ev.red)
+    if not DOUBT_BY_GAP or decimals == 0 or len(ev.redness) != n:
+        return False
+    sure = [not d for d in ev.doubtful]
+    blacks = [ev.redness[j] for j in range(n - decimals) if sure[j] and not ev.red[j]]
+    reds = [ev.redness[j] for j in range(n - decimals, n) if sure[j] and ev.red[j]]
+    if not blacks or not reds:
+        return False
+    lo, hi = max(blacks), min(reds)
+    if hi - lo < REDNESS_GAP_MIN:
+        return False
+    share = (ev.redness[i] - lo) / (hi - lo)
+    return share <= REDNESS_SIDE if i < n - decimals else share >= 1 - REDNESS_SIDE
 
 
 def _format(digits: list[int], decimals: int) -> tuple[str, float]:
@@ -903,44 +936,132 @@ class SecondOpinion:
     per_wheel: tuple[tuple[int | None, float], ...] = ()
 
 
-def second_opinion(bgr: np.ndarray, layout: Layout, digits: list[int]) -> SecondOpinion:
+# Where a digit the second reader read lies, in wheels from the first wheel's left edge (wheel i spans
+# [i, i + 1)). CTC places a character only to a time step (8 input pixels: a third to a half of a small
+# wheel), so digits are matched to wheels in order, and places only check the match loosely and tell
+# what an extra digit at an end is: one in the band this far either side of the wheels' outer ends is
+# the window's frame (PP-OCR reads a frame's edge as "1"); one further out, read surely, a wheel lost
+# beyond that end.
+FRAME_BAND = 0.2
+PLACE_SLACK = 0.9  # a digit matched to wheel i lies within this of its centre (i + 0.5)
+SECOND_CONFIRM_PROB = 0.7  # a wheel the CNN read unsurely is confirmed only by digits read this surely
+
+
+@dataclass(frozen=True)
+class _Aligned:
+    """One view's digits matched to the wheels (`_align`)."""
+
+    chars: tuple[tuple[str, float] | None, ...]  # per wheel: (digit, probability), None where none is read
+    lined_up: bool  # every wheel has its digit (the view read as many, once any frame is set aside)
+    beyond: tuple[bool, bool]  # a digit read surely beyond the (first, last) wheel
+
+
+def _align(read: textrec.RowText, n_wheels: int, to_wheels) -> _Aligned:
+    """Match read's digits to n_wheels wheels in order; to_wheels maps a character's place (a fraction
+    of the view's width) to wheel units. Non-digits (a frame, a decimal comma, "m3") are passed over.
+
+    More digits than wheels: the extra ones must come off the ends (before the first wheel's centre,
+    after the last one's), and the split whose kept digits lie nearest their wheels is taken; each
+    extra digit is the frame (within FRAME_BAND of the end) or, read surely further out, a lost wheel.
+    As many: digit i is wheel i's, each within PLACE_SLACK of its wheel's centre (else nothing is
+    matched). Fewer (a rolling wheel, or a worn "0" read as a letter): each digit goes to the wheel it
+    was read on, one to a wheel, and the view is not lined up.
+    """
+    digits = [
+        (c, p, to_wheels(x))
+        for c, p, x in zip(read.text, read.probs, read.xs, strict=True)
+        if textrec.is_digit(c)
+    ]
+    extra = len(digits) - n_wheels
+    beyond = [False, False]
+    if extra > 0:
+        best: tuple[float, int] | None = None
+        for left in range(extra + 1):
+            right = extra - left
+            kept = digits[left : len(digits) - right]
+            dropped_ok = all(u < 0.5 for _, _, u in digits[:left]) and all(
+                u > n_wheels - 0.5 for _, _, u in digits[len(digits) - right :]
+            )
+            if dropped_ok:
+                cost = sum(abs(u - (i + 0.5)) for i, (_, _, u) in enumerate(kept))
+                if best is None or cost < best[0]:
+                    best = (cost, left)
+        if best is None:
+            return _Aligned((None,) * n_wheels, False, (False, False))
+        left = best[1]
+        right = extra - left
+        for _, p, u in digits[:left]:
+            beyond[0] |= u < -FRAME_BAND and p >= SECOND_READER_MIN_PROB
+        for _, p, u in digits[len(digits) - right :]:
+            beyond[1] |= u > n_wheels + FRAME_BAND and p >= SECOND_READER_MIN_PROB
+        digits = digits[left : len(digits) - right]
+    chars: list[tuple[str, float] | None] = [None] * n_wheels
+    if extra < 0:
+        # Fewer digits than wheels: each goes to the wheel it was read on, one to a wheel, in order.
+        at = [int(np.floor(u)) for _, _, u in digits]
+        if any(not 0 <= i < n_wheels for i in at) or any(b <= a for a, b in zip(at, at[1:], strict=False)):
+            return _Aligned(tuple(chars), False, (beyond[0], beyond[1]))
+        for i, (c, p, _) in zip(at, digits, strict=True):
+            chars[i] = (c, p)
+        return _Aligned(tuple(chars), False, (beyond[0], beyond[1]))
+    for i, (c, p, u) in enumerate(digits):
+        if abs(u - (i + 0.5)) > PLACE_SLACK:
+            return _Aligned((None,) * n_wheels, False, (beyond[0], beyond[1]))
+        chars[i] = (c, p)
+    return _Aligned(tuple(chars), True, (beyond[0], beyond[1]))
+
+
+def second_opinion(
+    bgr: np.ndarray, layout: Layout, digits: list[int], confidences: list[float] | None = None
+) -> SecondOpinion:
     """Ask PP-OCR's recogniser to read the row, and compare with the wheels' digits.
 
     It reads the row twice: as the wheels were cut, and widened by SECOND_READER_REACH pitches at each
-    end (non-digits at the widened view's ends — a frame, "m3" — are dropped). To agree, both must give
-    exactly the wheels' digits: a row that lost wheels at an end (a counter cut short, or a wheel
-    beyond a divider) is read whole by the wider view.
+    end. Each view's digits are matched to the wheels (`_align`: in order, the window's frame at an end
+    — often read as a "1" — set aside by its place). To agree, both views must line up and read every
+    wheel's digit, each surely (SECOND_READER_MIN_PROB; SECOND_CONFIRM_PROB where the wheel's own
+    confidence, from confidences, is under REVIEW_CONFIDENCE), and the widened view no digit beyond
+    an end (a row that lost wheels at an end, or a wheel beyond a divider).
 
-    The sure lead: when the widened view reads exactly as many digits as there are wheels, how many
-    leading wheels both views read as the wheels' digits, each surely (0 otherwise; the row as cut may
-    have lost a glyph at its end). The black wheels of a row whose only disagreement is a decimal wheel
-    are confirmed this way (`_sure_whole_m3`); with a digit more or fewer in the widened view no wheel
-    can be matched to a character. per_wheel takes every view that lines up.
+    The sure lead: how many leading wheels both views read as the wheels' digits, each so surely, when
+    the widened view reads nothing before the first wheel (0 otherwise). The black wheels of a row whose
+    only disagreement is a decimal wheel (or a rolling last wheel neither reads) are confirmed this way
+    (`_sure_whole_m3`). per_wheel: the digit both views read at each wheel (None where they differ or
+    one read none there) and the lower probability.
     """
     row = textrec.read_row(layout.strip)
     if row is None:
         return SecondOpinion(None)
     want = "".join(str(d) for d in digits)
+    n = len(want)
     reach = int(round(SECOND_READER_REACH * layout.pitch_px))
     left, right = layout.extend_px
     wide = textrec.read_row(rectify(bgr, layout.candidate.quad, extend_px=(left + reach, right + reach)))
     if wide is None:
         return SecondOpinion(row.text)
-    core = wide.digits_between_ends()
-    views = (row, core)
-    agrees = all(v.text == want and min(v.probs, default=0.0) >= SECOND_READER_MIN_PROB for v in views)
-    # The widened view must line up with the wheels (no wheel lost at an end); the row as cut may have
-    # clipped a glyph at its edge (04213.521 read "0421352"), so only its start must read as theirs.
-    lead = len(want) if agrees else min(_sure_lead(core, want), _sure_lead(row, want, lined_up=False))
-    lined_up = [v for v in views if len(v.text) == len(want) and textrec.is_digit(v.text)]
-    per_wheel = tuple(
-        (
-            int(lined_up[0].text[i]) if len({v.text[i] for v in lined_up}) == 1 else None,
-            min(v.probs[i] for v in lined_up),
-        )
-        for i in range(len(want) if lined_up else 0)
+    width = layout.strip.shape[1]
+    trim = layout.side_trim * layout.strip.shape[0]
+    pitch = layout.pitch_px
+    views = (
+        _align(row, n, lambda x: (x * width - trim) / pitch),
+        _align(wide, n, lambda x: (x * (width + 2 * reach) - reach - trim) / pitch),
     )
-    return SecondOpinion(row.text, agrees, lead, per_wheel)
+    conf = confidences if confidences is not None and len(confidences) == n else [1.0] * n
+    bar = [SECOND_READER_MIN_PROB if c >= REVIEW_CONFIDENCE else SECOND_CONFIRM_PROB for c in conf]
+    sure = [
+        all((ch := v.chars[i]) is not None and ch[0] == want[i] and ch[1] >= bar[i] for v in views)
+        for i in range(n)
+    ]
+    agrees = all(v.lined_up for v in views) and all(sure) and not any(views[1].beyond)
+    lead = 0 if views[1].beyond[0] else next((i for i, ok in enumerate(sure) if not ok), n)
+    per_wheel: list[tuple[int | None, float]] = []
+    if any(ch is not None for v in views for ch in v.chars):
+        for a, b in zip(views[0].chars, views[1].chars, strict=True):
+            if a is not None and b is not None and a[0] == b[0]:
+                per_wheel.append((int(a[0]), min(a[1], b[1])))
+            else:
+                per_wheel.append((None, 0.0))
+    return SecondOpinion(row.text, agrees, lead, tuple(per_wheel))
 
 
 SECOND_OVER_WHEEL = 0.9  # a still, unsure wheel is read as the second reader's digit when it is this sure
@@ -978,20 +1099,6 @@ def _reads_upright(digits: list[int], sure_lead: int, n_black: int) -> bool:
     """
     lead = min(sure_lead, len(digits))
     return n_black >= 1 and lead >= n_black and any(d in TURN_ASYMMETRIC_DIGITS for d in digits[:lead])
-
-
-def _sure_lead(read: textrec.RowText, want: str, lined_up: bool = True) -> int:
-    """How many leading characters of read equal want's, each read surely.
-
-    lined_up: 0 unless both are as long (a character more or fewer matches no wheel to a character).
-    """
-    if lined_up and len(read.text) != len(want):
-        return 0
-    n = 0
-    end = min(len(want), len(read.text))
-    while n < end and read.text[n] == want[n] and read.probs[n] >= SECOND_READER_MIN_PROB:
-        n += 1
-    return n
 
 
 def _quick_reading(layout: Layout, decimals: int | None = None) -> tuple[str, float | None]:
@@ -1066,7 +1173,7 @@ def read_image(
 
     @cache
     def ask_second_reader() -> SecondOpinion:
-        return second_opinion(bgr, layout, res.digits)
+        return second_opinion(bgr, layout, res.digits, [g.score for g in guesses])
 
     n_black = len(res.digits) - decimals
     # The row turned over competes (orientation_uncertain) unless the second reader reads it upright.
@@ -1232,8 +1339,8 @@ def _wheel_alternatives(
 
 
 def layout_quad(layout: Layout) -> np.ndarray:
-    """The corners (photo pixels) of the part of the window the wheels were read in."""
-    return layout.candidate.quad
+    """The corners (photo pixels) of the strip the wheels were read in: the window as grown or cut to them."""
+    return extended_quad(layout.candidate.quad, layout.extend_px)
 
 
 def _read_tesseract(layout: Layout, red: list[bool]) -> PhotoReading:

@@ -31,6 +31,11 @@ MAX_WIDTH_PX = 960  # a row wider than 20 heights is squeezed (a counter is at m
 MIN_WIDTH_PX = 16
 
 
+# The recogniser's dictionary (Chinese and Latin print) holds full-width digits as well: on a dark plate
+# it often reads a counter's digits as those ("０２９４６２０"). They are the same digits.
+FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
 def is_digit(text: str) -> bool:
     """True when text is one or more of 0-9 (str.isdigit also takes the "²" of "m²", which is read)."""
     return text.isascii() and text.isdigit()
@@ -42,6 +47,9 @@ class RowText:
 
     text: str
     probs: tuple[float, ...]
+    # where each character was read: the centre of its most likely time step, as a fraction of the
+    # row's width (CTC time steps are 8 input pixels wide: the recogniser's stride)
+    xs: tuple[float, ...] = ()
 
     def digits_between_ends(self) -> RowText:
         """The text without the non-digits at its ends (a window's frame, an "m3" label beside it)."""
@@ -50,7 +58,7 @@ class RowText:
             i += 1
         while j > i and not is_digit(self.text[j - 1]):
             j -= 1
-        return RowText(self.text[i:j], self.probs[i:j])
+        return RowText(self.text[i:j], self.probs[i:j], self.xs[i:j])
 
 
 def model_path() -> str | None:
@@ -87,23 +95,29 @@ def _input(strip_bgr: np.ndarray) -> np.ndarray:
 def decode(probs: np.ndarray, labels: list[str]) -> RowText:
     """Greedy CTC decoding of one (time steps x classes) probability matrix.
 
-    A character's probability is the best of its run of time steps; repeats merge unless a blank
-    separates them (so "00" needs a blank between the two zeros, as CTC defines it).
+    A character's probability is the best of its run of time steps, and its place that time step's
+    centre (CTC's spikes are one step wide); repeats merge unless a blank separates them (so "00"
+    needs a blank between the two zeros, as CTC defines it).
     """
     best = probs.argmax(axis=1)
+    steps = max(len(best), 1)
     text: list[str] = []
     ps: list[float] = []
+    xs: list[float] = []
     prev = 0
     for t, c in enumerate(best):
         c = int(c)
+        p = float(probs[t, c])
         if c != 0:
             if c != prev:
                 text.append(labels[c])
-                ps.append(float(probs[t, c]))
-            else:
-                ps[-1] = max(ps[-1], float(probs[t, c]))
+                ps.append(p)
+                xs.append((t + 0.5) / steps)
+            elif p > ps[-1]:
+                ps[-1] = p
+                xs[-1] = (t + 0.5) / steps
         prev = c
-    return RowText("".join(text), tuple(ps))
+    return RowText("".join(text).translate(FULL_WIDTH_DIGITS), tuple(ps), tuple(xs))
 
 
 def read_row(strip_bgr: np.ndarray) -> RowText | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -107,6 +107,8 @@ class RedEvidence:
 
     red: list[bool]
     doubtful: list[bool]
+    # each wheel's centre redness (median) against the row's first half: how red it is, to compare
+    redness: list[float] = field(default_factory=list)
 
 
 def red_evidence(crops_bgr: list[np.ndarray]) -> RedEvidence:
@@ -121,12 +123,15 @@ def red_evidence(crops_bgr: list[np.ndarray]) -> RedEvidence:
     # The first wheel is never a decimal: measured against it too, a row whose first half is mostly
     # decimals (4 of 5 wheels) still shows them; where the two measures disagree the point is in doubt.
     first = np.array(raw[0])
-    red, doubtful = [], []
+    red: list[bool] = []
+    doubtful: list[bool] = []
+    redness: list[float] = []
     for c, v in zip(crops_bgr, raw, strict=True):
         m, s, k = np.array(v) - base
         r = is_red(c) or m > RELATIVE_RED or s > SURROUND_RED or k > RED_INK_SHARE
         m0, s0, k0 = np.array(v) - first
         red.append(bool(r))
+        redness.append(float(m))
         doubtful.append(
             bool(
                 not r
@@ -140,7 +145,7 @@ def red_evidence(crops_bgr: list[np.ndarray]) -> RedEvidence:
                 )
             )
         )
-    return RedEvidence(red, doubtful)
+    return RedEvidence(red, doubtful, redness)
 
 
 def red_wheels(crops_bgr: list[np.ndarray]) -> list[bool]:

@@ -347,7 +347,9 @@ def test_a_whole_m3_reading_says_its_red_wheels_were_left_out(env, monkeypatch):
         pytest.fail("no easy render with red wheels read surely")
     real = pipeline.review_reason
     monkeypatch.setattr(pipeline, "review_reason", lambda *a, **k: real(*a, **k) or "low_confidence")
-    monkeypatch.setattr(pipeline, "second_opinion", lambda bgr, lay, d: pipeline.SecondOpinion(None))
+    monkeypatch.setattr(
+        pipeline, "second_opinion", lambda bgr, lay, d, conf=None: pipeline.SecondOpinion(None)
+    )
     meter = add_photo_meter(env)
     body = upload(env, meter, data).json()
     assert body["status"] == "stored" and body["decimals_dropped"] == r.decimal_digits, body

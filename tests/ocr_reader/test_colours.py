@@ -122,6 +122,45 @@ def test_the_decimal_point_is_in_doubt_when_the_colours_do_not_settle_it():
     assert not decimal_doubt(RedEvidence([False] * 8, [True] + [False] * 7), 0)
 
 
+def _evidence(redness: list[float], red: list[bool], doubtful: list[bool]) -> RedEvidence:
+    return RedEvidence(red, doubtful, redness)
+
+
+def test_a_wheel_part_way_to_red_is_judged_against_the_rows_own_wheels():
+    """A dev photo (04752.735): the black wheel beside the red run at 11 (centre redness against the row's
+    first half), the black wheels at -10..6, the red ones at 39..81: plainly black, so the point stands."""
+    red = [False] * 5 + [True] * 3
+    doubtful = [False] * 4 + [True, False, False, False]
+    ev = _evidence([-10, -4, 4, 6, 11, 81.5, 64, 39], red, doubtful)
+    assert not decimal_doubt(ev, 3)
+    # ...half way between the two, it stays in doubt
+    assert decimal_doubt(_evidence([-10, -4, 4, 6, 22, 81.5, 64, 39], red, doubtful), 3)
+    # a faded red wheel counted among the decimals, plainly on the red side (01340.077: 3 / 14 / 19)
+    ev = _evidence(
+        [-1, 3, -2, 1, 2, 23, 14, 19], [False] * 5 + [True, False, True], [False] * 6 + [True, False]
+    )
+    assert _decimals(ev.red) == 3 and not decimal_doubt(ev, 3)
+    # ...but as black as the black wheels while counted a decimal: in doubt
+    ev = _evidence(
+        [-1, 3, -2, 1, 2, 23, 2, 19], [False] * 5 + [True, False, True], [False] * 6 + [True, False]
+    )
+    assert decimal_doubt(ev, 3)
+
+
+def test_without_a_clear_gap_between_black_and_red_the_doubt_stands():
+    red = [False] * 5 + [True] * 2
+    doubtful = [False] * 4 + [True, False, False]
+    # the red wheels barely redder than the black ones (a dim photo): no measure to judge by
+    assert decimal_doubt(_evidence([0, 2, 1, 3, 4, 12, 14], red, doubtful), 2)
+    # no sure black wheel, or no sure red one, to compare with
+    assert decimal_doubt(_evidence([0, 2, 1, 3, 4, 60, 70], red, [True] * 5 + [False, False]), 2)
+    assert decimal_doubt(_evidence([0, 2, 1, 3, 4, 60, 70], red, doubtful[:5] + [True, True]), 2)
+    # no decimals at all: a wheel part way to red may be the only decimal
+    assert decimal_doubt(_evidence([0, 2, 1, 3, 4, 5, 12], [False] * 7, [False] * 6 + [True]), 0)
+    # evidence without the measures (as built by hand elsewhere): as before
+    assert decimal_doubt(RedEvidence(red, doubtful), 2)
+
+
 def test_a_red_panel_half_way_to_red_goes_to_review():
     black = [_plain(_wheel((25, 25, 25), (220, 220, 220), d)) for d in range(5)]
     # A pale panel (glare): redder than the black wheels' frames, not clearly red.

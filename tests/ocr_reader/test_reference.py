@@ -59,7 +59,9 @@ def test_later_photos_are_read_in_the_reference_window(learned, one_photo):
         assert np.abs(quad - expected).max() < 6.0  # pixels of the decoded photo
         r = read_photo(later, reference=learned.to_json())
         assert r.window_source == "reference"
-        assert r.reading == truth.reading, (seed, r.reading, r.reason)
+        # the reading, or its whole m3 where only the red (decimal) wheels were unsure
+        whole = truth.reading.split(".")[0]
+        assert r.reading == (whole if r.decimals_dropped else truth.reading), (seed, r.reading, r.reason)
 
 
 def test_unrelated_photo_does_not_align(learned, heldout_photos, one_photo):

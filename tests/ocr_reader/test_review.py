@@ -223,7 +223,9 @@ def test_a_reading_whose_red_wheels_alone_are_unsure_is_stored_as_whole_m3(
         return real(consistent, layout, margin, wheels, agreed) or unsure
 
     monkeypatch.setattr(pipeline, "review_reason", decimals_unsure)
-    monkeypatch.setattr(pipeline, "second_opinion", lambda bgr, lay, d: pipeline.SecondOpinion(None))
+    monkeypatch.setattr(
+        pipeline, "second_opinion", lambda bgr, lay, d, conf=None: pipeline.SecondOpinion(None)
+    )
     w = read_photo(data)
     assert not w.needs_review and w.decimals_dropped == r.decimal_digits and w.decimal_digits == 0
     assert w.reading == r.reading.split(".")[0] and w.value_m3 == int(r.reading.split(".")[0])

@@ -88,19 +88,120 @@ def test_it_agrees_only_with_the_very_digits_of_the_row():
     assert pipeline.second_opinion(img, lay, [5, 4, 7, 2, 9, 1, 3]).sure_lead == 0
 
 
-def test_a_sure_lead_needs_as_many_digits_as_wheels_each_read_surely():
-    row = textrec.RowText("0391877", (0.99, 0.99, 0.99, 0.99, 0.99, 0.4, 0.99))
-    assert pipeline._sure_lead(row, "0391844") == 5
-    assert pipeline._sure_lead(row, "0391877") == 5  # stops at the unsure sixth digit
-    assert pipeline._sure_lead(row, "1391877") == 0
-    # a digit more or fewer: no character can be matched to a wheel
-    assert pipeline._sure_lead(row, "03918770") == 0
-    assert pipeline._sure_lead(row, "039187") == 0
-    # the row as cut may lose a glyph at its end: only its start must read as the wheels do
-    clipped = textrec.RowText("0421352", (0.99,) * 7)
-    assert pipeline._sure_lead(clipped, "04213521") == 0
-    assert pipeline._sure_lead(clipped, "04213521", lined_up=False) == 7
-    assert pipeline._sure_lead(textrec.RowText("102946205", (0.9,) * 9), "02946202", lined_up=False) == 0
+def _row(*chars: tuple[str, float, float]) -> RowText:
+    """A read row from (character, probability, place in wheels) with 8 wheels across the view."""
+    return RowText(
+        "".join(c for c, _, _ in chars), tuple(p for _, p, _ in chars), tuple(u / 8 for _, _, u in chars)
+    )
+
+
+def _in_wheels(x: float) -> float:
+    return 8 * x
+
+
+def test_a_frame_read_as_a_one_is_set_aside_by_its_place():
+    """PP-OCR reads a meter window's frame as a "1" beside the first wheel (dev photo 02946.202 read
+    "102946205" for 8 wheels): by its place it is the frame, not a ninth digit, and the wheels line up."""
+    row = _row(
+        ("1", 0.9, 0.1), ("0", 0.99, 0.48), ("2", 0.99, 1.44), ("9", 0.99, 2.4), ("4", 0.98, 3.68),
+        ("6", 0.99, 4.32), ("2", 0.99, 5.6), ("0", 0.98, 6.56), ("5", 0.5, 7.52),
+    )  # fmt: skip
+    a = pipeline._align(row, 8, _in_wheels)
+    assert a.lined_up and a.beyond == (False, False)
+    assert [c for c, _ in a.chars] == list("02946205")
+    # a decimal comma between the wheels and an "m3" after them are no digits
+    row = _row(("0", 0.99, 0.5), (",", 0.9, 1.0), ("7", 0.99, 1.5), ("m", 0.9, 2.6), ("3", 0.4, 2.9))
+    a = pipeline._align(row, 2, _in_wheels)
+    assert [c for c, _ in a.chars] == ["0", "7"] and a.lined_up and a.beyond == (False, False)
+
+
+def test_an_extra_digit_inside_the_row_lines_nothing_up():
+    # nine digits for eight wheels, the extra one between the third and fourth wheel: no split off the
+    # ends puts the others at their wheels
+    row = _row(*[(str(i), 0.99, u) for i, u in enumerate((0.5, 1.5, 2.5, 3.0, 3.5, 4.5, 5.5, 6.5, 7.5))])
+    a = pipeline._align(row, 8, _in_wheels)
+    assert not a.lined_up and a.chars == (None,) * 8
+
+
+def test_a_wheel_read_as_nothing_leaves_the_others_at_their_places():
+    """A rolling last wheel PP-OCR does not read (14441.494 read "1444149"), or a worn first "0" read as a
+    letter ("J3279892"): the digits read go to the wheels they were read on; the view is not lined up."""
+    a = pipeline._align(_row(*[(d, 0.99, i + 0.4) for i, d in enumerate("1444149")]), 8, _in_wheels)
+    assert [c and c[0] for c in a.chars] == list("1444149") + [None] and not a.lined_up
+    a = pipeline._align(
+        _row(("J", 0.4, 0.47), *[(d, 0.99, i + 1.4) for i, d in enumerate("3279892")]), 8, _in_wheels
+    )
+    assert [c and c[0] for c in a.chars] == [None, *"3279892"] and not a.lined_up
+    # two digits read on one wheel: no wheel can be told
+    assert pipeline._align(_row(("1", 0.9, 0.4), ("7", 0.9, 0.6)), 3, _in_wheels).chars == (None,) * 3
+
+
+def test_a_digit_beyond_an_end_is_a_lost_wheel_when_read_surely():
+    lost = pipeline._align(_row(("2", 0.97, -0.5), ("3", 0.99, 0.5), ("8", 0.99, 1.5)), 2, _in_wheels)
+    assert lost.beyond == (True, False) and [c for c, _ in lost.chars] == ["3", "8"]
+    lost = pipeline._align(_row(("3", 0.99, 0.5), ("8", 0.99, 1.5), ("4", 0.94, 2.5)), 2, _in_wheels)
+    assert lost.beyond == (False, True)
+    # ...but not read surely, or not a digit: no lost wheel
+    weak = pipeline._align(
+        _row(("3", 0.99, 0.5), ("8", 0.99, 1.5), ("4", 0.3, 2.5), ("m", 0.9, 3.2)), 2, _in_wheels
+    )
+    assert weak.beyond == (False, False) and weak.lined_up
+
+
+def test_a_wheel_read_unsurely_needs_a_surer_second_reading(monkeypatch):
+    """Both readers read a real wheel's 9 as 3 (a counter of real wheels, the CNN at 0.72, PP-OCR at 0.72
+    and 0.55): where the CNN is unsure, the second reader confirms only at SECOND_CONFIRM_PROB."""
+    img = _counter("3554462")
+    lay = _layout(img, 0, 7)
+    text, first = "3554462", (0.72, 0.55)  # the first digit's probability in each view
+
+    def view(k: int, across: float, lead: float) -> RowText:  # the digits at their wheels' centres
+        probs = tuple(0.99 if i else first[k] for i in range(7))
+        return RowText(text, probs, tuple((lead + i + 0.5) / across for i in range(7)))
+
+    # the row as cut is 7 wheels wide; the widened view 2 wheels more on each side
+    views = iter([view(0, 7, 0), view(1, 11, 2)] * 2)
+    monkeypatch.setattr(textrec, "read_row", lambda strip: next(views))
+    digits = [3, 5, 5, 4, 4, 6, 2]
+    unsure = pipeline.second_opinion(img, lay, digits, [0.72] + [0.99] * 6)
+    assert not unsure.agrees and unsure.sure_lead == 0
+    sure = pipeline.second_opinion(img, lay, digits, [0.99] * 7)
+    assert sure.agrees and sure.sure_lead == 7
+
+
+def test_the_chains_strip_is_the_window_cut_with_its_own_extension():
+    """A chain's strip is a part of the window grown by the slide: its extend_px must cut that very strip
+    from the window, or the widened view reaches past other print (the chain's own reach and two pitches
+    more)."""
+    img = _counter("0472913")
+    lay = _layout(img, 1, 5)
+    chained = pipeline.chain_layout(img, lay)
+    assert chained is not None and chained.n_wheels == 7
+    again = rectify(img, lay.candidate.quad, extend_px=chained.extend_px)
+    assert again.shape == chained.strip.shape and np.array_equal(again, chained.strip)
+
+
+def test_a_frame_read_as_a_one_beside_the_first_wheel_does_not_break_the_agreement():
+    """A light bracket of the window's frame just left of the first wheel, on a dark plate: PP-OCR reads it
+    as a leading "1" ("10294620" for 7 wheels). Matched by place, the eight characters are the frame and
+    the seven wheels' digits, and the two readers agree."""
+    img = _counter("0294620")
+    img[img[..., 0] == 170] = 60  # a dark plate
+    x = 80 + 3 - 3 - 5
+    img[40:100, x : x + 5] = 235  # the bracket: an upright bar with short arms top and bottom
+    img[40:45, x : x + 12] = 235
+    img[95:100, x : x + 12] = 235
+    lay = _layout(img, 0, 7)
+    op = pipeline.second_opinion(img, lay, [0, 2, 9, 4, 6, 2, 0])
+    assert op.text == "10294620"
+    assert op.agrees and op.sure_lead == 7
+    assert not pipeline.second_opinion(img, lay, [0, 2, 9, 4, 6, 2, 1]).agrees
+
+
+def test_full_width_digits_are_digits():
+    """On a dark plate the recogniser often picks the full-width digits of its dictionary."""
+    labels = ["", "０", "２", "m"]
+    assert decode(_steps(1, 0, 2, 3, p=0.9), labels).text == "02m"
 
 
 def test_a_row_cut_short_is_caught_by_the_widened_view():
@@ -114,11 +215,16 @@ def test_a_row_cut_short_is_caught_by_the_widened_view():
 
 
 def _opinion(digits: list[int], text: str, prob: float = 0.99) -> pipeline.SecondOpinion:
-    """What the second reader would make of a row it read as text (both views alike, each at prob)."""
+    """What the second reader would make of a row it read as text (both views alike, each at prob, each
+    character at its wheel when there are as many)."""
     want = "".join(map(str, digits))
-    row = textrec.RowText(text, (prob,) * len(text))
-    lead = pipeline._sure_lead(row, want)
-    per_wheel = tuple((int(c), prob) for c in text) if len(text) == len(want) and text.isdigit() else ()
+    lined_up = len(text) == len(want) and text.isdigit()
+    lead = (
+        next((i for i, (a, b) in enumerate(zip(text, want, strict=True)) if a != b), len(want))
+        if lined_up
+        else 0
+    )
+    per_wheel = tuple((int(c), prob) for c in text) if lined_up else ()
     return pipeline.SecondOpinion(text, text == want, lead, per_wheel)
 
 
@@ -148,7 +254,7 @@ def unsure_photo(heldout_photos):
     """A held-out render whose wheels read unsurely (low_confidence) though its digits are right."""
     real = pipeline.second_opinion
     try:
-        pipeline.second_opinion = lambda bgr, lay, digits: pipeline.SecondOpinion(None)
+        pipeline.second_opinion = lambda bgr, lay, digits, conf=None: pipeline.SecondOpinion(None)
         from ocr_reader.api import read_photo
 
         for data, truth in heldout_photos:
@@ -164,7 +270,9 @@ def test_a_reading_the_second_reader_confirms_is_stored_and_says_so(unsure_photo
     from ocr_reader.api import read_photo
 
     data, truth = unsure_photo
-    monkeypatch.setattr(pipeline, "second_opinion", lambda bgr, lay, d: _opinion(d, "".join(map(str, d))))
+    monkeypatch.setattr(
+        pipeline, "second_opinion", lambda bgr, lay, d, conf=None: _opinion(d, "".join(map(str, d)))
+    )
     r = read_photo(data)
     assert not r.needs_review and r.second_reader == "agrees"
     assert r.confidence < pipeline.REVIEW_CONFIDENCE  # the wheels' own confidence is reported as it is
@@ -176,7 +284,7 @@ def test_a_disagreeing_second_reader_keeps_the_review_and_offers_its_reading(uns
     data, truth = unsure_photo
     n = len(truth.reading.replace(".", ""))
     other = ("9" * n) if not truth.reading.startswith("9") else ("1" * n)
-    monkeypatch.setattr(pipeline, "second_opinion", lambda bgr, lay, d: _opinion(d, other))
+    monkeypatch.setattr(pipeline, "second_opinion", lambda bgr, lay, d, conf=None: _opinion(d, other))
     r = read_photo(data)
     assert r.needs_review and r.reason == "low_confidence" and r.second_reader == "disagrees"
     assert any(a["why"] == "second_reader" and a["reading"].replace(".", "") == other for a in r.alternatives)
@@ -203,7 +311,7 @@ def test_black_wheels_the_second_reader_reads_alike_give_the_whole_m3(heldout_ph
     monkeypatch.setattr(pipeline, "decimal_doubt", lambda ev, d: False)
     digits = r.reading.replace(".", "")
     other = digits[:-1] + str((int(digits[-1]) + 5) % 10)  # the last red wheel read otherwise
-    monkeypatch.setattr(pipeline, "second_opinion", lambda bgr, lay, d: _opinion(d, other))
+    monkeypatch.setattr(pipeline, "second_opinion", lambda bgr, lay, d, conf=None: _opinion(d, other))
     w = read_photo(data)
     assert not w.needs_review and w.second_reader == "agrees_on_black_wheels"
     assert w.decimals_dropped == r.decimal_digits and w.reading == r.reading.split(".")[0]

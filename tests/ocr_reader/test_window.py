@@ -60,6 +60,14 @@ def test_chain_grows_a_window_found_without_its_red_wheels(red_photo):
     chained = pipeline.chain_layout(bgr, partial)
     assert chained is not None and chained.n_wheels == truth.n_wheels
     assert _digits(chained) == f"{truth.shown_units:0{truth.n_wheels}d}"
+    # the window the reading reports is the strip its wheels were read in, red wheels included: its
+    # right end is the counter's, within half a wheel, not the black wheels' end that was found
+    tl, tr, br, bl = np.array(truth.window_quad, np.float32)
+    pitch = float(np.linalg.norm(tr - tl)) / truth.n_wheels
+    read = pipeline.layout_quad(chained)
+    assert np.linalg.norm((read[1] + read[2]) / 2 - (tr + br) / 2) < 0.5 * pitch
+    assert np.linalg.norm((read[0] + read[3]) / 2 - (tl + bl) / 2) < 0.5 * pitch
+    assert np.linalg.norm((quad[1] + quad[2]) / 2 - (tr + br) / 2) > truth.n_red * pitch - 0.5 * pitch
 
 
 def test_pitch_from_the_strip_periodicity():
