@@ -967,6 +967,8 @@ def _align(read: textrec.RowText, n_wheels: int, to_wheels) -> _Aligned:
     matched). Fewer (a rolling wheel, or a worn "0" read as a letter): each digit goes to the wheel it
     was read on, one to a wheel, and the view is not lined up.
     """
+    if not len(read.text) == len(read.probs) == len(read.xs):
+        return _Aligned((None,) * n_wheels, False, (False, False))  # no places: nothing can be matched
     digits = [
         (c, p, to_wheels(x))
         for c, p, x in zip(read.text, read.probs, read.xs, strict=True)

@@ -148,6 +148,12 @@ def test_a_digit_beyond_an_end_is_a_lost_wheel_when_read_surely():
     assert weak.beyond == (False, False) and weak.lined_up
 
 
+def test_a_row_without_places_matches_nothing():
+    assert pipeline._align(RowText("0123", (0.9,) * 4), 4, _in_wheels) == pipeline._Aligned(
+        (None,) * 4, False, (False, False)
+    )
+
+
 def test_a_wheel_read_unsurely_needs_a_surer_second_reading(monkeypatch):
     """Both readers read a real wheel's 9 as 3 (a counter of real wheels, the CNN at 0.72, PP-OCR at 0.72
     and 0.55): where the CNN is unsure, the second reader confirms only at SECOND_CONFIRM_PROB."""
