@@ -268,12 +268,14 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
             )
     # The other pitch's chain holds these wheels' digits and more: a wheel lost at an end (a
     # sideways dev photo read 2677.038 for 02677.038 at the shorter pitch, sure of every wheel).
-    if (
-        PITCH_DOUBT
-        and best is not None
-        and any(len(c) > best.n_wheels and _run_at(c, best.guesses) is not None for c in chains)
-    ):
-        best.maybe_partial = True
+    if PITCH_DOUBT and best is not None:
+        left, right = best.beyond_sides
+        for c in chains:
+            at = _run_at(c, best.guesses) if len(c) > best.n_wheels else None
+            if at is not None:
+                best.maybe_partial = True
+                left, right = left or at > 0, right or len(c) - best.n_wheels - at > 0
+        best.beyond_sides = (bool(left), bool(right))
     return best
 
 
@@ -1223,7 +1225,10 @@ def read_image(
             decimals = len(dials.decimals)
     dropped = 0
     if (
-        reason in WHOLE_FOR
+        (
+            reason in WHOLE_FOR
+            or (reason == "window_may_continue" and _only_decimals_may_continue(layout, red))
+        )
         and not layout.weak_ends
         and not dials_used
         and not unsure_point
@@ -1269,6 +1274,24 @@ def read_image(
         window=[[round(float(x), 1), round(float(y), 1)] for x, y in layout_quad(layout)],
         window_source=layout.candidate.source,
         second_reader=second,
+    )
+
+
+WHOLE_PAST_RED_END = True  # a chain whose only doubt lies beyond its red last wheel gives its whole m3
+
+
+def _only_decimals_may_continue(layout: Layout, red: list[bool]) -> bool:
+    """True when the window's only doubt lies beyond its last wheel and that wheel is red: what may
+    continue the row there are more decimal wheels (a counter's red wheels end it), so its black
+    wheels are all in and their whole m3 can be read (`_sure_whole_m3`). A dev photo's chain of
+    00588.8 ran out of its slide after the first red wheel; the second reader saw two more beyond."""
+    return (
+        WHOLE_PAST_RED_END
+        and layout.maybe_partial
+        and tuple(bool(b) for b in layout.beyond_sides) == (False, True)
+        and len(red) == layout.n_wheels
+        and red[-1]
+        and not all(red)
     )
 
 

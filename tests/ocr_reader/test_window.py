@@ -444,3 +444,56 @@ def test_a_chain_another_pitch_finds_longer_doubts_the_chosen_ones_ends(monkeypa
     assert chained is not None and chained.n_wheels == 7 and chained.maybe_partial
     monkeypatch.setattr(pipeline, "PITCH_DOUBT", False)
     assert not pipeline.chain_layout(np.zeros((64, 64, 3), np.uint8), lay).maybe_partial
+
+
+def test_a_chain_in_doubt_only_beyond_its_red_last_wheel_gives_its_whole_m3(red_photo, monkeypatch):
+    """A chain that ran out of its slide after its first red wheel (dev photo 00588.8; the second reader
+    saw two more red wheels beyond): only decimal wheels can continue a row past a red wheel, so the black
+    wheels' whole m3 is read. In doubt on the left, or past a black last wheel, the window stays open."""
+    bgr, truth = red_photo
+    ok, buf = cv2.imencode(".png", bgr)
+    data = buf.tobytes()
+    plain = read_photo(data)
+    assert not plain.needs_review and plain.reading == truth.reading
+    real = pipeline.choose_window
+
+    def in_doubt(sides):
+        def choose(img, window=None):
+            lay = real(img, window)
+            lay.maybe_partial, lay.beyond_sides = True, sides
+            return lay
+
+        return choose
+
+    monkeypatch.setattr(pipeline, "choose_window", in_doubt((False, True)))
+    r = read_photo(data)
+    assert not r.needs_review and r.reading == truth.reading.split(".")[0]
+    assert r.decimals_dropped == truth.n_red
+    for sides in ((True, False), (True, True)):
+        monkeypatch.setattr(pipeline, "choose_window", in_doubt(sides))
+        assert read_photo(data).reason == "window_may_continue"
+    monkeypatch.setattr(pipeline, "WHOLE_PAST_RED_END", False)
+    monkeypatch.setattr(pipeline, "choose_window", in_doubt((False, True)))
+    assert read_photo(data).reason == "window_may_continue"
+
+
+def test_only_a_red_last_wheel_ends_the_doubt():
+    lay = pipeline.Layout(
+        Candidate(np.zeros((4, 2), np.float32), 1.0, 4.0, 0.0),
+        np.zeros((8, 8, 3)),
+        4,
+        0.0,
+        [],
+        [],
+        0.9,
+        0.1,
+        (0, 0),
+    )
+    lay.maybe_partial, lay.beyond_sides = True, (False, True)
+    assert pipeline._only_decimals_may_continue(lay, [False, False, False, True])
+    assert not pipeline._only_decimals_may_continue(lay, [False, False, True, False])  # a black last wheel
+    assert not pipeline._only_decimals_may_continue(lay, [True] * 4)  # a tinted row: no decimals
+    lay.beyond_sides = (True, True)
+    assert not pipeline._only_decimals_may_continue(lay, [False, False, False, True])
+    lay.beyond_sides, lay.maybe_partial = (False, True), False
+    assert not pipeline._only_decimals_may_continue(lay, [False, False, False, True])
