@@ -1288,7 +1288,7 @@ def _only_decimals_may_continue(layout: Layout, red: list[bool]) -> bool:
     return (
         WHOLE_PAST_RED_END
         and layout.maybe_partial
-        and tuple(bool(b) for b in layout.beyond_sides) == (False, True)
+        and layout.beyond_sides == (False, True)
         and len(red) == layout.n_wheels
         and red[-1]
         and not all(red)

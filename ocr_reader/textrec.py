@@ -51,15 +51,6 @@ class RowText:
     # row's width (CTC time steps are 8 input pixels wide: the recogniser's stride)
     xs: tuple[float, ...] = ()
 
-    def digits_between_ends(self) -> RowText:
-        """The text without the non-digits at its ends (a window's frame, an "m3" label beside it)."""
-        i, j = 0, len(self.text)
-        while i < j and not is_digit(self.text[i]):
-            i += 1
-        while j > i and not is_digit(self.text[j - 1]):
-            j -= 1
-        return RowText(self.text[i:j], self.probs[i:j], self.xs[i:j])
-
 
 def model_path() -> str | None:
     """The recognition model beside the detection model in the installed package, or None."""

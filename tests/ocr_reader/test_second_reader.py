@@ -34,17 +34,13 @@ def test_a_characters_probability_is_the_best_of_its_run():
     assert row.text == "1" and row.probs == pytest.approx((0.99,))
 
 
-def test_non_digits_at_the_ends_are_dropped_not_inside():
-    row = RowText("|0123m3", (0.5, 0.9, 0.8, 0.7, 0.6, 0.4, 0.3))
-    core = row.digits_between_ends()
-    assert core.text == "0123m3" and core.probs == (0.9, 0.8, 0.7, 0.6, 0.4, 0.3)
-    assert RowText("m0123m", (0.1, 0.9, 0.8, 0.7, 0.6, 0.2)).digits_between_ends() == RowText(
-        "0123", (0.9, 0.8, 0.7, 0.6)
-    )
-    assert RowText("kWh", (0.9, 0.9, 0.9)).digits_between_ends().text == ""
-    # the label beside a counter reads "m²": "²" is no wheel's digit (str.isdigit says it is)
-    assert RowText("03279892-m²l", (0.9,) * 12).digits_between_ends().text == "03279892"
-    assert RowText("00689m²", (0.9,) * 7).digits_between_ends().text == "00689"
+def test_labels_beside_a_counter_are_no_digits():
+    """The label beside a counter reads "m²" or "kWh": no wheel's digit ("²" is one to str.isdigit)."""
+    assert textrec.is_digit("03279892") and not textrec.is_digit("²") and not textrec.is_digit("m3")
+    # matched to 8 wheels, the frame "|" before them and the "-m²l" after them are passed over
+    row = RowText("|03279892-m²l", (0.5,) + (0.9,) * 12, tuple((u + 0.5) / 13 for u in range(13)))
+    a = pipeline._align(row, 8, lambda x: 13 * x - 1)
+    assert a.lined_up and [c for c, _ in a.chars] == list("03279892") and a.beyond == (False, False)
 
 
 def _counter(digits: str, box_px: int = 60) -> np.ndarray:
