@@ -497,3 +497,35 @@ def test_only_a_red_last_wheel_ends_the_doubt():
     assert not pipeline._only_decimals_may_continue(lay, [False, False, False, True])
     lay.beyond_sides, lay.maybe_partial = (False, True), False
     assert not pipeline._only_decimals_may_continue(lay, [False, False, False, True])
+
+
+def test_coarse_to_fine_cuts_a_counter_as_every_cut_would(heldout_photos):
+    from ocr_reader.recognise import wheel_model
+    from ocr_reader.wheels import WHEEL_COUNTS
+
+    model = wheel_model()
+    saved = 0
+    for data, truth in heldout_photos[:8]:
+        bgr = decode_photo(data)
+        cand = Candidate(np.array(truth.window_quad, np.float32), 1.0, 4.0, 0.02)
+        before = model.crops_read
+        lay = pipeline.best_layout(bgr, cand)
+        coarse = model.crops_read - before
+        before = model.crops_read
+        every = pipeline._search(pipeline.rectify(bgr, cand.quad), WHEEL_COUNTS)
+        saved += model.crops_read - before - coarse
+        assert lay is not None
+        fit, n, trim, _, _ = every[0]
+        assert (lay.n_wheels, lay.side_trim) == (n, trim)
+        assert lay.fit == pytest.approx(fit, abs=1e-6)
+        assert lay.runner_up_fit <= max(s[0] for s in every if s[1] != n) + 1e-6
+    assert saved > 0  # the finer cuts were skipped for some counts
+
+
+def test_a_window_without_wheels_is_cut_at_one_trim_only():
+    rng = np.random.default_rng(5)
+    # Print-like noise: blotches, no wheel-sized glyphs in a row.
+    bgr = cv2.GaussianBlur(rng.integers(0, 255, (60, 400, 3), dtype=np.uint8), (0, 0), 6)
+    scored = pipeline._coarse_to_fine(bgr)
+    assert scored and scored[0][0] < pipeline.QUICK_MIN_FIT
+    assert {s[2] for s in scored} == {pipeline.QUICK_TRIM}
