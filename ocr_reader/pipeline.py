@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
+import cv2
 import numpy as np
 
 from ocr_reader import textrec
@@ -730,6 +731,42 @@ def _direction(c: Candidate) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-9)
 
 
+# A row the text detector finds around a given window must not reach into it from outside: the resident
+# framed the counter, and a serial number printed just above it can reach into the frame's margin.
+# Validation: a counter of real wheels whose crisp serial lay half inside its guided frame (its centre on
+# the frame's edge) was read and accepted instead of the counter. Either test alone fails elsewhere: the
+# share inside alone (0.75) lost a counter whose detected box (grown around its glyphs) stood out of a
+# tight frame on both sides; the offset alone dropped counters in a frame held too tall.
+GIVEN_ROW_INSIDE = 0.75  # a row with less of its box inside the frame than this...
+GIVEN_ROW_OFFSET = 0.5  # ...whose centre lies this far off the frame's centre line (1 = an edge) is outside
+
+
+def _share_inside(row: np.ndarray, window: np.ndarray) -> float:
+    """The share of a row's area (corners, photo pixels) inside a window (its convex hull)."""
+    area = float(cv2.contourArea(row.astype(np.float32)))
+    if area <= 0:
+        return 0.0
+    hull = cv2.convexHull(window.astype(np.float32))  # a window's corners in any order cover its hull
+    inter, _ = cv2.intersectConvexConvex(row.astype(np.float32), hull)
+    return float(inter) / area
+
+
+def _offset_across(row: np.ndarray, window: np.ndarray) -> float:
+    """How far a row's centre lies from a window's centre line, across it: 0 on the line, 1 on the top or
+    bottom edge (corners tl, tr, br, bl; photo pixels)."""
+    top, bottom = (window[0] + window[1]) / 2, (window[3] + window[2]) / 2
+    across = bottom - top
+    half = float(np.linalg.norm(across)) / 2
+    if half <= 0:
+        return float("inf")
+    return abs(float(np.dot(row.mean(axis=0) - (top + bottom) / 2, across / (2 * half)))) / half
+
+
+def _reaches_in(row: np.ndarray, window: np.ndarray) -> bool:
+    """True when a row stands out of a given window on one side: print beside the framed counter."""
+    return _share_inside(row, window) < GIVEN_ROW_INSIDE and _offset_across(row, window) > GIVEN_ROW_OFFSET
+
+
 def _choose_given(bgr: np.ndarray, window: np.ndarray) -> Layout:
     """The window the resident aligned or the reference placed, taken as a region to search.
 
@@ -750,7 +787,7 @@ def _choose_given(bgr: np.ndarray, window: np.ndarray) -> Layout:
         for c in text_candidates(np.ascontiguousarray(bgr[y0:y1, x0:x1]), both_ways=False):
             c.quad = c.quad + np.array([x0, y0], np.float32)
             c.source = "given"
-            if overlaps(c, given):
+            if overlaps(c, given) and not _reaches_in(c.quad, quad):
                 cands.append(c)
     layouts = [lay for lay in (best_layout(bgr, c) for c in prescreen(bgr, cands)) if lay is not None]
     layouts = [lay for lay in layouts if lay.fit >= MIN_FIT]

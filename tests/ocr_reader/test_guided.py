@@ -92,3 +92,77 @@ def test_the_window_read_comes_back_as_fractions_of_the_photo(one_photo):
     again = read_photo(data, window=r.window_frac)
     assert again.window_source == "given" and again.reading == r.reading
     assert np.abs(np.array(again.window_frac) - got).max() < 0.002
+
+
+def _serial_above(data: bytes, truth) -> tuple[bytes, list]:
+    """The photo with a crisp serial number printed just above the counter, and a guided frame whose top
+    margin reaches half into it (as a loosely held frame does)."""
+    import cv2
+
+    from ocr_reader.decode import decode_photo
+
+    bgr = decode_photo(data)
+    q = np.array(truth.window_quad, np.float32)
+    (x0, y0), (x1, y1) = q.min(axis=0), q.max(axis=0)
+    h = y1 - y0
+    top, bottom = int(y0 - 0.65 * h), int(y0 - 0.05 * h)
+    cv2.rectangle(bgr, (int(x0), top), (int(x1), bottom), (235, 235, 235), -1)
+    scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, int(0.45 * h), 3)
+    cv2.putText(
+        bgr, SERIAL, (int(x0) + 2, bottom - int(0.07 * h)), cv2.FONT_HERSHEY_SIMPLEX, scale, (20, 20, 20), 3
+    )
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    hh, ww = bgr.shape[:2]
+    f_top = (y0 - 0.3 * h) / hh
+    frame = [[x0 / ww, f_top], [x1 / ww, f_top], [x1 / ww, y1 / hh], [x0 / ww, y1 / hh]]
+    return buf.tobytes(), frame
+
+
+SERIAL = "948612"
+
+
+def test_a_serial_number_reaching_into_the_frame_is_not_read(heldout_photos, monkeypatch):
+    from ocr_reader import pipeline
+    from ocr_reader.errors import BadImage
+
+    def read(data, frame):
+        try:
+            return read_photo(data, window=frame)
+        except BadImage:
+            return None
+
+    photos = [
+        _serial_above(d, t)
+        for d, t in heldout_photos[:14]
+        if t.window_quad[0][1] > t.window_quad[3][1] - t.window_quad[0][1]
+    ]
+    serial_read = []
+    for data, frame in photos:
+        r = read(data, frame)
+        assert r is None or r.reading.replace(".", "") != SERIAL
+    monkeypatch.setattr(pipeline, "GIVEN_ROW_INSIDE", 0.0)  # any row the frame touches, as before
+    for data, frame in photos:
+        r = read(data, frame)
+        serial_read.append(r is not None and r.reading.replace(".", "") == SERIAL and not r.needs_review)
+    assert any(serial_read)  # the serial would be read, and accepted, without the rule
+
+
+def test_a_row_reaching_into_a_window_from_one_side():
+    from ocr_reader.pipeline import _offset_across, _reaches_in, _share_inside
+
+    def box(x0, y0, x1, y1):
+        return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+
+    frame = box(0, 10, 100, 30)
+    assert _share_inside(box(0, 0, 10, 10), box(0, 5, 10, 20)) == pytest.approx(0.5)
+    assert _share_inside(box(2, 2, 4, 4), box(0, 0, 10, 10)) == pytest.approx(1.0)
+    assert _share_inside(box(0, 0, 10, 10), box(20, 20, 30, 30)) == 0.0
+    # corners in any order (a crossed quadrilateral) cover their hull
+    crossed = np.array([[0, 0], [10, 10], [10, 0], [0, 10]], np.float32)
+    assert _share_inside(box(0, 0, 10, 10), crossed) == 1.0
+    assert _offset_across(box(0, 15, 100, 25), frame) == pytest.approx(0.0)
+    assert _offset_across(box(0, 5, 100, 15), frame) == pytest.approx(1.0)  # centred on the top edge
+    assert _reaches_in(box(0, 4, 100, 16), frame)  # half out, above: a serial number over the counter
+    assert not _reaches_in(box(0, 5, 100, 35), frame)  # out on both sides: the counter's grown box
+    assert not _reaches_in(box(0, 12, 100, 22), frame)  # inside
