@@ -110,7 +110,7 @@ def _search(strip: np.ndarray, counts: tuple[int, ...], trims: tuple[float, ...]
 
 
 # A window is cut first at one side trim, every wheel count: the recogniser's work is most of the
-# reader's time, and most windows are no counter. Measured on the dev photos and four render sets
+# reader's time, and most windows are no counter. Measured on the dev photos and three render sets
 # (docs/ocr.md, round 12): no window whose first cuts fit below QUICK_MIN_FIT fits MIN_FIT at any
 # trim, and a count whose first cut fits QUICK_COUNT_SLACK below the best one next to never wins.
 QUICK_TRIM = 0.09
