@@ -171,10 +171,25 @@ def find_candidates(bgr: np.ndarray) -> list[Candidate]:
     return _dedupe(sorted(found, key=lambda c: -c.score))
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
+def _intersection_px2(a: np.ndarray, b: np.ndarray) -> float:
+    """The area two convex quadrilaterals share (photo pixels squared)."""
     inter, _ = cv2.intersectConvexConvex(a.astype(np.float32), b.astype(np.float32))
+    return float(inter)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    inter = _intersection_px2(a, b)
     union = cv2.contourArea(a.astype(np.float32)) + cv2.contourArea(b.astype(np.float32)) - inter
     return float(inter / union) if union > 0 else 0.0
+
+
+def share_inside(row: np.ndarray, window: np.ndarray) -> float:
+    """The share of a row's area (corners, photo pixels) inside a window (its convex hull: a window's
+    corners in any order cover it)."""
+    area = float(cv2.contourArea(row.astype(np.float32)))
+    if area <= 0:
+        return 0.0
+    return _intersection_px2(row, cv2.convexHull(window.astype(np.float32))) / area
 
 
 def overlaps(a: Candidate, b: Candidate) -> bool:

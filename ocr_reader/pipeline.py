@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
-import cv2
 import numpy as np
 
 from ocr_reader import textrec
@@ -15,7 +14,15 @@ from ocr_reader.dials import CONFIDENT as DIALS_CONFIDENT
 from ocr_reader.dials import combine_with_wheels, read_dials
 from ocr_reader.errors import BadImage
 from ocr_reader.finder import text_candidates
-from ocr_reader.locate import Candidate, extended_quad, find_candidates, find_digit_rows, overlaps, rectify
+from ocr_reader.locate import (
+    Candidate,
+    extended_quad,
+    find_candidates,
+    find_digit_rows,
+    overlaps,
+    rectify,
+    share_inside,
+)
 from ocr_reader.plausibility import check_plausibility
 from ocr_reader.recognise import WheelGuess, tesseract_digits, wheel_model
 from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, RedEvidence, red_evidence, red_wheels, split
@@ -741,30 +748,21 @@ GIVEN_ROW_INSIDE = 0.75  # a row with less of its box inside the frame than this
 GIVEN_ROW_OFFSET = 0.5  # ...whose centre lies this far off the frame's centre line (1 = an edge) is outside
 
 
-def _share_inside(row: np.ndarray, window: np.ndarray) -> float:
-    """The share of a row's area (corners, photo pixels) inside a window (its convex hull)."""
-    area = float(cv2.contourArea(row.astype(np.float32)))
-    if area <= 0:
-        return 0.0
-    hull = cv2.convexHull(window.astype(np.float32))  # a window's corners in any order cover its hull
-    inter, _ = cv2.intersectConvexConvex(row.astype(np.float32), hull)
-    return float(inter) / area
-
-
 def _offset_across(row: np.ndarray, window: np.ndarray) -> float:
     """How far a row's centre lies from a window's centre line, across it: 0 on the line, 1 on the top or
     bottom edge (corners tl, tr, br, bl; photo pixels)."""
     top, bottom = (window[0] + window[1]) / 2, (window[3] + window[2]) / 2
     across = bottom - top
-    half = float(np.linalg.norm(across)) / 2
-    if half <= 0:
+    height2 = float(np.dot(across, across))
+    if height2 <= 0:
         return float("inf")
-    return abs(float(np.dot(row.mean(axis=0) - (top + bottom) / 2, across / (2 * half)))) / half
+    # (projection of the centre's offset on `across`) / (half the height), both over |across|
+    return 2 * abs(float(np.dot(row.mean(axis=0) - (top + bottom) / 2, across))) / height2
 
 
 def _reaches_in(row: np.ndarray, window: np.ndarray) -> bool:
     """True when a row stands out of a given window on one side: print beside the framed counter."""
-    return _share_inside(row, window) < GIVEN_ROW_INSIDE and _offset_across(row, window) > GIVEN_ROW_OFFSET
+    return share_inside(row, window) < GIVEN_ROW_INSIDE and _offset_across(row, window) > GIVEN_ROW_OFFSET
 
 
 def _choose_given(bgr: np.ndarray, window: np.ndarray) -> Layout:

@@ -149,7 +149,8 @@ def test_a_serial_number_reaching_into_the_frame_is_not_read(heldout_photos, mon
 
 
 def test_a_row_reaching_into_a_window_from_one_side():
-    from ocr_reader.pipeline import _offset_across, _reaches_in, _share_inside
+    from ocr_reader.locate import share_inside as _share_inside
+    from ocr_reader.pipeline import _offset_across, _reaches_in
 
     def box(x0, y0, x1, y1):
         return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
