@@ -84,6 +84,7 @@ class Layout:
     beyond_score: float = 0.0  # how wheel-like the crop one pitch beyond the chain's ends is
     beyond_sides: tuple[bool, bool] = (False, False)  # the chain's doubt at its (left, right) end
     weak_ends: bool = False  # the chain was continued by wheels read too weakly to link (chain_layout)
+    gap_sides: tuple[bool, bool] = (False, False)  # a wheel read surely past a gap at (left, right)
 
     @property
     def pitch_px(self) -> float:
@@ -269,7 +270,8 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
         if best is None or total > best_total:
             best_total = total
             x0, x1 = int(round(xs[idx[0]])), int(round(xs[idx[-1]])) + width
-            left, right = idx[0] - CHAIN_STEPS, idx[-1] + CHAIN_STEPS
+            left, right = _beyond_at(score, idx[0], -1), _beyond_at(score, idx[-1], 1)
+            gap = (left != idx[0] - CHAIN_STEPS, right != idx[-1] + CHAIN_STEPS)
             beyond = [score[i] for i in (left, right) if 0 <= i < len(score)]
             # Per end (left, right): the slide ran out, or something wheel-like lies a pitch beyond.
             sides = tuple(
@@ -298,6 +300,7 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
                 beyond_score=max(beyond, default=1.0),
                 beyond_sides=(sides[0], sides[1]),
                 weak_ends=slid[8],
+                gap_sides=(gap[0] and sides[0], gap[1] and sides[1]),
             )
     # The other pitch's chain holds these wheels' digits and more: a wheel lost at an end (a
     # sideways dev photo read 2677.038 for 02677.038 at the shorter pitch, sure of every wheel).
@@ -310,6 +313,28 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
                 left, right = left or at > 0, right or len(c) - best.n_wheels - at > 0
         best.beyond_sides = (bool(left), bool(right))
     return best
+
+
+BEYOND_PITCHES = (1.0, 2.0)  # where a chain looks beyond an end for a wheel set off by a gap (pitches)
+GAP_WHEEL_MIN = 0.8  # ...past one pitch only a crop read this surely
+GAP_WHEEL_SPREAD = 0.5  # ...whose better neighbouring crop (1/CHAIN_STEPS pitch away) reads this surely
+
+
+def _beyond_at(score: np.ndarray, end: int, side: int) -> int:
+    """The crop a chain's end is judged by: the one a pitch beyond it (perhaps outside the slide: it ran
+    out) unless that is no wheel (< PARTIAL_DOUBT_CONFIDENCE) and a crop further out, within
+    BEYOND_PITCHES, reads as a wheel set off by a wider gap (a box of its own): GAP_WHEEL_MIN, and
+    GAP_WHEEL_SPREAD at a neighbouring crop. A wheel reads as one over a few crops of the slide; the
+    edge of a frame or a plate reads as a "1" at one crop only (0.82-0.86 beside 0.0-0.24 on counters
+    of real wheels), a unit label or a frame's edge at 0.2-0.57."""
+    one = end + side * CHAIN_STEPS
+    if not 0 <= one < len(score) or score[one] >= PARTIAL_DOUBT_CONFIDENCE:
+        return one
+    lo, hi = (int(round(p * CHAIN_STEPS)) for p in BEYOND_PITCHES)
+    at = [end + side * k for k in range(lo, hi + 1) if 0 <= end + side * k < len(score)]
+    far = max(at, key=lambda i: score[i], default=one)
+    spread = max((score[i] for i in (far - 1, far + 1) if 0 <= i < len(score)), default=0.0)
+    return far if score[far] >= GAP_WHEEL_MIN and spread >= GAP_WHEEL_SPREAD else one
 
 
 def _slide(bgr: np.ndarray, cand: Candidate, pitch: float, reach_lr: list[int]) -> tuple | None:
@@ -819,14 +844,19 @@ def _settle(bgr: np.ndarray, best: Layout) -> Layout:
     return grown
 
 
+GAP_DOUBT = True  # outlines and given frames doubt an end only for a sure wheel past a gap (False: never)
+
+
 def _chain_doubts_ends(chained: Layout, grown: Layout) -> bool:
     """True when the chain of wheel centres saw a wheel-like crop beyond the grown cut's wheels.
 
-    Only for rows of the text detector, which ends a row at its outer glyphs: the chain slides past
-    both ends, the equal cut looks one pitch beyond once, and a half-turned last wheel the detector
-    left out reads weakly there (an 8-wheel counter read as its first 7, accepted). Beyond an
-    outline lies its frame. Red wheels end a counter, so beyond a red last wheel (the "m3" after
-    the decimals) is no lost wheel, and a counter of the most wheels cannot continue.
+    Rows of the text detector end at their outer glyphs: the chain slides past both ends, the equal
+    cut looks one pitch beyond once, and a half-turned last wheel the detector left out reads weakly
+    there (an 8-wheel counter read as its first 7, accepted). Beyond an outline lies its frame, and a
+    given frame holds print: for those only a wheel read surely past a gap counts (`gap_sides`: a
+    last wheel in a box of its own, where the equal cut's one look beyond lands in the gap). Red
+    wheels end a counter, so beyond a red last wheel (the "m3" after the decimals) is no lost wheel,
+    and a counter of the most wheels cannot continue.
 
     Two ways the chain says so: holding the same wheels, it saw something wheel-like a pitch beyond
     them; or it holds more wheels than the cut that was kept (it was not taken because it fitted no
@@ -834,10 +864,15 @@ def _chain_doubts_ends(chained: Layout, grown: Layout) -> bool:
     the chain tells at which end the extra wheels are; a chain that reads the cut's digits nowhere
     doubts both ends.
     """
-    if grown.candidate.source != "text":
-        return False
     if grown.n_wheels >= WHEEL_COUNTS[-1] or chained.n_wheels < grown.n_wheels:
         return False
+    if grown.candidate.source != "text":
+        # An outline or a given frame: only a wheel read surely past a gap beyond the same wheels (an
+        # outline around the others' box, a frame holding it: the equal cut looks into the gap).
+        if not GAP_DOUBT or not _same_digits(chained.guesses, grown.guesses):
+            return False
+        left, right = chained.gap_sides
+        return left or (right and not red_wheels(grown.crops)[-1])
     red_last = red_wheels(grown.crops)[-1]
     if chained.n_wheels > grown.n_wheels:
         at = _run_at(chained.guesses, grown.guesses)

@@ -529,3 +529,89 @@ def test_a_window_without_wheels_is_cut_at_one_trim_only():
     scored = pipeline._coarse_to_fine(bgr)
     assert scored and scored[0][0] < pipeline.QUICK_MIN_FIT
     assert {s[2] for s in scored} == {pipeline.QUICK_TRIM}
+
+
+def test_a_chain_looks_past_a_gap_only_for_a_sure_wheel():
+    steps = pipeline.CHAIN_STEPS
+    score = np.zeros(12 * steps)
+    end = 4 * steps  # the chain's last wheel
+    one = end + steps
+    far = end + int(1.9 * steps)
+    assert pipeline._beyond_at(score, end, 1) == one  # nothing beyond: judged one pitch out
+    score[one] = 0.3
+    score[far - 1 : far + 2] = (0.7, 0.99, 0.3)
+    assert pipeline._beyond_at(score, end, 1) == one  # something a pitch out is judged there
+    score[one] = 0.0
+    # a wheel set off by a wider gap (in a box of its own): read surely over neighbouring crops
+    assert pipeline._beyond_at(score, end, 1) == far
+    score[far - 1] = 0.2  # one crop alone: the edge of a frame or plate read as a "1"
+    assert pipeline._beyond_at(score, end, 1) == one
+    score[far - 1 : far + 2] = (0.45, 0.5, 0.4)  # an "m3" label reads weakly: not looked at
+    assert pipeline._beyond_at(score, end, 1) == one
+    score[:] = 0.0
+    score[end + int(2.5 * steps) - 1 : end + int(2.5 * steps) + 1] = 0.99  # beyond the reach
+    assert pipeline._beyond_at(score, end, 1) == one
+    assert pipeline._beyond_at(score, 2, -1) == 2 - steps  # the slide ran out: outside, as before
+
+
+def _gapped_counter(rng: np.random.Generator, fonts: list[str], gap_wheels: float) -> tuple:
+    """A black-wheeled counter whose last wheel sits gap_wheels wheel widths apart (a box of its own),
+    photographed frontally: (jpeg, guided frame as fractions, value in last-wheel units, wheels)."""
+    from ocr_reader.synth import random_value, render_wheel, wheel_positions
+
+    n = int(rng.integers(5, 8))
+    value = random_value(rng, n)
+    style = random_wheel_style(rng, fonts, heldout=True)
+    h = 64
+    w = int(h * rng.uniform(0.55, 0.8))
+    dark = (30, 30, 30)
+    pieces = []
+    for k, p in enumerate(wheel_positions(value, n)):
+        if k:
+            gap_px = int(gap_wheels * w) if k == n - 1 else max(2, w // 8)
+            pieces.append(np.full((h, gap_px, 3), dark, np.uint8))
+        pieces.append(render_wheel(style, p, False, w, h))
+    b = int(0.15 * h)
+    framed = cv2.copyMakeBorder(np.hstack(pieces), b, b, b, b, cv2.BORDER_CONSTANT, value=dark)
+    px, py = int(1.5 * h), int(1.2 * h)
+    scene = cv2.copyMakeBorder(framed, py, py, px, px, cv2.BORDER_CONSTANT, value=(225, 228, 230))
+    ok, buf = cv2.imencode(".jpg", scene, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    assert ok
+    hh, ww = scene.shape[:2]
+    x0, y0, x1, y1 = px, py, ww - px, hh - py
+    frame = [[x0 / ww, y0 / hh], [x1 / ww, y0 / hh], [x1 / ww, y1 / hh], [x0 / ww, y1 / hh]]
+    return buf.tobytes(), frame, value, n
+
+
+def test_a_last_wheel_set_off_by_a_wider_gap_is_not_lost_silently(monkeypatch):
+    # A counter whose last wheel sits in a box of its own, 0.6 wheel widths past the others (real wheels
+    # laid out so: a reading of them lost that wheel, 07193 for 071931, and was accepted). One pitch
+    # beyond the others' chain lies the gap; the wheel lies nearly two pitches out.
+    from ocr_reader.errors import BadImage
+    from ocr_reader.scoring import is_correct
+
+    rng = np.random.default_rng(1)
+    photos = [_gapped_counter(rng, available_fonts("heldout"), 0.6) for _ in range(12)]
+
+    def lost_and_accepted() -> tuple[int, int]:
+        """(guided, unguided) readings accepted that are not the counter's."""
+        lost = [0, 0]
+        for data, frame, value, n in photos:
+            for k, window in enumerate((frame, None)):
+                try:
+                    r = read_photo(data, window=window)
+                except BadImage:
+                    continue
+                digits = r.reading.replace(".", "")
+                right = len(digits) == n and is_correct(int(digits), value, n)
+                lost[k] += not r.needs_review and not right
+        return lost[0], lost[1]
+
+    guided, unguided = lost_and_accepted()
+    # Known limit: a rolling last wheel (two thirds of the way from 6 to 7) read weakly past the gap
+    # (0.55) is not looked at, as a frame's edge or an "m3" beyond a counter reads that surely too.
+    assert (guided, unguided) == (0, 1)
+    monkeypatch.setattr(pipeline, "BEYOND_PITCHES", (1.0, 1.0))  # one pitch out only, as before
+    monkeypatch.setattr(pipeline, "GAP_DOUBT", False)
+    old = lost_and_accepted()
+    assert old[0] >= 1 and old[1] >= 3, old
