@@ -936,8 +936,9 @@ def decimal_doubt(ev: RedEvidence, decimals: int) -> bool:
     """The decimal point is not settled by the wheels' colours (a wrong one is a 10-1000x wrong bill).
 
     Among the last four wheels (decimals are a trailing run of at most four): a wheel whose colour
-    is part way to red (unless `_side_by_redness` puts it on the side of the point it is on), or a red
-    wheel left out of the decimal run. A row all red is a tinted photo.
+    is part way to red (unless `_side_by_redness` puts it on the side of the point it is on), a red
+    wheel left out of the decimal run, or a decimal run whose first wheel is only just red (marginal,
+    unless `_side_by_redness` puts it among the red ones). A row all red is a tinted photo.
     """
     n = len(ev.red)
     if n == 0 or all(ev.red):
@@ -945,7 +946,16 @@ def decimal_doubt(ev: RedEvidence, decimals: int) -> bool:
     tail = range(max(1, n - 4), n)
     if any(ev.red[i] for i in tail if i < n - decimals):
         return True
+    if MARGINAL_DOUBT and 0 < decimals < n and len(ev.marginal) == n:
+        # The decimal run's first wheel decides where the point is: red only just past a mark, the point
+        # may as well be one wheel to the right (a dev photo re-encoded read 06345.720 for 063457.20).
+        first = n - decimals
+        if ev.marginal[first] and not _side_by_redness(ev, decimals, first):
+            return True
     return any(ev.doubtful[i] and not _side_by_redness(ev, decimals, i) for i in tail)
+
+
+MARGINAL_DOUBT = True  # a decimal run whose first wheel is only just red leaves the point in doubt
 
 
 DOUBT_BY_GAP = True  # a wheel part way to red is judged against the row's own black and red wheels
@@ -965,7 +975,7 @@ def _side_by_redness(ev: RedEvidence, decimals: int, i: int) -> bool:
     n = len(ev.red)
     if not DOUBT_BY_GAP or decimals == 0 or len(ev.redness) != n:
         return False
-    sure = [not d for d in ev.doubtful]
+    sure = [not d and not (ev.marginal and ev.marginal[j]) for j, d in enumerate(ev.doubtful)]
     blacks = [ev.redness[j] for j in range(n - decimals) if sure[j] and not ev.red[j]]
     reds = [ev.redness[j] for j in range(n - decimals, n) if sure[j] and ev.red[j]]
     if not blacks or not reds:

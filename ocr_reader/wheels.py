@@ -62,6 +62,9 @@ RED_INK_SHARE = 0.03  # ...or this much more of the crop's middle columns, any h
 SURROUND_DOUBT = 25
 MEDIAN_DOUBT = 15
 RED_INK_DOUBT = 0.02
+# Red by a mark passed by less than this factor (the wheel's own colour not red) is only just red: a
+# black wheel beside red ones gains a few red pixels from the photo's colour subsampling (round 13).
+RED_SURE = 1.5
 
 
 def _redness(crop_bgr: np.ndarray) -> np.ndarray:
@@ -109,12 +112,15 @@ class RedEvidence:
     doubtful: list[bool]
     # each wheel's centre redness (median) against the row's first half: how red it is, to compare
     redness: list[float] = field(default_factory=list)
+    # red, but only just past a mark (under RED_SURE times it) and not red by its own colour
+    marginal: list[bool] = field(default_factory=list)
 
 
 def red_evidence(crops_bgr: list[np.ndarray]) -> RedEvidence:
     """Red wheels by their own colour (is_red), or, against the row's first half: a redder centre (a dim
     or washed-out photo keeps the hue shift, not the saturation), a red panel or frame around them,
-    or red ink anywhere in their middle columns. Evidence part way to red is marked doubtful."""
+    or red ink anywhere in their middle columns. Evidence part way to red is marked doubtful, evidence
+    only just past a mark marginal."""
     if not crops_bgr:
         return RedEvidence([], [])
     half = (len(crops_bgr) + 1) // 2
@@ -126,12 +132,16 @@ def red_evidence(crops_bgr: list[np.ndarray]) -> RedEvidence:
     red: list[bool] = []
     doubtful: list[bool] = []
     redness: list[float] = []
+    marginal: list[bool] = []
     for c, v in zip(crops_bgr, raw, strict=True):
         m, s, k = np.array(v) - base
-        r = is_red(c) or m > RELATIVE_RED or s > SURROUND_RED or k > RED_INK_SHARE
+        own = is_red(c)
+        r = own or m > RELATIVE_RED or s > SURROUND_RED or k > RED_INK_SHARE
+        plain = m > RED_SURE * RELATIVE_RED or s > RED_SURE * SURROUND_RED or k > RED_SURE * RED_INK_SHARE
         m0, s0, k0 = np.array(v) - first
         red.append(bool(r))
         redness.append(float(m))
+        marginal.append(bool(r and not own and not plain))
         doubtful.append(
             bool(
                 not r
@@ -145,7 +155,7 @@ def red_evidence(crops_bgr: list[np.ndarray]) -> RedEvidence:
                 )
             )
         )
-    return RedEvidence(red, doubtful, redness)
+    return RedEvidence(red, doubtful, redness, marginal)
 
 
 def red_wheels(crops_bgr: list[np.ndarray]) -> list[bool]:

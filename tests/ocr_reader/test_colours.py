@@ -192,3 +192,37 @@ def test_photos_of_decimals_in_a_red_panel_never_read_a_silent_wrong_point():
         # A wrong decimal point is a 10-1000x wrong bill: it must go to review.
         assert r.needs_review or point == truth.n_red, (r.reading, truth.reading)
     assert right_point >= 7
+
+
+def test_a_decimal_run_whose_first_wheel_is_only_just_red_leaves_the_point_in_doubt(monkeypatch):
+    # Round 13: a dev photo re-encoded (JPEG 92) moved its decimal point one wheel left, accepted: the
+    # black wheel before the red ones gained a few red pixels (3-4 % of its middle columns, the red ink
+    # mark is 3 %) and joined the decimal run. A run whose first wheel is only just red is now in doubt.
+    from ocr_reader import pipeline
+
+    rng = np.random.default_rng(3)
+    black = [_wheel((235, 235, 235), (20, 20, 20), d) for d in (0, 6, 3, 4, 5)]
+    specked = black[-1].copy()
+    cols = slice(specked.shape[1] // 6, specked.shape[1] - specked.shape[1] // 6)  # the middle columns
+    mid = specked[:, cols].copy()
+    flat = mid.reshape(-1, 3)  # a view of the copy
+    flat[rng.choice(len(flat), int(0.036 * len(flat)), replace=False)] = (40, 40, 210)
+    specked[:, cols] = mid
+    red = [_wheel((30, 30, 200), (255, 255, 255), d) for d in (2, 0)]
+    row = black[:-1] + [specked] + red
+    ev = red_evidence(row)
+    assert not is_red(specked)
+    assert ev.red == [False] * 4 + [True] * 3  # red by its specks alone
+    assert ev.marginal == [False] * 4 + [True, False, False] and not any(ev.doubtful)
+    assert _decimals(ev.red) == 3 and decimal_doubt(ev, 3)  # the point waits for a person
+    monkeypatch.setattr(pipeline, "MARGINAL_DOUBT", False)  # as before: silently one wheel off
+    assert not decimal_doubt(ev, 3)
+    monkeypatch.undo()
+    # The same specks on a wheel inside the run (its first wheel plainly red) move no point.
+    inside = black[:-1] + [red[0], specked, red[1]]
+    ev = red_evidence(inside)
+    assert ev.red == [False] * 4 + [True] * 3 and ev.marginal[5] and not decimal_doubt(ev, 3)
+    # Plainly red by the same measure (over RED_SURE times the mark): not marginal.
+    flat[rng.choice(len(flat), int(0.04 * len(flat)), replace=False)] = (40, 40, 210)
+    specked[:, cols] = mid
+    assert not red_evidence(black[:-1] + [specked] + red).marginal[4]
