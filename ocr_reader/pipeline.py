@@ -96,8 +96,17 @@ def _fit(guesses: list[WheelGuess]) -> float:
     return float(np.mean([g.score for g in guesses])) if guesses else 0.0
 
 
-def _search(strip: np.ndarray, counts: tuple[int, ...], trims: tuple[float, ...] = SIDE_TRIMS) -> list[tuple]:
-    """Score every (wheel count, side trim) cut of a strip; one batched call to the recogniser."""
+Known = dict[tuple[int, float], list[WheelGuess]]  # a strip's cuts already read: (count, trim) -> guesses
+
+
+def _search(
+    strip: np.ndarray,
+    counts: tuple[int, ...],
+    trims: tuple[float, ...] = SIDE_TRIMS,
+    known: Known | None = None,
+) -> list[tuple]:
+    """Score every (wheel count, side trim) cut of a strip; one batched call to the recogniser for the
+    cuts not in known (the same cuts of the same strip read before: the prescreen's quick look)."""
     cuts = []
     for n in counts:
         for trim in trims:
@@ -107,11 +116,12 @@ def _search(strip: np.ndarray, counts: tuple[int, ...], trims: tuple[float, ...]
                 cuts.append((n, trim, crops))
     if not cuts:
         return []
-    guesses = wheel_model().predict([c for _, _, crops in cuts for c in crops])
-    scored, i = [], 0
+    known = known or {}
+    todo = [c for n, trim, crops in cuts if (n, trim) not in known for c in crops]
+    guesses = iter(wheel_model().predict(todo) if todo else [])
+    scored = []
     for n, trim, crops in cuts:
-        g = guesses[i : i + n]
-        i += n
+        g = known.get((n, trim)) or [next(guesses) for _ in range(n)]
         scored.append((_fit(g), n, trim, crops, g))
     scored.sort(key=lambda s: -s[0])
     return scored
@@ -126,9 +136,9 @@ QUICK_MIN_FIT = 0.1  # a window whose first cuts fit below this is no row of whe
 QUICK_COUNT_SLACK = 0.3  # ...else the other trims are cut for the counts fitting at most this much worse
 
 
-def _coarse_to_fine(strip: np.ndarray) -> list[tuple]:
+def _coarse_to_fine(strip: np.ndarray, known: Known | None = None) -> list[tuple]:
     """_search over the counts and trims, the trims beyond QUICK_TRIM only for counts that may win."""
-    quick = _search(strip, WHEEL_COUNTS, (QUICK_TRIM,))
+    quick = _search(strip, WHEEL_COUNTS, (QUICK_TRIM,), known)
     if not quick:  # every count too wide at this trim: a wider trim may still cut wheels
         return _search(strip, WHEEL_COUNTS)
     best = quick[0][0]
@@ -140,11 +150,11 @@ def _coarse_to_fine(strip: np.ndarray) -> list[tuple]:
     return sorted(quick + rest, key=lambda s: -s[0])
 
 
-def best_layout(bgr: np.ndarray, cand: Candidate) -> Layout | None:
+def best_layout(bgr: np.ndarray, cand: Candidate, known: Known | None = None) -> Layout | None:
     """Try every wheel count and side trim (coarse to fine); keep the cut whose crops look most like
-    centred wheels."""
+    centred wheels. known: cuts of this candidate's strip already read (`prescreened_layouts`)."""
     strip = rectify(bgr, cand.quad)
-    scored = _coarse_to_fine(strip) if COARSE_TO_FINE else _search(strip, WHEEL_COUNTS)
+    scored = _coarse_to_fine(strip, known) if COARSE_TO_FINE else _search(strip, WHEEL_COUNTS, known=known)
     if not scored:
         return None
     fit, n, trim, crops, guesses = scored[0]
@@ -515,7 +525,7 @@ def choose_window(bgr: np.ndarray, window: np.ndarray | None = None) -> Layout:
     both = [c for f in framed_all[:MAX_CANDIDATES] for c in (f, _turned(f))]
     framed = [lay for lay in (best_layout(bgr, c) for c in both) if lay is not None and lay.fit >= MIN_FIT]
     texts = [
-        lay for lay in (best_layout(bgr, c) for c in prescreen(bgr, text_candidates(bgr))) if lay is not None
+        lay for lay in prescreened_layouts(bgr, text_candidates(bgr))
     ]
     # A row inside an outlined window is a counter's; serial numbers and plates are printed on the face.
     for lay in framed:
@@ -531,8 +541,8 @@ def choose_window(bgr: np.ndarray, window: np.ndarray | None = None) -> Layout:
         # the photo turned a quarter (a photo taken sideways, its EXIF lost or never written).
         texts = [
             lay
-            for lay in (best_layout(bgr, c) for c in prescreen(bgr, _quarter_turned_text(bgr)))
-            if lay is not None and lay.fit >= UNFRAMED_MIN_FIT
+            for lay in prescreened_layouts(bgr, _quarter_turned_text(bgr))
+            if lay.fit >= UNFRAMED_MIN_FIT
         ]
         for lay in texts:
             lay.framed = any(overlaps(lay.candidate, f) for f in framed_all[: 2 * MAX_CANDIDATES])
@@ -621,15 +631,18 @@ PRESCREEN_KEEP = 6  # text rows (row x direction) read in full after the quick l
 PRESCREEN_TRIM = 0.09  # side frame share of the height in the quick look's cuts
 
 
-def prescreen(bgr: np.ndarray, cands: list[Candidate], keep: int = PRESCREEN_KEEP) -> list[Candidate]:
+def prescreen(
+    bgr: np.ndarray, cands: list[Candidate], keep: int = PRESCREEN_KEEP, read: dict[int, Known] | None = None
+) -> list[Candidate]:
     """The candidates whose quick cuts read most like wheels: a few wheel counts, one side trim.
 
     A detected text row ends near its outer glyphs, so only wheel counts giving wheels 0.4-1.05
-    heights wide are cut; one batched recogniser call for all rows.
+    heights wide are cut; one batched recogniser call for all rows. read: filled with each kept
+    candidate's cuts as read (by id(candidate)), for best_layout to reuse.
     """
     if len(cands) <= keep:
         return cands
-    cuts, owner = [], []
+    cuts, owner, counts = [], [], []
     for k, c in enumerate(cands):
         strip = rectify(bgr, c.quad)
         h, w = strip.shape[:2]
@@ -638,16 +651,31 @@ def prescreen(bgr: np.ndarray, cands: list[Candidate], keep: int = PRESCREEN_KEE
             if 0.3 * h <= pitch <= 1.3 * h:
                 cuts.append(split(strip, n, PRESCREEN_TRIM))
                 owner.append(k)
+                counts.append(n)
     if not cuts:
         return []
     guesses = wheel_model().predict([crop for cut in cuts for crop in cut])
     best = np.zeros(len(cands))
+    by_cand: dict[int, Known] = {}
     i = 0
-    for cut, k in zip(cuts, owner, strict=True):
-        best[k] = max(best[k], _fit(guesses[i : i + len(cut)]))
+    for cut, k, n in zip(cuts, owner, counts, strict=True):
+        g = guesses[i : i + len(cut)]
+        best[k] = max(best[k], _fit(g))
+        if len(cut) == n:
+            by_cand.setdefault(k, {})[(n, PRESCREEN_TRIM)] = g
         i += len(cut)
-    order = np.argsort(-best)[:keep]
-    return [cands[int(k)] for k in order if best[k] > 0]
+    order = [int(k) for k in np.argsort(-best)[:keep] if best[k] > 0]
+    if read is not None:
+        read.update({id(cands[k]): by_cand.get(k, {}) for k in order})
+    return [cands[k] for k in order]
+
+
+def prescreened_layouts(bgr: np.ndarray, cands: list[Candidate]) -> list[Layout]:
+    """best_layout of each candidate the prescreen keeps, its quick look's cuts not read twice (the
+    prescreen cuts the same strip at the coarse step's trim: the same crops, the same guesses)."""
+    read: dict[int, Known] = {}
+    kept = prescreen(bgr, cands, read=read if PRESCREEN_TRIM == QUICK_TRIM else None)
+    return [lay for lay in (best_layout(bgr, c, read.get(id(c))) for c in kept) if lay is not None]
 
 
 def _rivals(best: Layout, pool: list[Layout]) -> list[Layout]:
@@ -812,7 +840,7 @@ def _choose_given(bgr: np.ndarray, window: np.ndarray) -> Layout:
             c.source = "given"
             if overlaps(c, given) and not _reaches_in(c.quad, quad):
                 cands.append(c)
-    layouts = [lay for lay in (best_layout(bgr, c) for c in prescreen(bgr, cands)) if lay is not None]
+    layouts = prescreened_layouts(bgr, cands)
     layouts = [lay for lay in layouts if lay.fit >= MIN_FIT]
     if not layouts:
         raise BadImage("no_meter", "no wheels found in the given window")

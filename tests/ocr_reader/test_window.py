@@ -615,3 +615,31 @@ def test_a_last_wheel_set_off_by_a_wider_gap_is_not_lost_silently(monkeypatch):
     monkeypatch.setattr(pipeline, "GAP_DOUBT", False)
     old = lost_and_accepted()
     assert old[0] >= 1 and old[1] >= 3, old
+
+
+def test_the_prescreens_quick_look_is_not_read_twice(heldout_photos, monkeypatch):
+    from ocr_reader.finder import text_candidates
+    from ocr_reader.recognise import wheel_model
+
+    monkeypatch.setattr(pipeline, "PRESCREEN_KEEP", 2)  # cut and rank every row, keep two
+    model = wheel_model()
+    reused = 0
+    for data, _ in heldout_photos[:4]:
+        bgr = decode_photo(data)
+        cands = text_candidates(bgr)
+        assert len(cands) > pipeline.PRESCREEN_KEEP
+        before = model.crops_read
+        layouts = pipeline.prescreened_layouts(bgr, cands)
+        once = model.crops_read - before
+        before = model.crops_read
+        again = [pipeline.best_layout(bgr, c) for c in pipeline.prescreen(bgr, cands)]
+        twice = model.crops_read - before
+        again = [lay for lay in again if lay is not None]
+        assert [(lay.n_wheels, lay.side_trim, lay.fit, lay.runner_up_fit) for lay in layouts] == [
+            (lay.n_wheels, lay.side_trim, lay.fit, lay.runner_up_fit) for lay in again
+        ]
+        assert [[g.position for g in lay.guesses] for lay in layouts] == [
+            [g.position for g in lay.guesses] for lay in again
+        ]
+        reused += twice - once
+    assert reused > 0  # the kept rows' first cuts were not read again
