@@ -283,7 +283,8 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
             left, right = _beyond_at(score, idx[0], -1), _beyond_at(score, idx[-1], 1)
             gap = (left != idx[0] - CHAIN_STEPS, right != idx[-1] + CHAIN_STEPS)
             beyond = [score[i] for i in (left, right) if 0 <= i < len(score)]
-            # Per end (left, right): the slide ran out, or something wheel-like lies a pitch beyond.
+            # Per end (left, right): the slide ran out, or something wheel-like lies a pitch beyond (or
+            # a wheel past a gap, `_beyond_at`).
             sides = tuple(
                 not 0 <= i < len(score)
                 or (
@@ -524,9 +525,7 @@ def choose_window(bgr: np.ndarray, window: np.ndarray | None = None) -> Layout:
     # Each outline both ways up: a photo taken upside down has no EXIF to say so.
     both = [c for f in framed_all[:MAX_CANDIDATES] for c in (f, _turned(f))]
     framed = [lay for lay in (best_layout(bgr, c) for c in both) if lay is not None and lay.fit >= MIN_FIT]
-    texts = [
-        lay for lay in prescreened_layouts(bgr, text_candidates(bgr))
-    ]
+    texts = prescreened_layouts(bgr, text_candidates(bgr))
     # A row inside an outlined window is a counter's; serial numbers and plates are printed on the face.
     for lay in framed:
         lay.framed = True
