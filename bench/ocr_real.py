@@ -76,12 +76,14 @@ def turned(photos: list[tuple[bytes, dict]], quarter_turns: int) -> list[tuple[b
 
     from PIL import Image, ImageOps
 
+    if quarter_turns not in (0, 1, 2, 3):
+        raise ValueError(f"quarter_turns is 0-3 (quarters of a turn, not degrees): {quarter_turns}")
     turn = {1: Image.Transpose.ROTATE_270, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_90}
     out = []
     for data, row in photos:
         img = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
-        if quarter_turns % 4:
-            img = img.transpose(turn[quarter_turns % 4])
+        if quarter_turns:
+            img = img.transpose(turn[quarter_turns])
         buf = io.BytesIO()
         img.save(buf, "JPEG", quality=92)
         out.append((buf.getvalue(), row))

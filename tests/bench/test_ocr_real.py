@@ -35,3 +35,10 @@ def test_turned_copies_turn_clockwise_and_keep_the_truth():
     assert _dark_corner(got[1][0]) == ((40, 60), (0, 1))  # a quarter turn clockwise: top left -> top right
     assert _dark_corner(got[2][0]) == ((60, 40), (1, 1))
     assert _dark_corner(got[3][0]) == ((40, 60), (1, 0))
+
+
+def test_turns_are_quarters_not_degrees():
+    import pytest
+
+    with pytest.raises(ValueError, match="quarter"):
+        turned([(_photo(), {"reading": "00123"})], 180)
