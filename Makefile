@@ -22,12 +22,18 @@ help:
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip 'setuptools>=77'  # the native build reads pyproject's SPDX licence
-	$(PY) -m pip install --quiet -e '.[ocr,db,firmware,test]'
+	$(PY) -m pip install --quiet -e '.[ocr,fuse,db,firmware,test]'
 	# The OCR text detector's model ships inside this wheel; --no-deps: it would pull opencv-python.
 	$(PY) -m pip install --quiet --no-deps 'rapidocr-onnxruntime==1.4.4'
 	touch $@
 
-venv: $(VENV)/.installed $(VENV)/.mpdeps $(VENV)/.native web
+venv: $(VENV)/.installed $(VENV)/.mpdeps $(VENV)/.native $(VENV)/.ocrfused web
+
+# The PP-OCRv4 detector and recogniser rewritten into equivalent, faster graphs (ocr_reader/onnx_fuse.py);
+# the reader runs the originals when these are missing or stale.
+$(VENV)/.ocrfused: $(VENV)/.installed ocr_reader/onnx_fuse.py ocr_reader/onnx_session.py
+	$(PY) -m ocr_reader.onnx_fuse
+	touch $@
 
 # The ingest's hot path (ingest/compiled.py) compiled in place by mypyc; rebuilt when a source of the
 # packages it lives in changes. Without a C compiler the sources run as they are (devservices/native.py).
@@ -105,4 +111,4 @@ lint: venv
 
 clean:
 	-$(PY) -m devservices.native --clean
-	rm -rf build .pytest_cache web/node_modules dashboard_api/static/vendor $(VENV)/.native
+	rm -rf build .pytest_cache web/node_modules dashboard_api/static/vendor $(VENV)/.native $(VENV)/.ocrfused ocr_reader/models/fused

@@ -302,14 +302,49 @@ def score_counters(counters: list, guided: bool = True) -> dict:
     }
 
 
-def _run_all(root: str, n_tesseract: int) -> tuple[DevScores, DevScores, dict, dict, dict]:
+def model_speed(photos: list[tuple[bytes, dict]]) -> dict:
+    """ms per dev photo of the text detector, and per row of the recogniser (the detector's first row),
+    as rewritten by onnx_fuse and as shipped, timed alternately in one process; and which files ran."""
+    from ocr_reader import onnx_session, textdet, textrec
+    from ocr_reader.decode import decode_photo
+
+    runs = {"det": textdet.model_path(), "rec": textrec.model_path()}
+    det_orig = onnx_session.open_session(textdet.original_path())
+    rec_orig = onnx_session.open_session(textrec.original_path())
+    chars = textrec._model()[1]
+    det_fast, rec_fast = textdet._session, textrec._model
+    ms: dict[str, list[float]] = {"det": [], "det_orig": [], "rec": [], "rec_orig": []}
+    try:
+        for data, _ in photos:
+            bgr = decode_photo(data)
+            for tag, sess in (("det", det_fast), ("det_orig", lambda: det_orig)):
+                textdet._session = sess
+                t0 = time.perf_counter()
+                boxes = textdet.detect(bgr)
+                ms[tag].append((time.perf_counter() - t0) * 1000)
+            if not boxes:
+                continue
+            (cx, cy), (w, h) = boxes[0].centre, boxes[0].size
+            strip = bgr[max(0, int(cy - h)) : int(cy + h), max(0, int(cx - w / 2)) : int(cx + w / 2)]
+            for tag, model in (("rec", rec_fast), ("rec_orig", lambda: (rec_orig, chars))):
+                textrec._model = model
+                t0 = time.perf_counter()
+                textrec.read_row(strip)
+                ms[tag].append((time.perf_counter() - t0) * 1000)
+    finally:
+        textdet._session, textrec._model = det_fast, rec_fast
+    return {"files": runs, **{k: float(np.median(v)) if v else 0.0 for k, v in ms.items()}}
+
+
+def _run_all(root: str, n_tesseract: int) -> tuple[DevScores, DevScores, dict, dict, dict, dict]:
     photos = dev_set(root)
+    speed = model_speed(photos)
     wheels = score_dev(photos, "wheels")
     tess = score_dev(photos[:n_tesseract], "tesseract")
     counters = score_counters(counter_set(N_COUNTERS))
     # 0: re-encoded only (JPEG 92, as the turned copies are): what re-encoding alone changes
     turns = {q: score_dev(turned(photos, q), "wheels") for q in (0, 1, 2, 3)}
-    return wheels, tess, score_crops(True), counters, turns
+    return wheels, tess, score_crops(True), counters, turns, speed
 
 
 def _print_dev(s: DevScores) -> None:
@@ -336,8 +371,15 @@ def main() -> None:
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_THREAD_LIMIT"):
         os.environ[var] = "1"
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        wheels, tess, crops, counters, turns = pool.apply(_run_all, (root, 1000))
+        wheels, tess, crops, counters, turns, speed = pool.apply(_run_all, (root, 1000))
     print(f"real dev photos ({root}/{DEV_DIR}; never trained on; integer wheels scored)")
+    kind = {k: "rewritten" if "fused" in str(v) else "ORIGINAL" for k, v in speed["files"].items()}
+    print(
+        f"PP-OCRv4 models, median ms on one core ({kind['det']} detector {speed['files']['det']}, "
+        f"{kind['rec']} recogniser): detector {speed['det']:.0f} vs as shipped {speed['det_orig']:.0f} "
+        f"({speed['det'] / max(speed['det_orig'], 1e-9):.2f}x), recogniser on a row {speed['rec']:.0f} "
+        f"vs {speed['rec_orig']:.0f} ({speed['rec'] / max(speed['rec_orig'], 1e-9):.2f}x)"
+    )
     _print_dev(wheels)
     _print_dev(tess)
     for q, s in turns.items():

@@ -4,7 +4,8 @@ The model (Apache-2.0, PaddleOCR) is a DB segmentation network: it gives each pi
 being inside text, at any orientation. Rows of that map are boxed as rotated rectangles; the reader
 then decides which box is the counter (its wheels read as wheels). Nothing is downloaded: the
 .onnx file is found inside the installed package without importing it, and run with onnxruntime
-on one thread. Without the package the detector is simply unavailable (`available()` is False).
+on one thread (as the faster, equivalent copy that `onnx_fuse` writes at build time, when present).
+Without the package the detector is simply unavailable (`available()` is False).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from ocr_reader.onnx_session import open_session
+from ocr_reader.onnx_session import open_fused_or_original
 
 MODEL_FILE = os.path.join("models", "ch_PP-OCRv4_det_infer.onnx")
 DET_LONG_SIDE_PX = 640  # detection input; a multiple of 32 (the network downsamples 32x)
@@ -43,7 +44,7 @@ class TextBox:
         return pts
 
 
-def model_path() -> str | None:
+def original_path() -> str | None:
     """The detection model inside the installed rapidocr-onnxruntime package, or None."""
     try:
         spec = importlib.util.find_spec("rapidocr_onnxruntime")
@@ -59,8 +60,17 @@ def model_path() -> str | None:
 
 
 @lru_cache(maxsize=1)
+def _opened():
+    return open_fused_or_original(original_path())
+
+
 def _session():
-    return open_session(model_path())
+    return _opened()[0]
+
+
+def model_path() -> str | None:
+    """The model file that runs: the rewritten copy (onnx_fuse) while it is current, else the original."""
+    return _opened()[1]
 
 
 def available() -> bool:

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from ocr_reader import textdet
-from ocr_reader.onnx_session import open_session
+from ocr_reader.onnx_session import open_fused_or_original
 
 MODEL_FILE = "ch_PP-OCRv4_rec_infer.onnx"
 HEIGHT_PX = 48  # the recogniser's input height (PaddleOCR's rec_image_shape 3, 48, 320)
@@ -52,15 +52,25 @@ class RowText:
     xs: tuple[float, ...] = ()
 
 
-def model_path() -> str | None:
+def original_path() -> str | None:
     """The recognition model beside the detection model in the installed package, or None."""
-    det = textdet.model_path()
+    det = textdet.original_path()
     return None if det is None else os.path.join(os.path.dirname(det), MODEL_FILE)
 
 
 @lru_cache(maxsize=1)
+def _opened():
+    return open_fused_or_original(original_path())
+
+
+def model_path() -> str | None:
+    """The model file that runs: the rewritten copy (onnx_fuse) while it is current, else the original."""
+    return _opened()[1]
+
+
+@lru_cache(maxsize=1)
 def _model():
-    sess = open_session(model_path())
+    sess = _opened()[0]
     if sess is None:
         return None
     chars = sess.get_modelmeta().custom_metadata_map.get("character", "").splitlines()

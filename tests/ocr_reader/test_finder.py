@@ -16,7 +16,7 @@ from ocr_reader.scoring import is_correct
 
 
 def test_detector_model_ships_inside_the_installed_wheel():
-    path = textdet.model_path()
+    path = textdet.original_path()
     assert path is not None and path.endswith("ch_PP-OCRv4_det_infer.onnx")
     assert "site-packages" in path and os.path.getsize(path) > 1_000_000
     assert textdet.available()
