@@ -95,6 +95,9 @@ def _print(s: Scores) -> None:
 
 
 def _run_all(n_photos: int, n_tesseract: int) -> tuple[Scores, Scores]:
+    import cv2
+
+    cv2.setNumThreads(1)  # OpenCV's own thread pool: OMP_NUM_THREADS does not reach it
     photos = photo_set(n_photos, BENCH_SEED)
     return score(photos, "wheels"), score(photos[:n_tesseract], "tesseract")
 

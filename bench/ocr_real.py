@@ -337,6 +337,9 @@ def model_speed(photos: list[tuple[bytes, dict]]) -> dict:
 
 
 def _run_all(root: str, n_tesseract: int) -> tuple[DevScores, DevScores, dict, dict, dict, dict]:
+    import cv2
+
+    cv2.setNumThreads(1)  # OpenCV's own thread pool: OMP_NUM_THREADS does not reach it
     photos = dev_set(root)
     speed = model_speed(photos)
     wheels = score_dev(photos, "wheels")

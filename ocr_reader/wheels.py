@@ -178,14 +178,17 @@ def normalise_batch(crops_bgr: list[np.ndarray]) -> np.ndarray:
         grey = np.minimum(np.minimum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
     else:
         grey = np.stack([s.min(axis=2) if s.ndim == 3 else s for s in small])
-    g = grey.astype(np.float32)
-    flat = g.reshape(len(g), -1)
+    # Order statistics are taken on the uint8 grey (cheaper than on floats); the stretch below is
+    # monotone, so the centre's median stretched is the median of the stretched centre.
+    flat = grey.reshape(len(grey), -1)
     k_lo, k_hi = int(0.02 * (flat.shape[1] - 1)), int(0.98 * (flat.shape[1] - 1))
     part = np.partition(flat, (k_lo, k_hi), axis=1)  # 2nd and 98th percentiles, cheaper than np.percentile
-    lo, hi = part[:, k_lo, None, None], part[:, k_hi, None, None]
-    g = np.clip((g - lo) / np.maximum(hi - lo, 8.0), 0, 1)
-    centre = g[:, CROP_H_PX // 4 : -CROP_H_PX // 4, CROP_W_PX // 5 : -CROP_W_PX // 5].reshape(len(g), -1)
+    lo = part[:, k_lo, None, None].astype(np.float32)
+    span = np.maximum(part[:, k_hi, None, None].astype(np.float32) - lo, 8.0)
+    g = np.clip((grey.astype(np.float32) - lo) / span, 0, 1)
+    centre = grey[:, CROP_H_PX // 4 : -CROP_H_PX // 4, CROP_W_PX // 5 : -CROP_W_PX // 5].reshape(len(g), -1)
     mid = centre.shape[1] // 2
-    dark = np.partition(centre, mid, axis=1)[:, mid] < 0.5  # the wheel face is most of the centre: light
+    median = np.partition(centre, mid, axis=1)[:, mid, None, None].astype(np.float32)
+    dark = (np.clip((median - lo) / span, 0, 1) < 0.5)[:, 0, 0]  # the wheel face is most of the centre: light
     g[dark] = 1.0 - g[dark]
     return (g * 255).astype(np.uint8)
