@@ -90,6 +90,29 @@ def turned(photos: list[tuple[bytes, dict]], quarter_turns: int) -> list[tuple[b
     return out
 
 
+RECOMPRESS_QUALITY = 75  # PIL's default JPEG quality; apps that forward photos recompress about so or lower
+
+
+def recompressed(
+    photos: list[tuple[bytes, dict]], quality: int = RECOMPRESS_QUALITY
+) -> list[tuple[bytes, dict]]:
+    """The photos upright, re-encoded as JPEG at quality with 4:2:0 chroma: a photo a resident forwards
+    through an app that recompresses it, a harder re-encode than the turned copies' quality 92."""
+    import io
+
+    from PIL import Image, ImageOps
+
+    if not 1 <= quality <= 95:
+        raise ValueError(f"JPEG quality is 1-95: {quality}")
+    out = []
+    for data, row in photos:
+        img = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=quality, subsampling=2)  # 2: 4:2:0
+        out.append((buf.getvalue(), row))
+    return out
+
+
 def _int_digits(reading: str, integer_digits: int) -> str:
     return reading.replace(".", "")[:integer_digits]
 
@@ -347,6 +370,7 @@ def _run_all(root: str, n_tesseract: int) -> tuple[DevScores, DevScores, dict, d
     counters = score_counters(counter_set(N_COUNTERS))
     # 0: re-encoded only (JPEG 92, as the turned copies are): what re-encoding alone changes
     turns = {q: score_dev(turned(photos, q), "wheels") for q in (0, 1, 2, 3)}
+    turns[-1] = score_dev(recompressed(photos), "wheels")
     return wheels, tess, score_crops(True), counters, turns, speed
 
 
@@ -386,7 +410,9 @@ def main() -> None:
     _print_dev(wheels)
     _print_dev(tess)
     for q, s in turns.items():
-        if q == 0:
+        if q == -1:
+            print(f"the same photos recompressed (JPEG quality {RECOMPRESS_QUALITY}, 4:2:0; the reader):")
+        elif q == 0:
             print("the same photos only re-encoded (JPEG quality 92, as the turned copies are; the reader):")
         else:
             print(f"the same photos turned {90 * q} degrees clockwise, no EXIF (the reader):")

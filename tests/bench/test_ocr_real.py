@@ -1,4 +1,4 @@
-"""The real-photo bench's turned copies: sideways and upside down, as a phone that wrote no EXIF."""
+"""The real-photo bench's copies: turned as by a phone that wrote no EXIF; recompressed as by an app."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from bench.ocr_real import turned
+from bench.ocr_real import recompressed, turned
 
 
 def _photo() -> bytes:
@@ -42,3 +42,19 @@ def test_turns_are_quarters_not_degrees():
 
     with pytest.raises(ValueError, match="quarter"):
         turned([(_photo(), {"reading": "00123"})], 180)
+
+
+def test_recompressed_copies_are_upright_jpegs_of_the_asked_quality():
+    import pytest
+
+    row = {"reading": "00123"}
+    rng = np.random.default_rng(0)
+    noisy = rng.integers(0, 256, (64, 96, 3), np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noisy).save(buf, "PNG")
+    ((low, r),) = recompressed([(buf.getvalue(), row)], 30)
+    ((high, _),) = recompressed([(buf.getvalue(), row)], 95)
+    assert r is row and Image.open(io.BytesIO(low)).format == "JPEG" and len(low) < len(high)
+    assert _dark_corner(recompressed([(_photo(), row)])[0][0]) == ((60, 40), (0, 0))
+    with pytest.raises(ValueError, match="quality"):
+        recompressed([(_photo(), row)], 100)
