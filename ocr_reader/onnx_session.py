@@ -8,7 +8,10 @@ upgrade makes the old copy stale, and then the original runs.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+
+log = logging.getLogger(__name__)
 
 FUSED_DIR = os.path.join(os.path.dirname(__file__), "models", "fused")
 SOURCE_KEY = "source_sha256"  # metadata of a rewritten model: the original it was made from
@@ -49,9 +52,12 @@ def open_fused_or_original(original: str | None):
         return None, None
     copy = fused_path(original)
     if os.path.exists(copy):
-        sess = open_session(copy)
-        if sess is not None and sess.get_modelmeta().custom_metadata_map.get(SOURCE_KEY) == sha256_of(
-            original
-        ):
+        try:
+            sess = open_session(copy)
+        except Exception as e:  # onnxruntime's errors (InvalidProtobuf, Fail, ...) derive from Exception only
+            log.warning("the rewritten model %s does not load (%s): running the original", copy, e)
+            sess = None
+        stamp = None if sess is None else sess.get_modelmeta().custom_metadata_map.get(SOURCE_KEY)
+        if stamp == sha256_of(original):
             return sess, copy
     return open_session(original), original

@@ -123,6 +123,17 @@ def test_a_copy_made_from_another_original_is_not_run(tmp_path, monkeypatch):
     assert onnx_session.open_fused_or_original(original)[1] == original
 
 
+def test_a_copy_that_does_not_load_leaves_the_original_running(tmp_path, monkeypatch, caplog):
+    """A truncated or damaged file must not take the reader down: the original runs, and it is said."""
+    original = textrec.original_path()
+    monkeypatch.setattr(onnx_session, "FUSED_DIR", str(tmp_path))
+    with open(onnx_session.fused_path(original), "wb") as f:
+        f.write(onnx_fuse.fuse(_paddle_like(), onnx_session.sha256_of(original))[0][:300])
+    sess, path = onnx_session.open_fused_or_original(original)
+    assert sess is not None and path == original
+    assert "does not load" in caplog.text
+
+
 @pytest.fixture(scope="module")
 def originals():
     return (
