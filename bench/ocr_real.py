@@ -69,25 +69,32 @@ def truth_units(row: dict) -> tuple[float, int]:
     return int(row["reading"]) + max(0.0, tenths - 9.0), n
 
 
-def turned(photos: list[tuple[bytes, dict]], quarter_turns: int) -> list[tuple[bytes, dict]]:
-    """The photos turned by quarter_turns x 90 degrees clockwise, as JPEG without EXIF: a photo taken
-    sideways or upside down by a phone that wrote no orientation (the finder must find the row anyway)."""
+def _as_jpeg(photos: list[tuple[bytes, dict]], quality: int, turn=None) -> list[tuple[bytes, dict]]:
+    """The photos upright (EXIF applied), optionally transposed, saved as JPEG at quality, 4:2:0, no EXIF."""
     import io
 
     from PIL import Image, ImageOps
 
-    if quarter_turns not in (0, 1, 2, 3):
-        raise ValueError(f"quarter_turns is 0-3 (quarters of a turn, not degrees): {quarter_turns}")
-    turn = {1: Image.Transpose.ROTATE_270, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_90}
     out = []
     for data, row in photos:
         img = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
-        if quarter_turns:
-            img = img.transpose(turn[quarter_turns])
+        if turn is not None:
+            img = img.transpose(turn)
         buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=92)
+        img.save(buf, "JPEG", quality=quality, subsampling=2)  # 2: 4:2:0, PIL's default at these qualities
         out.append((buf.getvalue(), row))
     return out
+
+
+def turned(photos: list[tuple[bytes, dict]], quarter_turns: int) -> list[tuple[bytes, dict]]:
+    """The photos turned by quarter_turns x 90 degrees clockwise, as JPEG without EXIF: a photo taken
+    sideways or upside down by a phone that wrote no orientation (the finder must find the row anyway)."""
+    from PIL import Image
+
+    if quarter_turns not in (0, 1, 2, 3):
+        raise ValueError(f"quarter_turns is 0-3 (quarters of a turn, not degrees): {quarter_turns}")
+    turn = {1: Image.Transpose.ROTATE_270, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_90}
+    return _as_jpeg(photos, 92, turn.get(quarter_turns))
 
 
 RECOMPRESS_QUALITY = 75  # PIL's default JPEG quality; apps that forward photos recompress about so or lower
@@ -98,19 +105,9 @@ def recompressed(
 ) -> list[tuple[bytes, dict]]:
     """The photos upright, re-encoded as JPEG at quality with 4:2:0 chroma: a photo a resident forwards
     through an app that recompresses it, a harder re-encode than the turned copies' quality 92."""
-    import io
-
-    from PIL import Image, ImageOps
-
     if not 1 <= quality <= 95:
         raise ValueError(f"JPEG quality is 1-95: {quality}")
-    out = []
-    for data, row in photos:
-        img = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
-        buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=quality, subsampling=2)  # 2: 4:2:0
-        out.append((buf.getvalue(), row))
-    return out
+    return _as_jpeg(photos, quality)
 
 
 def _int_digits(reading: str, integer_digits: int) -> str:

@@ -11,8 +11,9 @@ Three exact rewrites remove them:
 3. Mul(a) -> Add(c) -> 1x1 Conv (no padding)    => Conv with weights w*a and bias b + c * sum(w).
    (Before a padded convolution the same fold would be wrong at the borders: left alone.)
 
-Only floating-point rounding changes (the tests compare outputs on real photos). Measured on one
-core: the detector at 640 px 0.78x the time, the recogniser 0.67x (docs/ocr.md, round 14).
+Only floating-point rounding changes (the tests compare boxes and row texts with the originals' on
+held-out renders). Measured on one core in `bench/ocr_real.py`: the detector at 640 px 0.75-0.80x the
+time, the recogniser 0.85-0.88x a row (docs/ocr.md, round 14).
 
 Needs the `onnx` package, so it runs at build time: `make venv` writes the rewritten models beside
 this package's own (`python -m ocr_reader.onnx_fuse`), each stamped with the SHA-256 of the file it
