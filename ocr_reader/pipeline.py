@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
 
-from ocr_reader import textrec
+from ocr_reader import textdet, textrec
 from ocr_reader.api import PhotoReading, Previous
 from ocr_reader.carry import circ, resolve, resolve_nearest_consistent
 from ocr_reader.dials import CONFIDENT as DIALS_CONFIDENT
 from ocr_reader.dials import combine_with_wheels, read_dials
 from ocr_reader.errors import BadImage
-from ocr_reader.finder import text_candidates
+from ocr_reader.finder import sideways, text_candidates
 from ocr_reader.locate import (
     Candidate,
     extended_quad,
@@ -513,11 +514,12 @@ def _choose_framed(bgr: np.ndarray, layouts: list[Layout]) -> Layout:
     return best
 
 
-def choose_window(bgr: np.ndarray, window: np.ndarray | None = None) -> Layout:
+def choose_window(bgr: np.ndarray, window: np.ndarray | None = None, boxes: list | None = None) -> Layout:
     """The counter window of the one meter in the photo; BadImage when there is none or two.
 
     window: corners (tl, tr, br, bl) in photo pixels that the resident aligned (guided capture) or
     that a meter's reference put there; then only that window (grown a little) is read.
+    boxes: the text detector's rows of the photo, when already found.
     """
     if window is not None:
         return _choose_given(bgr, window)
@@ -525,7 +527,7 @@ def choose_window(bgr: np.ndarray, window: np.ndarray | None = None) -> Layout:
     # Each outline both ways up: a photo taken upside down has no EXIF to say so.
     both = [c for f in framed_all[:MAX_CANDIDATES] for c in (f, _turned(f))]
     framed = [lay for lay in (best_layout(bgr, c) for c in both) if lay is not None and lay.fit >= MIN_FIT]
-    texts = prescreened_layouts(bgr, text_candidates(bgr))
+    texts = prescreened_layouts(bgr, text_candidates(bgr, boxes=boxes))
     # A row inside an outlined window is a counter's; serial numbers and plates are printed on the face.
     for lay in framed:
         lay.framed = True
@@ -586,6 +588,30 @@ def _quarter_turned_text(bgr: np.ndarray) -> list[Candidate]:
     return out
 
 
+# A row whose turned twin is still its rival is shown the way its zeros lead (both stay in review).
+ZEROS_FIRST = True
+
+
+def _zeros_twin(chosen: Layout) -> Layout | None:
+    """The chosen row's turned twin among its rivals when neither reads upright (a sideways photo, or
+    one the reader turned), one of the two starts with zeros and the other ends with them, and no
+    red (decimal) wheel says which way up the row is; else None.
+
+    Which way up such a pair is, only a person can tell (orientation_uncertain: both stay in review),
+    but which reading to show first has an answer: a household counter reading ...00 without leading
+    zeros is rare (one reading in a hundred ends in 00; most meters start with two zeros). So a
+    sideways 98900 shows its twin 00686 first. Where one of the pair reads upright, the photo's own
+    way up decides (most photos are upright), as it does for readings drawn at random (renders).
+    """
+    if _upright(chosen):
+        return None
+    for r in chosen.rivals:
+        if r.turned and _is_turned(chosen, r) and not _upright(r):
+            pair = (_zeros_end(chosen) and _zeros_lead(r)) or (_zeros_lead(chosen) and _zeros_end(r))
+            return r if pair and not any(red_wheels(chosen.crops)) else None
+    return None
+
+
 def _read_first(chosen: Layout) -> Layout:
     """The row to read first once rows are settled: a rival that settled better than the choice (by the
     choice's own measure, outlines and uprightness counted) is read, the choice kept as its rival.
@@ -596,8 +622,11 @@ def _read_first(chosen: Layout) -> Layout:
     still waits for a person.
     """
     top = max(chosen.rivals, key=_choice_key, default=None)
-    if top is None or _choice_key(top) <= _choice_key(chosen):
-        return chosen
+    twin = _zeros_twin(chosen) if ZEROS_FIRST else None
+    if twin is not None and _zeros_lead(twin):
+        top = twin  # its zeros lead: shown first, whatever its fit or uprightness
+    elif top is None or top is twin or _choice_key(top) <= _choice_key(chosen):
+        return chosen  # (the chosen row's zeros lead: not swapped for its twin)
     others = [r for r in chosen.rivals if r is not top]
     for r in others:
         r.turned = _is_turned(top, r)
@@ -745,9 +774,15 @@ def _turned(c: Candidate) -> Candidate:
 UPRIGHT_BONUS = 0.1  # most photos are taken upright: a row read left to right needs a little less fit
 
 
+# False while a photo turned a quarter by the reader is read (`_read_turned`): which way up it now is,
+# nothing says, so no row counts as upright.
+_UPRIGHT_KNOWN: ContextVar[bool] = ContextVar("upright_known", default=True)
+
+
 def _upright(lay: Layout) -> bool:
-    """True when the row reads left to right in the photo (within 60 degrees)."""
-    return float(_direction(lay.candidate)[0]) > 0.5
+    """True when the row reads left to right in the photo (within 60 degrees) and the photo's way up
+    is known (as taken, not turned by the reader)."""
+    return _UPRIGHT_KNOWN.get() and float(_direction(lay.candidate)[0]) > 0.5
 
 
 LEADING_ZEROS = 2  # zeros that start a counter far from its full range (most meters); turned, they end it
@@ -1253,6 +1288,55 @@ def _plausible(value_m3: float | None, previous: Previous | None) -> str | None:
     return p.reason
 
 
+SIDEWAYS_TURN = True  # a photo whose print runs up and down is read turned a quarter (False: as it is)
+
+
+def _turned_back(points: list[list[float]], quarters: int, h: int, w: int) -> list[list[float]]:
+    """Points of the photo turned by np.rot90(bgr, quarters) (counterclockwise), in the photo's pixels."""
+    k = quarters % 4
+    if k == 1:  # turned[y', x'] = bgr[x', w - 1 - y']
+        return [[round(w - 1 - y, 1), x] for x, y in points]
+    if k == 2:  # turned[y', x'] = bgr[h - 1 - y', w - 1 - x']
+        return [[round(w - 1 - x, 1), round(h - 1 - y, 1)] for x, y in points]
+    if k == 3:  # turned[y', x'] = bgr[h - 1 - x', y']
+        return [[y, round(h - 1 - x, 1)] for x, y in points]
+    return [list(p) for p in points]
+
+
+def _read_turned(
+    bgr: np.ndarray, quarters: int, engine: str, style: tuple[int, int] | None, previous: Previous | None
+) -> PhotoReading:
+    """Read the photo turned by quarters x 90 degrees counterclockwise, its window's corners given back
+    in the photo's pixels. Which way up the turned photo is, nothing says (it was turned by what the
+    reader read, not by what the photographer did), so no row counts as upright there: a row whose
+    turned twin reads nearly as well stays in review as orientation_uncertain.
+    """
+    turned = np.ascontiguousarray(np.rot90(bgr, quarters))
+    token = _UPRIGHT_KNOWN.set(False)
+    try:
+        reading = read_image(turned, engine, None, style, previous)
+    finally:
+        _UPRIGHT_KNOWN.reset(token)
+    reading.window = _turned_back(reading.window, quarters, *bgr.shape[:2])
+    return reading
+
+
+def _quarters_to_read_across(bgr: np.ndarray, boxes: list) -> int:
+    """The quarter turn (np.rot90's k) that makes a sideways photo's counter read left to right.
+
+    The text detector finds rows of upright print best (rows running up and down come out cut or
+    merged), so a sideways photo is read turned. Which quarter: the row the photo as it is would be
+    read by (its wheels' fit, its zeros) ends up reading left to right; with no counter there,
+    clockwise. Counterclockwise maps a row reading downwards to left-to-right, clockwise one reading
+    upwards.
+    """
+    try:
+        down = float(_direction(choose_window(bgr, None, boxes).candidate)[1]) > 0
+    except BadImage:
+        down = False
+    return 1 if down else -1
+
+
 def read_image(
     bgr: np.ndarray,
     engine: str = "wheels",
@@ -1266,7 +1350,12 @@ def read_image(
     style: (wheel count, decimal wheels) a meter's reference knows; previous: the meter's last
     reading and usage bound, which rule out rows that cannot be this meter's counter.
     """
-    layout = choose_window(bgr, window)
+    boxes = None
+    if window is None and SIDEWAYS_TURN and _UPRIGHT_KNOWN.get() and textdet.available():
+        boxes = textdet.detect(bgr)
+        if sideways(boxes):
+            return _read_turned(bgr, _quarters_to_read_across(bgr, boxes), engine, style, previous)
+    layout = choose_window(bgr, window, boxes)
     evidence = red_evidence(layout.crops)
     red = evidence.red
     decimals = _decimals(red)

@@ -101,3 +101,55 @@ def test_rows_of_a_sideways_photo_are_found_in_it_turned_a_quarter(one_photo):
         if lay is not None:
             read.add(pipeline._digits(lay))
     assert want in read, (want, read)
+
+
+def test_a_photo_is_sideways_when_its_rows_of_print_run_up_and_down():
+    across = textdet.TextBox((100.0, 50.0), (120.0, 30.0), 2.0, 0.9)
+    down = textdet.TextBox((50.0, 100.0), (120.0, 30.0), 88.0, 0.9)
+    small_down = textdet.TextBox((50.0, 100.0), (40.0, 10.0), -89.0, 0.9)
+    square = textdet.TextBox((50.0, 50.0), (40.0, 38.0), 90.0, 0.9)
+    assert not finder.sideways([across, across, small_down])
+    assert finder.sideways([down, down, small_down, across])  # most of the print's weight runs up and down
+    assert not finder.sideways([square]) and not finder.sideways([])
+
+
+def test_a_sideways_photo_is_read_turned_back_upright_whichever_way_it_was_turned(one_photo, monkeypatch):
+    """A photo taken sideways without EXIF: the detector's rows run up and down, so the photo is turned a
+    quarter, the way that makes the row it reads run left to right, and read as an upright photo; the
+    window comes back in the sideways photo's pixels."""
+    from ocr_reader import pipeline
+
+    data, truth = one_photo
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(data)).save(buf, "PNG")  # lossless: turned back, the pixels are the upright ones
+    upright = decode_photo(buf.getvalue())
+    h, w = upright.shape[:2]
+    centre = np.array(truth.window_quad, np.float32).mean(axis=0) * (w / Image.open(io.BytesIO(data)).width)
+    seen: list[np.ndarray] = []
+    choose = pipeline.choose_window
+
+    def spy(bgr, window=None, boxes=None):
+        seen.append(bgr)
+        return choose(bgr, window, boxes)
+
+    monkeypatch.setattr(pipeline, "choose_window", spy)
+    for k, centre_px in ((1, (centre[1], w - 1 - centre[0])), (-1, (h - 1 - centre[1], centre[0]))):
+        sideways = np.ascontiguousarray(np.rot90(upright, k))  # k=1: a quarter counter-clockwise
+        seen.clear()
+        r = pipeline.read_image(sideways)
+        assert any(s.shape == upright.shape and np.array_equal(s, upright) for s in seen), k
+        assert r.reading == truth.reading, (k, r.reading)
+        got = np.array(r.window, np.float32).mean(axis=0)
+        assert np.linalg.norm(got - np.array(centre_px)) < 0.05 * max(h, w), (k, got, centre_px)
+
+
+def test_points_of_a_turned_photo_map_back_to_the_photo():
+    from ocr_reader import pipeline
+
+    h, w = 30, 50
+    img = np.zeros((h, w), np.uint8)
+    img[7, 41] = 255  # row 7, column 41
+    for k in range(-1, 4):
+        turned = np.rot90(img, k)
+        y, x = np.argwhere(turned == 255)[0]
+        assert pipeline._turned_back([[float(x), float(y)]], k, h, w) == [[41.0, 7.0]], k

@@ -375,8 +375,8 @@ def test_the_turned_twin_of_a_row_read_upright_stops_competing(heldout_photos, m
         pytest.fail("no held-out render the second reader reads upright, a 3, 4 or 7 among its black wheels")
     real = pipeline.choose_window
 
-    def with_twin(bgr, window=None):
-        chosen = real(bgr, window)
+    def with_twin(bgr, window=None, boxes=None):
+        chosen = real(bgr, window, boxes)
         twin = pipeline.best_layout(bgr, pipeline._turned(chosen.candidate))
         assert twin is not None
         twin.turned = True

@@ -222,6 +222,31 @@ def test_turned_twin_is_no_rival_when_upright_and_leading_zeros_agree():
     assert pipeline._rivals(round_up, [round_up, round_down]) == [round_down]
 
 
+def test_a_sideways_twin_pair_is_shown_the_way_its_zeros_lead():
+    """Neither of a row and its turned twin reads upright (a sideways photo): both stay in review, and the
+    reading shown first is the one whose zeros lead (00686, not 98900), the other kept as its rival. A
+    pair of which one reads upright is left to the photo's way up, as before."""
+    down = np.array([[20, 10], [20, 110], [50, 110], [50, 10]], np.float32)  # reads top to bottom
+    chosen = _lay([9, 8, 9, 0, 0], [0.97] * 5)
+    twin = _lay([0, 0, 6, 8, 6], [0.95] * 5)
+    chosen.candidate = Candidate(down, 1.0, 4.0, 0.02, "text")
+    twin.candidate = Candidate(np.roll(down, 2, axis=0), 1.0, 4.0, 0.02, "text")
+    chosen.fit, twin.fit, twin.turned = 0.97, 0.95, True
+    chosen.rivals = [twin]
+    assert not pipeline._upright(chosen) and not pipeline._upright(twin)
+    first = pipeline._read_first(chosen)
+    assert first is twin and first.rivals == [chosen] and chosen.turned
+    # ...and a chosen row whose zeros lead is not swapped for its twin, whatever the twin's fit
+    twin.rivals, twin.turned, chosen.turned, chosen.fit = [chosen], False, True, 1.0
+    assert pipeline._read_first(twin) is twin
+    # one of the pair upright: the photo's way up decides (the upright 98900 stays first)
+    up = np.array([[10, 10], [110, 10], [110, 40], [10, 40]], np.float32)
+    chosen.candidate = Candidate(up, 1.0, 4.0, 0.02, "text")
+    twin.candidate = Candidate(np.roll(up, 2, axis=0), 1.0, 4.0, 0.02, "text")
+    chosen.rivals, twin.rivals, twin.turned, twin.fit = [twin], [], True, 0.95
+    assert pipeline._upright(chosen) and pipeline._read_first(chosen) is chosen
+
+
 def test_rivals_are_judged_settled_as_the_chosen_row_is(monkeypatch):
     """Rows are compared as first cut; the chosen row is then settled (chain, grown window), which lifts
     its fit. A rival is settled too before it is judged: one that settles far below the choice stops
@@ -458,8 +483,8 @@ def test_a_chain_in_doubt_only_beyond_its_red_last_wheel_gives_its_whole_m3(red_
     real = pipeline.choose_window
 
     def in_doubt(sides):
-        def choose(img, window=None):
-            lay = real(img, window)
+        def choose(img, window=None, boxes=None):
+            lay = real(img, window, boxes)
             lay.maybe_partial, lay.beyond_sides = True, sides
             return lay
 
