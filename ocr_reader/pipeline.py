@@ -587,8 +587,8 @@ def _orient_by_unit(bgr: np.ndarray, chosen: Layout) -> Layout:
 
     A water or gas counter's unit, m³, is printed beside its wheels. PP-OCR's recogniser, trained on
     upright print, reads its "m" in the row read the right way up and never in the row turned over
-    (upside down it is no letter). On the dev photos, upright and upside down, the widened row read
-    the right way up showed an "m" in 13 of 38 and turned over in none of 76. When both or neither
+    (upside down it is no letter). On the dev photos, the widened row read the right way up showed an
+    "m" in 13 of 38 (14 upside down), turned over in none of 76. When both or neither
     read one, the pair stays as it was (a rival: orientation_uncertain).
     """
     twin = next((r for r in chosen.rivals if r.turned and _is_turned(chosen, r)), None)
