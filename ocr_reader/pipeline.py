@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import numpy as np
@@ -541,9 +541,7 @@ def choose_window(bgr: np.ndarray, window: np.ndarray | None = None, boxes: list
         # No row reads as wheels: the text detector finds rows of upright print best, so look again with
         # the photo turned a quarter (a photo taken sideways, its EXIF lost or never written).
         texts = [
-            lay
-            for lay in prescreened_layouts(bgr, _quarter_turned_text(bgr))
-            if lay.fit >= UNFRAMED_MIN_FIT
+            lay for lay in prescreened_layouts(bgr, _quarter_turned_text(bgr)) if lay.fit >= UNFRAMED_MIN_FIT
         ]
         for lay in texts:
             lay.framed = any(overlaps(lay.candidate, f) for f in framed_all[: 2 * MAX_CANDIDATES])
@@ -563,7 +561,9 @@ def choose_window(bgr: np.ndarray, window: np.ndarray | None = None, boxes: list
     chosen.framed = best.framed
     chosen.rivals = _settled_rivals(bgr, chosen, _rivals(best, pool))
     first = _read_first(chosen) if SWAP_SETTLED else chosen
-    return _orient_by_unit(bgr, first) if UNIT_ORIENTS else first
+    if not UNIT_ORIENTS:
+        return first
+    return _unit_not_a_wheel(_orient_by_unit(bgr, first))
 
 
 # The unit printed beside a counter (m³) says which way up its row is (see _orient_by_unit).
@@ -579,6 +579,45 @@ def _reads_unit(bgr: np.ndarray, lay: Layout) -> bool:
     # one probability per character (the recogniser's labels are single characters)
     return row is not None and any(
         c == "m" and p >= UNIT_MIN_PROB for c, p in zip(row.text, row.probs, strict=False)
+    )
+
+
+def _unit_not_a_wheel(lay: Layout) -> Layout:
+    """The row without an end wheel that is the unit: a window grown (by half a pitch or more) onto the
+    m³ printed beside the wheels reads it as one more wheel (the SCjona counter, `00688` read `006889`
+    upside down and sideways). When PP-OCR reads an "m" surely (UNIT_MIN_PROB) on the grown end's
+    wheel, that wheel is dropped (never below the fewest wheels a counter has).
+    """
+    n = lay.n_wheels
+    grown = [lay.extend_px[0] >= 0.5 * lay.pitch_px, lay.extend_px[1] >= 0.5 * lay.pitch_px]
+    if n <= WHEEL_COUNTS[0] or not any(grown):
+        return lay
+    row = textrec.read_row(lay.strip)
+    if row is None or not len(row.text) == len(row.probs) == len(row.xs):
+        return lay
+    width, trim, pitch = lay.strip.shape[1], lay.side_trim * lay.strip.shape[0], lay.pitch_px
+    at = {
+        int(np.floor((x * width - trim) / pitch))
+        for c, p, x in zip(row.text, row.probs, row.xs, strict=True)
+        if c == "m" and p >= UNIT_MIN_PROB
+    }
+    cut_px = int(round(pitch))
+    left, right = lay.extend_px
+    if grown[1] and n - 1 in at:
+        keep, strip, ext = slice(0, n - 1), lay.strip[:, : width - cut_px], (left, right - cut_px)
+    elif grown[0] and 0 in at:
+        keep, strip, ext = slice(1, n), lay.strip[:, cut_px:], (left - cut_px, right)
+    else:
+        return lay
+    guesses = lay.guesses[keep]
+    return replace(
+        lay,
+        strip=strip,
+        n_wheels=n - 1,
+        crops=lay.crops[keep],
+        guesses=guesses,
+        fit=_fit(guesses),
+        extend_px=ext,
     )
 
 

@@ -290,6 +290,35 @@ def test_the_unit_is_read_beside_counters_read_upright_and_never_turned_over(hel
     assert upright >= 3 and turned == 0, (upright, turned)
 
 
+def test_a_grown_end_wheel_read_as_the_unit_is_dropped(monkeypatch):
+    """A window grown a wheel onto the m³ beside the counter (SCjona's 00688 read 006889 upside down):
+    where PP-OCR reads the "m" surely on the grown end's wheel, that wheel is the unit and is dropped."""
+    from ocr_reader import textrec
+
+    pitch = 40
+
+    def grown(extend_px):
+        lay = _lay([0, 0, 6, 8, 8, 9], [0.97] * 5 + [0.6])
+        lay.strip = np.zeros((64, 6 * pitch, 3), np.uint8)
+        lay.side_trim, lay.extend_px, lay.crops = 0.0, extend_px, [np.zeros((4, 4, 3), np.uint8)] * 6
+        return lay
+
+    def reads(text, probs):
+        xs = tuple((i + 0.5) / 6 for i in range(len(text)))
+        monkeypatch.setattr(textrec, "read_row", lambda strip: textrec.RowText(text, tuple(probs), xs))
+
+    reads("00688m", [0.99] * 5 + [0.97])
+    out = pipeline._unit_not_a_wheel(grown((0, 43)))
+    assert out.n_wheels == 5 and _digits(out) == "00688" and out.strip.shape[1] == 5 * pitch
+    assert out.extend_px == (0, 3) and len(out.crops) == 5 and out.fit == pytest.approx(0.97)
+    assert pipeline._unit_not_a_wheel(grown((0, 10))).n_wheels == 6  # not grown there: a wheel
+    reads("00688m", [0.99] * 5 + [0.3])
+    assert pipeline._unit_not_a_wheel(grown((0, 43))).n_wheels == 6  # the "m" read unsurely
+    reads("m00688", [0.97] + [0.99] * 5)
+    assert pipeline._unit_not_a_wheel(grown((0, 43))).n_wheels == 6  # the "m" at the other end
+    assert pipeline._unit_not_a_wheel(grown((43, 0))).n_wheels == 5  # ...which was the grown one
+
+
 def test_rivals_are_judged_settled_as_the_chosen_row_is(monkeypatch):
     """Rows are compared as first cut; the chosen row is then settled (chain, grown window), which lifts
     its fit. A rival is settled too before it is judged: one that settles far below the choice stops
