@@ -1402,20 +1402,19 @@ def _read_turned(
     return reading
 
 
-def _quarters_to_read_across(bgr: np.ndarray, boxes: list) -> int:
-    """The quarter turn (np.rot90's k) that makes a sideways photo's counter read left to right.
+def _quarters_to_read_across(layout: Layout) -> int:
+    """The quarter turn (np.rot90's k) that makes the row chosen in a sideways photo read left to right,
+    or 0 when it does already (the print running up and down is something else: a label on its side).
 
     The text detector finds rows of upright print best (rows running up and down come out cut or
-    merged), so a sideways photo is read turned. Which quarter: the row the photo as it is would be
-    read by (its wheels' fit, its zeros) ends up reading left to right; with no counter there,
-    clockwise. Counterclockwise maps a row reading downwards to left-to-right, clockwise one reading
-    upwards.
+    merged), so a sideways photo is read turned, the row the photo as it is would be read by (its
+    wheels' fit, its zeros) then reading left to right. Counterclockwise maps a row reading downwards
+    to left-to-right, clockwise one reading upwards.
     """
-    try:
-        down = float(_direction(choose_window(bgr, None, boxes).candidate)[1]) > 0
-    except BadImage:
-        down = False
-    return 1 if down else -1
+    dx, dy = (float(v) for v in _direction(layout.candidate))
+    if abs(dx) >= abs(dy):
+        return 0
+    return 1 if dy > 0 else -1
 
 
 def read_image(
@@ -1431,12 +1430,19 @@ def read_image(
     style: (wheel count, decimal wheels) a meter's reference knows; previous: the meter's last
     reading and usage bound, which rule out rows that cannot be this meter's counter.
     """
-    boxes = None
+    boxes, layout = None, None
     if window is None and SIDEWAYS_TURN and _UPRIGHT_KNOWN.get() and textdet.available():
         boxes = textdet.detect(bgr)
         if sideways(boxes):
-            return _read_turned(bgr, _quarters_to_read_across(bgr, boxes), engine, style, previous)
-    layout = choose_window(bgr, window, boxes)
+            try:
+                layout = choose_window(bgr, None, boxes)
+            except BadImage:  # no counter in the photo as it is: look at it turned clockwise
+                return _read_turned(bgr, -1, engine, style, previous)
+            quarters = _quarters_to_read_across(layout)
+            if quarters:
+                return _read_turned(bgr, quarters, engine, style, previous)
+    if layout is None:
+        layout = choose_window(bgr, window, boxes)
     evidence = red_evidence(layout.crops)
     red = evidence.red
     decimals = _decimals(red)

@@ -153,3 +153,30 @@ def test_points_of_a_turned_photo_map_back_to_the_photo():
         turned = np.rot90(img, k)
         y, x = np.argwhere(turned == 255)[0]
         assert pipeline._turned_back([[float(x), float(y)]], k, h, w) == [[41.0, 7.0]], k
+
+
+def test_a_photo_is_turned_only_when_the_row_chosen_in_it_runs_up_and_down():
+    """The print may run up and down for another reason (a label on its side): when the row chosen in
+    the photo as it is reads across, the photo is read as it is; else it is turned the way that makes
+    that row read left to right."""
+    from ocr_reader import pipeline
+
+    def lay(quad):
+        return pipeline.Layout(
+            Candidate(np.array(quad, np.float32), 1.0, 4.0, 0.02),
+            np.zeros((8, 8, 3)),
+            4,
+            0.0,
+            [],
+            [],
+            0.9,
+            0.1,
+            (0, 0),
+        )
+
+    across = lay([[10, 10], [110, 12], [110, 40], [10, 38]])
+    down = lay([[40, 10], [40, 110], [10, 110], [10, 10]])  # tl -> tr runs downwards
+    up = lay([[10, 110], [10, 10], [40, 10], [40, 110]])
+    assert pipeline._quarters_to_read_across(across) == 0
+    assert pipeline._quarters_to_read_across(down) == 1  # np.rot90 k=1 (counterclockwise)
+    assert pipeline._quarters_to_read_across(up) == -1
