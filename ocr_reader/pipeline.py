@@ -573,9 +573,7 @@ UNIT_MIN_PROB = 0.5  # the "m" must be read at least this surely
 
 def _reads_unit(bgr: np.ndarray, lay: Layout) -> bool:
     """True when PP-OCR reads the unit's "m" in the row widened SECOND_READER_REACH pitches each way."""
-    reach = int(round(SECOND_READER_REACH * lay.pitch_px))
-    left, right = lay.extend_px
-    row = textrec.read_row(rectify(bgr, lay.candidate.quad, extend_px=(left + reach, right + reach)))
+    row = _widened_view(bgr, lay)
     # one probability per character (the recogniser's labels are single characters)
     return row is not None and any(
         c == "m" and p >= UNIT_MIN_PROB for c, p in zip(row.text, row.probs, strict=False)
@@ -1263,6 +1261,18 @@ def _align(read: textrec.RowText, n_wheels: int, to_wheels) -> _Aligned:
     return _Aligned(tuple(chars), True, (beyond[0], beyond[1]))
 
 
+def _reach_px(layout: Layout) -> int:
+    """How far (strip pixels) the second reader's widened view reaches beyond each end of the row."""
+    return int(round(SECOND_READER_REACH * layout.pitch_px))
+
+
+def _widened_view(bgr: np.ndarray, layout: Layout) -> textrec.RowText | None:
+    """PP-OCR's reading of the row widened _reach_px at each end (past a divider, onto a unit label)."""
+    reach = _reach_px(layout)
+    left, right = layout.extend_px
+    return textrec.read_row(rectify(bgr, layout.candidate.quad, extend_px=(left + reach, right + reach)))
+
+
 def second_opinion(
     bgr: np.ndarray, layout: Layout, digits: list[int], confidences: list[float] | None = None
 ) -> SecondOpinion:
@@ -1286,9 +1296,8 @@ def second_opinion(
         return SecondOpinion(None)
     want = "".join(str(d) for d in digits)
     n = len(want)
-    reach = int(round(SECOND_READER_REACH * layout.pitch_px))
-    left, right = layout.extend_px
-    wide = textrec.read_row(rectify(bgr, layout.candidate.quad, extend_px=(left + reach, right + reach)))
+    reach = _reach_px(layout)
+    wide = _widened_view(bgr, layout)
     if wide is None:
         return SecondOpinion(row.text)
     width = layout.strip.shape[1]
