@@ -65,6 +65,12 @@ RED_INK_DOUBT = 0.02
 # Red by a mark passed by less than this factor (the wheel's own colour not red) is only just red: a
 # black wheel beside red ones gains a few red pixels from the photo's colour subsampling (round 13).
 RED_SURE = 1.5
+# Before a decimal wheel with a plainly red face (centre RED_SURE x RELATIVE_RED redder than the row's
+# first half), red ink alone does not make a wheel red: such a row's decimals are red-faced, and a black
+# wheel gains a few red pixels from a rust spot or a red divider beside it (a dev photo rotated 3
+# degrees read 06345.720 for 063457.20, its last black wheel red by 6 % of its middle columns against
+# the red wheels' 74 %). It is left in doubt, for `pipeline._side_by_redness` to place by its face.
+INK_BESIDE_RED_FACES = True
 
 
 def _redness(crop_bgr: np.ndarray) -> np.ndarray:
@@ -119,8 +125,8 @@ class RedEvidence:
 def red_evidence(crops_bgr: list[np.ndarray]) -> RedEvidence:
     """Red wheels by their own colour (is_red), or, against the row's first half: a redder centre (a dim
     or washed-out photo keeps the hue shift, not the saturation), a red panel or frame around them,
-    or red ink anywhere in their middle columns. Evidence part way to red is marked doubtful, evidence
-    only just past a mark marginal."""
+    or red ink anywhere in their middle columns (not before a red-faced wheel: INK_BESIDE_RED_FACES).
+    Evidence part way to red is marked doubtful, evidence only just past a mark marginal."""
     if not crops_bgr:
         return RedEvidence([], [])
     half = (len(crops_bgr) + 1) // 2
@@ -129,16 +135,24 @@ def red_evidence(crops_bgr: list[np.ndarray]) -> RedEvidence:
     # The first wheel is never a decimal: measured against it too, a row whose first half is mostly
     # decimals (4 of 5 wheels) still shows them; where the two measures disagree the point is in doubt.
     first = np.array(raw[0])
+    faces = [i for i, v in enumerate(raw) if v[0] - base[0] > RED_SURE * RELATIVE_RED]
+    first_face = faces[0] if INK_BESIDE_RED_FACES and faces else 0
     red: list[bool] = []
     doubtful: list[bool] = []
     redness: list[float] = []
     marginal: list[bool] = []
-    for c, v in zip(crops_bgr, raw, strict=True):
+    for i, (c, v) in enumerate(zip(crops_bgr, raw, strict=True)):
         m, s, k = np.array(v) - base
         own = is_red(c)
         r = own or m > RELATIVE_RED or s > SURROUND_RED or k > RED_INK_SHARE
         plain = m > RED_SURE * RELATIVE_RED or s > RED_SURE * SURROUND_RED or k > RED_SURE * RED_INK_SHARE
         m0, s0, k0 = np.array(v) - first
+        if i < first_face and r and not (own or m > RELATIVE_RED or s > SURROUND_RED):
+            red.append(False)  # red by ink alone before red faces: in doubt (below)
+            redness.append(float(m))
+            marginal.append(False)
+            doubtful.append(True)
+            continue
         red.append(bool(r))
         redness.append(float(m))
         marginal.append(bool(r and not own and not plain))

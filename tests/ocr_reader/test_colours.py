@@ -210,14 +210,20 @@ def test_a_decimal_run_whose_first_wheel_is_only_just_red_leaves_the_point_in_do
     specked[:, cols] = mid
     red = [_wheel((30, 30, 200), (255, 255, 255), d) for d in (2, 0)]
     row = black[:-1] + [specked] + red
-    ev = red_evidence(row)
     assert not is_red(specked)
+    # (Since round 16 red ink alone before a red-faced wheel is no red wheel at all: see the test below.)
+    from ocr_reader import wheels
+
+    monkeypatch.setattr(wheels, "INK_BESIDE_RED_FACES", False)
+    ev = red_evidence(row)
     assert ev.red == [False] * 4 + [True] * 3  # red by its specks alone
     assert ev.marginal == [False] * 4 + [True, False, False] and not any(ev.doubtful)
     assert _decimals(ev.red) == 3 and decimal_doubt(ev, 3)  # the point waits for a person
     monkeypatch.setattr(pipeline, "MARGINAL_DOUBT", False)  # as before: silently one wheel off
     assert not decimal_doubt(ev, 3)
     monkeypatch.undo()
+    ev = red_evidence(row)  # round 16: in doubt, and placed before the point by its white face
+    assert ev.red == [False] * 5 + [True] * 2 and ev.doubtful[4] and not decimal_doubt(ev, 2)
     # The same specks on a wheel inside the run (its first wheel plainly red) move no point.
     inside = black[:-1] + [red[0], specked, red[1]]
     ev = red_evidence(inside)
@@ -226,3 +232,40 @@ def test_a_decimal_run_whose_first_wheel_is_only_just_red_leaves_the_point_in_do
     flat[rng.choice(len(flat), int(0.04 * len(flat)), replace=False)] = (40, 40, 210)
     specked[:, cols] = mid
     assert not red_evidence(black[:-1] + [specked] + red).marginal[4]
+
+
+def _rust_spotted(wheel: np.ndarray, share: float) -> np.ndarray:
+    """The wheel with a red-brown spot on share of its middle columns (a rust mark, a red divider's edge)."""
+    out = wheel.copy()
+    h, w = out.shape[:2]
+    cols = w - 2 * (w // 6)
+    rows = max(1, int(round(share * h)))
+    out[h - rows :, w // 6 : w // 6 + cols] = (30, 40, 190)
+    return out
+
+
+def test_red_ink_alone_beside_red_faced_decimals_does_not_move_the_point(monkeypatch):
+    """A dev photo rotated 3 degrees (063457.20 read 06345.720): the last black wheel had red on 6 % of
+    its middle columns, the red-faced decimals 74 %. Beside red faces, red ink alone is no red wheel:
+    the wheel is left in doubt, and its black face puts it before the point."""
+    from ocr_reader import wheels
+
+    black = [_wheel((25, 25, 25), (220, 220, 220), d) for d in (0, 6, 3, 4, 5)]
+    spotted = _rust_spotted(_wheel((25, 25, 25), (220, 220, 220), 7), 0.08)
+    reds = [_wheel((30, 30, 200), (255, 255, 255), d) for d in (2, 0)]
+    row = black + [spotted] + reds
+    ev = red_evidence(row)
+    assert ev.red == [False] * 6 + [True, True]
+    assert ev.doubtful[5]
+    assert _decimals(ev.red) == 2
+    assert not decimal_doubt(ev, 2)  # plainly black by its face against the row's own red and black
+    monkeypatch.setattr(wheels, "INK_BESIDE_RED_FACES", False)  # as before: one wheel too many decimals
+    assert _decimals(red_evidence(row).red) == 3
+
+
+def test_red_ink_alone_still_marks_thin_red_digits_without_red_faces():
+    # Without red-faced wheels in the row, red ink is how thin red digits are told (unchanged).
+    black = [_wheel((235, 235, 235), (20, 20, 20), d) for d in range(5)]
+    spotted = _rust_spotted(_wheel((235, 235, 235), (20, 20, 20), 7), 0.08)
+    ev = red_evidence(black + [spotted])
+    assert ev.red[-1] and not ev.doubtful[-1]
