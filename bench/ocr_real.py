@@ -7,6 +7,7 @@ run on one core (a spawned child limited to one thread).
 
 from __future__ import annotations
 
+import io
 import json
 import multiprocessing
 import os
@@ -95,6 +96,36 @@ def turned(photos: list[tuple[bytes, dict]], quarter_turns: int) -> list[tuple[b
         raise ValueError(f"quarter_turns is 0-3 (quarters of a turn, not degrees): {quarter_turns}")
     turn = {1: Image.Transpose.ROTATE_270, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_90}
     return _as_jpeg(photos, 92, turn.get(quarter_turns))
+
+
+SLANTS_DEG = (30, -30, 45, -45)  # a phone held askew: counterclockwise positive, up to the ~45 degrees asked
+
+
+def slanted(photos: list[tuple[bytes, dict]], angle_deg: float) -> list[tuple[bytes, dict]]:
+    """The photos upright (EXIF applied), turned angle_deg counterclockwise on a canvas grown to hold all
+    of each (its edges repeated into the new corners, as a wall or a pipe would continue), as JPEG 92
+    without EXIF: a photo taken with the phone held askew."""
+    import cv2
+    from PIL import Image, ImageOps
+
+    if not -60 <= angle_deg <= 60:
+        raise ValueError(f"a slant is -60..60 degrees (beyond, a photo is sideways: turned()): {angle_deg}")
+    out = []
+    for data, row in photos:
+        rgb = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+        h, w = rgb.shape[:2]
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
+        c, s = abs(m[0, 0]), abs(m[0, 1])
+        new_w, new_h = int(np.ceil(h * s + w * c)), int(np.ceil(h * c + w * s))
+        m[0, 2] += new_w / 2 - w / 2
+        m[1, 2] += new_h / 2 - h / 2
+        turned_rgb = cv2.warpAffine(
+            rgb, m, (new_w, new_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+        )
+        buf = io.BytesIO()
+        Image.fromarray(turned_rgb).save(buf, "JPEG", quality=92, subsampling=2)
+        out.append((buf.getvalue(), row))
+    return out
 
 
 RECOMPRESS_QUALITY = 75  # PIL's default JPEG quality; apps that forward photos recompress about so or lower
@@ -356,7 +387,7 @@ def model_speed(photos: list[tuple[bytes, dict]]) -> dict:
     return {"files": runs, **{k: float(np.median(v)) if v else 0.0 for k, v in ms.items()}}
 
 
-def _run_all(root: str, n_tesseract: int) -> tuple[DevScores, DevScores, dict, dict, dict, dict]:
+def _run_all(root: str, n_tesseract: int) -> tuple[DevScores, DevScores, dict, dict, dict, dict, dict]:
     import cv2
 
     cv2.setNumThreads(1)  # OpenCV's own thread pool: OMP_NUM_THREADS does not reach it
@@ -368,7 +399,8 @@ def _run_all(root: str, n_tesseract: int) -> tuple[DevScores, DevScores, dict, d
     # 0: re-encoded only (JPEG 92, as the turned copies are): what re-encoding alone changes
     turns = {q: score_dev(turned(photos, q), "wheels") for q in (0, 1, 2, 3)}
     turns[-1] = score_dev(recompressed(photos), "wheels")
-    return wheels, tess, score_crops(True), counters, turns, speed
+    slants = {a: score_dev(slanted(photos, a), "wheels") for a in SLANTS_DEG}
+    return wheels, tess, score_crops(True), counters, turns, slants, speed
 
 
 def _print_dev(s: DevScores) -> None:
@@ -395,7 +427,7 @@ def main() -> None:
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_THREAD_LIMIT"):
         os.environ[var] = "1"
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        wheels, tess, crops, counters, turns, speed = pool.apply(_run_all, (root, 1000))
+        wheels, tess, crops, counters, turns, slants, speed = pool.apply(_run_all, (root, 1000))
     print(f"real dev photos ({root}/{DEV_DIR}; never trained on; integer wheels scored)")
     kind = {k: "rewritten" if "fused" in str(v) else "ORIGINAL" for k, v in speed["files"].items()}
     print(
@@ -413,6 +445,9 @@ def main() -> None:
             print("the same photos only re-encoded (JPEG quality 92, as the turned copies are; the reader):")
         else:
             print(f"the same photos turned {90 * q} degrees clockwise, no EXIF (the reader):")
+        _print_dev(s)
+    for a, s in slants.items():
+        print(f"the same photos held askew, turned {a} degrees counterclockwise, JPEG 92 (the reader):")
         _print_dev(s)
     print(
         f"real wheel crops, held-out makers ({crops['crops']}): shown digit right {crops['right']:.1%}, "

@@ -108,6 +108,39 @@ def sideways(boxes: list[textdet.TextBox]) -> bool:
     return down > 0 and down >= SIDEWAYS_SHARE * (across + down)
 
 
+TILT_MIN_DEG = 20.0  # print running this far or more off level (short of sideways) is straightened
+TILT_SPREAD_DEG = 10.0  # ...when rows within this of their weighted median angle...
+TILT_SHARE = 0.6  # ...carry this share of the elongated rows' weight (as `sideways` weighs them)
+
+
+def tilt_deg(boxes: list[textdet.TextBox]) -> tuple[float, tuple[float, float]] | None:
+    """(angle, centre): the angle (degrees, -60..60, a row's direction as the detector gives it) by which
+    the photo's print runs off level, when it plainly does (a photo taken at a slant), and where its
+    slanted rows lie (their centres weighted). None when the print is level (within TILT_MIN_DEG),
+    sideways (`sideways`), or has no one direction (dial numerals round a dial).
+
+    The text detector, trained on print near level, finds rows at 30-45 degrees less often and less
+    tightly (dev photos rotated 45 degrees: 21 of 39 within one, against 30 level); the rows it does
+    find there still give the slant (their angles within a few degrees of it).
+    """
+    rows = [b for b in boxes if b.size[0] >= 1.5 * b.size[1] and abs(b.angle_deg) <= 60]
+    if not rows:
+        return None
+    angles = np.array([b.angle_deg for b in rows], np.float64)
+    weights = np.array([b.score * b.size[0] * b.size[1] for b in rows], np.float64)
+    order = np.argsort(angles)
+    cum = np.cumsum(weights[order])
+    median = float(angles[order][int(np.searchsorted(cum, cum[-1] / 2))])
+    if abs(median) < TILT_MIN_DEG:
+        return None
+    near = np.abs(angles - median) <= TILT_SPREAD_DEG
+    if float(weights[near].sum()) < TILT_SHARE * float(weights.sum()):
+        return None
+    centres = np.array([rows[i].centre for i in np.flatnonzero(near)], np.float64)
+    cx, cy = np.average(centres, axis=0, weights=weights[near])
+    return median, (float(cx), float(cy))
+
+
 def text_candidates(
     bgr: np.ndarray, both_ways: bool = True, boxes: list[textdet.TextBox] | None = None
 ) -> list[Candidate]:

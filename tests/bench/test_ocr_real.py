@@ -58,3 +58,25 @@ def test_recompressed_copies_are_upright_jpegs_of_the_asked_quality():
     assert _dark_corner(recompressed([(_photo(), row)])[0][0]) == ((60, 40), (0, 0))
     with pytest.raises(ValueError, match="quality"):
         recompressed([(_photo(), row)], 100)
+
+
+def test_slanted_copies_turn_counterclockwise_on_a_grown_canvas():
+    import pytest
+
+    from bench.ocr_real import slanted
+
+    row = {"reading": "00123"}
+    img = np.full((40, 60, 3), 255, np.uint8)
+    img[18:22, 5:55] = 0  # a level dark bar
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "PNG")
+    ((data, r),) = slanted([(buf.getvalue(), row)], 30)
+    out = Image.open(io.BytesIO(data))
+    assert r is row and out.format == "JPEG" and "exif" not in out.info
+    assert out.size[0] > 60 and out.size[1] > 40  # the whole photo kept
+    a = np.asarray(out.convert("L")).astype(float)
+    ys, xs = np.nonzero(a < 100)
+    slope = np.polyfit(xs, ys, 1)[0]
+    assert -0.7 < slope < -0.45  # counterclockwise: the bar rises to the right, tan 30 = 0.58
+    with pytest.raises(ValueError, match="sideways"):
+        slanted([(buf.getvalue(), row)], 90)
