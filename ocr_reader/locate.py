@@ -62,7 +62,7 @@ def _side_skew_deg(quad: np.ndarray) -> float:
 
 
 def outline_source(quad: np.ndarray) -> str:
-    """"frame" for an outline read as a window, BENT for one whose opposite sides are not near parallel."""
+    """An outline's source: "frame" (read as a window), or BENT (its opposite sides not near parallel)."""
     return BENT if _side_skew_deg(quad) > MAX_SIDE_SKEW_DEG else "frame"
 
 

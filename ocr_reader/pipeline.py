@@ -1366,6 +1366,26 @@ def _reads_upright(digits: list[int], sure_lead: int, n_black: int) -> bool:
     return n_black >= 1 and lead >= n_black and any(d in TURN_ASYMMETRIC_DIGITS for d in digits[:lead])
 
 
+ORIENT_GUARD = True  # a row read against the photo's way up needs something that says it is turned
+
+
+def _turned_without_evidence(layout: Layout, digits: list[int], decimals: int) -> bool:
+    """True when the chosen row reads right to left in a photo whose way up is known (it is read
+    turned over) and nothing in the row says it is: no red decimal wheels ending it, no digit that
+    turned half a turn looks like no digit (3, 4, 7); `read_image` also asks for the unit's "m".
+    Its twin then only lost on fit, which symmetric digits (0, 1, 8; 6/9; 2/5) barely change: a dev
+    photo held 30 degrees askew read `01501.33`'s black wheels turned over as `10510` (fit 0.94) and
+    accepted it, its twin not even a rival.
+    """
+    return (
+        ORIENT_GUARD
+        and _UPRIGHT_KNOWN.get()
+        and not _upright(layout)
+        and decimals == 0
+        and not any(d in TURN_ASYMMETRIC_DIGITS for d in digits)
+    )
+
+
 def _quick_reading(layout: Layout, decimals: int | None = None) -> tuple[str, float | None]:
     """A layout's reading from its search guesses (no shift averaging): for rivals and alternatives."""
     res = resolve([g.position for g in layout.guesses])
@@ -1430,9 +1450,7 @@ def _levelled_rows(bgr: np.ndarray, slant: tuple[float, tuple[float, float]]) ->
     rows = textdet.detect(level)
     back = unlevelled([list(r.centre) for r in rows], m)
     return [
-        textdet.TextBox(
-            (float(x), float(y)), r.size, ((r.angle_deg + angle + 90.0) % 180.0) - 90.0, r.score
-        )
+        textdet.TextBox((float(x), float(y)), r.size, ((r.angle_deg + angle + 90.0) % 180.0) - 90.0, r.score)
         for r, (x, y) in zip(rows, back, strict=True)
     ]
 
@@ -1531,6 +1549,10 @@ def read_image(
             rivals = [r for r in rivals if not r.turned]
     layout.rivals = rivals
     reason = review_reason(res.consistent, layout, margin, wheels)
+    # (PP-OCR reading the unit's "m" beside the row, read as it was, says it is turned: `_orient_by_unit`.)
+    turned_unsure = _turned_without_evidence(layout, res.digits, decimals) and not (
+        UNIT_ORIENTS and _reads_unit(bgr, layout)
+    )
     second_lead = 0
     # Wheels read unsurely (not a window, row or carry in doubt): ask the second reader.
     if reason == "low_confidence" and not layout.weak_ends:
@@ -1600,6 +1622,8 @@ def read_image(
             )
             reading, value = _format(merged, decimals)
     alternatives += _wheel_alternatives(res.positions, decimals + dropped, guesses, dials_used)
+    if turned_unsure:
+        reason = reason or "orientation_uncertain"
     implausible = _plausible(value, previous)
     if implausible is not None:
         reason = reason or implausible

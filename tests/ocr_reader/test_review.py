@@ -234,3 +234,28 @@ def test_a_reading_whose_red_wheels_alone_are_unsure_is_stored_as_whole_m3(
     # the decimal point in doubt, or a history it does not fit: review as before
     monkeypatch.setattr(pipeline, "decimal_doubt", lambda ev, d: True)
     assert read_photo(data).reason == unsure
+
+
+def _row_at(quad) -> pipeline.Layout:
+    cand = Candidate(np.array(quad, np.float32), 1.0, 4.0, 0.02)
+    return pipeline.Layout(cand, np.zeros((64, 64, 3), np.uint8), 5, 0.04, [], [], 0.9, 0.1, (0, 0))
+
+
+def test_a_row_read_turned_over_with_nothing_to_say_so_waits_for_a_person(monkeypatch):
+    """A dev photo held 30 degrees askew: 01501.33's black wheels read turned over as 10510 (fit 0.94),
+    accepted, the twin not even a rival. A row read right to left in a photo whose way up is known needs
+    red decimals ending it or a digit that is no digit turned over (3, 4, 7)."""
+    left_to_right = _row_at([[10, 10], [110, 10], [110, 40], [10, 40]])
+    right_to_left = _row_at([[110, 40], [10, 40], [10, 10], [110, 10]])
+    symmetric, asymmetric = [1, 0, 5, 1, 0], [1, 0, 5, 1, 7]
+    assert pipeline._turned_without_evidence(right_to_left, symmetric, 0)
+    assert not pipeline._turned_without_evidence(left_to_right, symmetric, 0)  # read as the photo stands
+    assert not pipeline._turned_without_evidence(right_to_left, asymmetric, 0)  # a 7 turned over is no digit
+    assert not pipeline._turned_without_evidence(right_to_left, symmetric, 2)  # red decimals end it
+    token = pipeline._UPRIGHT_KNOWN.set(False)  # a photo the reader turned: its way up is not known
+    try:
+        assert not pipeline._turned_without_evidence(right_to_left, symmetric, 0)
+    finally:
+        pipeline._UPRIGHT_KNOWN.reset(token)
+    monkeypatch.setattr(pipeline, "ORIENT_GUARD", False)  # as before: accepted on fit alone
+    assert not pipeline._turned_without_evidence(right_to_left, symmetric, 0)
