@@ -84,6 +84,12 @@ def _directed(box: textdet.TextBox, flip: bool) -> np.ndarray:
 
 
 SIDEWAYS_SHARE = 0.6  # a photo whose rows of print run up and down by this share of their weight
+ROW_ELONGATION = 1.5  # a row this much longer than wide says which way its print runs
+
+
+def _rows_by_weight(boxes: list[textdet.TextBox]) -> list[tuple[textdet.TextBox, float]]:
+    """The elongated rows (ROW_ELONGATION), each with its weight: score x area."""
+    return [(b, b.score * b.size[0] * b.size[1]) for b in boxes if b.size[0] >= ROW_ELONGATION * b.size[1]]
 
 
 def sideways(boxes: list[textdet.TextBox]) -> bool:
@@ -96,11 +102,7 @@ def sideways(boxes: list[textdet.TextBox]) -> bool:
     no elongated row there).
     """
     across = down = 0.0
-    for b in boxes:
-        long_px, short_px = b.size
-        if long_px < 1.5 * short_px:
-            continue
-        weight = b.score * long_px * short_px
+    for b, weight in _rows_by_weight(boxes):
         if abs(b.angle_deg) < 30:
             across += weight
         elif abs(b.angle_deg) > 60:
@@ -123,11 +125,12 @@ def tilt_deg(boxes: list[textdet.TextBox]) -> tuple[float, tuple[float, float]] 
     tightly (dev photos rotated 45 degrees: 21 of 39 within one, against 30 level); the rows it does
     find there still give the slant (their angles within a few degrees of it).
     """
-    rows = [b for b in boxes if b.size[0] >= 1.5 * b.size[1] and abs(b.angle_deg) <= 60]
-    if not rows:
+    weighed = [(b, w) for b, w in _rows_by_weight(boxes) if abs(b.angle_deg) <= 60]
+    if not weighed:
         return None
+    rows = [b for b, _ in weighed]
     angles = np.array([b.angle_deg for b in rows], np.float64)
-    weights = np.array([b.score * b.size[0] * b.size[1] for b in rows], np.float64)
+    weights = np.array([w for _, w in weighed], np.float64)
     order = np.argsort(angles)
     cum = np.cumsum(weights[order])
     median = float(angles[order][int(np.searchsorted(cum, cum[-1] / 2))])

@@ -1549,10 +1549,7 @@ def read_image(
             rivals = [r for r in rivals if not r.turned]
     layout.rivals = rivals
     reason = review_reason(res.consistent, layout, margin, wheels)
-    # (PP-OCR reading the unit's "m" beside the row, read as it was, says it is turned: `_orient_by_unit`.)
-    turned_unsure = _turned_without_evidence(layout, res.digits, decimals) and not (
-        UNIT_ORIENTS and _reads_unit(bgr, layout)
-    )
+    turned_unsure = _turned_without_evidence(layout, res.digits, decimals)
     second_lead = 0
     # Wheels read unsurely (not a window, row or carry in doubt): ask the second reader.
     if reason == "low_confidence" and not layout.weak_ends:
@@ -1622,8 +1619,10 @@ def read_image(
             )
             reading, value = _format(merged, decimals)
     alternatives += _wheel_alternatives(res.positions, decimals + dropped, guesses, dials_used)
-    if turned_unsure:
-        reason = reason or "orientation_uncertain"
+    # (PP-OCR reading the unit's "m" beside the row, read as it was, says it is turned: `_orient_by_unit`;
+    # asked last, and only of a reading that would otherwise be stored.)
+    if reason is None and turned_unsure and not (UNIT_ORIENTS and _reads_unit(bgr, layout)):
+        reason = "orientation_uncertain"
     implausible = _plausible(value, previous)
     if implausible is not None:
         reason = reason or implausible
