@@ -88,6 +88,7 @@ class Layout:
     beyond_score: float = 0.0  # how wheel-like the crop one pitch beyond the chain's ends is
     beyond_sides: tuple[bool, bool] = (False, False)  # the chain's doubt at its (left, right) end
     weak_ends: bool = False  # the chain was continued by wheels read too weakly to link (chain_layout)
+    weak_sides: tuple[int, int] = (0, 0)  # ...how many at its (left, right) end
     gap_sides: tuple[bool, bool] = (False, False)  # a wheel read surely past a gap at (left, right)
 
     @property
@@ -314,7 +315,8 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
                 maybe_partial=(len(beyond) < 2 or any(doubt)) and len(idx) < WHEEL_COUNTS[-1],
                 beyond_score=max(beyond, default=1.0),
                 beyond_sides=(sides[0], sides[1]),
-                weak_ends=slid[8],
+                weak_ends=any(slid[8]),
+                weak_sides=slid[8],
                 gap_sides=(gap[0] and sides[0], gap[1] and sides[1]),
             )
     # The other pitch's chain holds these wheels' digits and more: a wheel lost at an end (a
@@ -355,7 +357,8 @@ def _beyond_at(score: np.ndarray, end: int, side: int) -> int:
 def _slide(bgr: np.ndarray, cand: Candidate, pitch: float, reach_lr: list[int]) -> tuple | None:
     """Slide pitch-wide crops along the window grown by reach_lr px (left, right); the best chain.
 
-    (strip, chain indices, scores, crop x, crops, guesses, chain total, crop width, weak wheels added)
+    (strip, chain indices, scores, crop x, crops, guesses, chain total, crop width, weak wheels added
+    at the (left, right) end)
     """
     ext = rectify(bgr, cand.quad, extend_px=(reach_lr[0], reach_lr[1]))
     width = int(round(pitch))
@@ -388,17 +391,17 @@ def _end_at_decimals(crops: list[np.ndarray], idx: list[int]) -> list[int]:
 
 def _extend_weak(
     score: np.ndarray, centres: np.ndarray, idx: list[int], inside: tuple[float, float]
-) -> tuple[list[int], bool]:
+) -> tuple[list[int], tuple[int, int]]:
     """The chain continued at each end through weak wheel-like crops inside the window.
 
-    (indices, whether any was added). A crop is added when it is the best within 0.75-1.3 pitches of
-    the end (CHAIN_STEPS crops a pitch), scores at least WEAK_WHEEL_MIN, is a local peak, and its
-    centre lies inside `inside` (x range of the window less an inset).
+    (indices, how many were added at the (left, right) end). A crop is added when it is the best
+    within 0.75-1.3 pitches of the end (CHAIN_STEPS crops a pitch), scores at least WEAK_WHEEL_MIN,
+    is a local peak, and its centre lies inside `inside` (x range of the window less an inset).
     """
     idx = list(idx)
-    added = False
+    added = [0, 0]  # at the left, right end
     if not idx:
-        return idx, added
+        return idx, (0, 0)
     lo_step, hi_step = int(round(0.75 * CHAIN_STEPS)), int(round(1.3 * CHAIN_STEPS))
     for side in (-1, 1):
         while len(idx) < WHEEL_COUNTS[-1]:
@@ -411,8 +414,8 @@ def _extend_weak(
             if score[j] < WEAK_WHEEL_MIN or not peak or not inside[0] <= centres[j] <= inside[1]:
                 break
             idx = [j] + idx if side < 0 else idx + [j]
-            added = True
-    return idx, added
+            added[side > 0] += 1
+    return idx, (added[0], added[1])
 
 
 def _only_decimals_lost(crops: list[np.ndarray], idx: list[int], beyond: int) -> bool:
@@ -605,10 +608,13 @@ def _unit_not_a_wheel(lay: Layout) -> Layout:
     }
     cut_px = int(round(pitch))
     left, right = lay.extend_px
+    weak_l, weak_r = lay.weak_sides
     if grown[1] and n - 1 in at:
         keep, strip, ext = slice(0, n - 1), lay.strip[:, : width - cut_px], (left, right - cut_px)
+        weak = (weak_l, max(0, weak_r - 1))
     elif grown[0] and 0 in at:
         keep, strip, ext = slice(1, n), lay.strip[:, cut_px:], (left - cut_px, right)
+        weak = (max(0, weak_l - 1), weak_r)
     else:
         return lay
     guesses = lay.guesses[keep]
@@ -620,6 +626,7 @@ def _unit_not_a_wheel(lay: Layout) -> Layout:
         guesses=guesses,
         fit=_fit(guesses),
         extend_px=ext,
+        weak_sides=weak,
     )
 
 
@@ -1593,7 +1600,8 @@ def read_image(
             reason in WHOLE_FOR
             or (reason == "window_may_continue" and _only_decimals_may_continue(layout, red))
         )
-        and not layout.weak_ends
+        # (wheels too weak to link added only past the red wheels are a doubt about decimals alone)
+        and not (layout.weak_ends and not (WEAK_PAST_RED and _weak_past_red(layout, red)))
         and not dials_used
         and not unsure_point
         and (style is None or style[0] == layout.n_wheels)
@@ -1643,6 +1651,19 @@ def read_image(
         window_source=layout.candidate.source,
         second_reader=second,
     )
+
+
+WEAK_PAST_RED = True  # weak wheels added only after a red wheel leave the black wheels' whole m3 readable
+
+
+def _weak_past_red(layout: Layout, red: list[bool]) -> bool:
+    """True when the only wheels too weak to link (`_extend_weak`) were added at the right end, each red
+    and after a red wheel: what a counter has past its first red wheel is more decimals, so the weak
+    wheels say nothing of the black ones. (Dev photos turned 3 degrees or blurred: 19134.26 and
+    03918.77 were read surely but for a weak third red wheel past them, and waited for a person.)"""
+    left, right = layout.weak_sides
+    n = layout.n_wheels
+    return left == 0 and 0 < right < n and len(red) == n and all(red[n - right - 1 :])
 
 
 WHOLE_PAST_RED_END = True  # a chain whose only doubt lies beyond its red last wheel gives its whole m3

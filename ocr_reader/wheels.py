@@ -29,6 +29,11 @@ RED_MARGIN = 40  # red above both green and blue, 0..255
 RED_FACE_SHARE = 0.08  # share of the centre that is red: a red wheel face (or bold red digits)
 RED_GLYPH_SHARE = 0.5  # share of the digit's own pixels that are red: thin red digits on a light face
 GLYPH_MARGIN = 30  # redness needed of a digit pixel (faded, glared red digits are pinkish)
+# ...on a white or light face, less: a water meter's thin red digits, faded pink, measured 20-32 over
+# their white faces (at 30, one of a dev photo's three red wheels was black and its point in doubt).
+# A dark face keeps the full margin: a black wheel in warm light is as red as a dim red one.
+LIGHT_FACE_GLYPH_MARGIN = 20
+LIGHT_FACE_MIN = 100  # a face (the median of the centre) this light in green and blue (0..255) is a light one
 
 
 def is_red(crop_bgr: np.ndarray) -> bool:
@@ -47,9 +52,11 @@ def is_red(crop_bgr: np.ndarray) -> bool:
     if gb.max() - gb.min() < 40 or not glyph.any() or glyph.all():
         return False
     # Brown print on a beige face is reddish too: the digit must be clearly redder than its face.
-    if float(redness[glyph].mean() - redness[~glyph].mean()) < GLYPH_MARGIN:
+    # (The face is most of the centre: its median. White digits on a dark face are the light pixels.)
+    margin = LIGHT_FACE_GLYPH_MARGIN if float(np.median(gb)) >= LIGHT_FACE_MIN else GLYPH_MARGIN
+    if float(redness[glyph].mean() - redness[~glyph].mean()) < margin:
         return False
-    return bool((redness[glyph] > GLYPH_MARGIN).mean() >= RED_GLYPH_SHARE)
+    return bool((redness[glyph] > margin).mean() >= RED_GLYPH_SHARE)
 
 
 RELATIVE_RED = 20  # a wheel this much redder (median) than the row's first half is a red one

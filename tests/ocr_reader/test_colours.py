@@ -269,3 +269,24 @@ def test_red_ink_alone_still_marks_thin_red_digits_without_red_faces():
     spotted = _rust_spotted(_wheel((235, 235, 235), (20, 20, 20), 7), 0.08)
     ev = red_evidence(black + [spotted])
     assert ev.red[-1] and not ev.doubtful[-1]
+
+
+def _faded(ink, seed: int) -> np.ndarray:
+    """A white wheel with a thin digit in the given ink, anti-aliased, with a photo's pixel noise."""
+    img = np.full((64, 40, 3), 225, np.uint8)
+    cv2.putText(img, "7", (6, 46), cv2.FONT_HERSHEY_SIMPLEX, 1.4, ink, 2, cv2.LINE_AA)
+    noise = np.random.default_rng(seed).normal(0, 3, img.shape).round().astype(np.int16)
+    return np.clip(img.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+
+
+def test_thin_faded_red_digits_on_a_white_wheel_are_red(monkeypatch):
+    """A water meter's thin red digits, faded pink (25 redder than the white face, a dev photo's
+    `01340.077`), are red by their own colour; black digits on the same face are not."""
+    import ocr_reader.wheels as wheels
+
+    faded = (110, 105, 140)  # BGR: red 25-30 above green and blue
+    assert all(is_red(_faded(faded, s)) for s in range(3))
+    assert not any(is_red(_faded((60, 60, 60), s)) for s in range(3))
+    assert not any(is_red(_faded((90, 95, 100), s)) for s in range(3))  # grey-brown print
+    monkeypatch.setattr(wheels, "LIGHT_FACE_GLYPH_MARGIN", 30)  # the dark faces' margin misses them
+    assert not any(is_red(_faded(faded, s)) for s in range(3))

@@ -466,11 +466,66 @@ def test_weak_wheels_extend_a_chain_only_inside_the_window_and_one_pitch_away():
     score[8 * steps + 1] = 0.4  # one pitch after the last, but outside the window
     inside = (2.0 * steps, 8.0 * steps)
     out, weak = pipeline._extend_weak(score, centres, idx, inside)
-    assert weak and out == [3 * steps] + idx
+    assert weak == (1, 0) and out == [3 * steps] + idx
     out, weak = pipeline._extend_weak(score, centres, idx, (3.5 * steps, 9.0 * steps))
-    assert weak and out == idx + [8 * steps + 1]
+    assert weak == (0, 1) and out == idx + [8 * steps + 1]
     score[3 * steps] = score[8 * steps + 1] = 0.0
-    assert pipeline._extend_weak(score, centres, idx, inside) == (idx, False)
+    assert pipeline._extend_weak(score, centres, idx, inside) == (idx, (0, 0))
+
+
+def test_weak_wheels_only_past_a_red_wheel_leave_the_black_wheels_whole_m3(red_photo, monkeypatch):
+    """A chain continued by a weak wheel after its red ones (a third red wheel, turning, in dev photos
+    turned 3 degrees) is in doubt about decimals alone: the black wheels' whole m3 is read when they are
+    read surely. A weak wheel at the left, or after a black wheel, keeps the reading in review."""
+    bgr, truth = red_photo
+    ok, buf = cv2.imencode(".png", bgr)
+    data = buf.tobytes()
+    plain = read_photo(data)
+    assert not plain.needs_review and plain.reading == truth.reading
+    real = pipeline.choose_window
+
+    def weak_at(sides):
+        def choose(img, window=None, boxes=None):
+            lay = real(img, window, boxes)
+            lay.weak_ends, lay.weak_sides = True, sides
+            return lay
+
+        return choose
+
+    monkeypatch.setattr(pipeline, "choose_window", weak_at((0, 1)))
+    r = read_photo(data)
+    assert not r.needs_review and r.reading == truth.reading.split(".")[0]
+    assert r.decimals_dropped == truth.n_red and r.alternatives[0]["reading"] == truth.reading
+    # the weak wheels would be the whole red run: the wheel before them is black
+    for sides in ((1, 0), (1, 1), (0, truth.n_red)):
+        monkeypatch.setattr(pipeline, "choose_window", weak_at(sides))
+        assert read_photo(data).reason == "low_confidence"
+    monkeypatch.setattr(pipeline, "WEAK_PAST_RED", False)
+    monkeypatch.setattr(pipeline, "choose_window", weak_at((0, 1)))
+    assert read_photo(data).reason == "low_confidence"
+
+
+def test_weak_past_red_needs_a_red_wheel_before_the_weak_ones():
+    lay = pipeline.Layout(
+        Candidate(np.zeros((4, 2), np.float32), 1.0, 4.0, 0.0),
+        np.zeros((8, 8, 3)),
+        6,
+        0.0,
+        [],
+        [],
+        0.9,
+        0.1,
+        (0, 0),
+    )
+    red = [False] * 4 + [True] * 2
+    lay.weak_ends, lay.weak_sides = True, (0, 1)
+    assert pipeline._weak_past_red(lay, red)
+    assert not pipeline._weak_past_red(lay, [False] * 5 + [True])  # the weak wheel follows a black one
+    assert not pipeline._weak_past_red(lay, [False] * 4 + [True, False])  # ...or is not red itself
+    lay.weak_sides = (1, 1)
+    assert not pipeline._weak_past_red(lay, red)
+    lay.weak_sides = (0, 2)
+    assert not pipeline._weak_past_red(lay, red)
 
 
 def _flat(bgr: tuple[int, int, int]) -> np.ndarray:
@@ -513,7 +568,7 @@ def _slid(digits: list[float], first: int, n_steps: int, pitch: float) -> tuple:
     ext = np.zeros((64, int(xs[-1]) + width + 1, 3), np.uint8)
     crops = [ext[:, int(x) : int(x) + width] for x in xs]
     total = sum(0.99 - pipeline.CHAIN_GAIN for _ in idx)
-    return ext, idx, score, xs, crops, guesses, total, width, False
+    return ext, idx, score, xs, crops, guesses, total, width, (0, 0)
 
 
 def test_a_chain_another_pitch_finds_longer_doubts_the_chosen_ones_ends(monkeypatch):
