@@ -1202,6 +1202,10 @@ class SecondOpinion:
 # the window's frame (PP-OCR reads a frame's edge as "1"); one further out, read surely, a wheel lost
 # beyond that end.
 FRAME_BAND = 0.2
+# ...a "1" (how PP-OCR reads a frame's edge) this far: CTC places it to a third of a small wheel, and a
+# frame read at 0.22 wheels out (a dev photo re-encoded) voided the sure lead of five black wheels read
+# alike by both readers. A lost wheel's digit lies about half a wheel out.
+FRAME_ONE_BAND = 0.3
 PLACE_SLACK = 0.9  # a digit matched to wheel i lies within this of its centre (i + 0.5)
 SECOND_CONFIRM_PROB = 0.7  # a wheel the CNN read unsurely is confirmed only by digits read this surely
 
@@ -1215,13 +1219,18 @@ class _Aligned:
     beyond: tuple[bool, bool]  # a digit read surely beyond the (first, last) wheel
 
 
+def _frame_band(char: str) -> float:
+    """How far out of the wheels (in wheels) a digit read at an end may be the window's frame."""
+    return FRAME_ONE_BAND if char == "1" else FRAME_BAND
+
+
 def _align(read: textrec.RowText, n_wheels: int, to_wheels) -> _Aligned:
     """Match read's digits to n_wheels wheels in order; to_wheels maps a character's place (a fraction
     of the view's width) to wheel units. Non-digits (a frame, a decimal comma, "m3") are passed over.
 
     More digits than wheels: the extra ones must come off the ends (before the first wheel's centre,
     after the last one's), and the split whose kept digits lie nearest their wheels is taken; each
-    extra digit is the frame (within FRAME_BAND of the end) or, read surely further out, a lost wheel.
+    extra digit is the frame (within `_frame_band` of the end) or, read surely further out, a lost wheel.
     As many: digit i is wheel i's, each within PLACE_SLACK of its wheel's centre (else nothing is
     matched). Fewer (a rolling wheel, or a worn "0" read as a letter): each digit goes to the wheel it
     was read on, one to a wheel, and the view is not lined up.
@@ -1251,10 +1260,10 @@ def _align(read: textrec.RowText, n_wheels: int, to_wheels) -> _Aligned:
             return _Aligned((None,) * n_wheels, False, (False, False))
         left = best[1]
         right = extra - left
-        for _, p, u in digits[:left]:
-            beyond[0] |= u < -FRAME_BAND and p >= SECOND_READER_MIN_PROB
-        for _, p, u in digits[len(digits) - right :]:
-            beyond[1] |= u > n_wheels + FRAME_BAND and p >= SECOND_READER_MIN_PROB
+        for c, p, u in digits[:left]:
+            beyond[0] |= u < -_frame_band(c) and p >= SECOND_READER_MIN_PROB
+        for c, p, u in digits[len(digits) - right :]:
+            beyond[1] |= u > n_wheels + _frame_band(c) and p >= SECOND_READER_MIN_PROB
         digits = digits[left : len(digits) - right]
     chars: list[tuple[str, float] | None] = [None] * n_wheels
     if extra < 0:

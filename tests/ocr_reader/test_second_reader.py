@@ -111,6 +111,19 @@ def test_a_frame_read_as_a_one_is_set_aside_by_its_place():
     assert [c for c, _ in a.chars] == ["0", "7"] and a.lined_up and a.beyond == (False, False)
 
 
+def test_a_frame_read_as_a_one_just_past_the_frame_band_is_still_the_frame():
+    """The same photo re-encoded: the widened view read the frame's "1" 0.22 wheels out, beyond the band
+    a digit is trusted in (CTC places a character to a third of a small wheel). A "1" is the frame there;
+    another digit there, or a "1" half a wheel out, is a wheel lost beyond the end."""
+    wheels = [("0", 0.97, 0.43), ("2", 0.99, 1.41), ("9", 0.99, 2.38), ("4", 0.99, 3.35), ("6", 0.99, 4.32)]
+    a = pipeline._align(_row(("1", 0.92, -0.22), *wheels), 5, _in_wheels)
+    assert a.beyond == (False, False) and a.lined_up and [c for c, _ in a.chars] == list("02946")
+    assert pipeline._align(_row(("7", 0.92, -0.22), *wheels), 5, _in_wheels).beyond == (True, False)
+    assert pipeline._align(_row(("1", 0.92, -0.5), *wheels), 5, _in_wheels).beyond == (True, False)
+    tail = pipeline._align(_row(*wheels, ("1", 0.92, 5.25)), 5, _in_wheels)
+    assert tail.beyond == (False, False)
+
+
 def test_an_extra_digit_inside_the_row_lines_nothing_up():
     # nine digits for eight wheels, the extra one between the third and fourth wheel: no split off the
     # ends puts the others at their wheels
