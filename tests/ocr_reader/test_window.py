@@ -473,24 +473,39 @@ def test_weak_wheels_extend_a_chain_only_inside_the_window_and_one_pitch_away():
     assert pipeline._extend_weak(score, centres, idx, inside) == (idx, (0, 0))
 
 
-def test_weak_wheels_only_past_a_red_wheel_leave_the_black_wheels_whole_m3(red_photo, monkeypatch):
-    """A chain continued by a weak wheel after its red ones (a third red wheel, turning, in dev photos
-    turned 3 degrees) is in doubt about decimals alone: the black wheels' whole m3 is read when they are
-    read surely. A weak wheel at the left, or after a black wheel, keeps the reading in review."""
+_CHOOSE_WINDOW = pipeline.choose_window  # as shipped, before any test patches it
+
+
+def _png_read_right(red_photo) -> tuple[bytes, object]:
+    """The red photo as PNG bytes, with its truth; read right and accepted as it is."""
     bgr, truth = red_photo
     ok, buf = cv2.imencode(".png", bgr)
     data = buf.tobytes()
     plain = read_photo(data)
     assert not plain.needs_review and plain.reading == truth.reading
-    real = pipeline.choose_window
+    return data, truth
+
+
+def _chosen_with(**attrs):
+    """choose_window as shipped, its chosen layout then given attrs (a doubt the photo itself lacks)."""
+
+    def choose(img, window=None, boxes=None):
+        lay = _CHOOSE_WINDOW(img, window, boxes)
+        for name, value in attrs.items():
+            setattr(lay, name, value)
+        return lay
+
+    return choose
+
+
+def test_weak_wheels_only_past_a_red_wheel_leave_the_black_wheels_whole_m3(red_photo, monkeypatch):
+    """A chain continued by a weak wheel after its red ones (a third red wheel, turning, in dev photos
+    turned 3 degrees) is in doubt about decimals alone: the black wheels' whole m3 is read when they are
+    read surely. A weak wheel at the left, or after a black wheel, keeps the reading in review."""
+    data, truth = _png_read_right(red_photo)
 
     def weak_at(sides):
-        def choose(img, window=None, boxes=None):
-            lay = real(img, window, boxes)
-            lay.weak_ends, lay.weak_sides = True, sides
-            return lay
-
-        return choose
+        return _chosen_with(weak_ends=True, weak_sides=sides)
 
     monkeypatch.setattr(pipeline, "choose_window", weak_at((0, 1)))
     r = read_photo(data)
@@ -505,18 +520,14 @@ def test_weak_wheels_only_past_a_red_wheel_leave_the_black_wheels_whole_m3(red_p
     assert read_photo(data).reason == "low_confidence"
 
 
+def _bare_layout(n_wheels: int) -> pipeline.Layout:
+    """A layout of n_wheels with nothing read: for the rules that look only at its flags."""
+    cand = Candidate(np.zeros((4, 2), np.float32), 1.0, 4.0, 0.0)
+    return pipeline.Layout(cand, np.zeros((8, 8, 3)), n_wheels, 0.0, [], [], 0.9, 0.1, (0, 0))
+
+
 def test_weak_past_red_needs_a_red_wheel_before_the_weak_ones():
-    lay = pipeline.Layout(
-        Candidate(np.zeros((4, 2), np.float32), 1.0, 4.0, 0.0),
-        np.zeros((8, 8, 3)),
-        6,
-        0.0,
-        [],
-        [],
-        0.9,
-        0.1,
-        (0, 0),
-    )
+    lay = _bare_layout(6)
     red = [False] * 4 + [True] * 2
     lay.weak_ends, lay.weak_sides = True, (0, 1)
     assert pipeline._weak_past_red(lay, red)
@@ -602,20 +613,10 @@ def test_a_chain_in_doubt_only_beyond_its_red_last_wheel_gives_its_whole_m3(red_
     """A chain that ran out of its slide after its first red wheel (dev photo 00588.8; the second reader
     saw two more red wheels beyond): only decimal wheels can continue a row past a red wheel, so the black
     wheels' whole m3 is read. In doubt on the left, or past a black last wheel, the window stays open."""
-    bgr, truth = red_photo
-    ok, buf = cv2.imencode(".png", bgr)
-    data = buf.tobytes()
-    plain = read_photo(data)
-    assert not plain.needs_review and plain.reading == truth.reading
-    real = pipeline.choose_window
+    data, truth = _png_read_right(red_photo)
 
     def in_doubt(sides):
-        def choose(img, window=None, boxes=None):
-            lay = real(img, window, boxes)
-            lay.maybe_partial, lay.beyond_sides = True, sides
-            return lay
-
-        return choose
+        return _chosen_with(maybe_partial=True, beyond_sides=sides)
 
     monkeypatch.setattr(pipeline, "choose_window", in_doubt((False, True)))
     r = read_photo(data)
@@ -630,17 +631,7 @@ def test_a_chain_in_doubt_only_beyond_its_red_last_wheel_gives_its_whole_m3(red_
 
 
 def test_only_a_red_last_wheel_ends_the_doubt():
-    lay = pipeline.Layout(
-        Candidate(np.zeros((4, 2), np.float32), 1.0, 4.0, 0.0),
-        np.zeros((8, 8, 3)),
-        4,
-        0.0,
-        [],
-        [],
-        0.9,
-        0.1,
-        (0, 0),
-    )
+    lay = _bare_layout(4)
     lay.maybe_partial, lay.beyond_sides = True, (False, True)
     assert pipeline._only_decimals_may_continue(lay, [False, False, False, True])
     assert not pipeline._only_decimals_may_continue(lay, [False, False, True, False])  # a black last wheel
