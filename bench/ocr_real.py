@@ -70,17 +70,16 @@ def truth_units(row: dict) -> tuple[float, int]:
     return int(row["reading"]) + max(0.0, tenths - 9.0), n
 
 
-def _as_jpeg(photos: list[tuple[bytes, dict]], quality: int, turn=None) -> list[tuple[bytes, dict]]:
-    """The photos upright (EXIF applied), optionally transposed, saved as JPEG at quality, 4:2:0, no EXIF."""
-    import io
-
+def _as_jpeg(photos: list[tuple[bytes, dict]], quality: int, change=None) -> list[tuple[bytes, dict]]:
+    """The photos upright (EXIF applied), optionally changed (a function of the PIL image), saved as JPEG
+    at quality, 4:2:0, no EXIF."""
     from PIL import Image, ImageOps
 
     out = []
     for data, row in photos:
         img = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
-        if turn is not None:
-            img = img.transpose(turn)
+        if change is not None:
+            img = change(img)
         buf = io.BytesIO()
         img.save(buf, "JPEG", quality=quality, subsampling=2)  # 2: 4:2:0, PIL's default at these qualities
         out.append((buf.getvalue(), row))
@@ -95,37 +94,37 @@ def turned(photos: list[tuple[bytes, dict]], quarter_turns: int) -> list[tuple[b
     if quarter_turns not in (0, 1, 2, 3):
         raise ValueError(f"quarter_turns is 0-3 (quarters of a turn, not degrees): {quarter_turns}")
     turn = {1: Image.Transpose.ROTATE_270, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_90}
-    return _as_jpeg(photos, 92, turn.get(quarter_turns))
+    t = turn.get(quarter_turns)
+    return _as_jpeg(photos, 92, None if t is None else lambda img: img.transpose(t))
 
 
 SLANTS_DEG = (30, -30, 45, -45)  # a phone held askew: counterclockwise positive, up to the ~45 degrees asked
 
 
-def slanted(photos: list[tuple[bytes, dict]], angle_deg: float) -> list[tuple[bytes, dict]]:
-    """The photos upright (EXIF applied), turned angle_deg counterclockwise on a canvas grown to hold all
-    of each (its edges repeated into the new corners, as a wall or a pipe would continue), as JPEG 92
-    without EXIF: a photo taken with the phone held askew."""
+def turned_on_canvas(img: np.ndarray, angle_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """The image turned angle_deg counterclockwise on a canvas grown to hold all of it (its edges repeated
+    into the new corners, as a wall or a pipe would continue), and the 2x3 map from its pixels to the
+    turned image's."""
     import cv2
-    from PIL import Image, ImageOps
+
+    h, w = img.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
+    c, s = abs(m[0, 0]), abs(m[0, 1])
+    new_w, new_h = int(np.ceil(h * s + w * c)), int(np.ceil(h * c + w * s))
+    m[0, 2] += new_w / 2 - w / 2
+    m[1, 2] += new_h / 2 - h / 2
+    out = cv2.warpAffine(img, m, (new_w, new_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    return out, m
+
+
+def slanted(photos: list[tuple[bytes, dict]], angle_deg: float) -> list[tuple[bytes, dict]]:
+    """The photos upright, turned angle_deg counterclockwise (`turned_on_canvas`), as JPEG 92 without
+    EXIF: a photo taken with the phone held askew."""
+    from PIL import Image
 
     if not -60 <= angle_deg <= 60:
         raise ValueError(f"a slant is -60..60 degrees (beyond, a photo is sideways: turned()): {angle_deg}")
-    out = []
-    for data, row in photos:
-        rgb = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
-        h, w = rgb.shape[:2]
-        m = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
-        c, s = abs(m[0, 0]), abs(m[0, 1])
-        new_w, new_h = int(np.ceil(h * s + w * c)), int(np.ceil(h * c + w * s))
-        m[0, 2] += new_w / 2 - w / 2
-        m[1, 2] += new_h / 2 - h / 2
-        turned_rgb = cv2.warpAffine(
-            rgb, m, (new_w, new_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
-        )
-        buf = io.BytesIO()
-        Image.fromarray(turned_rgb).save(buf, "JPEG", quality=92, subsampling=2)
-        out.append((buf.getvalue(), row))
-    return out
+    return _as_jpeg(photos, 92, lambda img: Image.fromarray(turned_on_canvas(np.asarray(img), angle_deg)[0]))
 
 
 RECOMPRESS_QUALITY = 75  # PIL's default JPEG quality; apps that forward photos recompress about so or lower
