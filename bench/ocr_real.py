@@ -127,6 +127,37 @@ def slanted(photos: list[tuple[bytes, dict]], angle_deg: float) -> list[tuple[by
     return _as_jpeg(photos, 92, lambda img: Image.fromarray(turned_on_canvas(np.asarray(img), angle_deg)[0]))
 
 
+SIDE_VIEWS_DEG = (30, -30)  # the phone off to one side of the meter (positive: its left)
+FOCAL_LONG_SIDES = 0.8  # a phone's main camera: focal length 0.8 of the photo's long side (~70 degrees)
+
+
+def seen_from_side(photos: list[tuple[bytes, dict]], angle_deg: float) -> list[tuple[bytes, dict]]:
+    """The photos upright, as a camera of FOCAL_LONG_SIDES would see their scene's plane turned angle_deg
+    about the vertical line through the photo's centre (positive: the left side comes nearer, the right
+    goes away), the same size, as JPEG 92 without EXIF: a photo taken from one side of the meter. Rows
+    of print narrow towards the far side and converge there, the wheels nearer the camera wider than
+    the far ones; vertical strokes stay vertical (unlike a photo held askew, `slanted`)."""
+    import cv2
+    from PIL import Image
+
+    if not -60 <= angle_deg <= 60:
+        raise ValueError(f"a side view is -60..60 degrees (beyond, the meter's face is edge-on): {angle_deg}")
+    t = np.radians(angle_deg)
+
+    def side(img):
+        a = np.asarray(img)
+        h, w = a.shape[:2]
+        f = FOCAL_LONG_SIDES * max(w, h)
+        centred = np.array([[1, 0, -w / 2], [0, 1, -h / 2], [0, 0, 1]], np.float64)
+        # plane point (x, y) at depth f turned about the y axis: x' = x cos t / (1 + x sin t / f), ...
+        turn = np.array([[np.cos(t), 0, 0], [0, 1, 0], [np.sin(t) / f, 0, 1]], np.float64)
+        m = np.linalg.inv(centred) @ turn @ centred
+        out = cv2.warpPerspective(a, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        return Image.fromarray(out)
+
+    return _as_jpeg(photos, 92, side)
+
+
 RECOMPRESS_QUALITY = 75  # PIL's default JPEG quality; apps that forward photos recompress about so or lower
 
 
@@ -386,7 +417,7 @@ def model_speed(photos: list[tuple[bytes, dict]]) -> dict:
     return {"files": runs, **{k: float(np.median(v)) if v else 0.0 for k, v in ms.items()}}
 
 
-def _run_all(root: str, n_tesseract: int) -> tuple[DevScores, DevScores, dict, dict, dict, dict, dict]:
+def _run_all(root: str, n_tesseract: int) -> tuple[DevScores, DevScores, dict, dict, dict, dict, dict, dict]:
     import cv2
 
     cv2.setNumThreads(1)  # OpenCV's own thread pool: OMP_NUM_THREADS does not reach it
@@ -399,7 +430,8 @@ def _run_all(root: str, n_tesseract: int) -> tuple[DevScores, DevScores, dict, d
     turns = {q: score_dev(turned(photos, q), "wheels") for q in (0, 1, 2, 3)}
     turns[-1] = score_dev(recompressed(photos), "wheels")
     slants = {a: score_dev(slanted(photos, a), "wheels") for a in SLANTS_DEG}
-    return wheels, tess, score_crops(True), counters, turns, slants, speed
+    sides = {a: score_dev(seen_from_side(photos, a), "wheels") for a in SIDE_VIEWS_DEG}
+    return wheels, tess, score_crops(True), counters, turns, slants, sides, speed
 
 
 def _print_dev(s: DevScores) -> None:
@@ -426,7 +458,7 @@ def main() -> None:
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_THREAD_LIMIT"):
         os.environ[var] = "1"
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        wheels, tess, crops, counters, turns, slants, speed = pool.apply(_run_all, (root, 1000))
+        wheels, tess, crops, counters, turns, slants, sides, speed = pool.apply(_run_all, (root, 1000))
     print(f"real dev photos ({root}/{DEV_DIR}; never trained on; integer wheels scored)")
     kind = {k: "rewritten" if "fused" in str(v) else "ORIGINAL" for k, v in speed["files"].items()}
     print(
@@ -447,6 +479,13 @@ def main() -> None:
         _print_dev(s)
     for a, s in slants.items():
         print(f"the same photos held askew, turned {a} degrees counterclockwise, JPEG 92 (the reader):")
+        _print_dev(s)
+    for a, s in sides.items():
+        where = "left" if a > 0 else "right"
+        print(
+            f"the same photos seen from the {where}, the meter's face {abs(a)} degrees away, JPEG 92 "
+            "(the reader):"
+        )
         _print_dev(s)
     print(
         f"real wheel crops, held-out makers ({crops['crops']}): shown digit right {crops['right']:.1%}, "

@@ -1587,6 +1587,8 @@ def read_image(
                 second = "agrees_on_black_wheels"  # only red (decimal) wheels read otherwise
     if unsure_point:
         reason = reason or "decimal_point_uncertain"
+    if FEW_BLACK_DOUBT and 0 < decimals and n_black < MIN_WHOLE_WHEELS:
+        reason = reason or "wheel_count_uncertain"
     if style is not None and style[0] != layout.n_wheels:
         reason = reason or "style_differs_from_reference"
     dials = read_dials(bgr, layout.candidate.quad) if decimals == 0 and window is None else None
@@ -1694,6 +1696,10 @@ def _only_decimals_may_continue(layout: Layout, red: list[bool]) -> bool:
 
 
 MIN_WHOLE_WHEELS = 4  # a reading of the black wheels alone needs at least this many (water and gas: 4-6)
+# Red (decimal) wheels after fewer black ones than that: black wheels were lost (a cut gone wrong, the
+# leading wheels outside the row found), however surely the rest is read. Dev photos scaled 0.9 and seen
+# 30 degrees from below were accepted as `088.592` (01088.592) and `8.117` (02118.117). False: stored.
+FEW_BLACK_DOUBT = True
 # ...and its last black wheel read at its digit: a fraction under ROLLING_BAND[0], or from this on (the
 # next digit read a little low; a carry 90 % done needs the tenths wheel past 9.9, about 1 reading in 100)
 WHOLE_AT_NEXT_DIGIT = 0.9

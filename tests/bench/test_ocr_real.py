@@ -80,3 +80,33 @@ def test_slanted_copies_turn_counterclockwise_on_a_grown_canvas():
     assert -0.7 < slope < -0.45  # counterclockwise: the bar rises to the right, tan 30 = 0.58
     with pytest.raises(ValueError, match="sideways"):
         slanted([(buf.getvalue(), row)], 90)
+
+
+def test_side_views_keep_the_size_and_make_the_near_side_larger():
+    import pytest
+
+    from bench.ocr_real import seen_from_side
+
+    row = {"reading": "00123"}
+    img = np.full((60, 120, 3), 255, np.uint8)
+    img[20:40, 10:30] = 0  # two equal dark squares, left and right of the centre
+    img[20:40, 90:110] = 0
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "PNG")
+
+    def widths(angle: float) -> tuple[int, int]:
+        ((data, r),) = seen_from_side([(buf.getvalue(), row)], angle)
+        out = Image.open(io.BytesIO(data))
+        assert r is row and out.format == "JPEG" and "exif" not in out.info and out.size == (120, 60)
+        dark = np.asarray(out.convert("L")) < 100
+        cols = np.flatnonzero(dark[30])
+        left, right = cols[cols < 60], cols[cols >= 60]
+        return len(left), len(right)
+
+    left, right = widths(30)  # seen from the left: the left square nearer, wider than the right one
+    assert left > right + 2
+    left, right = widths(-30)
+    assert right > left + 2
+    assert abs(np.subtract(*widths(0))) <= 1
+    with pytest.raises(ValueError, match="edge-on"):
+        seen_from_side([(buf.getvalue(), row)], 75)

@@ -259,3 +259,20 @@ def test_a_row_read_turned_over_with_nothing_to_say_so_waits_for_a_person(monkey
         pipeline._UPRIGHT_KNOWN.reset(token)
     monkeypatch.setattr(pipeline, "ORIENT_GUARD", False)  # as before: accepted on fit alone
     assert not pipeline._turned_without_evidence(right_to_left, symmetric, 0)
+
+
+def test_red_wheels_after_fewer_than_four_black_ones_wait_for_a_person(monkeypatch):
+    """A counter has four or more black wheels (water and gas: 4-6): red wheels after fewer say black
+    wheels were lost (dev photos scaled or seen from below were accepted as `088.592` and `8.117`). A
+    render of one black and three red wheels, read right, waits; with the rule off it was stored."""
+    from ocr_reader.api import read_photo
+    from ocr_reader.synth import render_photo
+
+    rng = np.random.default_rng(1)
+    data, truth = render_photo(rng, "train", shown=(int(rng.integers(1000, 9999)), 4, 3))
+    assert truth is not None and truth.reading == "5.258"
+    r = read_photo(data)
+    assert r.reading == truth.reading and r.needs_review and r.reason == "wheel_count_uncertain"
+    monkeypatch.setattr(pipeline, "FEW_BLACK_DOUBT", False)
+    r = read_photo(data)
+    assert r.reading == truth.reading and not r.needs_review
