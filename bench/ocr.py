@@ -32,6 +32,10 @@ class Scores:
     # Accepted readings whose digits are right but whose decimal point is not where the truth's
     # red wheels put it (a 10-1000x wrong bill; the scores above compare digits only).
     accepted_wrong_point: int = 0
+    # The renders laid out as meters are (MIN_WHOLE_WHEELS black wheels or more; the renderer also
+    # draws 1-3 black wheels before red ones, which no water or gas meter has), and the share accepted
+    meter_layouts: int = 0
+    meter_layouts_accepted: float = 0.0
 
 
 def photo_set(n: int, seed: int, font_set: str = "heldout") -> list:
@@ -48,8 +52,13 @@ def _cpu_s() -> float:
 
 def score(photos: list, engine: str) -> Scores:
     """Read every photo with one engine and compare with the truth."""
+    from ocr_reader.pipeline import MIN_WHOLE_WHEELS
+
     ms, ok1, acc, acc_ok, bad, wrong_point = [], 0, 0, 0, 0, 0
+    like, like_acc = 0, 0
     for data, truth in photos:
+        meter_like = truth.n_red == 0 or truth.n_wheels - truth.n_red >= MIN_WHOLE_WHEELS
+        like += meter_like
         t0 = _cpu_s()
         try:
             r = read_photo(data, engine=engine)
@@ -77,11 +86,21 @@ def score(photos: list, engine: str) -> Scores:
         if not r.needs_review:
             acc += 1
             acc_ok += good
+            like_acc += meter_like
             point = r.decimal_digits + r.decimals_dropped
             wrong_point += good and not r.dials_used and point != truth.n_red
     n = len(photos)
     return Scores(
-        engine, n, ok1 / n, acc / n, acc_ok / acc if acc else 0.0, float(np.median(ms)), bad, wrong_point
+        engine,
+        n,
+        ok1 / n,
+        acc / n,
+        acc_ok / acc if acc else 0.0,
+        float(np.median(ms)),
+        bad,
+        wrong_point,
+        like,
+        like_acc / like if like else 0.0,
     )
 
 
@@ -91,6 +110,10 @@ def _print(s: Scores) -> None:
         f"accepted={s.accepted:.1%}  correct_among_accepted={s.accepted_correct:.2%}  "
         f"median={s.median_ms:.0f} ms/photo (CPU, one core)  no_meter/multi={s.rejected_bad_image}  "
         f"accepted_with_wrong_decimal_point={s.accepted_wrong_point}"
+    )
+    print(
+        f"{'':10s} renders laid out as meters are (4+ black wheels before red ones): {s.meter_layouts}, "
+        f"accepted {s.meter_layouts_accepted:.1%} (the others have 1-3: no water or gas meter does)"
     )
 
 

@@ -144,6 +144,75 @@ def tilt_deg(boxes: list[textdet.TextBox]) -> tuple[float, tuple[float, float]] 
     return median, (float(cx), float(cy))
 
 
+# A photo taken from one side of the meter (its face turned about the vertical): the rows of print,
+# parallel on the face, converge towards the far side, and a row's glyphs shrink towards it. Seen through
+# a camera, a plane turned by theta about the vertical maps a level row at height y (from the photo's
+# centre) to slope -gamma * y, and scales everything at column x by (1 - gamma * x), gamma = tan(theta) /
+# focal length: the rows' slopes against their heights give gamma, and each row is cut as the trapezoid
+# it is (equal wheels at equal pitch once rectified). Measured on the dev photos seen from the side
+# (bench.ocr_real.seen_from_side, 20-45 degrees): the estimate follows the turn to a few degrees; the
+# photos as shared show their own 0-17 degrees.
+SIDE_VIEW = True  # False: every text row is cut as a rectangle
+SIDE_MIN_ROWS = 3  # elongated rows needed to fit the slopes to their heights
+SIDE_MIN_ELONGATION = 3.0  # a row at least this much longer than high (its direction is sure)
+SIDE_MAX_ANGLE_DEG = 30.0  # rows this near level (a photo held askew is levelled first: tilt_deg)
+SIDE_MIN_SPREAD = 0.08  # the rows' heights spread (weighted s.d.) over this share of the photo's height
+SIDE_MAX_RESIDUAL = 0.04  # slopes off the fitted line by more (weighted RMS): rows not parallel on the face
+SIDE_MIN_DEG = 10.0  # a turn estimated under this is left alone (the photos as shared: +-4 degrees of noise)
+FOCAL_LONG_SIDES = 0.8  # a phone's main camera: focal length ~0.8 of the long side (only for SIDE_MIN_DEG)
+TAPER_MIN = 0.06  # a row whose ends' heights differ by less (log ratio) is cut as a rectangle
+
+
+def side_view(boxes: list[textdet.TextBox], shape: tuple[int, ...]) -> float | None:
+    """gamma (1/px): how fast the photo's scale falls from left to right (negative: right to left) when it
+    was taken from one side of the meter; None when the rows say nothing or the turn is small.
+
+    Fitted (weighted by score x area) to the slopes of the elongated, near-level rows against their
+    heights: slope = a - gamma * (y - centre). Rows that are not parallel on the face (dial numerals,
+    a sticker) leave residuals, and such a fit is not used.
+    """
+    rows = [
+        (b, weight)
+        for b, weight in _rows_by_weight(boxes)
+        if b.size[0] >= SIDE_MIN_ELONGATION * b.size[1] and abs(b.angle_deg) <= SIDE_MAX_ANGLE_DEG
+    ]
+    if len(rows) < SIDE_MIN_ROWS:
+        return None
+    h, w = shape[:2]
+    y = np.array([b.centre[1] - h / 2 for b, _ in rows], np.float64)
+    slope = np.tan(np.radians([b.angle_deg for b, _ in rows]))
+    wt = np.array([weight for _, weight in rows], np.float64)
+    wt /= wt.sum()
+    if float(np.sqrt(wt @ (y - wt @ y) ** 2)) < SIDE_MIN_SPREAD * h:
+        return None
+    design = np.stack([np.ones_like(y), y], axis=1)
+    root = np.sqrt(wt)
+    coef = np.linalg.lstsq(design * root[:, None], slope * root, rcond=None)[0]
+    if float(np.sqrt(wt @ (slope - design @ coef) ** 2)) > SIDE_MAX_RESIDUAL:
+        return None
+    gamma = -float(coef[1])
+    if abs(math.degrees(math.atan(gamma * FOCAL_LONG_SIDES * max(h, w)))) < SIDE_MIN_DEG:
+        return None
+    return gamma
+
+
+def tapered(quad: np.ndarray, gamma: float, width: int) -> np.ndarray:
+    """A row's corners (tl, tr, br, bl) with its far end shrunk about its middle as the side view scales
+    it (1 - gamma * x, x from the photo's centre): the near end keeps the row's height (the detector's
+    box holds the tallest glyphs). Unchanged when the ends' scales differ by less than TAPER_MIN."""
+    q = quad.astype(np.float64)
+    ends = ((0, 3), (1, 2))  # (top, bottom) corners of the left and right ends
+    mids = [(q[top] + q[bottom]) / 2 for top, bottom in ends]
+    scale = [1.0 - gamma * (float(m[0]) - width / 2) for m in mids]
+    if min(scale) <= 0.2 or abs(math.log(scale[0] / scale[1])) < TAPER_MIN:
+        return quad
+    out = q.copy()
+    for (top, bottom), mid, sc in zip(ends, mids, scale, strict=True):
+        k = sc / max(scale)
+        out[top], out[bottom] = mid + (q[top] - mid) * k, mid + (q[bottom] - mid) * k
+    return out.astype(np.float32)
+
+
 def text_candidates(
     bgr: np.ndarray, both_ways: bool = True, boxes: list[textdet.TextBox] | None = None
 ) -> list[Candidate]:
@@ -154,17 +223,21 @@ def text_candidates(
     """
     if not textdet.available():
         return []
+    found = textdet.detect(bgr) if boxes is None else boxes
+    gamma = side_view(found, bgr.shape) if SIDE_VIEW else None
     rows = [
-        b
-        for b in merge_rows(textdet.detect(bgr) if boxes is None else boxes)
-        if MIN_ROW_ASPECT <= b.size[0] / max(b.size[1], 1e-6) <= MAX_ASPECT * 1.5
+        b for b in merge_rows(found) if MIN_ROW_ASPECT <= b.size[0] / max(b.size[1], 1e-6) <= MAX_ASPECT * 1.5
     ]
     rows.sort(key=lambda b: -b.score * b.size[0] * b.size[1] ** 0.5)
     area_img = float(bgr.shape[0] * bgr.shape[1])
     out = []
     for b in rows[:MAX_ROWS]:
         for flip in (False, True) if both_ways else (False,):
-            quad = _directed(b, flip)
+            quad = _directed(b, False)
+            if gamma is not None and abs(b.angle_deg) <= SIDE_MAX_ANGLE_DEG:
+                quad = tapered(quad, gamma, bgr.shape[1])
+            if flip:
+                quad = np.roll(quad, 2, axis=0)
             out.append(
                 Candidate(
                     quad,

@@ -260,3 +260,95 @@ def test_a_photo_taken_at_a_slant_has_its_rows_found_in_it_turned_level(heldout_
         got = np.array(r.window, np.float64).mean(axis=0)
         assert np.linalg.norm(got - want) < 0.08 * max(photo.shape[:2]), (got, want)
     assert tried >= 5 and read >= 4, (tried, read)
+
+
+def _rows_seen_from_side(gamma: float, angles_off: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)):
+    """Four long rows of a 640 x 480 photo at heights 60-420, sloped as a face seen from the side slopes
+    them (slope = -gamma * (y - 240)), each turned further by angles_off degrees."""
+    rows = []
+    for y, off in zip((60.0, 180.0, 300.0, 420.0), angles_off, strict=True):
+        angle = float(np.degrees(np.arctan(-gamma * (y - 240.0)))) + off
+        rows.append(textdet.TextBox((320.0, y), (300.0, 30.0), angle, 0.9))
+    return rows
+
+
+def test_a_photo_seen_from_one_side_is_told_by_its_rows_converging():
+    shape = (480, 640, 3)
+    gamma = np.tan(np.radians(30.0)) / (finder.FOCAL_LONG_SIDES * 640)
+    got = finder.side_view(_rows_seen_from_side(gamma), shape)
+    assert got is not None and abs(got - gamma) < 0.02 * gamma
+    assert finder.side_view(_rows_seen_from_side(-gamma), shape) < 0  # from the other side
+    assert finder.side_view(_rows_seen_from_side(0.0), shape) is None  # frontal: the rows are parallel
+    # a small turn is left alone (the photos as shared show a few degrees of noise)
+    small = np.tan(np.radians(finder.SIDE_MIN_DEG / 2)) / (finder.FOCAL_LONG_SIDES * 640)
+    assert finder.side_view(_rows_seen_from_side(small), shape) is None
+    # rows not parallel on the face (dial numerals, a sticker) say nothing
+    assert finder.side_view(_rows_seen_from_side(gamma, (0.0, 12.0, -10.0, 8.0)), shape) is None
+    assert finder.side_view(_rows_seen_from_side(gamma)[:2], shape) is None  # too few rows
+    # a photo held askew as well (every row turned alike) still shows the side view
+    askew = finder.side_view(_rows_seen_from_side(gamma, (5.0,) * 4), shape)
+    assert askew is not None and abs(askew - gamma) < 0.15 * gamma
+
+
+def test_a_row_seen_from_the_side_is_cut_narrowing_towards_its_far_end():
+    quad = np.array([[120, 200], [520, 200], [520, 260], [120, 260]], np.float32)
+    gamma = 0.001  # the left side nearer: the scale falls to the right
+    out = finder.tapered(quad, gamma, 640)
+    left, right = out[3, 1] - out[0, 1], out[2, 1] - out[1, 1]
+    assert left == 60 and abs(right / left - (1 - 0.2) / (1 + 0.2)) < 1e-3  # x = -200 and +200
+    assert np.allclose(out[:, 0], quad[:, 0]) and np.allclose(out[1:3, 1].mean(), 230)  # about its middle
+    flipped = finder.tapered(quad, -gamma, 640)
+    assert flipped[2, 1] - flipped[1, 1] == 60 and flipped[3, 1] - flipped[0, 1] < 60
+    assert finder.tapered(quad, 0.0001, 640) is quad  # ends' scales within TAPER_MIN: a rectangle
+
+
+def _face_seen_from_side(seed: int, angle_deg: float) -> tuple[bytes, str]:
+    """A meter face (four rows of print, an unframed row of eight wheels, 01088.592) rendered upright and
+    seen as from one side: its plane turned angle_deg about the vertical through the photo's centre,
+    through a camera of focal length 0.8 x the long side. PNG bytes and the reading."""
+    import cv2
+
+    from ocr_reader.synth import available_fonts, random_wheel_style, render_counter, wheel_positions
+
+    rng = np.random.default_rng(seed)
+    style = random_wheel_style(rng, available_fonts("heldout"), heldout=True)
+    img = np.full((480, 640, 3), (214, 218, 220), np.uint8)
+    for text, y in (
+        ("Qmax 6 m3/h  V 1,2 dm3", 70),
+        ("Qmin 0,04 m3/h  Pmax 0,5 bar", 120),
+        ("No. 61787919    2002", 390),
+        ("G4  CE 0085 BN 0001", 440),
+    ):
+        cv2.putText(img, text, (60, y), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (30, 30, 30), 2, cv2.LINE_AA)
+    strip = render_counter(style, wheel_positions(1088592, 8), 3, 56, 72)
+    h, w = strip.shape[:2]
+    x0 = (640 - w) // 2
+    img[200 : 200 + h, x0 : x0 + w] = strip
+    f, t = 0.8 * 640, np.radians(angle_deg)
+    centred = np.array([[1, 0, -320], [0, 1, -240], [0, 0, 1]], np.float64)
+    turn = np.array([[np.cos(t), 0, 0], [0, 1, 0], [np.sin(t) / f, 0, 1]], np.float64)
+    seen = cv2.warpPerspective(
+        img,
+        np.linalg.inv(centred) @ turn @ centred,
+        (640, 480),
+        flags=cv2.INTER_CUBIC,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    return cv2.imencode(".png", seen)[1].tobytes(), "01088.592"
+
+
+def test_a_counter_seen_from_one_side_is_read_as_the_trapezoid_it_is(monkeypatch):
+    """Cut as a rectangle, the wheels of a row seen 40 degrees from the side fall out of step with equal
+    cuts (the near ones wider): `8.592`, the leading wheels lost. Cut along the side view the rows of
+    print show, it reads right."""
+    for seed in (5, 8):
+        data, reading = _face_seen_from_side(seed, -40.0)
+        bgr = decode_photo(data)
+        gamma = finder.side_view(textdet.detect(bgr), bgr.shape)
+        assert gamma is not None
+        assert abs(np.degrees(np.arctan(gamma * finder.FOCAL_LONG_SIDES * 640)) + 40) < 5
+        r = read_photo(data)
+        assert r.reading == reading and not r.needs_review, (seed, r.reading, r.reason)
+        monkeypatch.setattr(finder, "SIDE_VIEW", False)
+        assert read_photo(data).reading != reading
+        monkeypatch.setattr(finder, "SIDE_VIEW", True)
