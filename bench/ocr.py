@@ -32,8 +32,8 @@ class Scores:
     # Accepted readings whose digits are right but whose decimal point is not where the truth's
     # red wheels put it (a 10-1000x wrong bill; the scores above compare digits only).
     accepted_wrong_point: int = 0
-    # The renders laid out as meters are (MIN_WHOLE_WHEELS black wheels or more; the renderer also
-    # draws 1-3 black wheels before red ones, which no water or gas meter has), and the share accepted
+    # The renders laid out and valued as household meters are (`plausibility.household_counter`), and
+    # the share of them accepted
     meter_layouts: int = 0
     meter_layouts_accepted: float = 0.0
 
@@ -52,12 +52,14 @@ def _cpu_s() -> float:
 
 def score(photos: list, engine: str) -> Scores:
     """Read every photo with one engine and compare with the truth."""
-    from ocr_reader.pipeline import MIN_WHOLE_WHEELS
+    from ocr_reader.plausibility import household_counter
 
     ms, ok1, acc, acc_ok, bad, wrong_point = [], 0, 0, 0, 0, 0
     like, like_acc = 0, 0
     for data, truth in photos:
-        meter_like = truth.n_red == 0 or truth.n_wheels - truth.n_red >= MIN_WHOLE_WHEELS
+        meter_like = household_counter(
+            truth.n_wheels - truth.n_red, truth.n_red, truth.value_units / 10**truth.n_red
+        )
         like += meter_like
         t0 = _cpu_s()
         try:
@@ -112,8 +114,8 @@ def _print(s: Scores) -> None:
         f"accepted_with_wrong_decimal_point={s.accepted_wrong_point}"
     )
     print(
-        f"{'':10s} renders laid out as meters are (4+ black wheels before red ones): {s.meter_layouts}, "
-        f"accepted {s.meter_layouts_accepted:.1%} (the others have 1-3: no water or gas meter does)"
+        f"{'':10s} renders laid out as household meters are (4+ black wheels before red ones, under a "
+        f"million m3): {s.meter_layouts}, accepted {s.meter_layouts_accepted:.1%}"
     )
 
 

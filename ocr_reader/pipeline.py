@@ -27,7 +27,7 @@ from ocr_reader.locate import (
     share_inside,
     unlevelled,
 )
-from ocr_reader.plausibility import check_plausibility
+from ocr_reader.plausibility import HOUSEHOLD_MIN_WHOLE_WHEELS, beyond_household_range, check_plausibility
 from ocr_reader.recognise import WheelGuess, tesseract_digits, wheel_model
 from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, RedEvidence, red_evidence, red_wheels, split
 
@@ -1587,7 +1587,7 @@ def read_image(
                 second = "agrees_on_black_wheels"  # only red (decimal) wheels read otherwise
     if unsure_point:
         reason = reason or "decimal_point_uncertain"
-    if FEW_BLACK_DOUBT and 0 < decimals and n_black < MIN_WHOLE_WHEELS:
+    if FEW_BLACK_DOUBT and 0 < decimals and n_black < HOUSEHOLD_MIN_WHOLE_WHEELS:
         reason = reason or "wheel_count_uncertain"
     if style is not None and style[0] != layout.n_wheels:
         reason = reason or "style_differs_from_reference"
@@ -1645,6 +1645,9 @@ def read_image(
     implausible = _plausible(value, previous)
     if implausible is not None:
         reason = reason or implausible
+    if LARGE_DOUBT and value is not None:
+        if beyond_household_range(value, None if previous is None else previous.value_m3):
+            reason = reason or "beyond_household_range"
     return PhotoReading(
         reading=reading,
         value_m3=value,
@@ -1696,10 +1699,15 @@ def _only_decimals_may_continue(layout: Layout, red: list[bool]) -> bool:
 
 
 MIN_WHOLE_WHEELS = 4  # a reading of the black wheels alone needs at least this many (water and gas: 4-6)
-# Red (decimal) wheels after fewer black ones than that: black wheels were lost (a cut gone wrong, the
+# Red (decimal) wheels after fewer black ones than a household counter has (plausibility.
+# HOUSEHOLD_MIN_WHOLE_WHEELS, as many as MIN_WHOLE_WHEELS): black wheels were lost (a cut gone wrong, the
 # leading wheels outside the row found), however surely the rest is read. Dev photos scaled 0.9 and seen
 # 30 degrees from below were accepted as `088.592` (01088.592) and `8.117` (02118.117). False: stored.
 FEW_BLACK_DOUBT = True
+# A reading of a million m3 or more waits for a person (`plausibility.beyond_household_range`): dev
+# photos turned 3 degrees or seen from the side read the serial number 29565003 above the counter
+# 01501.33, whose black wheels the text detector did not find. False: stored.
+LARGE_DOUBT = True
 # ...and its last black wheel read at its digit: a fraction under ROLLING_BAND[0], or from this on (the
 # next digit read a little low; a carry 90 % done needs the tenths wheel past 9.9, about 1 reading in 100)
 WHOLE_AT_NEXT_DIGIT = 0.9

@@ -7,6 +7,30 @@ from dataclasses import dataclass
 
 # A reading is rounded to its last wheel; allow that much jitter before calling a jump impossible.
 SLACK_M3 = 0.001
+# A household's water meter passes a few hundred m3 a year, its gas meter a few thousand: a photo read
+# as a million m3 or more shows a serial number taken for the counter, or decimal wheels taken for whole
+# ones (a render of 896591.41 read as 89,659,141 m3), not a household register.
+HOUSEHOLD_MAX_M3 = 1_000_000.0
+
+
+# A household water or gas meter's counter has 4-6 black (whole m3) wheels before its red ones.
+HOUSEHOLD_MIN_WHOLE_WHEELS = 4
+
+
+def household_counter(whole_wheels: int, decimal_wheels: int, value_m3: float) -> bool:
+    """True when a counter of whole_wheels black and decimal_wheels red wheels showing value_m3 is one a
+    household meter could have (what the reader doubts otherwise: `pipeline.FEW_BLACK_DOUBT`,
+    `LARGE_DOUBT`). The project's renderer also draws others (1-3 black wheels before red ones, values up
+    to 10^8 m3); its benches and tests report acceptance on the household ones."""
+    return (decimal_wheels == 0 or whole_wheels >= HOUSEHOLD_MIN_WHOLE_WHEELS) and value_m3 < HOUSEHOLD_MAX_M3
+
+
+def beyond_household_range(value_m3: float, previous_m3: float | None = None) -> bool:
+    """True when value_m3 is more than a household meter holds (HOUSEHOLD_MAX_M3), unless the meter's
+    previous reading was as large (a building's bulk meter, known by its history)."""
+    if previous_m3 is not None and previous_m3 >= HOUSEHOLD_MAX_M3:
+        return False
+    return value_m3 >= HOUSEHOLD_MAX_M3
 
 
 @dataclass(frozen=True)

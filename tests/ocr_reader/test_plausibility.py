@@ -45,3 +45,31 @@ def test_unknown_elapsed_only_checks_direction():
 def test_bad_arguments_raise(args):
     with pytest.raises(ValueError):
         check_plausibility(*args)
+
+
+def test_a_million_m3_is_beyond_a_household_meter_unless_its_history_says_otherwise():
+    from ocr_reader.plausibility import HOUSEHOLD_MAX_M3, beyond_household_range
+
+    assert not beyond_household_range(99_999.9) and not beyond_household_range(HOUSEHOLD_MAX_M3 - 1)
+    assert beyond_household_range(HOUSEHOLD_MAX_M3) and beyond_household_range(29_565_003.0)
+    assert beyond_household_range(29_565_003.0, previous_m3=1_234.5)
+    assert not beyond_household_range(29_565_003.0, previous_m3=29_565_000.0)  # a bulk meter, known
+
+
+def test_a_serial_number_read_as_a_counter_waits_for_a_person(monkeypatch):
+    """Eight wheels reading 29565003 m3 (a dev photo's serial number, read when the counter's black wheels
+    were not found): more than a household meter holds, so it waits; with the meter's own history at that
+    size it is stored, and with the rule off it was stored whatever."""
+    import numpy as np
+
+    from ocr_reader import pipeline
+    from ocr_reader.api import Previous, read_photo
+    from ocr_reader.synth import render_photo
+
+    data, truth = render_photo(np.random.default_rng(0), "train", shown=(29565003, 8, 0))
+    assert truth is not None
+    r = read_photo(data)
+    assert r.reading == truth.reading == "29565003" and r.reason == "beyond_household_range"
+    assert not read_photo(data, previous=Previous(29_565_000.0)).needs_review
+    monkeypatch.setattr(pipeline, "LARGE_DOUBT", False)
+    assert not read_photo(data).needs_review
