@@ -1698,19 +1698,20 @@ def _only_decimals_may_continue(layout: Layout, red: list[bool]) -> bool:
     )
 
 
-MIN_WHOLE_WHEELS = 4  # a reading of the black wheels alone needs at least this many (water and gas: 4-6)
-# Red (decimal) wheels after fewer black ones than a household counter has (plausibility.
-# HOUSEHOLD_MIN_WHOLE_WHEELS, as many as MIN_WHOLE_WHEELS): black wheels were lost (a cut gone wrong, the
-# leading wheels outside the row found), however surely the rest is read. Dev photos scaled 0.9 and seen
-# 30 degrees from below were accepted as `088.592` (01088.592) and `8.117` (02118.117). False: stored.
+# a reading of the black wheels alone needs at least as many as a household counter has (water and gas: 4-6)
+MIN_WHOLE_WHEELS = HOUSEHOLD_MIN_WHOLE_WHEELS
+# ...and its last black wheel read at its digit: a fraction under ROLLING_BAND[0], or from this on (the
+# next digit read a little low; a carry 90 % done needs the tenths wheel past 9.9, about 1 reading in 100)
+WHOLE_AT_NEXT_DIGIT = 0.9
+# Red (decimal) wheels after fewer black ones than a household counter has: black wheels were lost (a
+# cut gone wrong, the leading wheels outside the row found), however surely the rest is read. Dev photos
+# scaled 0.9 and seen 30 degrees from below were accepted as `088.592` (01088.592) and `8.117`
+# (02118.117). False: stored.
 FEW_BLACK_DOUBT = True
 # A reading of a million m3 or more waits for a person (`plausibility.beyond_household_range`): dev
 # photos turned 3 degrees or seen from the side read the serial number 29565003 above the counter
 # 01501.33, whose black wheels the text detector did not find. False: stored.
 LARGE_DOUBT = True
-# ...and its last black wheel read at its digit: a fraction under ROLLING_BAND[0], or from this on (the
-# next digit read a little low; a carry 90 % done needs the tenths wheel past 9.9, about 1 reading in 100)
-WHOLE_AT_NEXT_DIGIT = 0.9
 
 
 # Review reasons that leave the black wheels' whole m3 to be read on its own: wheels read unsurely, or

@@ -11,8 +11,6 @@ SLACK_M3 = 0.001
 # as a million m3 or more shows a serial number taken for the counter, or decimal wheels taken for whole
 # ones (a render of 896591.41 read as 89,659,141 m3), not a household register.
 HOUSEHOLD_MAX_M3 = 1_000_000.0
-
-
 # A household water or gas meter's counter has 4-6 black (whole m3) wheels before its red ones.
 HOUSEHOLD_MIN_WHOLE_WHEELS = 4
 
