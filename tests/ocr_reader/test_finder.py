@@ -352,3 +352,23 @@ def test_a_counter_seen_from_one_side_is_read_as_the_trapezoid_it_is(monkeypatch
         monkeypatch.setattr(finder, "SIDE_VIEW", False)
         assert read_photo(data).reading != reading
         monkeypatch.setattr(finder, "SIDE_VIEW", True)
+
+
+def test_rows_close_together_show_a_side_view_only_when_measured_tightly():
+    """Six rows of a label within 70 pixels of one another (a tenth of the photo's height): their slopes
+    against their heights give the side view when they line up, not when they scatter as much as the
+    convergence itself (within SIDE_MAX_RESIDUAL, but under SIDE_SIGMAS standard errors from none)."""
+    shape = (480, 640, 3)
+    gamma = np.tan(np.radians(30.0)) / (finder.FOCAL_LONG_SIDES * 640)
+    heights = (220.0, 234.0, 248.0, 262.0, 276.0, 290.0)
+
+    def rows(scatter: float) -> list:
+        out = []
+        for k, y in enumerate(heights):
+            slope = -gamma * (y - 240.0) + (scatter if k % 2 else -scatter)
+            out.append(textdet.TextBox((320.0, y), (200.0, 12.0), float(np.degrees(np.arctan(slope))), 0.9))
+        return out
+
+    got = finder.side_view(rows(0.0), shape)
+    assert got is not None and abs(got - gamma) < 0.02 * gamma
+    assert finder.side_view(rows(0.03), shape) is None  # residual 0.03 < 0.04, but too loose for 70 px
