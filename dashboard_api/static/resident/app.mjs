@@ -456,7 +456,7 @@ const FRAME0 = { x0: 0.15, y0: 0.38, x1: 0.85, y1: 0.62 };
 // (move it and send again), wheels hard to read (check the number), or a number that does not fit the
 // meter's earlier readings.
 const WHY_FRAME = ["window_may_continue", "another_row_reads_as_wheels", "orientation_uncertain", "window_not_outlined",
-  "wheel_count_uncertain", "style_differs_from_reference"];
+  "wheel_count_uncertain", "style_differs_from_reference", "beyond_household_range"];
 const WHY_HISTORY = ["lower_than_previous", "impossible_jump"];
 const whyOf = (r) => r.review_reason || (r.plausible ? null : r.plausibility_reason);
 const whyKey = (reason) => !reason || reason === "no_value" ? null
