@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ocr_reader.api import BadImage, read_photo
+from ocr_reader.plausibility import household_counter
 from ocr_reader.scoring import is_correct, whole_units, within_one
 from ocr_reader.synth import render_photo
 
@@ -52,8 +53,6 @@ def _cpu_s() -> float:
 
 def score(photos: list, engine: str) -> Scores:
     """Read every photo with one engine and compare with the truth."""
-    from ocr_reader.plausibility import household_counter
-
     ms, ok1, acc, acc_ok, bad, wrong_point = [], 0, 0, 0, 0, 0
     like, like_acc = 0, 0
     for data, truth in photos:

@@ -131,31 +131,31 @@ SIDE_VIEWS_DEG = (30, -30)  # the phone off to one side of the meter (positive: 
 FOCAL_LONG_SIDES = 0.8  # a phone's main camera: focal length 0.8 of the photo's long side (~70 degrees)
 
 
-def seen_from_side(photos: list[tuple[bytes, dict]], angle_deg: float) -> list[tuple[bytes, dict]]:
-    """The photos upright, as a camera of FOCAL_LONG_SIDES would see their scene's plane turned angle_deg
-    about the vertical line through the photo's centre (positive: the left side comes nearer, the right
-    goes away), the same size, as JPEG 92 without EXIF: a photo taken from one side of the meter. Rows
-    of print narrow towards the far side and converge there, the wheels nearer the camera wider than
-    the far ones; vertical strokes stay vertical (unlike a photo held askew, `slanted`)."""
+def side_view_image(img: np.ndarray, angle_deg: float) -> np.ndarray:
+    """The image as a camera of FOCAL_LONG_SIDES would see its plane turned angle_deg about the vertical
+    line through its centre (positive: the left side comes nearer, the right goes away), the same size,
+    its edges repeated where the view runs past them."""
     import cv2
+
+    h, w = img.shape[:2]
+    f, t = FOCAL_LONG_SIDES * max(w, h), np.radians(angle_deg)
+    centred = np.array([[1, 0, -w / 2], [0, 1, -h / 2], [0, 0, 1]], np.float64)
+    # plane point (x, y) at depth f turned about the y axis: x' = x cos t / (1 + x sin t / f), ...
+    turn = np.array([[np.cos(t), 0, 0], [0, 1, 0], [np.sin(t) / f, 0, 1]], np.float64)
+    m = np.linalg.inv(centred) @ turn @ centred
+    return cv2.warpPerspective(img, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+
+
+def seen_from_side(photos: list[tuple[bytes, dict]], angle_deg: float) -> list[tuple[bytes, dict]]:
+    """The photos upright, turned as `side_view_image` turns them, as JPEG 92 without EXIF: a photo taken
+    from one side of the meter. Rows of print narrow towards the far side and converge there, the wheels
+    nearer the camera wider than the far ones; vertical strokes stay vertical (unlike a photo held askew,
+    `slanted`)."""
     from PIL import Image
 
     if not -60 <= angle_deg <= 60:
         raise ValueError(f"a side view is -60..60 degrees (beyond, the meter's face is edge-on): {angle_deg}")
-    t = np.radians(angle_deg)
-
-    def side(img):
-        a = np.asarray(img)
-        h, w = a.shape[:2]
-        f = FOCAL_LONG_SIDES * max(w, h)
-        centred = np.array([[1, 0, -w / 2], [0, 1, -h / 2], [0, 0, 1]], np.float64)
-        # plane point (x, y) at depth f turned about the y axis: x' = x cos t / (1 + x sin t / f), ...
-        turn = np.array([[np.cos(t), 0, 0], [0, 1, 0], [np.sin(t) / f, 0, 1]], np.float64)
-        m = np.linalg.inv(centred) @ turn @ centred
-        out = cv2.warpPerspective(a, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        return Image.fromarray(out)
-
-    return _as_jpeg(photos, 92, side)
+    return _as_jpeg(photos, 92, lambda img: Image.fromarray(side_view_image(np.asarray(img), angle_deg)))
 
 
 RECOMPRESS_QUALITY = 75  # PIL's default JPEG quality; apps that forward photos recompress about so or lower

@@ -20,7 +20,9 @@ def household_counter(whole_wheels: int, decimal_wheels: int, value_m3: float) -
     household meter could have (what the reader doubts otherwise: `pipeline.FEW_BLACK_DOUBT`,
     `LARGE_DOUBT`). The project's renderer also draws others (1-3 black wheels before red ones, values up
     to 10^8 m3); its benches and tests report acceptance on the household ones."""
-    return (decimal_wheels == 0 or whole_wheels >= HOUSEHOLD_MIN_WHOLE_WHEELS) and value_m3 < HOUSEHOLD_MAX_M3
+    return (decimal_wheels == 0 or whole_wheels >= HOUSEHOLD_MIN_WHOLE_WHEELS) and not beyond_household_range(
+        value_m3
+    )
 
 
 def beyond_household_range(value_m3: float, previous_m3: float | None = None) -> bool:

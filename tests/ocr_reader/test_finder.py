@@ -305,9 +305,10 @@ def test_a_row_seen_from_the_side_is_cut_narrowing_towards_its_far_end():
 def _face_seen_from_side(seed: int, angle_deg: float) -> tuple[bytes, str]:
     """A meter face (four rows of print, an unframed row of eight wheels, 01088.592) rendered upright and
     seen as from one side: its plane turned angle_deg about the vertical through the photo's centre,
-    through a camera of focal length 0.8 x the long side. PNG bytes and the reading."""
+    through a camera of focal length 0.8 x the long side (`side_view_image`). PNG bytes and the reading."""
     import cv2
 
+    from bench.ocr_real import side_view_image
     from ocr_reader.synth import available_fonts, random_wheel_style, render_counter, wheel_positions
 
     rng = np.random.default_rng(seed)
@@ -324,16 +325,7 @@ def _face_seen_from_side(seed: int, angle_deg: float) -> tuple[bytes, str]:
     h, w = strip.shape[:2]
     x0 = (640 - w) // 2
     img[200 : 200 + h, x0 : x0 + w] = strip
-    f, t = 0.8 * 640, np.radians(angle_deg)
-    centred = np.array([[1, 0, -320], [0, 1, -240], [0, 0, 1]], np.float64)
-    turn = np.array([[np.cos(t), 0, 0], [0, 1, 0], [np.sin(t) / f, 0, 1]], np.float64)
-    seen = cv2.warpPerspective(
-        img,
-        np.linalg.inv(centred) @ turn @ centred,
-        (640, 480),
-        flags=cv2.INTER_CUBIC,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
+    seen = side_view_image(img, angle_deg)
     return cv2.imencode(".png", seen)[1].tobytes(), "01088.592"
 
 
