@@ -13,6 +13,7 @@ SLACK_M3 = 0.001
 HOUSEHOLD_MAX_M3 = 1_000_000.0
 # A household water or gas meter's counter has 4-6 black (whole m3) wheels before its red ones.
 HOUSEHOLD_MIN_WHOLE_WHEELS = 4
+HOUSEHOLD_MAX_WHOLE_WHEELS = 6
 
 
 def household_counter(whole_wheels: int, decimal_wheels: int, value_m3: float) -> bool:
@@ -20,9 +21,25 @@ def household_counter(whole_wheels: int, decimal_wheels: int, value_m3: float) -
     household meter could have (what the reader doubts otherwise: `pipeline.FEW_BLACK_DOUBT`,
     `LARGE_DOUBT`). The project's renderer also draws others (1-3 black wheels before red ones, values up
     to 10^8 m3); its benches and tests report acceptance on the household ones."""
-    return (decimal_wheels == 0 or whole_wheels >= HOUSEHOLD_MIN_WHOLE_WHEELS) and not beyond_household_range(
-        value_m3
+    return (
+        (decimal_wheels == 0 or whole_wheels >= HOUSEHOLD_MIN_WHOLE_WHEELS)
+        and not beyond_household_range(value_m3)
+        and not decimals_unseen(whole_wheels, decimal_wheels, value_m3)
     )
+
+
+def decimals_unseen(
+    whole_wheels: int, decimal_wheels: int, value_m3: float, previous_m3: float | None = None
+) -> bool:
+    """True when a counter read as more whole wheels than a household meter has (HOUSEHOLD_MAX_WHOLE_WHEELS)
+    and no decimal ones: its decimal wheels were most likely not seen as such (red faded or lit grey, a
+    printed comma), and the reading is 10-1000 times the register's. Unless the meter's previous reading
+    settles the magnitude: a point missed by one wheel or more makes the value at least 10 times the true
+    reading, itself at least the previous one, so a value under 10 times the previous one cannot be that.
+    (00896.591 read with its red wheels taken for black ones is 896,591 m3, under HOUSEHOLD_MAX_M3.)"""
+    if decimal_wheels > 0 or whole_wheels <= HOUSEHOLD_MAX_WHOLE_WHEELS:
+        return False
+    return previous_m3 is None or value_m3 >= 10 * previous_m3
 
 
 def beyond_household_range(value_m3: float, previous_m3: float | None = None) -> bool:

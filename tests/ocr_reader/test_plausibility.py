@@ -72,4 +72,42 @@ def test_a_serial_number_read_as_a_counter_waits_for_a_person(monkeypatch):
     assert r.reading == truth.reading == "29565003" and r.reason == "beyond_household_range"
     assert not read_photo(data, previous=Previous(29_565_000.0)).needs_review
     monkeypatch.setattr(pipeline, "LARGE_DOUBT", False)
+    # eight black wheels and no red ones is also more whole wheels than a household counter has
+    assert read_photo(data).reason == "decimal_point_uncertain"
+    monkeypatch.setattr(pipeline, "UNSEEN_DECIMALS_DOUBT", False)
+    assert not read_photo(data).needs_review
+
+
+def test_more_whole_wheels_than_a_household_counter_has_means_decimals_unseen():
+    from ocr_reader.plausibility import HOUSEHOLD_MAX_WHOLE_WHEELS, decimals_unseen, household_counter
+
+    assert HOUSEHOLD_MAX_WHOLE_WHEELS == 6
+    assert not decimals_unseen(6, 0, 123_456.0)  # six black wheels: a household counter
+    assert not decimals_unseen(7, 1, 1_234_567.8) and not decimals_unseen(5, 3, 896.591)
+    assert decimals_unseen(7, 0, 896_591.0) and decimals_unseen(8, 0, 896_591.0)
+    # the previous reading settles the magnitude: a missed point makes the value >= 10x the previous one
+    assert decimals_unseen(8, 0, 896_591.0, previous_m3=896.0)
+    assert not decimals_unseen(8, 0, 896_591.0, previous_m3=896_000.0)
+    assert decimals_unseen(8, 0, 896_591.0, previous_m3=89_659.1)  # exactly 10x: as a missed point makes it
+    assert not household_counter(8, 0, 896_591.0) and household_counter(5, 3, 896.591)
+
+
+def test_a_counter_whose_decimal_wheels_are_not_red_waits_for_a_person(monkeypatch):
+    """00896.591 drawn with its three decimal wheels as black as the others (a counter whose red has faded,
+    or one that marks its decimals with a printed comma) reads 00896591: 896,591 m3, under a million,
+    a thousand times the register. Eight whole wheels and no red ones wait; the meter's history at that
+    size lets it through; with the rule off it was stored."""
+    import numpy as np
+
+    from ocr_reader import pipeline
+    from ocr_reader.api import Previous, read_photo
+    from ocr_reader.synth import render_photo
+
+    data, truth = render_photo(np.random.default_rng(1), "train", shown=(896591, 8, 0))
+    assert truth is not None
+    r = read_photo(data)
+    assert r.reading == truth.reading == "00896591" and r.reason == "decimal_point_uncertain"
+    assert read_photo(data, previous=Previous(896.2)).needs_review  # the register's size: 1000x below
+    assert not read_photo(data, previous=Previous(896_500.0)).needs_review  # a bulk meter, known
+    monkeypatch.setattr(pipeline, "UNSEEN_DECIMALS_DOUBT", False)
     assert not read_photo(data).needs_review
