@@ -158,6 +158,37 @@ def seen_from_side(photos: list[tuple[bytes, dict]], angle_deg: float) -> list[t
     return _as_jpeg(photos, 92, lambda img: Image.fromarray(side_view_image(np.asarray(img), angle_deg)))
 
 
+SCENE_SHARES = (0.5, 0.3)  # the meter photo's width as a share of the scene's: a phone held farther away
+
+
+def large_scene_image(img: np.ndarray, share: float) -> np.ndarray:
+    """The image at its own pixels inside a scene 1/share times its size (a photo of the meter from
+    farther away, at a phone camera's resolution), upper middle; around it the image itself enlarged
+    and blurred past legibility (wall and pipes: no print the finder could take for rows)."""
+    import cv2
+
+    if not 0.1 <= share <= 1.0:
+        raise ValueError(f"share is the photo's part of the scene's width, 0.1-1: {share}")
+    h, w = img.shape[:2]
+    big_h, big_w = int(round(h / share)), int(round(w / share))
+    # blurred at an eighth of the size (the same look, 64x less work), then enlarged
+    small = cv2.resize(img, (max(1, big_w // 8), max(1, big_h // 8)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), max(25.0, 0.03 * max(big_h, big_w)) / 8)
+    scene = cv2.resize(small, (big_w, big_h), interpolation=cv2.INTER_LINEAR)
+    y0, x0 = (big_h - h) // 3, (big_w - w) // 2
+    scene[y0 : y0 + h, x0 : x0 + w] = img
+    return scene
+
+
+def in_large_scene(photos: list[tuple[bytes, dict]], share: float) -> list[tuple[bytes, dict]]:
+    """The photos upright, each inside a larger scene (`large_scene_image`), as JPEG 92 without EXIF: the
+    meter small in a large photo, its print a few pixels high once the photo is shrunk for the text
+    detector."""
+    from PIL import Image
+
+    return _as_jpeg(photos, 92, lambda img: Image.fromarray(large_scene_image(np.asarray(img), share)))
+
+
 RECOMPRESS_QUALITY = 75  # PIL's default JPEG quality; apps that forward photos recompress about so or lower
 
 
@@ -417,7 +448,9 @@ def model_speed(photos: list[tuple[bytes, dict]]) -> dict:
     return {"files": runs, **{k: float(np.median(v)) if v else 0.0 for k, v in ms.items()}}
 
 
-def _run_all(root: str, n_tesseract: int) -> tuple[DevScores, DevScores, dict, dict, dict, dict, dict, dict]:
+def _run_all(
+    root: str, n_tesseract: int
+) -> tuple[DevScores, DevScores, dict, dict, dict, dict, dict, dict, dict]:
     import cv2
 
     cv2.setNumThreads(1)  # OpenCV's own thread pool: OMP_NUM_THREADS does not reach it
@@ -431,7 +464,8 @@ def _run_all(root: str, n_tesseract: int) -> tuple[DevScores, DevScores, dict, d
     turns[-1] = score_dev(recompressed(photos), "wheels")
     slants = {a: score_dev(slanted(photos, a), "wheels") for a in SLANTS_DEG}
     sides = {a: score_dev(seen_from_side(photos, a), "wheels") for a in SIDE_VIEWS_DEG}
-    return wheels, tess, score_crops(True), counters, turns, slants, sides, speed
+    scenes = {f: score_dev(in_large_scene(photos, f), "wheels") for f in SCENE_SHARES}
+    return wheels, tess, score_crops(True), counters, turns, slants, sides, scenes, speed
 
 
 def _print_dev(s: DevScores) -> None:
@@ -458,7 +492,9 @@ def main() -> None:
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_THREAD_LIMIT"):
         os.environ[var] = "1"
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        wheels, tess, crops, counters, turns, slants, sides, speed = pool.apply(_run_all, (root, 1000))
+        wheels, tess, crops, counters, turns, slants, sides, scenes, speed = pool.apply(
+            _run_all, (root, 1000)
+        )
     print(f"real dev photos ({root}/{DEV_DIR}; never trained on; integer wheels scored)")
     kind = {k: "rewritten" if "fused" in str(v) else "ORIGINAL" for k, v in speed["files"].items()}
     print(
@@ -486,6 +522,9 @@ def main() -> None:
             f"the same photos seen from the {where}, the meter's face {abs(a)} degrees away, JPEG 92 "
             "(the reader):"
         )
+        _print_dev(s)
+    for f, s in scenes.items():
+        print(f"the same photos small in a larger scene, {f:.0%} of its width, JPEG 92 (the reader):")
         _print_dev(s)
     print(
         f"real wheel crops, held-out makers ({crops['crops']}): shown digit right {crops['right']:.1%}, "
