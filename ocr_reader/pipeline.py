@@ -1726,7 +1726,7 @@ FEW_BLACK_DOUBT = True
 LARGE_DOUBT = True
 # More whole wheels than a household counter has and none red waits for a person
 # (`plausibility.decimals_unseen`): the decimal wheels were likely not seen as red. No dev photo is read
-# so (a guard, measured on renders drawn with grey decimal wheels: docs/ocr.md round 19). False: stored.
+# so (a guard, measured on renders drawn with black decimal wheels: docs/ocr.md round 19). False: stored.
 UNSEEN_DECIMALS_DOUBT = True
 
 

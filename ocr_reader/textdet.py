@@ -30,7 +30,7 @@ MAX_BOXES = 200  # a page of text gives hundreds; the counter is never beyond th
 # detector misses or merges its rows. When the first look shrank the photo at least ZOOM_MIN_SHRINK times
 # and the print it found lies within ZOOM_MAX_SHARE of the photo's long side (grown by ZOOM_MARGIN of
 # its extent on every side), that region is looked at again, closer (docs/ocr.md round 19: the dev photos
-# pasted at 30 % of a scene, 9 of 39 within one before, 26 after). False: one look.
+# pasted at 30 % of a scene, 10 of 39 within one before, 22 after). False: one look.
 ZOOM = True
 ZOOM_MIN_SHRINK = 1.5
 ZOOM_MAX_SHARE = 0.8

@@ -303,30 +303,16 @@ def test_a_row_seen_from_the_side_is_cut_narrowing_towards_its_far_end():
 
 
 def _face_seen_from_side(seed: int, angle_deg: float) -> tuple[bytes, str]:
-    """A meter face (four rows of print, an unframed row of eight wheels, 01088.592) rendered upright and
+    """A meter face (`faces.drawn_face`: four rows of print, an unframed row of eight wheels, 01088.592)
     seen as from one side: its plane turned angle_deg about the vertical through the photo's centre,
     through a camera of focal length 0.8 x the long side (`side_view_image`). PNG bytes and the reading."""
     import cv2
 
     from bench.ocr_real import side_view_image
-    from ocr_reader.synth import available_fonts, random_wheel_style, render_counter, wheel_positions
+    from tests.ocr_reader.faces import FACE_READING, drawn_face
 
-    rng = np.random.default_rng(seed)
-    style = random_wheel_style(rng, available_fonts("heldout"), heldout=True)
-    img = np.full((480, 640, 3), (214, 218, 220), np.uint8)
-    for text, y in (
-        ("Qmax 6 m3/h  V 1,2 dm3", 70),
-        ("Qmin 0,04 m3/h  Pmax 0,5 bar", 120),
-        ("No. 61787919    2002", 390),
-        ("G4  CE 0085 BN 0001", 440),
-    ):
-        cv2.putText(img, text, (60, y), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (30, 30, 30), 2, cv2.LINE_AA)
-    strip = render_counter(style, wheel_positions(1088592, 8), 3, 56, 72)
-    h, w = strip.shape[:2]
-    x0 = (640 - w) // 2
-    img[200 : 200 + h, x0 : x0 + w] = strip
-    seen = side_view_image(img, angle_deg)
-    return cv2.imencode(".png", seen)[1].tobytes(), "01088.592"
+    seen = side_view_image(drawn_face(seed), angle_deg)
+    return cv2.imencode(".png", seen)[1].tobytes(), FACE_READING
 
 
 def test_a_counter_seen_from_one_side_is_read_as_the_trapezoid_it_is(monkeypatch):

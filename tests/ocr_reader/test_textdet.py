@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from ocr_reader import textdet
+from tests.ocr_reader.faces import FACE_READING, drawn_face
 
 
 def _box(x: float, y: float, w: float = 60.0, h: float = 12.0) -> textdet.TextBox:
@@ -29,29 +29,6 @@ def test_text_region_is_none_when_the_print_fills_the_photo_or_there_is_none():
     assert (x0, y0) == (0, 0) and x1 > 50
 
 
-def _face(seed: int = 5, wheel_px: tuple[int, int] = (56, 72), print_scale: float = 0.9) -> np.ndarray:
-    """A meter face (four rows of print, an unframed row of eight wheels showing 01088.592), 640 x 480."""
-    import cv2
-
-    from ocr_reader.synth import available_fonts, random_wheel_style, render_counter, wheel_positions
-
-    rng = np.random.default_rng(seed)
-    style = random_wheel_style(rng, available_fonts("heldout"), heldout=True)
-    img = np.full((480, 640, 3), (214, 218, 220), np.uint8)
-    for text, y in (
-        ("Qmax 6 m3/h  V 1,2 dm3", 70),
-        ("Qmin 0,04 m3/h  Pmax 0,5 bar", 120),
-        ("No. 61787919    2002", 390),
-        ("G4  CE 0085 BN 0001", 440),
-    ):
-        cv2.putText(img, text, (60, y), cv2.FONT_HERSHEY_SIMPLEX, print_scale, (30, 30, 30), 2, cv2.LINE_AA)
-    strip = render_counter(style, wheel_positions(1088592, 8), 3, *wheel_px)
-    h, w = strip.shape[:2]
-    x0 = (640 - w) // 2
-    img[200 : 200 + h, x0 : x0 + w] = strip
-    return img
-
-
 @pytest.mark.parametrize("seed", [1, 7])
 def test_a_small_meter_in_a_large_photo_is_read_after_a_closer_look(monkeypatch, seed):
     """A face whose counter is 8 wheels of 28 x 36 pixels, at 30 % and 20 % of a larger scene
@@ -73,12 +50,12 @@ def test_a_small_meter_in_a_large_photo_is_read_after_a_closer_look(monkeypatch,
 
     monkeypatch.setattr(textdet, "_detect_once", counted)
     for share in (0.3, 0.2):
-        scene = large_scene_image(_face(seed, (28, 36), 0.6), share)
+        scene = large_scene_image(drawn_face(seed, (28, 36), 0.6), share)
         data = cv2.imencode(".png", scene)[1].tobytes()
         looks.clear()
         monkeypatch.setattr(textdet, "ZOOM", True)
         r = read_photo(data)
-        assert r.reading == "01088.592", (share, r.reading, r.reason)
+        assert r.reading == FACE_READING, (share, r.reading, r.reason)
         # the whole photo as decoded (long side WORK_LONG_SIDE_PX), then the face, closer
         assert max(looks[0]) == WORK_LONG_SIDE_PX and max(looks[1]) < 0.5 * WORK_LONG_SIDE_PX
         monkeypatch.setattr(textdet, "ZOOM", False)
@@ -100,7 +77,7 @@ def test_a_photo_the_meter_fills_or_a_small_one_is_looked_at_once(monkeypatch):
         return once(bgr, long_side_px)
 
     monkeypatch.setattr(textdet, "_detect_once", counted)
-    face = _face()
+    face = drawn_face(5)
     textdet.detect(face)
     assert len(looks) == 1
     looks.clear()
