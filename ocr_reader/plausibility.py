@@ -19,8 +19,9 @@ HOUSEHOLD_MAX_WHOLE_WHEELS = 6
 def household_counter(whole_wheels: int, decimal_wheels: int, value_m3: float) -> bool:
     """True when a counter of whole_wheels black and decimal_wheels red wheels showing value_m3 is one a
     household meter could have (what the reader doubts otherwise: `pipeline.FEW_BLACK_DOUBT`,
-    `LARGE_DOUBT`). The project's renderer also draws others (1-3 black wheels before red ones, values up
-    to 10^8 m3); its benches and tests report acceptance on the household ones."""
+    `LARGE_DOUBT`, `UNSEEN_DECIMALS_DOUBT`). The project's renderer also draws others (1-3 black wheels
+    before red ones, 7-8 black ones and none red, values up to 10^8 m3); its benches and tests report
+    acceptance on the household ones."""
     return (
         (decimal_wheels == 0 or whole_wheels >= HOUSEHOLD_MIN_WHOLE_WHEELS)
         and not beyond_household_range(value_m3)
