@@ -32,6 +32,7 @@ from ocr_reader.plausibility import (
     beyond_household_range,
     check_plausibility,
     decimals_unseen,
+    leading_wheels_lost,
 )
 from ocr_reader.recognise import WheelGuess, tesseract_digits, wheel_model
 from ocr_reader.wheels import SIDE_TRIMS, WHEEL_COUNTS, RedEvidence, red_evidence, red_wheels, split
@@ -1592,7 +1593,7 @@ def read_image(
                 second = "agrees_on_black_wheels"  # only red (decimal) wheels read otherwise
     if unsure_point:
         reason = reason or "decimal_point_uncertain"
-    if FEW_BLACK_DOUBT and 0 < decimals and n_black < HOUSEHOLD_MIN_WHOLE_WHEELS:
+    if FEW_BLACK_DOUBT and leading_wheels_lost(n_black, decimals):
         reason = reason or "wheel_count_uncertain"
     if style is not None and style[0] != layout.n_wheels:
         reason = reason or "style_differs_from_reference"
@@ -1715,10 +1716,9 @@ MIN_WHOLE_WHEELS = HOUSEHOLD_MIN_WHOLE_WHEELS
 # ...and its last black wheel read at its digit: a fraction under ROLLING_BAND[0], or from this on (the
 # next digit read a little low; a carry 90 % done needs the tenths wheel past 9.9, about 1 reading in 100)
 WHOLE_AT_NEXT_DIGIT = 0.9
-# Red (decimal) wheels after fewer black ones than a household counter has: black wheels were lost (a
-# cut gone wrong, the leading wheels outside the row found), however surely the rest is read. Dev photos
-# scaled 0.9 and seen 30 degrees from below were accepted as `088.592` (01088.592) and `8.117`
-# (02118.117). False: stored.
+# Red (decimal) wheels after fewer black ones than a household counter has wait for a person
+# (`plausibility.leading_wheels_lost`). Dev photos scaled 0.9 and seen 30 degrees from below were accepted
+# as `088.592` (01088.592) and `8.117` (02118.117). False: stored.
 FEW_BLACK_DOUBT = True
 # A reading of a million m3 or more waits for a person (`plausibility.beyond_household_range`): dev
 # photos turned 3 degrees or seen from the side read the serial number 29565003 above the counter

@@ -23,10 +23,17 @@ def household_counter(whole_wheels: int, decimal_wheels: int, value_m3: float) -
     before red ones, 7-8 black ones and none red, values up to 10^8 m3); its benches and tests report
     acceptance on the household ones."""
     return (
-        (decimal_wheels == 0 or whole_wheels >= HOUSEHOLD_MIN_WHOLE_WHEELS)
+        not leading_wheels_lost(whole_wheels, decimal_wheels)
         and not beyond_household_range(value_m3)
         and not decimals_unseen(whole_wheels, decimal_wheels, value_m3)
     )
+
+
+def leading_wheels_lost(whole_wheels: int, decimal_wheels: int) -> bool:
+    """True when red (decimal) wheels follow fewer black ones than a household counter has
+    (HOUSEHOLD_MIN_WHOLE_WHEELS): black wheels were lost (a cut gone wrong, the leading wheels outside the
+    row found), however surely the rest is read."""
+    return decimal_wheels > 0 and whole_wheels < HOUSEHOLD_MIN_WHOLE_WHEELS
 
 
 def decimals_unseen(

@@ -111,3 +111,11 @@ def test_a_counter_whose_decimal_wheels_are_not_red_waits_for_a_person(monkeypat
     assert not read_photo(data, previous=Previous(896_500.0)).needs_review  # a bulk meter, known
     monkeypatch.setattr(pipeline, "UNSEEN_DECIMALS_DOUBT", False)
     assert not read_photo(data).needs_review
+
+
+def test_red_wheels_after_fewer_than_four_black_ones_mean_leading_wheels_lost():
+    from ocr_reader.plausibility import household_counter, leading_wheels_lost
+
+    assert leading_wheels_lost(3, 3) and leading_wheels_lost(1, 1)
+    assert not leading_wheels_lost(4, 3) and not leading_wheels_lost(3, 0)  # no red: nothing to follow
+    assert not household_counter(3, 3, 8.117) and household_counter(5, 3, 2118.117)
