@@ -166,7 +166,15 @@ def check_page(page, name: str) -> None:
 
 
 def chart_values(page, selector: str, series: int = 0) -> list[float | None]:
-    """The y values an ECharts chart draws (read from the chart itself)."""
+    """The y values an ECharts chart draws (read from the chart itself).
+
+    The chart is drawn by an effect that runs after the page shows the data it draws, so this waits
+    for the chart to exist on the element first (a new element when the data changed).
+    """
+    page.wait_for_function(
+        "sel => { const el = document.querySelector(sel); return el && echarts.getInstanceByDom(el) }",
+        arg=selector,
+    )
     return page.evaluate(
         f"""() => echarts.getInstanceByDom(document.querySelector('{selector}'))
               .getOption().series[{series}].data.map(p => p[1])"""
