@@ -1070,6 +1070,9 @@ def _dial_wheel_residual(last_wheel: float, fraction_m3: float) -> float:
     return abs(circ(last_wheel - expected))
 
 
+MAX_DECIMALS = 4  # decimal (red) wheels are a trailing run of at most this many
+
+
 def _decimals(red: list[bool]) -> int:
     """Red wheels at the right are decimals; count the trailing run (at most 4).
 
@@ -1084,10 +1087,10 @@ def _decimals(red: list[bool]) -> int:
         n += 1
     # Thin red digits under glare can miss the colour test: decimals run from the first red wheel
     # among the last four when at least two thirds of them, the last one included, are red.
-    first = next((i for i in range(max(1, len(red) - 4), len(red)) if red[i]), None)
+    first = next((i for i in range(max(1, len(red) - MAX_DECIMALS), len(red)) if red[i]), None)
     if red[-1] and first is not None and 3 * sum(red[first:]) >= 2 * (len(red) - first):
         n = max(n, len(red) - first)
-    return min(n, 4, len(red) - 1)
+    return min(n, MAX_DECIMALS, len(red) - 1)
 
 
 def decimal_doubt(ev: RedEvidence, decimals: int) -> bool:
@@ -1101,7 +1104,7 @@ def decimal_doubt(ev: RedEvidence, decimals: int) -> bool:
     n = len(ev.red)
     if n == 0 or all(ev.red):
         return False
-    tail = range(max(1, n - 4), n)
+    tail = range(max(1, n - MAX_DECIMALS), n)
     if any(ev.red[i] for i in tail if i < n - decimals):
         return True
     if MARGINAL_DOUBT and 0 < decimals < n and len(ev.marginal) == n:
@@ -1225,6 +1228,10 @@ class _Aligned:
     beyond: tuple[bool, bool]  # a digit read surely beyond the (first, last) wheel
 
 
+UNSURE_OUTSIDE_IGNORED = True  # the second reader sets aside digits read unsurely outside the row
+OUTSIDE_ROW = 0.5  # wheels beyond an end past which an unsure digit is set aside (half a wheel out)
+
+
 def _frame_band(char: str) -> float:
     """How far out of the wheels (in wheels) a digit read at an end may be the window's frame."""
     return FRAME_ONE_BAND if char == "1" else FRAME_BAND
@@ -1248,6 +1255,13 @@ def _align(read: textrec.RowText, n_wheels: int, to_wheels) -> _Aligned:
         for c, p, x in zip(read.text, read.probs, read.xs, strict=True)
         if textrec.is_digit(c)
     ]
+    if UNSURE_OUTSIDE_IGNORED:
+        # A digit read unsurely wholly outside the row (a unit's "3", a screw head) is none of its wheels.
+        digits = [
+            d
+            for d in digits
+            if d[1] >= SECOND_READER_MIN_PROB or -OUTSIDE_ROW <= d[2] <= n_wheels + OUTSIDE_ROW
+        ]
     extra = len(digits) - n_wheels
     beyond = [False, False]
     if extra > 0:
@@ -1623,7 +1637,7 @@ def read_image(
         and not unsure_point
         and (style is None or style[0] == layout.n_wheels)
     ):
-        whole = _sure_whole_m3(guesses, wheels, res.digits, decimals, second_lead)
+        whole = _sure_whole_m3(guesses, wheels, res.digits, decimals, second_lead, evidence.marginal)
         if whole is not None:
             # Only red (decimal) wheels were unsure: the black wheels' whole m3 is the reading, as a
             # meter reader writes it down. The full reading stays first among the alternatives.
@@ -1737,7 +1751,12 @@ WHOLE_FOR = ("low_confidence", "rolling_wheel_unsure")
 
 
 def _sure_whole_m3(
-    guesses: list[WheelGuess], wheels: list[dict], digits: list[int], decimals: int, agreed_lead: int = 0
+    guesses: list[WheelGuess],
+    wheels: list[dict],
+    digits: list[int],
+    decimals: int,
+    agreed_lead: int = 0,
+    marginal: list[bool] | None = None,
 ) -> list[int] | None:
     """The integer wheels' digits when they alone are read surely and the decimals cannot move them.
 
@@ -1760,7 +1779,7 @@ def _sure_whole_m3(
     if ROLLING_BAND[0] <= guesses[n_int - 1].position % 1.0 < WHOLE_AT_NEXT_DIGIT:
         return None
     confirmed = [i < agreed_lead and not w["rolling"] for i, w in enumerate(whole)]
-    if any(w["red"] for w in whole) or any(
+    if any(w["red"] and not _stray_red(i, wheels, marginal) for i, w in enumerate(whole)) or any(
         w["confidence"] < REVIEW_CONFIDENCE for w, sure in zip(whole, confirmed, strict=True) if not sure
     ):
         return None  # black wheels, each read surely: a red one before the decimals is a cut gone wrong
@@ -1770,6 +1789,28 @@ def _sure_whole_m3(
     if not alone.consistent or list(alone.digits) != list(digits[:n_int]):
         return None
     return list(alone.digits)
+
+
+STRAY_RED_WHOLE = True  # a black wheel only just red, too far from the end to be a decimal, is black
+
+
+def _stray_red(i: int, wheels: list[dict], marginal: list[bool] | None) -> bool:
+    """Wheel i is red only just (marginal) and too far from the row's end to be a decimal wheel.
+
+    Decimals are a trailing run of at most MAX_DECIMALS wheels. A wheel before that, with a black wheel
+    after it, read red only just past a mark (not by its own colour): its digit shapes the centre's
+    colour (a thin "1" shows more face than an "8"; a tinted photo spreads black wheels' redness over
+    tens of levels), not a cut gone wrong.
+    """
+    n = len(wheels)
+    return bool(
+        STRAY_RED_WHOLE
+        and marginal is not None
+        and len(marginal) == n
+        and marginal[i]
+        and i < n - MAX_DECIMALS
+        and any(not w["red"] for w in wheels[i + 1 : n - MAX_DECIMALS + 1])
+    )
 
 
 MAX_ALTERNATIVES = 4

@@ -143,6 +143,8 @@ def _whole_case(
     decimals: int,
     red_black: int | None = None,
     agreed_lead: int = 0,
+    red_also: int | None = None,
+    marginal: bool = False,
 ):
     from ocr_reader.carry import resolve_nearest_consistent
 
@@ -150,10 +152,17 @@ def _whole_case(
     n_black = len(positions) - decimals if red_black is None else red_black
     res = resolve_nearest_consistent(positions)
     wheels = [
-        {"digit": d, "confidence": c, "rolling": 0.2 < (p % 1.0) < 0.8, "position": p, "red": i >= n_black}
+        {
+            "digit": d,
+            "confidence": c,
+            "rolling": 0.2 < (p % 1.0) < 0.8,
+            "position": p,
+            "red": i >= n_black or i == red_also,
+        }
         for i, (d, c, p) in enumerate(zip(res.digits, confs, res.positions, strict=True))
     ]
-    return pipeline._sure_whole_m3(guesses, wheels, res.digits, decimals, agreed_lead)
+    just = [marginal and i == red_also for i in range(len(wheels))]
+    return pipeline._sure_whole_m3(guesses, wheels, res.digits, decimals, agreed_lead, just)
 
 
 def test_unsure_red_wheels_leave_the_black_wheels_whole_m3():
@@ -166,6 +175,19 @@ def test_unsure_red_wheels_leave_the_black_wheels_whole_m3():
     assert _whole_case(positions[:5], [sure] * 5, 0) is None
     # a red wheel among the black ones: the cut is wrong, not the litres unsure
     assert _whole_case(positions, [sure] * 5 + [unsure] * 3, 3, red_black=1) is None
+
+
+def test_a_black_wheel_only_just_red_far_from_the_decimals_keeps_the_whole_m3():
+    """A dev photo with a blue cast, re-encoded: its thin "1" wheel showed more face than the "8" beside
+    it, and its centre came out 21 levels redder than the row's first half (the mark is 20). It cannot
+    be a decimal wheel (more than four from the end, a black wheel after it); the rest was sure."""
+    positions = [0.0, 3.0, 9.0, 1.0, 8.0, 4.0, 4.1, 9.1]  # 03918.449, the red wheels misread
+    confs = [0.99, 0.91, 0.92, 0.97, 0.95, 0.53, 0.67, 0.64]
+    assert _whole_case(positions, confs, 3, red_also=3, marginal=True) == [0, 3, 9, 1, 8]
+    # red by its own colour or plainly past a mark: a cut gone wrong, as before
+    assert _whole_case(positions, confs, 3, red_also=3, marginal=False) is None
+    # among the last four a wheel may be a decimal one: left to the decimal point's doubt
+    assert _whole_case(positions, confs, 3, red_also=4, marginal=True) is None
 
 
 def test_black_wheels_the_second_reader_read_alike_count_as_sure():

@@ -145,6 +145,21 @@ def test_a_wheel_read_as_nothing_leaves_the_others_at_their_places():
     assert pipeline._align(_row(("1", 0.9, 0.4), ("7", 0.9, 0.6)), 3, _in_wheels).chars == (None,) * 3
 
 
+def test_a_digit_read_unsurely_outside_the_row_is_none_of_its_wheels():
+    """A dev photo re-encoded: the widened view read "14441499m", its seven wheels' digits and a "9" at
+    0.31 half a wheel past the last wheel (the rolling last wheel itself read as nothing). Counted, nine
+    digits-with-the-last-wheel's-place lined up with nothing; set aside, the seven go to their wheels."""
+    seven = [(d, 0.9, i + 0.4) for i, d in enumerate("1444149")]
+    a = pipeline._align(_row(*seven, ("9", 0.31, 8.6), ("m", 0.93, 9.5)), 8, _in_wheels)
+    assert [c and c[0] for c in a.chars] == list("1444149") + [None] and a.beyond == (False, False)
+    # read surely out there it still counts: eight digits that do not line up (as before); read unsurely
+    # on the last wheel, it is that wheel's
+    sure = pipeline._align(_row(*seven, ("9", 0.9, 8.6)), 8, _in_wheels)
+    assert sure.chars == (None,) * 8
+    on_last = pipeline._align(_row(*seven, ("9", 0.31, 7.5)), 8, _in_wheels)
+    assert on_last.lined_up and on_last.chars[7] == ("9", 0.31)
+
+
 def test_a_digit_beyond_an_end_is_a_lost_wheel_when_read_surely():
     lost = pipeline._align(_row(("2", 0.97, -0.5), ("3", 0.99, 0.5), ("8", 0.99, 1.5)), 2, _in_wheels)
     assert lost.beyond == (True, False) and [c for c, _ in lost.chars] == ["3", "8"]
