@@ -291,8 +291,12 @@ def chain_layout(bgr: np.ndarray, lay: Layout) -> Layout | None:
         if best is None or total > best_total:
             best_total = total
             x0, x1 = int(round(xs[idx[0]])), int(round(xs[idx[-1]])) + width
-            left, right = _beyond_at(score, idx[0], -1), _beyond_at(score, idx[-1], 1)
-            gap = (left != idx[0] - CHAIN_STEPS, right != idx[-1] + CHAIN_STEPS)
+            steps = (_end_step(idx, -1), _end_step(idx, 1))
+            left, right = _beyond_at(score, idx[0], -1, steps[0]), _beyond_at(score, idx[-1], 1, steps[1])
+            gap = (
+                idx[0] - left > max(CHAIN_STEPS, steps[0]),
+                right - idx[-1] > max(CHAIN_STEPS, steps[1]),
+            )
             beyond = [score[i] for i in (left, right) if 0 <= i < len(score)]
             # Per end (left, right): the slide ran out, or something wheel-like lies a pitch beyond (or
             # a wheel past a gap, `_beyond_at`).
@@ -343,15 +347,49 @@ GAP_WHEEL_MIN = 0.8  # ...past one pitch only a crop read this surely
 GAP_WHEEL_SPREAD = 0.5  # ...whose better neighbouring crop (1/CHAIN_STEPS pitch away) reads this surely
 
 
-def _beyond_at(score: np.ndarray, end: int, side: int) -> int:
+PERSPECTIVE_STEPS = True  # a chain's end is looked beyond at its own pitch too, not only the mean one
+MIN_STEPS_FOR_TREND = 4  # wheel-to-wheel steps a chain needs for its pitch's trend to be extrapolated
+MIN_TREND_STEPS = 2  # ...and by how many slide steps its first and last must differ
+
+
+def _end_step(idx: list[int], side: int) -> int:
+    """The slide's steps from a chain's end (side -1: first wheel, 1: last) to where the next wheel would be.
+
+    A counter seen from one side shrinks towards its far end: its wheels' steps (7, 9, 9, 9, 11, 11 on a
+    dev photo seen 30 degrees from the right) go on shrinking past the far end, and one mean pitch beyond
+    it lands between the lost wheel and the last one found. The steps' straight-line trend, extrapolated
+    one wheel past the end (within half and one and a half of a mean pitch); CHAIN_STEPS without a trend.
+    """
+    steps = np.diff(np.asarray(idx, dtype=float))
+    if not PERSPECTIVE_STEPS or len(steps) < MIN_STEPS_FOR_TREND:
+        return CHAIN_STEPS
+    # A perspective's steps change one way all along the row, by a wheel's peak's spread at least; a
+    # frontal row's steps only jitter about the pitch (9, 7, 9, 9), and its end is judged as before.
+    rising, falling = bool(np.all(np.diff(steps) >= 0)), bool(np.all(np.diff(steps) <= 0))
+    if not (rising or falling) or abs(steps[-1] - steps[0]) < MIN_TREND_STEPS:
+        return CHAIN_STEPS
+    slope, intercept = np.polyfit(np.arange(len(steps)), steps, 1)
+    at = -1 if side < 0 else len(steps)
+    return int(round(np.clip(intercept + slope * at, 0.5 * CHAIN_STEPS, 1.5 * CHAIN_STEPS)))
+
+
+def _beyond_at(score: np.ndarray, end: int, side: int, step: int = CHAIN_STEPS) -> int:
     """The crop a chain's end is judged by: the one a pitch beyond it (perhaps outside the slide: it ran
-    out) unless that is no wheel (< PARTIAL_DOUBT_CONFIDENCE) and a crop further out, within
+    out) — of the crops between one mean pitch and the end's own pitch (`_end_step`), the most wheel-like —
+    unless that is no wheel (< PARTIAL_DOUBT_CONFIDENCE) and a crop further out, within
     BEYOND_PITCHES, reads as a wheel set off by a wider gap (a box of its own): GAP_WHEEL_MIN, and
     GAP_WHEEL_SPREAD at a neighbouring crop. A wheel reads as one over a few crops of the slide; the
     edge of a frame or a plate reads as a "1" at one crop only (0.82-0.86 beside 0.0-0.24 on counters
     of real wheels), a unit label or a frame's edge at 0.2-0.57."""
     one = end + side * CHAIN_STEPS
-    if not 0 <= one < len(score) or score[one] >= PARTIAL_DOUBT_CONFIDENCE:
+    if not 0 <= one < len(score):
+        return one
+    # (a trend's extrapolation is good to a step: the slide places a wheel's peak within one)
+    lo_k = min(step, CHAIN_STEPS) - (step < CHAIN_STEPS)
+    hi_k = max(step, CHAIN_STEPS) + (step > CHAIN_STEPS)
+    near = [end + side * k for k in range(lo_k, hi_k + 1)]
+    one = max((i for i in near if 0 <= i < len(score)), key=lambda i: score[i])
+    if score[one] >= PARTIAL_DOUBT_CONFIDENCE:
         return one
     lo, hi = (int(round(p * CHAIN_STEPS)) for p in BEYOND_PITCHES)
     at = [end + side * k for k in range(lo, hi + 1) if 0 <= end + side * k < len(score)]

@@ -697,6 +697,27 @@ def test_a_chain_looks_past_a_gap_only_for_a_sure_wheel():
     assert pipeline._beyond_at(score, 2, -1) == 2 - steps  # the slide ran out: outside, as before
 
 
+def test_a_chain_seen_from_one_side_is_looked_beyond_at_its_own_pitch():
+    """A gas meter's dev photo seen 30 degrees from the right: the chain's steps shrink towards the left
+    (11, 11, 9, 9, 9, 7 from the right), its lost leading "2" peaked 6 steps left of the first wheel
+    (0.34), and one mean pitch (8 steps) out read 0.147, under the doubt's mark: 9884 was accepted for
+    29884. Looked at from the end's own pitch to the mean one, the lost wheel is seen."""
+    steps = pipeline.CHAIN_STEPS
+    idx = [33, 40, 49, 58, 67, 78, 89]
+    assert pipeline._end_step(idx, -1) == 7 and pipeline._end_step(idx, 1) == 12
+    assert pipeline._end_step([10, 18, 26, 34], -1) == steps  # a frontal row: the mean pitch
+    assert pipeline._end_step([10, 18, 28, 40], -1) == steps  # three steps are no trend (1 in 3 by chance)
+    assert pipeline._end_step([24, 33, 40, 49, 58], 1) == steps  # steps 9, 7, 9, 9: jitter, no trend
+    assert pipeline._end_step([35, 42, 49, 56, 63, 71, 78], 1) == steps  # 7, 7, 7, 7, 8, 7: neither
+    score = np.zeros(120)
+    score[25:28] = (0.147, 0.14, 0.34)
+    assert pipeline._beyond_at(score, 33, -1) == 25  # the mean pitch alone: no wheel
+    left = pipeline._beyond_at(score, 33, -1, pipeline._end_step(idx, -1))
+    assert left == 27 and score[left] >= pipeline.PARTIAL_DOUBT_CONFIDENCE
+    # the same counter's near end: nothing past its last wheel, however far its pitch reaches
+    assert score[pipeline._beyond_at(score, 89, 1, pipeline._end_step(idx, 1))] == 0.0
+
+
 def _gapped_counter(rng: np.random.Generator, fonts: list[str], gap_wheels: float) -> tuple:
     """A black-wheeled counter whose last wheel sits gap_wheels wheel widths apart (a box of its own),
     photographed frontally: (jpeg, guided frame as fractions, value in last-wheel units, wheels)."""
