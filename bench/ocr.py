@@ -40,6 +40,9 @@ class Scores:
     # the share of them accepted
     meter_layouts: int = 0
     meter_layouts_accepted: float = 0.0
+    # share whose integer wheels are read within one unit of the last integer wheel: the issue's measure,
+    # as the real photos are scored (`within_one` above also asks the decimal wheels, in their units)
+    within_one_whole: float = 0.0
 
 
 def photo_set(n: int, seed: int, font_set: str = "heldout") -> list:
@@ -56,7 +59,7 @@ def _cpu_s() -> float:
 
 def score(photos: list, engine: str) -> Scores:
     """Read every photo with one engine and compare with the truth."""
-    ms, ok1, acc, acc_ok, bad, wrong_point = [], 0, 0, 0, 0, 0
+    ms, ok1, acc, acc_ok, bad, wrong_point, ok1_whole = [], 0, 0, 0, 0, 0, 0
     like, like_acc = 0, 0
     for data, truth in photos:
         meter_like = household_counter(
@@ -87,6 +90,7 @@ def score(photos: list, engine: str) -> Scores:
             good1 = within_one(units, value, n)
             good = is_correct(units, value, n)
         ok1 += good1
+        ok1_whole += _whole_within_one(r.reading, r.integer_digits, truth)
         if not r.needs_review:
             acc += 1
             acc_ok += good
@@ -105,12 +109,24 @@ def score(photos: list, engine: str) -> Scores:
         wrong_point,
         like,
         like_acc / like if like else 0.0,
+        ok1_whole / n,
     )
+
+
+def _whole_within_one(reading: str, integer_digits: int, truth) -> bool:
+    """The reading's integer wheels within one unit of the truth's last integer wheel (its position by
+    the odometer's gearing: 3293.95 shows 3293), as `bench.ocr_real` scores the real photos."""
+    digits = reading.replace(".", "")[:integer_digits]
+    n_whole = truth.n_wheels - truth.n_red
+    if len(digits) != n_whole or not digits.isdigit():
+        return False
+    return within_one(int(digits), whole_units(truth.value_units, truth.n_red), n_whole)
 
 
 def _print(s: Scores) -> None:
     print(
-        f"{s.engine:10s} photos={s.photos}  within_one_unit={s.within_one:.1%}  "
+        f"{s.engine:10s} photos={s.photos}  within_one_unit={s.within_one:.1%} "
+        f"(integer wheels: {s.within_one_whole:.1%})  "
         f"accepted={s.accepted:.1%}  correct_among_accepted={s.accepted_correct:.2%}  "
         f"median={s.median_ms:.0f} ms/photo (CPU, one core)  no_meter/multi={s.rejected_bad_image}  "
         f"accepted_with_wrong_decimal_point={s.accepted_wrong_point}"
@@ -170,7 +186,9 @@ def main() -> None:
     _print(wheels)
     _print(tess)
     print(
-        f"goals: within_one >= 98% -> {wheels.within_one:.1%}; correct among accepted >= 99.5% -> "
+        f"goals: within_one >= 98% -> {wheels.within_one:.1%} (every wheel, decimals too), "
+        f"{wheels.within_one_whole:.1%} (integer wheels, as the real photos are scored); "
+        f"correct among accepted >= 99.5% -> "
         f"{wheels.accepted_correct:.2%}; median < 300 ms -> {wheels.median_ms:.0f} ms"
     )
     for name, a, b in (
