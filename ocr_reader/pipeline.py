@@ -489,10 +489,33 @@ def _wheel_beyond(bgr: np.ndarray, lay: Layout, pitch_px: float) -> bool:
         if g.score >= PARTIAL_DOUBT_CONFIDENCE:
             if side == 1 and _only_decimals_lost(crops, list(range(len(crops) - 1)), len(crops) - 1):
                 continue
+            if side == 1 and _unit_where_next_wheel(strip, lay.n_wheels, lay.side_trim):
+                continue
             return True
         if side == 1 and _red_run_continues(crops, g):
             return True
     return False
+
+
+UNIT_ENDS_ROW = True  # the unit read where a next wheel would be ends the row (False: it may be a wheel)
+
+
+def _unit_where_next_wheel(strip: np.ndarray, n_wheels: int, side_trim: float) -> bool:
+    """True when PP-OCR reads the unit's "m" (UNIT_MIN_PROB) in the crop one wheel past the row's last
+    (the strip grown by one pitch on the right, cut into n_wheels + 1): the m³ printed beside the wheels,
+    where a lost wheel would show a digit. A fixed camera's counter (SCjona `00689`: the "m" read at 0.87,
+    0.83 of a pitch past the last wheel) waited as `window_may_continue` for its unit."""
+    if not UNIT_ENDS_ROW:
+        return False
+    row = textrec.read_row(strip)
+    if row is None or not len(row.text) == len(row.probs) == len(row.xs):
+        return False
+    trim = side_trim * strip.shape[0]
+    pitch = (strip.shape[1] - 2 * trim) / (n_wheels + 1)
+    return any(
+        c == "m" and p >= UNIT_MIN_PROB and n_wheels <= (x * strip.shape[1] - trim) / pitch < n_wheels + 1
+        for c, p, x in zip(row.text, row.probs, row.xs, strict=True)
+    )
 
 
 RED_RUN_DIGIT_CONFIDENCE = 0.9  # a red crop beyond a red last wheel showing a digit this plainly

@@ -807,3 +807,25 @@ def test_the_prescreens_quick_look_is_not_read_twice(heldout_photos, monkeypatch
         ]
         reused += twice - once
     assert reused > 0  # the kept rows' first cuts were not read again
+
+
+def test_the_unit_where_a_next_wheel_would_be_ends_the_row(monkeypatch):
+    """A fixed camera's counter (`00689`): one pitch past its last wheel, the crop with the m³ printed
+    beside the wheels read as wheel-like (0.3), and the reading waited as window_may_continue. PP-OCR
+    read the "m" there at 0.87: where a lost wheel would show a digit, it shows the unit."""
+    from ocr_reader.textrec import RowText
+
+    strip = np.zeros((64, 600, 3), np.uint8)  # five wheels and one more pitch: 100 px a wheel
+
+    def reads(*chars):
+        row = RowText(
+            "".join(c for c, _, _ in chars), tuple(p for _, p, _ in chars), tuple(x for *_, x in chars)
+        )
+        monkeypatch.setattr(pipeline.textrec, "read_row", lambda s: row)
+        return pipeline._unit_where_next_wheel(strip, 5, 0.0)
+
+    digits = [(d, 0.97, (i + 0.5) / 6) for i, d in enumerate("00689")]
+    assert reads(*digits, ("m", 0.87, 0.92), ("²", 0.55, 0.98))
+    assert not reads(*digits, ("7", 0.9, 0.92))  # a digit there: a wheel, the row goes on
+    assert not reads(*digits, ("m", 0.3, 0.92))  # an "m" read unsurely settles nothing
+    assert not reads(*digits[:4], ("m", 0.9, 0.75))  # on the last wheel itself: not past the row
