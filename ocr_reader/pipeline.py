@@ -676,9 +676,15 @@ def _unit_not_a_wheel(lay: Layout) -> Layout:
     cut_px = int(round(pitch))
     left, right = lay.extend_px
     weak_l, weak_r = lay.weak_sides
+    partial, sides = lay.maybe_partial, lay.beyond_sides
     if grown[1] and n - 1 in at:
         keep, strip, ext = slice(0, n - 1), lay.strip[:, : width - cut_px], (left, right - cut_px)
         weak = (weak_l, max(0, weak_r - 1))
+        # The row ends at its unit: what the window saw beyond the right end was the unit itself (the
+        # SCjona counter small in a scene: a chain of its five wheels and the "m" waited as
+        # window_may_continue once the "m" was dropped). A doubt about the left end stays.
+        if UNIT_ENDS_ROW and sides == (False, True):
+            partial, sides = False, (False, False)
     elif grown[0] and 0 in at:
         keep, strip, ext = slice(1, n), lay.strip[:, cut_px:], (left - cut_px, right)
         weak = (max(0, weak_l - 1), weak_r)
@@ -694,6 +700,8 @@ def _unit_not_a_wheel(lay: Layout) -> Layout:
         fit=_fit(guesses),
         extend_px=ext,
         weak_sides=weak,
+        maybe_partial=partial,
+        beyond_sides=sides,
     )
 
 

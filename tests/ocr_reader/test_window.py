@@ -319,6 +319,29 @@ def test_a_grown_end_wheel_read_as_the_unit_is_dropped(monkeypatch):
     assert pipeline._unit_not_a_wheel(grown((43, 0))).n_wheels == 5  # ...which was the grown one
 
 
+def test_a_row_whose_right_end_doubt_was_its_unit_is_not_left_open(monkeypatch):
+    """SCjona's counter small in a scene: the chain took the "m" of m³ as a sixth wheel and saw the right
+    end continue; with the "m" dropped as the unit, that end is settled. A doubt about the left end, or
+    one whose side is not known, stays."""
+    from ocr_reader import textrec
+
+    def grown(partial, sides):
+        lay = _lay([0, 0, 6, 8, 9, 0], [0.97] * 5 + [0.6])
+        lay.strip = np.zeros((64, 240, 3), np.uint8)
+        lay.side_trim, lay.extend_px, lay.crops = 0.0, (0, 43), [np.zeros((4, 4, 3), np.uint8)] * 6
+        lay.maybe_partial, lay.beyond_sides = partial, sides
+        return lay
+
+    xs = tuple((i + 0.5) / 6 for i in range(6))
+    monkeypatch.setattr(
+        textrec, "read_row", lambda strip: textrec.RowText("00689m", (0.99,) * 5 + (0.96,), xs)
+    )
+    out = pipeline._unit_not_a_wheel(grown(True, (False, True)))
+    assert out.n_wheels == 5 and not out.maybe_partial and out.beyond_sides == (False, False)
+    assert pipeline._unit_not_a_wheel(grown(True, (True, True))).maybe_partial  # the left end too
+    assert pipeline._unit_not_a_wheel(grown(True, (False, False))).maybe_partial  # not known where
+
+
 def test_rivals_are_judged_settled_as_the_chosen_row_is(monkeypatch):
     """Rows are compared as first cut; the chosen row is then settled (chain, grown window), which lifts
     its fit. A rival is settled too before it is judged: one that settles far below the choice stops
