@@ -11,7 +11,7 @@ import numpy as np
 
 from ocr_reader.api import BadImage, read_photo
 from ocr_reader.plausibility import household_counter
-from ocr_reader.scoring import is_correct, whole_units, within_one
+from ocr_reader.scoring import integer_digits, is_correct, whole_units, within_one
 from ocr_reader.synth import render_photo
 
 BENCH_SEED = 777_001  # training uses ocr_reader.train.TRAIN_SEED and the "train" fonts
@@ -113,10 +113,10 @@ def score(photos: list, engine: str) -> Scores:
     )
 
 
-def _whole_within_one(reading: str, integer_digits: int, truth) -> bool:
+def _whole_within_one(reading: str, n_integer: int, truth) -> bool:
     """The reading's integer wheels within one unit of the truth's last integer wheel (its position by
     the odometer's gearing: 3293.95 shows 3293), as `bench.ocr_real` scores the real photos."""
-    digits = reading.replace(".", "")[:integer_digits]
+    digits = integer_digits(reading, n_integer)
     n_whole = truth.n_wheels - truth.n_red
     if len(digits) != n_whole or not digits.isdigit():
         return False

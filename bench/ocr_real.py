@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ocr_reader.api import BadImage, read_photo
-from ocr_reader.scoring import is_correct, whole_units, within_one
+from ocr_reader.scoring import integer_digits, is_correct, whole_units, within_one
 
 DEV_DIR = "meter-photos-dev"
 RELIABILITY_BINS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0001)
@@ -202,10 +202,6 @@ def recompressed(
     return _as_jpeg(photos, quality)
 
 
-def _int_digits(reading: str, integer_digits: int) -> str:
-    return reading.replace(".", "")[:integer_digits]
-
-
 def _row_found(read: str, truth: str) -> bool:
     """The read integer digits are the truth's but for at most one wheel (the finder found the row)."""
     if len(read) != len(truth):
@@ -235,7 +231,7 @@ def score_dev(photos: list[tuple[bytes, dict]], engine: str = "wheels", log=None
             continue
         ms.append((_cpu_s() - t0) * 1000)
         value, n = truth_units(row)
-        digits = _int_digits(r.reading, r.integer_digits)
+        digits = integer_digits(r.reading, r.integer_digits)
         good1 = good = False
         if len(digits) == n and digits.isdigit():
             good1 = within_one(int(digits), value, n)

@@ -507,15 +507,22 @@ def _unit_where_next_wheel(strip: np.ndarray, n_wheels: int, side_trim: float) -
     0.83 of a pitch past the last wheel) waited as `window_may_continue` for its unit."""
     if not UNIT_ENDS_ROW:
         return False
+    trim = side_trim * strip.shape[0]
+    return n_wheels in _unit_places(strip, side_trim, (strip.shape[1] - 2 * trim) / (n_wheels + 1))
+
+
+def _unit_places(strip: np.ndarray, side_trim: float, pitch_px: float) -> set[int]:
+    """The wheels (0: the first, counted on past the row's end) on which PP-OCR reads the unit's "m" surely
+    (UNIT_MIN_PROB) in the strip, cut at pitch_px after its side frame."""
     row = textrec.read_row(strip)
     if row is None or not len(row.text) == len(row.probs) == len(row.xs):
-        return False
-    trim = side_trim * strip.shape[0]
-    pitch = (strip.shape[1] - 2 * trim) / (n_wheels + 1)
-    return any(
-        c == "m" and p >= UNIT_MIN_PROB and n_wheels <= (x * strip.shape[1] - trim) / pitch < n_wheels + 1
+        return set()
+    width, trim = strip.shape[1], side_trim * strip.shape[0]
+    return {
+        int(np.floor((x * width - trim) / pitch_px))
         for c, p, x in zip(row.text, row.probs, row.xs, strict=True)
-    )
+        if c == "m" and p >= UNIT_MIN_PROB
+    }
 
 
 RED_RUN_DIGIT_CONFIDENCE = 0.9  # a red crop beyond a red last wheel showing a digit this plainly
@@ -664,15 +671,10 @@ def _unit_not_a_wheel(lay: Layout) -> Layout:
     grown = [lay.extend_px[0] >= 0.5 * lay.pitch_px, lay.extend_px[1] >= 0.5 * lay.pitch_px]
     if n <= WHEEL_COUNTS[0] or not any(grown):
         return lay
-    row = textrec.read_row(lay.strip)
-    if row is None or not len(row.text) == len(row.probs) == len(row.xs):
+    at = _unit_places(lay.strip, lay.side_trim, lay.pitch_px)
+    if not at:
         return lay
-    width, trim, pitch = lay.strip.shape[1], lay.side_trim * lay.strip.shape[0], lay.pitch_px
-    at = {
-        int(np.floor((x * width - trim) / pitch))
-        for c, p, x in zip(row.text, row.probs, row.xs, strict=True)
-        if c == "m" and p >= UNIT_MIN_PROB
-    }
+    width, pitch = lay.strip.shape[1], lay.pitch_px
     cut_px = int(round(pitch))
     left, right = lay.extend_px
     weak_l, weak_r = lay.weak_sides

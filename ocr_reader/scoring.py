@@ -43,3 +43,8 @@ def whole_units(value_units: float, dropped: int) -> float:
         pos = higher % 10 + max(0.0, pos - 9)
         higher //= 10
     return higher * 10 + pos
+
+
+def integer_digits(reading: str, n_integer: int) -> str:
+    """A reading's integer wheels' digits ("02940.12" with 5 integer wheels: "02940")."""
+    return reading.replace(".", "")[:n_integer]
