@@ -50,6 +50,9 @@ class PhotoReading:
     # Red (decimal) wheels read too unsurely to count, left out: the reading is the black wheels' whole
     # m3 (as a meter reader writes it down); the full reading is the first alternative
     decimals_dropped: int = 0
+    # 0: read in one look. n >= 2: the first look left it unsure (a retaken reason), the photo was read
+    # again slightly turned and scaled, and n of those views read the same whole m3 surely (retake.py)
+    views_agreeing: int = 0
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
@@ -144,6 +147,7 @@ def read_photo(
     from ocr_reader.decode import decode_photo
     from ocr_reader.pipeline import read_image
     from ocr_reader.reference import align
+    from ocr_reader.retake import retaken
 
     ref = _reference(reference)
     prev = _previous(previous)
@@ -157,9 +161,14 @@ def read_photo(
         if quad is None:
             quad = align(bgr, ref)
             source = "reference"
-    r = read_image(
-        bgr, engine="wheels" if engine == "auto" else engine, window=quad, style=style, previous=prev
-    )
+    engine = "wheels" if engine == "auto" else engine
+
+    def read(image, window_px):
+        return read_image(image, engine=engine, window=window_px, style=style, previous=prev)
+
+    r = read(bgr, quad)
+    if engine == "wheels":
+        r = retaken(bgr, r, read, quad)
     if quad is not None:
         r.window_source = source
     r.window_frac = _window_frac(r.window, w, h)

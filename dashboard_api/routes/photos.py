@@ -234,6 +234,7 @@ async def upload_photo(
         "candidates_m3": candidates_of(result.value_m3, result.alternatives),
         "decimals_dropped": int(result.decimals_dropped),
         "second_reader": result.second_reader or None,
+        "views_agreeing": int(result.views_agreeing),
         "window": result.window_frac or None,
     }
     if plaus is not None and plaus.ok and not result.needs_review and result.value_m3 is not None:

@@ -146,6 +146,12 @@ class PhotoResultOut(BaseModel):
         "the very same digits (then the reading may be stored), the same black (whole m3) wheels only, or "
         "not (its reading is among the candidates)",
     )
+    views_agreeing: int = Field(
+        0,
+        description="0: read in one look; n >= 2: the first look was unsure, the photo was read again "
+        "slightly turned and scaled, and n of those views read the same whole m3 surely (then the reading "
+        "may be stored)",
+    )
     window: list[list[float]] | None = Field(
         None,
         description="the counter window the reader found and read: four (x, y) corners tl, tr, br, bl as "

@@ -362,6 +362,20 @@ def test_a_whole_m3_reading_says_its_red_wheels_were_left_out(env, monkeypatch):
     )
 
 
+def test_a_reading_settled_by_views_of_the_photo_is_stored_and_says_so(env):
+    """The demo's render of 00291.3655 m3 leaves the first look unsure where its red wheels end; two views
+    of it (turned, scaled) read 00291 surely: stored as whole m3, the upload saying how it was settled."""
+    from devservices.seed.photo import meter_photo
+
+    meter = add_photo_meter(env)
+    body = upload(env, meter, meter_photo(291_365_000, 0)).json()
+    assert body["status"] == "stored" and body["views_agreeing"] >= 2, body
+    assert body["value_m3"] == 291.0 and env.store.count_readings(meter) == 1
+    got = env.client.get(f"/v1/photos/{body['photo_id']}", headers=env.alice).json()
+    assert got["views_agreeing"] == body["views_agreeing"]
+    assert upload(env, meter, photo(2)).json()["views_agreeing"] == 0  # read surely in one look
+
+
 def test_the_photo_itself_is_served_to_who_may_see_its_reading(env):
     """The person confirming and the operator reviewing see the photo; nobody else learns it exists."""
     meter = add_photo_meter(env)
