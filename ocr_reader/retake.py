@@ -1,9 +1,10 @@
 """A photo read unsurely, read again from slightly changed views of it: a few degrees turned, a tenth
-smaller and larger, as a resident's second shot would be. Two views read surely and agreeing on the whole
-m3 settle the reading; any view read surely to another whole m3 leaves it in review.
+smaller and larger, as a resident's second shot would be (two more, turned 6 degrees, when one view alone
+was sure). Two views read surely and agreeing on the whole m3 settle the reading; any view read surely to
+another whole m3 leaves it in review.
 
 One look at a real photo sits near many thresholds at once (a wheel's score, the window's ends, a rolling
-wheel's band); a JPEG re-encode or a 3-degree turn flips a third of the dev photos' review decisions
+wheel's band); a JPEG re-encode flips 7 of the 39 dev photos' review decisions, a 3-degree turn 11 to 13
 (docs/ocr.md, round 21). The views are independent looks at the same counter: the wheels are cut anew,
 the window found anew. Only doubts about *reading* the counter are retaken; a doubt about *which* row is
 the counter or which way up it is (another_row_reads_as_wheels, orientation_uncertain) is the same
@@ -68,6 +69,8 @@ class View:
 
 
 VIEWS = (View(turn_deg=3.0), View(turn_deg=-3.0), View(scale=0.9), View(scale=1.1))
+# Read when exactly one of VIEWS was sure: the photo is readable, one more sure view may confirm it.
+MORE_VIEWS = (View(turn_deg=6.0), View(turn_deg=-6.0))
 
 # read(view_bgr, window_in_view_px or None) -> the reading of that view
 Reader = Callable[[np.ndarray, "np.ndarray | None"], "PhotoReading"]
@@ -79,27 +82,13 @@ def mapped(points, m: np.ndarray) -> np.ndarray:
     return p @ m[:, :2].T + m[:, 2]
 
 
-def retaken(
-    bgr: np.ndarray,
-    first: PhotoReading,
-    read: Reader,
-    window: np.ndarray | None = None,
-    views: tuple[View, ...] = VIEWS,
-) -> PhotoReading:
-    """The reading of a photo whose first look left it in review for a retaken reason, settled by views
-    that read it surely and agree on its whole m3; otherwise `first` as it is.
-
-    window: the corners the first look was given (guided capture, a reference), carried into each view.
-    The settled reading is the view reading most views gave in full (then the surest), its window given
-    back in the photo's pixels and `views_agreeing` set.
-    """
-    if not first.needs_review or first.reason not in RETAKEN_REASONS:
-        return first
+def _sure_views(
+    bgr: np.ndarray, read: Reader, window: np.ndarray | None, views: tuple[View, ...]
+) -> list[tuple[PhotoReading, np.ndarray]]:
+    """The views read surely, each with its map from the photo."""
     h, w = bgr.shape[:2]
     sure: list[tuple[PhotoReading, np.ndarray]] = []
-    for i, view in enumerate(views):
-        if len(sure) + len(views) - i < AGREEING_VIEWS:
-            break  # too few views left to settle it
+    for view in views:
         m = view.matrix(w, h)
         quad = None if window is None else mapped(window, m).astype(np.float32)
         try:
@@ -108,6 +97,30 @@ def retaken(
             continue
         if not r.needs_review:
             sure.append((r, m))
+    return sure
+
+
+def retaken(
+    bgr: np.ndarray,
+    first: PhotoReading,
+    read: Reader,
+    window: np.ndarray | None = None,
+    views: tuple[View, ...] = VIEWS,
+    more_views: tuple[View, ...] = MORE_VIEWS,
+) -> PhotoReading:
+    """The reading of a photo whose first look left it in review for a retaken reason, settled by views
+    that read it surely and agree on its whole m3; otherwise `first` as it is.
+
+    Every one of `views` is read; when exactly one was sure, every one of `more_views` too. window: the
+    corners the first look was given (guided capture, a reference), carried into each view. The settled
+    reading is the view reading most views gave in full (then the surest), its window given back in the
+    photo's pixels and `views_agreeing` set.
+    """
+    if not first.needs_review or first.reason not in RETAKEN_REASONS:
+        return first
+    sure = _sure_views(bgr, read, window, views)
+    if 0 < len(sure) < AGREEING_VIEWS:
+        sure += _sure_views(bgr, read, window, more_views)
     if len(sure) < AGREEING_VIEWS:
         return first
     wholes = {integer_digits(r.reading, r.integer_digits) for r, _ in sure}

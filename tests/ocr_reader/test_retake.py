@@ -10,7 +10,7 @@ import pytest
 from ocr_reader import retake
 from ocr_reader.api import PhotoReading
 from ocr_reader.errors import BadImage
-from ocr_reader.retake import VIEWS, View, mapped, retaken
+from ocr_reader.retake import MORE_VIEWS, VIEWS, View, mapped, retaken
 
 PHOTO = np.zeros((300, 400, 3), np.uint8)
 WINDOW = np.array([[120, 130], [280, 132], [279, 170], [121, 168]], np.float32)
@@ -74,14 +74,21 @@ def test_the_reading_most_views_gave_in_full_is_kept():
     assert r.reading == "00291.36" and r.views_agreeing == 3
 
 
-def test_one_sure_view_is_not_enough_and_hopeless_views_are_not_read():
+def test_one_sure_view_asks_for_more_views_and_none_asks_for_none():
+    unsure = _reading("00291", False)
+    read = Views(unsure, unsure, _reading("00291", True), unsure, unsure, unsure)
+    assert retaken(PHOTO, FIRST, read) is FIRST
+    assert len(read.seen) == len(VIEWS) + len(MORE_VIEWS)  # one sure view: two more were read
+    read = Views(unsure, unsure, _reading("00291", True), unsure, _reading("00291", True), unsure)
+    r = retaken(PHOTO, FIRST, read)
+    assert r.reading == "00291" and r.views_agreeing == 2  # the first turned 6 degrees confirmed it
     read = Views(
-        _reading("00291", True), _reading("00291", False), _reading("00291", False), _reading("00291", False)
+        unsure, unsure, _reading("00291", True), unsure, _reading("1", True), _reading("00291", True)
     )
+    assert retaken(PHOTO, FIRST, read) is FIRST  # a sure view of another whole m3 among the more
+    read = Views(*[unsure] * 4)
     assert retaken(PHOTO, FIRST, read) is FIRST
-    read = Views(*[_reading("00291", False)] * 4)
-    assert retaken(PHOTO, FIRST, read) is FIRST
-    assert len(read.seen) == len(VIEWS) - 1  # after three unsure views one more cannot make two
+    assert len(read.seen) == len(VIEWS)  # nothing sure: no more views
 
 
 def test_a_view_without_a_meter_is_passed_over():
@@ -119,6 +126,7 @@ def test_retaken_reasons_are_review_reasons_the_reader_gives():
 def test_a_given_window_goes_into_each_view_and_the_settled_window_comes_back():
     read = Views(*[_reading("00291", True)] * 4)
     r = retaken(PHOTO, FIRST, read, window=WINDOW)
+    assert len(read.seen) == len(VIEWS)  # settled: no more views
     assert r.views_agreeing == 4
     for (shape, quad), view in zip(read.seen, VIEWS, strict=True):
         assert shape == view.size(400, 300)[::-1]
@@ -127,7 +135,7 @@ def test_a_given_window_goes_into_each_view_and_the_settled_window_comes_back():
     assert np.allclose(r.window, WINDOW, atol=0.1)  # back in the photo's pixels
 
 
-@pytest.mark.parametrize("view", VIEWS + (View(turn_deg=-7.0, scale=0.8),))
+@pytest.mark.parametrize("view", VIEWS + MORE_VIEWS + (View(turn_deg=-7.0, scale=0.8),))
 def test_a_views_matrix_is_where_its_pixels_went(view):
     """A bright dot drawn on the photo is found in the view where View.matrix maps it."""
     img = np.zeros((300, 400, 3), np.uint8)
