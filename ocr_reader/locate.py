@@ -127,7 +127,8 @@ def levelled(bgr: np.ndarray, angle_deg: float, centre: tuple[float, float]) -> 
 
 
 def unlevelled(points: list[list[float]], m: np.ndarray) -> list[list[float]]:
-    """Points of a photo turned by `levelled` (its map m), in the photo's own pixels."""
+    """Points of a photo mapped by a 2x3 affine map m (`levelled`'s, a retaken view's), in the photo's
+    own pixels."""
     if not points:
         return []
     a, t = m[:, :2], m[:, 2]

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from ocr_reader.errors import BadImage
+from ocr_reader.locate import unlevelled
 from ocr_reader.scoring import integer_digits
 
 if TYPE_CHECKING:
@@ -128,7 +129,6 @@ def retaken(
         return first
     full = Counter(r.reading for r, _ in sure)
     best, m = max(sure, key=lambda rm: (full[rm[0].reading], rm[0].confidence))
-    back = cv2.invertAffineTransform(m)
-    best.window = [[round(float(x), 1), round(float(y), 1)] for x, y in mapped(best.window, back)]
+    best.window = [[round(x, 1), round(y, 1)] for x, y in unlevelled(best.window, m)]
     best.views_agreeing = len(sure)
     return best
