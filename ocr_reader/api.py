@@ -146,8 +146,9 @@ def read_photo(
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     from ocr_reader.decode import decode_photo
     from ocr_reader.pipeline import read_image
+    from ocr_reader.recognise import crops_counted
     from ocr_reader.reference import align
-    from ocr_reader.retake import retaken
+    from ocr_reader.retake import CROP_BUDGET, retaken
 
     ref = _reference(reference)
     prev = _previous(previous)
@@ -166,9 +167,10 @@ def read_photo(
     def read(image, window_px):
         return read_image(image, engine=engine, window=window_px, style=style, previous=prev)
 
-    r = read(bgr, quad)
-    if engine == "wheels":
-        r = retaken(bgr, r, read, quad)
+    with crops_counted() as crops_read:
+        r = read(bgr, quad)
+        if engine == "wheels":
+            r = retaken(bgr, r, read, quad, affordable=lambda: crops_read() < CROP_BUDGET)
     if quad is not None:
         r.window_source = source
     r.window_frac = _window_frac(r.window, w, h)

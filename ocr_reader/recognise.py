@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -15,6 +18,23 @@ from ocr_reader.wheels import normalise_batch
 
 MODEL_PATH = os.path.join(os.path.dirname(__file__), "models", "wheels_cnn.npz")
 JUNK = -1.0  # position label of a crop that is not one centred wheel
+# The crops read so far for the photo being read in this context (a request's worker thread), or None.
+_photo_crops: ContextVar[list[int] | None] = ContextVar("photo_crops", default=None)
+
+
+@contextmanager
+def crops_counted() -> Iterator[Callable[[], int]]:
+    """Within: a function giving the crops the recogniser has read in this context since it began.
+
+    The model is shared by every thread of a server; its own `crops_read` counts them all. This counts
+    one photo's work, in whatever thread reads it (contextvars follow the reading, not the model).
+    """
+    count = [0]
+    token = _photo_crops.set(count)
+    try:
+        yield lambda: count[0]
+    finally:
+        _photo_crops.reset(token)
 
 
 @dataclass
@@ -59,6 +79,9 @@ class WheelModel:
     def probs(self, crops_bgr: list[np.ndarray]) -> np.ndarray:
         """Class probabilities of crops, one batched forward pass (onnxruntime when installed)."""
         self.crops_read += len(crops_bgr)
+        count = _photo_crops.get()
+        if count is not None:
+            count[0] += len(crops_bgr)
         x = cnn.prepare(normalise_batch(crops_bgr))
         if self.session is None:
             return cnn.forward(self.params, x)[1]

@@ -195,3 +195,33 @@ def test_a_batch_of_crops_is_normalised_as_each_crop_alone():
     assert np.array_equal(together, np.stack([_normalise_reference(c) for c in crops]))
     grey = rng.integers(0, 256, (50, 30), np.uint8)
     assert np.array_equal(normalise_batch([grey])[0], _normalise_reference(grey))
+
+
+def test_crops_are_counted_per_photo_in_each_thread_that_reads_one():
+    # a server reads photos in several threads with one model: each photo's count is its own
+    import threading
+
+    from ocr_reader.recognise import crops_counted
+
+    model = wheel_model()
+    crop = np.full((CROP_H_PX, CROP_W_PX, 3), 128, np.uint8)
+    start = threading.Barrier(2)
+    counts: dict[int, int] = {}
+
+    def read(n: int) -> None:
+        with crops_counted() as crops_read:
+            start.wait()
+            for _ in range(n):
+                model.probs([crop, crop])
+            counts[n] = crops_read()
+
+    threads = [threading.Thread(target=read, args=(n,)) for n in (3, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert counts == {3: 6, 5: 10}
+    with crops_counted() as outside:
+        pass
+    model.probs([crop])  # read after its photo was done: not counted there
+    assert outside() == 0

@@ -91,6 +91,25 @@ def test_one_sure_view_asks_for_more_views_and_none_asks_for_none():
     assert len(read.seen) == len(VIEWS)  # nothing sure: no more views
 
 
+def test_no_view_is_begun_once_the_budget_is_spent_and_a_retake_cut_short_settles_nothing():
+    sure = _reading("00291", True)
+    unsure = _reading("00291", False)
+    allowed = iter([True, True, False])  # two views may begin, then the budget is spent
+    read = Views(sure, sure, sure, sure)
+    assert retaken(PHOTO, FIRST, read, affordable=lambda: next(allowed)) is FIRST
+    assert len(read.seen) == 2  # the two sure views agree, but the two not read could have vetoed
+    # cut short among the more views: one sure view of four, then no budget for the two more
+    allowed = iter([True] * 4 + [False])
+    read = Views(unsure, unsure, sure, unsure, sure, sure)
+    assert retaken(PHOTO, FIRST, read, affordable=lambda: next(allowed)) is FIRST
+    assert len(read.seen) == len(VIEWS)
+    # the budget asked before every view: with it never spent, the same views settle it
+    read = Views(unsure, unsure, sure, unsure, sure, sure)
+    asked = []
+    r = retaken(PHOTO, FIRST, read, affordable=lambda: asked.append(1) or True)
+    assert r.views_agreeing == 3 and len(asked) == len(read.seen) == len(VIEWS) + len(MORE_VIEWS)
+
+
 def test_a_view_without_a_meter_is_passed_over():
     read = Views(
         BadImage("no_meter"), _reading("00291", True), _reading("00291", True), _reading("00291", False)
